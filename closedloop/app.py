@@ -1,0 +1,247 @@
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from closedloop import i18n
+from closedloop.authz.enforcer import get_enforcer
+from closedloop.authz.roles import ANONYMOUS, Principal
+from closedloop.db.database import Database, make_engine
+from closedloop.db.embedded import EmbeddedPostgres
+from closedloop.db.migrate import is_at_head, upgrade
+from closedloop.domain.clock import Clock, SystemClock
+from closedloop.identity.accounts import principal_for
+from closedloop.identity.tokens import TokenError, TokenVerifier
+from closedloop.schema.context import Context
+from closedloop.schema.schema import build_schema
+from closedloop.settings import Settings
+from closedloop.tenancy.demo import seed_demo
+from closedloop.tenancy.seed import load_region_file
+
+log = structlog.get_logger("closedloop")
+
+REQUESTS = Counter("closedloop_http_requests_total", "HTTP requests", ["path", "status"])
+LATENCY = Histogram("closedloop_http_request_seconds", "HTTP request latency", ["path"])
+
+PRINCIPAL_TTL_SECONDS = 30.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    verifier: TokenVerifier
+    embedded: EmbeddedPostgres | None = None
+    principals: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+
+    async def principal(self, username: str) -> Principal | None:
+        """Account look-up with a short cache: a revoked account stops working within 30 s."""
+        now = time.monotonic()
+        hit = self.principals.get(username)
+        if hit and hit[0] > now:
+            return hit[1]
+        async with self.db.read() as conn:
+            found = await principal_for(conn, username)
+        if len(self.principals) > 10_000:
+            self.principals.clear()
+        self.principals[username] = (now + PRINCIPAL_TTL_SECONDS, found)
+        return found
+
+
+def _unauthorized(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+async def authenticate(runtime: Runtime, authorization: str | None) -> Principal:
+    """The caller for an ``Authorization`` header; raises ``TokenError`` for a bad token."""
+    if not authorization:
+        return ANONYMOUS
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenError("expected 'Authorization: Bearer <token>'")
+    claims = runtime.verifier.verify(token.strip())
+    principal = await runtime.principal(str(claims["sub"]))
+    if principal is None:
+        raise TokenError("unknown or inactive account")
+    return principal
+
+
+class AuthMiddleware:
+    """Resolves the caller once per HTTP request; a bad token stops here with 401."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/graphql", "/export")):
+            await self.app(scope, receive, send)
+            return
+        runtime: Runtime = scope["app"].state.runtime
+        headers = dict(scope["headers"])
+        raw = headers.get(b"authorization")
+        try:
+            principal = await authenticate(runtime, raw.decode("latin-1") if raw else None)
+        except TokenError as exc:
+            await _unauthorized(str(exc))(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        runtime: Runtime = request.app.state.runtime
+        principal = getattr(request.state, "principal", ANONYMOUS)
+        return Context(
+            principal=principal,
+            db=runtime.db,
+            clock=runtime.clock,
+            settings=runtime.settings,
+            locale=i18n.negotiate(request.headers.get("accept-language")),
+            request=request,
+            response=response,
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        async with runtime.db.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        at_head = await is_at_head(runtime.db.engine)
+    except Exception as exc:  # any failure means "not ready", never a crash
+        log.warning("readyz.database_unavailable", error=type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": False}, status_code=503)
+    if not at_head:
+        return JSONResponse(
+            {"status": "unavailable", "database": True, "migrations": "behind"}, status_code=503
+        )
+    return JSONResponse({"status": "ready", "database": True, "migrations": "head"})
+
+
+async def metrics(request: Request) -> Response:
+    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path = scope["path"] if scope["path"] in _KNOWN_PATHS else "other"
+            REQUESTS.labels(path, str(status["code"])).inc()
+            LATENCY.labels(path).observe(time.perf_counter() - started)
+
+
+_KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
+
+
+async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
+    """The configured database, or the embedded one (migrated and seeded on first start)."""
+    if settings.database_url:
+        return Database(make_engine(settings.database_url, settings.db_pool_size)), None
+    embedded = EmbeddedPostgres(settings.data_dir / "pgdata")
+    url = embedded.start()
+    db = Database(make_engine(url, settings.db_pool_size))
+    await upgrade(db.engine)
+    return db, embedded
+
+
+async def prepare_data(db: Database, *, demo: bool) -> None:
+    """Load the shipped Zhejiang tree into an empty database, and the demo set on request."""
+    async with db.engine.begin() as conn:
+        empty = not (await conn.execute(sa.text("SELECT exists(SELECT 1 FROM region)"))).scalar()
+        if empty:
+            await load_region_file(conn, None)
+        if demo:
+            await seed_demo(conn)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> Starlette:
+    settings = settings or Settings()
+    schema = build_schema(settings)
+    graphql = GraphQLApp(schema, graphql_ide="graphiql" if settings.graphiql else None)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if database is not None:
+            db, embedded = database, None
+        else:
+            db, embedded = await open_database(settings)
+        get_enforcer()  # the policy loads once, at start
+        if embedded is not None or settings.demo:
+            await prepare_data(db, demo=settings.demo)
+        app.state.runtime = Runtime(settings, db, clock or SystemClock(), TokenVerifier(settings), embedded)
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.dispose()
+            if embedded is not None:
+                embedded.stop()
+
+    middleware = [Middleware(MetricsMiddleware)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Accept-Language"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(AuthMiddleware))
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -1,0 +1,40 @@
+"""The Casbin enforcer: model and policy are data files loaded once at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import casbin
+
+from closedloop.authz.roles import Action, Principal, Role, Target
+from closedloop.domain.regions import relation
+
+
+@lru_cache
+def get_enforcer() -> casbin.Enforcer:
+    base = resources.files("closedloop") / "authz"
+    return casbin.Enforcer(str(base / "model.conf"), str(base / "policy.csv"))
+
+
+@lru_cache(maxsize=4096)
+def allowed(role: Role, action: Action, target: Target) -> bool:
+    """Role x action x target, memoised: the policy is immutable for a process's life."""
+    return bool(get_enforcer().enforce(role.value, action.value, target.value))
+
+
+def region_target(principal: Principal, region_code: str) -> Target:
+    """How a region relates to the principal (an enterprise is placed at its own region)."""
+    if principal.region_code is None:
+        return Target.UNRELATED
+    return Target(relation(principal.region_code, region_code).value)
+
+
+def can(principal: Principal, action: Action, target: Target) -> bool:
+    if principal.role is None:
+        return False
+    return allowed(principal.role, action, target)
+
+
+def can_on_region(principal: Principal, action: Action, region_code: str) -> bool:
+    return can(principal, action, region_target(principal, region_code))

@@ -1,0 +1,97 @@
+"""Roles, actions and the principal (who is calling)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    ENTERPRISE = "ENTERPRISE"
+    CENTER_STAFF = "CENTER_STAFF"
+    BOARD_HANDLER = "BOARD_HANDLER"
+    DEPARTMENT_HANDLER = "DEPARTMENT_HANDLER"
+    LEADER = "LEADER"
+    EVALUATOR = "EVALUATOR"
+    PROVINCE_MONITOR = "PROVINCE_MONITOR"
+    ADMIN = "ADMIN"
+
+
+STAFF_ROLES = frozenset(Role) - {Role.ENTERPRISE}
+
+
+class Action(enum.StrEnum):
+    REGION_READ = "region.read"
+    CENTER_READ = "center.read"
+    ISSUE_READ = "issue.read"
+    ISSUE_READ_INTERNAL = "issue.read_internal"
+    ISSUE_SUBMIT = "issue.submit"
+    ISSUE_SUBMIT_ON_BEHALF = "issue.submit_on_behalf"
+    ISSUE_ACCEPT = "issue.accept"
+    ISSUE_REJECT = "issue.reject"
+    ISSUE_MERGE = "issue.merge"
+    ISSUE_TRIAGE = "issue.triage"
+    ISSUE_ASSIGN = "issue.assign"
+    ISSUE_START = "issue.start"
+    ISSUE_NOTE = "issue.note"
+    ISSUE_HAND_BACK = "issue.hand_back"
+    ISSUE_ESCALATE = "issue.escalate"
+    ISSUE_DELEGATE = "issue.delegate"
+    ISSUE_RESOLVE = "issue.resolve"
+    ISSUE_REOPEN = "issue.reopen"
+    ISSUE_RATE = "issue.rate"
+    ISSUE_URGE = "issue.urge"
+    ISSUE_VERIFY = "issue.verify"
+    ISSUE_LIST_FLAG = "issue.flag_problem_list"
+    MEETING_DECIDE = "meeting.decide"
+    INDICATOR_RECORD = "indicator.record"
+    LIST_ENTRY_ADD = "list_entry.add"
+    SCORE_READ = "score.read"
+    DASHBOARD_READ = "dashboard.read"
+    CASE_SHARE = "case.share"
+
+
+class Target(enum.StrEnum):
+    """How the target relates to the principal, as the policy sees it.
+
+    Region relations (SELF, DESCENDANT, ANCESTOR, UNRELATED) compare region codes;
+    OWN marks an enterprise's own issue, ASSIGNED an issue assigned to the handler's
+    own board or department in its region.
+    """
+
+    SELF = "SELF"
+    DESCENDANT = "DESCENDANT"
+    ANCESTOR = "ANCESTOR"
+    UNRELATED = "UNRELATED"
+    OWN = "OWN"
+    ASSIGNED = "ASSIGNED"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller. ``account_id`` is ``None`` for the anonymous viewer."""
+
+    account_id: int | None
+    username: str | None
+    display_name: str
+    role: Role | None
+    region_code: str | None = None
+    board_id: int | None = None
+    department_id: int | None = None
+    enterprise_id: int | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.account_id is None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role is not None and self.role in STAFF_ROLES
+
+    @property
+    def sees_everything_below(self) -> bool:
+        """Read-only monitors and admins see their whole subtree whatever its holder."""
+        return self.role in (Role.PROVINCE_MONITOR, Role.ADMIN)
+
+
+ANONYMOUS = Principal(account_id=None, username=None, display_name="anonymous", role=None)

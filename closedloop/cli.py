@@ -1,0 +1,170 @@
+"""The ``closedloop`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import sqlalchemy as sa
+import typer
+
+from closedloop.db.database import Database
+from closedloop.settings import Settings
+
+app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues (GraphQL API)")
+seed_app = typer.Typer(help="Load reference or demo data")
+app.add_typer(seed_app, name="seed")
+
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    async def wrapper() -> T:
+        return await coro
+
+    return asyncio.run(wrapper())
+
+
+@asynccontextmanager
+async def _database(settings: Settings, migrate: bool = False) -> AsyncIterator[Database]:
+    from closedloop.app import open_database
+    from closedloop.db.migrate import upgrade
+
+    db, embedded = await open_database(settings)
+    try:
+        if migrate and embedded is None:
+            await upgrade(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+        if embedded is not None:
+            embedded.stop()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    demo: Annotated[bool, typer.Option(help="seed the demo data set once")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the API (embedded PostgreSQL when DATABASE_URL is not set)."""
+    import uvicorn
+
+    if demo:
+        os.environ["CLOSEDLOOP_DEMO"] = "true"
+        typer.echo("Demo data: accounts deqing.center, huzhou.center, changxing.center, ...")
+        typer.echo("Token:     closedloop token deqing.center")
+    typer.echo(f"GraphQL:   http://{host}:{port}/graphql")
+    uvicorn.run(
+        "closedloop.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database to the latest migration (and load the Zhejiang tree if empty)."""
+    from closedloop.app import prepare_data
+
+    async def go() -> None:
+        async with _database(Settings(), migrate=True) as db:
+            await prepare_data(db, demo=False)
+
+    _run(go())
+    typer.echo("database at head")
+
+
+@seed_app.command("regions")
+def seed_regions(
+    file: Annotated[Path | None, typer.Option(help="CSV code,name,level,parent_code")] = None,
+) -> None:
+    """Load a region tree (default: the shipped Zhejiang tree) with centers, boards, departments."""
+    from closedloop.tenancy.seed import load_region_file
+
+    async def go() -> int:
+        async with _database(Settings(), migrate=True) as db:
+            async with db.engine.begin() as conn:
+                report = await load_region_file(conn, file)
+            for line, reason in report.errors[:50]:
+                typer.echo(f"line {line}: {reason}", err=True)
+            typer.echo(f"loaded {len(report.rows)} regions, {len(report.errors)} rejected")
+            return len(report.errors)
+
+    started = dt.datetime.now()
+    errors = _run(go())
+    typer.echo(f"took {(dt.datetime.now() - started).total_seconds():.1f} s")
+    raise typer.Exit(code=1 if errors else 0)
+
+
+@seed_app.command("demo")
+def seed_demo_cmd() -> None:
+    """Seed the demo data set (idempotent)."""
+    from closedloop.tenancy.demo import seed_demo
+
+    async def go() -> list[str]:
+        async with _database(Settings(), migrate=True) as db, db.engine.begin() as conn:
+            return await seed_demo(conn)
+
+    names = _run(go())
+    typer.echo("accounts: " + ", ".join(names))
+
+
+@app.command()
+def token(
+    account: Annotated[str, typer.Argument(help="the account's username")],
+    hours: Annotated[int, typer.Option(help="validity")] = 12,
+) -> None:
+    """Mint a development token (HS256) for an existing account."""
+    from closedloop.db import tables as t
+    from closedloop.identity.tokens import mint_token
+
+    settings = Settings()
+    if settings.jwks_url:
+        typer.echo("tokens come from the identity provider when a JWKS URL is set", err=True)
+        raise typer.Exit(code=2)
+
+    async def exists() -> bool:
+        async with _database(settings) as db, db.read() as conn:
+            q = sa.select(t.account.c.id).where(t.account.c.username == account, t.account.c.active)
+            return (await conn.execute(q)).first() is not None
+
+    if not _run(exists()):
+        typer.echo(f"unknown account: {account}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(mint_token(settings, account, dt.timedelta(hours=hours)))
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="where to write the SDL")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema (SDL) that front-end teams code against."""
+    from closedloop.schema.schema import build_schema
+
+    output.write_text(schema_sdl(build_schema()), encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+def schema_sdl(schema: object) -> str:
+    from strawberry.printer import print_schema
+
+    return print_schema(schema) + "\n"  # type: ignore[arg-type]
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

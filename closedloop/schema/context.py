@@ -1,0 +1,34 @@
+"""What every resolver gets: the caller, the database, loaders, the clock and the locale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from closedloop.authz.roles import Principal
+from closedloop.db.database import Database
+from closedloop.domain.clock import Clock
+from closedloop.schema.loaders import Loaders
+from closedloop.settings import Settings
+
+
+@dataclass
+class Context:
+    principal: Principal
+    db: Database
+    clock: Clock
+    settings: Settings
+    locale: str
+    request: Any = None
+    response: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.db)
+
+
+Info = StrawberryInfo[Context, None]

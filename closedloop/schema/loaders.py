@@ -1,0 +1,55 @@
+"""Per-request DataLoaders. Each batch runs in its own short transaction, so concurrent
+resolvers never share a connection or session."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.dataloader import DataLoader
+
+from closedloop.db import tables as t
+from closedloop.db.database import Database
+from closedloop.services import tenancy
+from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def batch(
+    db: Database,
+    fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]],
+    default: Callable[[], Any] = lambda: None,
+) -> DataLoader[K, Any]:
+    async def load(keys: list[K]) -> list[Any]:
+        async with db.read() as conn:
+            found = await fetch(conn, keys)
+        return [found.get(k, default()) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, db: Database) -> None:
+        self.region: DataLoader[str, RegionRecord | None] = batch(db, tenancy.regions_by_code)
+        self.children: DataLoader[str, list[RegionRecord]] = batch(
+            db, tenancy.children_of, default=list
+        )
+        self.center_by_region: DataLoader[str, CenterRecord | None] = batch(
+            db, tenancy.centers_by_region
+        )
+        self.center: DataLoader[int, CenterRecord | None] = batch(db, tenancy.centers_by_id)
+        self.boards_by_region: DataLoader[str, list[UnitRecord]] = batch(
+            db, lambda c, k: tenancy.units_by_region(c, t.board, k), default=list
+        )
+        self.departments_by_region: DataLoader[str, list[UnitRecord]] = batch(
+            db, lambda c, k: tenancy.units_by_region(c, t.department, k), default=list
+        )
+        self.board: DataLoader[int, UnitRecord | None] = batch(
+            db, lambda c, k: tenancy.units_by_id(c, t.board, k)
+        )
+        self.department: DataLoader[int, UnitRecord | None] = batch(
+            db, lambda c, k: tenancy.units_by_id(c, t.department, k)
+        )

@@ -1,0 +1,55 @@
+"""The root ``Query`` type. Resolvers stay in ``closedloop.resolvers``."""
+
+from __future__ import annotations
+
+import strawberry
+
+from closedloop.resolvers import nodes as node_resolvers
+from closedloop.resolvers import regions as region_resolvers
+from closedloop.schema.context import Info
+from closedloop.schema.enums import RegionLevel
+from closedloop.schema.labels import EnumLabels, resolve_labels
+from closedloop.schema.relay import Connection, Node
+from closedloop.schema.tenancy import Region
+from closedloop.schema.viewer import Viewer, resolve_viewer
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="当前调用者 / the caller")
+    def viewer(self, info: Info) -> Viewer:
+        return resolve_viewer(info)
+
+    @strawberry.field(description="按全局 ID 取对象；不存在或超出范围时为 null")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        result: Node | None = await node_resolvers.node(info, id)
+        return result
+
+    @strawberry.field(description="批量按全局 ID 取对象")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > 100:
+            ids = ids[:100]
+        return await node_resolvers.nodes(info, list(ids))
+
+    @strawberry.field(description="按代码取行政区划 / a region by its GB/T 2260 code")
+    async def region(self, info: Info, code: str) -> Region | None:
+        return await region_resolvers.region(info, code)
+
+    @strawberry.field(description="行政区划列表 / regions, filtered, as a connection")
+    async def regions(
+        self,
+        info: Info,
+        parent_code: str | None = None,
+        level: RegionLevel | None = None,
+        within: str | None = None,
+        name_contains: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Region]:
+        return await region_resolvers.regions(
+            info, parent_code, level, within, name_contains, first, after
+        )
+
+    @strawberry.field(description="枚举的中英文名称 / labels of every enum")
+    def labels(self, info: Info, enums: list[str] | None = None) -> list[EnumLabels]:
+        return resolve_labels(info, enums)

@@ -1,0 +1,103 @@
+"""Relay plumbing: opaque global IDs, cursors, ``Node`` and generic connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Generic, TypeVar
+
+import strawberry
+
+MAX_PAGE = 100
+
+T = TypeVar("T")
+
+
+def to_global_id(type_name: str, key: object) -> strawberry.ID:
+    raw = f"{type_name}:{key}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+
+
+def from_global_id(global_id: str) -> tuple[str, str] | None:
+    """``(type, key)`` or ``None`` for anything that is not one of our IDs."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    type_name, sep, key = raw.partition(":")
+    if not sep or not type_name or not key:
+        return None
+    return type_name, key
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(f"c:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return raw[2:] if raw.startswith("c:") else None
+
+
+class InvalidPaging(ValueError):
+    """``first`` out of range or an unreadable cursor: reported as a GraphQL error."""
+
+
+def page_size(first: int | None) -> int:
+    size = MAX_PAGE if first is None else first
+    if size < 0 or size > MAX_PAGE:
+        raise InvalidPaging(f"first must be between 0 and {MAX_PAGE}")
+    return size
+
+
+@strawberry.interface(description="An object with a global ID (Relay).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def make_connection(
+    items: list[T], cursors: list[str], size: int, total: int, after: bool
+) -> Connection[T]:
+    """Build a page from ``size + 1`` fetched rows (the extra one tells whether more follow)."""
+    has_next = len(items) > size
+    items, cursors = items[:size], cursors[:size]
+    edges = [Edge(cursor=c, node=n) for n, c in zip(items, cursors, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+        total_count=total,
+    )

@@ -1,0 +1,56 @@
+"""Builds the schema with its protective extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+
+from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
+from closedloop.schema.errors import should_mask
+from closedloop.schema.query import Query
+from closedloop.schema.tenancy import Board, Center, Department, Region
+from closedloop.settings import Settings
+
+MASKED_MESSAGE = "Unexpected error / 服务器内部错误"
+
+NODE_TYPES: list[Any] = [Region, Center, Board, Department]
+
+
+def _masked(error: GraphQLError) -> bool:
+    return should_mask(error)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    limits = settings
+    # Factories, not instances: a fresh extension per request (the caches are module-level).
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: MaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        types=NODE_TYPES,
+        extensions=extensions,
+        config=StrawberryConfig(batching_config=None),
+    )

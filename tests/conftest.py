@@ -1,0 +1,129 @@
+"""Test fixtures: a real PostgreSQL (the local server via an environment variable, else an
+embedded one), migrated and seeded once per session; an in-process HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from closedloop.app import Runtime, create_app
+from closedloop.db.database import Database, make_engine
+from closedloop.db.embedded import EmbeddedPostgres
+from closedloop.db.migrate import upgrade
+from closedloop.domain.clock import FrozenClock
+from closedloop.identity.tokens import TokenVerifier, mint_token
+from closedloop.settings import Settings
+from closedloop.tenancy.demo import seed_demo
+
+T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # a Monday, 09:00 in Beijing
+
+
+def _server_url() -> str | None:
+    return os.environ.get("CLOSEDLOOP_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for this session; dropped (or its server stopped) afterwards."""
+    server = _server_url()
+    if server is None:
+        embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "data")
+        url = embedded.start(database="closedloop_test")
+        yield url
+        embedded.stop()
+        return
+    name = f"closedloop_test_{uuid.uuid4().hex[:8]}"
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base, _, _ = server.rpartition("/")
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(make_engine(database_url, pool_size=5))
+    await upgrade(database.engine)
+    async with database.engine.begin() as conn:
+        await seed_demo(conn)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(environment="test", database_url=None, jwt_secret="test-secret-0123456789-abcdefghijklmnop", demo=False)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def app(db: Database, settings: Settings, clock: FrozenClock) -> Starlette:
+    application = create_app(settings, database=db, clock=clock)
+    # httpx's ASGI transport does not run the lifespan: install the runtime directly.
+    application.state.runtime = Runtime(settings, db, clock, TokenVerifier(settings))
+    return application
+
+
+class Api:
+    """A GraphQL client over HTTP (in-process ASGI) that signs in as a demo account."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def token(self, username: str) -> str:
+        return mint_token(self.settings, username)
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        h = dict(headers or {})
+        if as_ is not None:
+            h["Authorization"] = f"Bearer {self.token(as_)}"
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=h
+        )
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The ``data`` of a successful response; fails the test on any GraphQL error."""
+        response = await self.post(query, variables, as_=as_, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+async def api(app: Starlette, settings: Settings) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Api(client, settings)
