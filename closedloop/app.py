@@ -217,7 +217,9 @@ def create_app(
         get_enforcer()  # the policy loads once, at start
         if embedded is not None or settings.demo:
             await prepare_data(db, demo=settings.demo)
-        app.state.runtime = Runtime(settings, db, clock or SystemClock(), TokenVerifier(settings), embedded)
+        app.state.runtime = Runtime(
+            settings, db, clock or SystemClock(), TokenVerifier(settings), embedded
+        )
         try:
             yield
         finally:

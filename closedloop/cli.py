@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -92,10 +92,12 @@ def seed_regions(
     """Load a region tree (default: the shipped Zhejiang tree) with centers, boards, departments."""
     from closedloop.tenancy.seed import load_region_file
 
+    text = file.read_text("utf-8") if file else None
+
     async def go() -> int:
         async with _database(Settings(), migrate=True) as db:
             async with db.engine.begin() as conn:
-                report = await load_region_file(conn, file)
+                report = await load_region_file(conn, text)
             for line, reason in report.errors[:50]:
                 typer.echo(f"line {line}: {reason}", err=True)
             typer.echo(f"loaded {len(report.rows)} regions, {len(report.errors)} rejected")

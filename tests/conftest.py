@@ -43,6 +43,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         embedded.stop()
         return
     name = f"closedloop_test_{uuid.uuid4().hex[:8]}"
+
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(server)
         try:
@@ -68,7 +69,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(environment="test", database_url=None, jwt_secret="test-secret-0123456789-abcdefghijklmnop", demo=False)
+    return Settings(environment="test", database_url=None, jwt_secret="t" * 40, demo=False)
 
 
 @pytest.fixture
@@ -110,7 +111,11 @@ class Api:
         )
 
     async def gql(
-        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The ``data`` of a successful response; fails the test on any GraphQL error."""

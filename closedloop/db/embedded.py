@@ -21,10 +21,9 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")
             import pgserver
 
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
-        exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{database}';"
-        )
+            get_server = pgserver.get_server  # type: ignore[attr-defined]
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
         if "(1 row)" not in exists:
             self._server.psql(f'CREATE DATABASE "{database}";')
         return str(self._server.get_uri(database))

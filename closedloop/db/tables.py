@@ -7,7 +7,6 @@ serves subtree scope without any extension.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg
 
 metadata = sa.MetaData(
     naming_convention={

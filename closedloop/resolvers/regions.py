@@ -19,7 +19,9 @@ from closedloop.services import tenancy
 
 def _check_code(info: Info, code: str, field: str) -> None:
     if not is_valid_code(code):
-        raise PublicError("INVALID_REGION_CODE", f"{field}={code!r}", info.context.locale, field=field)
+        raise PublicError(
+            "INVALID_REGION_CODE", f"{field}={code!r}", info.context.locale, field=field
+        )
 
 
 async def region(info: Info, code: str) -> Region | None:
@@ -54,7 +56,9 @@ async def regions(
     if after is not None:
         after_code = decode_cursor(after)
         if after_code is None:
-            raise PublicError("INVALID_PAGING", "unreadable cursor", info.context.locale, field="after")
+            raise PublicError(
+                "INVALID_PAGING", "unreadable cursor", info.context.locale, field="after"
+            )
     if not can_read_regions(info):
         return empty_connection()
     f = tenancy.RegionFilter(parent_code, level, within, name_contains)

@@ -1,11 +1,17 @@
-"""GraphQL enums; their zh-CN/English labels live in ``closedloop.i18n``."""
+"""GraphQL enums; their zh-CN/English labels live in ``closedloop.i18n``.
+
+The domain enums are registered with strawberry and re-exported, so annotations keep
+their real (type-checked) classes.
+"""
 
 from __future__ import annotations
 
 import strawberry
 
-from closedloop.authz.roles import Role as DomainRole
-from closedloop.domain.regions import RegionLevel as DomainRegionLevel
+from closedloop.authz.roles import Role
+from closedloop.domain.regions import RegionLevel
 
-RegionLevel = strawberry.enum(DomainRegionLevel, name="RegionLevel", description="行政层级 / tier")
-Role = strawberry.enum(DomainRole, name="Role", description="角色 / role")
+strawberry.enum(RegionLevel, name="RegionLevel", description="行政层级 / tier")
+strawberry.enum(Role, name="Role", description="角色 / role")
+
+__all__ = ["RegionLevel", "Role"]

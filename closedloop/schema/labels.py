@@ -27,7 +27,9 @@ def resolve_labels(info: Info, enums: list[str] | None = None) -> list[EnumLabel
     out = []
     for name in names:
         values = [
-            EnumValueLabel(value=v, zh=zh, en=en, label=en if info.context.locale == i18n.EN else zh)
+            EnumValueLabel(
+                value=v, zh=zh, en=en, label=en if info.context.locale == i18n.EN else zh
+            )
             for v, zh, en in i18n.labels_of(name)
         ]
         if values:

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -16,7 +17,6 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)

@@ -70,7 +70,10 @@ class Region(Node):
     async def boards(self, info: Info) -> list[Board]:
         if not can_read_center_of(info, self.code):
             return []
-        return [Board.from_record(r) for r in await info.context.loaders.boards_by_region.load(self.code)]
+        return [
+            Board.from_record(r)
+            for r in await info.context.loaders.boards_by_region.load(self.code)
+        ]
 
     @strawberry.field(description="部门 16+N (empty outside the caller's scope)")
     async def departments(self, info: Info) -> list[Department]:
@@ -97,7 +100,10 @@ class Center(Node):
 
     @strawberry.field
     async def boards(self, info: Info) -> list[Board]:
-        return [Board.from_record(r) for r in await info.context.loaders.boards_by_region.load(self.region_code)]
+        return [
+            Board.from_record(r)
+            for r in await info.context.loaders.boards_by_region.load(self.region_code)
+        ]
 
     @strawberry.field
     async def departments(self, info: Info) -> list[Department]:

@@ -12,7 +12,9 @@ from closedloop.schema.enums import Role
 from closedloop.schema.tenancy import Board, Department, Region
 
 
-@strawberry.type(description="一个可执行的操作及其适用范围 / an action and the targets it applies to")
+@strawberry.type(
+    description="一个可执行的操作及其适用范围 / an action and the targets it applies to"
+)
 class Permission:
     action: str
     targets: list[str]

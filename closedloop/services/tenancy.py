@@ -101,11 +101,12 @@ async def list_regions(
     return [_region(r) for r in rows], int(count)
 
 
-async def centers_by_region(
-    conn: AsyncConnection, codes: Sequence[str]
-) -> dict[str, CenterRecord]:
+async def centers_by_region(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, CenterRecord]:
     rows = await conn.execute(sa.select(t.center).where(t.center.c.region_code.in_(list(codes))))
-    return {r["region_code"]: CenterRecord(r["id"], r["region_code"], r["name"]) for r in rows.mappings()}
+    return {
+        r["region_code"]: CenterRecord(r["id"], r["region_code"], r["name"])
+        for r in rows.mappings()
+    }
 
 
 async def centers_by_id(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CenterRecord]:
@@ -115,7 +116,11 @@ async def centers_by_id(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, 
 
 def _unit(row: sa.RowMapping) -> UnitRecord:
     return UnitRecord(
-        row["id"], row["region_code"], row["key"], row["name_zh"], row["name_en"],
+        row["id"],
+        row["region_code"],
+        row["key"],
+        row["name_zh"],
+        row["name_en"],
         bool(row.get("is_key", True)),
     )
 

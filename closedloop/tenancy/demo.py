@@ -1,4 +1,4 @@
-"""A realistic demo data set: the Zhejiang tree, 湖州's tiers, enterprises and one account per role."""
+"""A realistic demo data set: the Zhejiang tree, 湖州 tiers, enterprises, an account per role."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ class DemoEnterprise:
 DEMO_ENTERPRISES = (
     DemoEnterprise("ent.deqing-geo", "德清地信科技有限公司", "330521001", "91330521MA2B3K4X5"),
     DemoEnterprise("ent.xinshi-silk", "新市丝绸织造有限公司", "330521102", "91330521MA28C7LQ2"),
-    DemoEnterprise("ent.changxing-battery", "长兴新能源电池有限公司", "330522001", "91330522MA2D1W8N3"),
+    DemoEnterprise(
+        "ent.changxing-battery", "长兴新能源电池有限公司", "330522001", "91330522MA2D1W8N3"
+    ),
     DemoEnterprise("ent.wuxing-textile", "吴兴织里童装有限公司", "330502100", "91330502MA29Y6P1X"),
     DemoEnterprise("ent.hangzhou-soft", "杭州云栖软件有限公司", "330106004", "91330106MA27U9H4R"),
 )
@@ -54,7 +56,9 @@ DEMO_STAFF = (
     DemoStaff("huzhou.center", "湖州市企业综合服务中心", Role.CENTER_STAFF, "3305"),
     DemoStaff("huzhou.leader", "湖州市分管领导", Role.LEADER, "3305"),
     DemoStaff("huzhou.evaluator", "湖州市委改革办评价员", Role.EVALUATOR, "3305"),
-    DemoStaff("huzhou.talent", "湖州市人才服务板块", Role.BOARD_HANDLER, "3305", board_key="TALENT"),
+    DemoStaff(
+        "huzhou.talent", "湖州市人才服务板块", Role.BOARD_HANDLER, "3305", board_key="TALENT"
+    ),
     DemoStaff("deqing.center", "德清县企业综合服务中心", Role.CENTER_STAFF, "330521"),
     DemoStaff("deqing.leader", "德清县分管领导", Role.LEADER, "330521"),
     DemoStaff("deqing.evaluator", "德清县委改革办评价员", Role.EVALUATOR, "330521"),

@@ -6,7 +6,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,7 +77,9 @@ def default_region_file() -> str:
     return (resources.files("closedloop") / "data" / "regions_zhejiang.csv").read_text("utf-8")
 
 
-async def _copy(conn: AsyncConnection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+async def _copy(
+    conn: AsyncConnection, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
@@ -89,8 +90,8 @@ async def load_regions(conn: AsyncConnection, rows: list[RegionRow]) -> int:
     """Upsert a validated tree with COPY into a staging table. Returns the rows new or changed."""
     await conn.execute(
         sa.text(
-            "CREATE TEMP TABLE region_stage (code text COLLATE \"C\", name text, level text,"
-            " parent_code text COLLATE \"C\") ON COMMIT DROP"
+            'CREATE TEMP TABLE region_stage (code text COLLATE "C", name text, level text,'
+            ' parent_code text COLLATE "C") ON COMMIT DROP'
         )
     )
     await _copy(
@@ -155,9 +156,9 @@ async def ensure_service_centers(conn: AsyncConnection) -> None:
     )
 
 
-async def load_region_file(conn: AsyncConnection, path: Path | None) -> RegionFileReport:
-    text = path.read_text("utf-8") if path else default_region_file()
-    report = parse_region_csv(text)
+async def load_region_file(conn: AsyncConnection, text: str | None) -> RegionFileReport:
+    """Load a region CSV's text (default: the shipped Zhejiang tree)."""
+    report = parse_region_csv(text if text is not None else default_region_file())
     if report.rows:
         await load_regions(conn, report.rows)
     return report

@@ -97,16 +97,23 @@ async def test_sibling_county_answers_like_nothing_exists(api: Api) -> None:
 
 
 NODE = """query($id: ID!) { node(id: $id) { __typename id
-  ... on Center { name } ... on Board { key } ... on Department { key } ... on Region { code } } }"""
+  ... on Center { name } ... on Board { key } ... on Department { key }
+  ... on Region { code } } }"""
 
 
 async def test_node_hides_out_of_scope_objects_exactly_like_missing_ones(api: Api) -> None:
     own = await api.gql(CENTER, {"code": "330521"}, as_="deqing.center")
     foreign = await api.gql(CENTER, {"code": "330522"}, as_="changxing.center")
-    own_ids = [own["region"]["center"]["id"], own["region"]["boards"][0]["id"],
-               own["region"]["departments"][0]["id"]]
-    foreign_ids = [foreign["region"]["center"]["id"], foreign["region"]["boards"][0]["id"],
-                   foreign["region"]["departments"][0]["id"]]
+    own_ids = [
+        own["region"]["center"]["id"],
+        own["region"]["boards"][0]["id"],
+        own["region"]["departments"][0]["id"],
+    ]
+    foreign_ids = [
+        foreign["region"]["center"]["id"],
+        foreign["region"]["boards"][0]["id"],
+        foreign["region"]["departments"][0]["id"],
+    ]
     for gid in own_ids:
         found = await api.gql(NODE, {"id": gid}, as_="deqing.center")
         assert found["node"]["id"] == gid
@@ -137,7 +144,7 @@ async def test_page_size_is_capped_at_100(api: Api) -> None:
 
 
 async def test_labels_query_lists_every_enum_in_both_languages(api: Api) -> None:
-    data = await api.gql("{ labels(enums: [\"RegionLevel\"]) { enum values { value zh en label } } }")
+    data = await api.gql('{ labels(enums: ["RegionLevel"]) { enum values { value zh en label } } }')
     values = {v["value"]: v for v in data["labels"][0]["values"]}
     assert values["COUNTY"]["zh"] == "县（市、区）"
     assert values["COUNTY"]["en"] == "County"
