@@ -153,3 +153,16 @@ def get_catalog() -> Catalog:
             Entry(g["key"], g["zh"], grades_en[g["key"]]) for g in raw["rating_grades"]
         ),
     )
+
+
+def _register_labels() -> None:
+    from closedloop import i18n
+
+    catalog = get_catalog()
+    i18n.register("Channel", {c.key: (c.zh, c.en) for c in catalog.channels})
+    i18n.register("Category", {c.key: (c.zh, c.en) for c in catalog.categories})
+    i18n.register("BoardKey", {b.key: (b.zh, b.en) for b in catalog.boards})
+    i18n.register("DepartmentKey", {d.key: (d.zh, d.en) for d in catalog.departments})
+
+
+_register_labels()

@@ -66,3 +66,63 @@ register(
         "ADMIN": ("平台管理员", "Administrator"),
     },
 )
+register(
+    "IssueState",
+    {
+        "SUBMITTED": ("已提交", "Submitted"),
+        "ACCEPTED": ("已受理", "Accepted"),
+        "ASSIGNED": ("已交办", "Assigned"),
+        "IN_PROGRESS": ("办理中", "In progress"),
+        "RESOLVED": ("已办结", "Resolved"),
+        "CLOSED": ("已关闭", "Closed"),
+        "REJECTED": ("不予受理", "Rejected"),
+        "MERGED": ("已合并", "Merged"),
+        "ROUTED_OUT": ("已转专门渠道", "Routed to a dedicated channel"),
+        "REOPENED": ("已重启", "Reopened"),
+    },
+)
+register(
+    "HandlingLevel",
+    {
+        "ORIGINAL_CHANNEL": ("原渠道办理", "Handled in the original channel"),
+        "BOARD": ("板块办理", "Board"),
+        "CENTER": ("中心统筹协调", "Center coordination"),
+        "LEADER_MEETING": ("领导联席会议协调", "Leaders' joint meeting"),
+        "PARENT_TIER": ("上级协调", "Parent tier"),
+        "PROVINCE_TASKFORCE": ("省级专班", "Provincial task force"),
+    },
+)
+register(
+    "Light", {"GREEN": ("绿灯", "Green"), "YELLOW": ("黄灯", "Yellow"), "RED": ("红灯", "Red")}
+)
+register(
+    "RatingGrade",
+    {
+        "SATISFIED": ("满意", "Satisfied"),
+        "FAIRLY_SATISFIED": ("比较满意", "Fairly satisfied"),
+        "BASICALLY_SATISFIED": ("基本满意", "Basically satisfied"),
+        "UNSATISFIED": ("不满意", "Unsatisfied"),
+    },
+)
+register(
+    "IssueEventType",
+    {
+        "SUBMITTED": ("提交诉求", "Submitted"),
+        "ACCEPTED": ("中心受理", "Accepted"),
+        "REJECTED": ("不予受理", "Rejected"),
+        "TRIAGED": ("分类分级", "Triaged"),
+        "ROUTED_OUT": ("转专门渠道办理", "Routed to a dedicated channel"),
+        "ASSIGNED": ("交办", "Assigned"),
+        "STARTED": ("开始办理", "Started"),
+        "NOTE": ("办理记录", "Note"),
+        "HANDED_BACK": ("退回中心统筹", "Handed back to the center"),
+        "RESOLVED": ("办结答复", "Resolved"),
+        "RATED": ("企业评价", "Rated"),
+        "URGED": ("企业催单", "Urged"),
+        "REOPENED": ("重新办理", "Reopened"),
+        "CLOSED": ("关闭", "Closed"),
+        "LIGHT_CHANGED": ("亮灯预警", "Light changed"),
+        "MERGED": ("合并", "Merged"),
+    },
+)
+register("OutboxChannel", {"SMS": ("短信", "SMS"), "OA": ("OA 消息", "OA message")})

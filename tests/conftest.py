@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from closedloop.app import Runtime, create_app
@@ -23,8 +24,9 @@ from closedloop.db.migrate import upgrade
 from closedloop.domain.clock import FrozenClock
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import seed_demo
+from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code, seed_demo
 
+DEMO_CREDIT = credit_code(DEMO_ENTERPRISES[0].base17)  # 德清地信科技, 330521001
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # a Monday, 09:00 in Beijing
 
 
@@ -132,3 +134,14 @@ async def api(app: Starlette, settings: Settings) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client, settings)
+
+
+ISSUE_TABLES = "issue_event, outbox, idempotency_key, issue_number, issue"
+
+
+@pytest.fixture
+async def clean_issues(db: Database) -> AsyncIterator[None]:
+    """Issue tests start from an empty issue library (reference data stays)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text(f"TRUNCATE {ISSUE_TABLES} RESTART IDENTITY CASCADE"))
+    yield

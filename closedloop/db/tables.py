@@ -7,6 +7,7 @@ serves subtree scope without any extension.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 
 metadata = sa.MetaData(
     naming_convention={
@@ -93,4 +94,133 @@ account = sa.Table(
         "(role = 'ENTERPRISE') = (enterprise_id is not null)", name="enterprise_binding"
     ),
     sa.CheckConstraint("role = 'ENTERPRISE' or region_code is not null", name="staff_region"),
+)
+
+# --- the issue loop -------------------------------------------------------------------
+
+time_limit_rule = sa.Table(
+    "time_limit_rule",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    # NULL region = every region; the longest matching prefix wins. NULL category = any.
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=True),
+    sa.Column("category", sa.Text, nullable=True),
+    sa.Column("assign_days", sa.Integer, nullable=False),
+    sa.Column("reply_days", sa.Integer, nullable=False),
+    sa.Column("working_days", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint("assign_days > 0 and reply_days > 0", name="positive"),
+    sa.UniqueConstraint("region_code", "category", name="uq_time_limit_rule_scope"),
+)
+
+issue_number = sa.Table(
+    "issue_number",
+    metadata,
+    sa.Column("region_code", RegionCode, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("last", sa.Integer, nullable=False),
+)
+
+issue = sa.Table(
+    "issue",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("number", sa.Text, nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("enterprise_id", sa.Integer, sa.ForeignKey("enterprise.id"), nullable=False),
+    sa.Column("origin_region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("holding_region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("proactive", sa.Boolean, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=True),
+    sa.Column("category", sa.Text, nullable=True),
+    sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("board_id", sa.Integer, sa.ForeignKey("board.id"), nullable=True),
+    sa.Column("department_id", sa.Integer, sa.ForeignKey("department.id"), nullable=True),
+    sa.Column("handling_level", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("submitted_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("created_at", TZ, nullable=False),
+    sa.Column("updated_at", TZ, nullable=False),
+    sa.Column("accepted_at", TZ, nullable=True),
+    sa.Column("assigned_at", TZ, nullable=True),
+    sa.Column("started_at", TZ, nullable=True),
+    # The running time limit: which one (ASSIGN or REPLY), when yellow, when red.
+    sa.Column("clock_kind", sa.Text, nullable=True),
+    sa.Column("clock_started_at", TZ, nullable=True),
+    sa.Column("warn_at", TZ, nullable=True),
+    sa.Column("due_at", TZ, nullable=True),
+    sa.Column("light_notified", sa.Text, nullable=True),
+    sa.Column("assign_overdue", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("resolved_at", TZ, nullable=True),
+    sa.Column("reply", sa.Text, nullable=True),
+    sa.Column("overdue", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("closed_at", TZ, nullable=True),
+    sa.Column("rating", sa.Text, nullable=True),
+    sa.Column("rating_comment", sa.Text, nullable=True),
+    sa.Column("rated_at", TZ, nullable=True),
+    sa.Column("last_urged_at", TZ, nullable=True),
+    sa.Column("urge_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("merged_into_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.UniqueConstraint("channel", "external_id", name="uq_issue_channel_external_id"),
+    sa.Index("ix_issue_holding_state", "holding_region_code", "state", "id"),
+    sa.Index("ix_issue_origin", "origin_region_code", "id"),
+    sa.Index("ix_issue_enterprise", "enterprise_id", "id"),
+    sa.Index("ix_issue_created", "created_at", "id"),
+    sa.Index("ix_issue_tags", "tags", postgresql_using="gin"),
+    sa.Index("ix_issue_due", "due_at", postgresql_where=sa.text("clock_kind is not null")),
+)
+
+issue_event = sa.Table(
+    "issue_event",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False),
+    sa.Column("occurred_at", TZ, nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("actor_name", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("from_state", sa.Text, nullable=True),
+    sa.Column("to_state", sa.Text, nullable=True),
+    sa.Column("public", sa.Boolean, nullable=False),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("payload", pg.JSONB, nullable=False, server_default="{}"),
+    sa.Index("ix_issue_event_issue", "issue_id", "id"),
+)
+
+idempotency_key = sa.Table(
+    "idempotency_key",
+    metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("account.id"), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("issue_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", TZ, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("created_at", TZ, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),  # SMS to the enterprise, OA to a handler
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
+    sa.Column("payload", pg.JSONB, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", TZ, nullable=False),
+    sa.Column("delivered_at", TZ, nullable=True),
+    sa.Column("failed_at", TZ, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index(
+        "ix_outbox_pending",
+        "next_attempt_at",
+        postgresql_where=sa.text("delivered_at is null and failed_at is null"),
+    ),
 )

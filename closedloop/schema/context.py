@@ -28,7 +28,7 @@ class Context:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.db)
+        return Loaders(self.db, self.principal)
 
 
 Info = StrawberryInfo[Context, None]

@@ -31,7 +31,8 @@ class PublicError(GraphQLError):
 
 def should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    if isinstance(original, PublicError) or isinstance(error, PublicError):
+    # GraphQL errors raised on purpose (ours, permission refusals) are meant for the client.
+    if isinstance(original, GraphQLError) or isinstance(error, PublicError):
         return False
     # Validation and syntax errors (no original error) are the client's own and safe to show.
     return original is not None

@@ -9,10 +9,14 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
+from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.services import tenancy
+from closedloop.services.issues import records
+from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
 from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
+from closedloop.tenancy.scope import issue_visibility
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -32,7 +36,22 @@ def batch(
 
 
 class Loaders:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, principal: Principal) -> None:
+        visible = issue_visibility(principal)
+        # Enterprises see the public part of a timeline only.
+        public_only = principal.role is Role.ENTERPRISE
+        self.issue: DataLoader[int, IssueRecord | None] = batch(
+            db, lambda c, k: records.issues_by_id(c, k, visible)
+        )
+        self.events: DataLoader[int, list[EventRecord]] = batch(
+            db, lambda c, k: records.events_for(c, k, public_only), default=list
+        )
+        self.last_event: DataLoader[int, EventRecord | None] = batch(
+            db, lambda c, k: records.last_events(c, k, public_only)
+        )
+        self.enterprise: DataLoader[int, EnterpriseRecord | None] = batch(
+            db, records.enterprises_by_id
+        )
         self.region: DataLoader[str, RegionRecord | None] = batch(db, tenancy.regions_by_code)
         self.children: DataLoader[str, list[RegionRecord]] = batch(
             db, tenancy.children_of, default=list

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import strawberry
 
+from closedloop.resolvers import issues as issue_resolvers
 from closedloop.resolvers import nodes as node_resolvers
 from closedloop.resolvers import regions as region_resolvers
 from closedloop.schema.context import Info
 from closedloop.schema.enums import RegionLevel
+from closedloop.schema.issues import Issue
 from closedloop.schema.labels import EnumLabels, resolve_labels
 from closedloop.schema.relay import Connection, Node
 from closedloop.schema.tenancy import Region
 from closedloop.schema.viewer import Viewer, resolve_viewer
+from closedloop.services.issues.queries import IssueOrder
 
 
 @strawberry.type
@@ -53,3 +56,18 @@ class Query:
     @strawberry.field(description="枚举的中英文名称 / labels of every enum")
     def labels(self, info: Info, enums: list[str] | None = None) -> list[EnumLabels]:
         return resolve_labels(info, enums)
+
+    @strawberry.field(description="按全局 ID 取诉求；不存在或超出范围时为 null")
+    async def issue(self, info: Info, id: strawberry.ID) -> Issue | None:
+        return await issue_resolvers.issue(info, id)
+
+    @strawberry.field(description="诉求列表（仅限调用者范围）/ issues in the caller's scope")
+    async def issues(
+        self,
+        info: Info,
+        filter: issue_resolvers.IssueFilterInput | None = None,
+        order_by: IssueOrder = IssueOrder.CREATED_AT_DESC,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[Issue]:
+        return await issue_resolvers.issues(info, filter, order_by, first, after)

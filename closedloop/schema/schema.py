@@ -21,13 +21,16 @@ from strawberry.schema.config import StrawberryConfig
 
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
 from closedloop.schema.errors import should_mask
+from closedloop.schema.issues import Enterprise, Issue
+from closedloop.schema.mutation import Mutation
+from closedloop.schema.payloads import IssueError
 from closedloop.schema.query import Query
 from closedloop.schema.tenancy import Board, Center, Department, Region
 from closedloop.settings import Settings
 
 MASKED_MESSAGE = "Unexpected error / 服务器内部错误"
 
-NODE_TYPES: list[Any] = [Region, Center, Board, Department]
+NODE_TYPES: list[Any] = [Region, Center, Board, Department, Enterprise, Issue, IssueError]
 
 
 def _masked(error: GraphQLError) -> bool:
@@ -50,6 +53,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(batching_config=None),

@@ -71,6 +71,8 @@ DEMO_STAFF = (
         department_key="MARKET_REGULATION",
     ),
     DemoStaff("xinshi.center", "新市镇企业服务站", Role.CENTER_STAFF, "330521102"),
+    DemoStaff("xinshi.leader", "新市镇分管领导", Role.LEADER, "330521102"),
+    DemoStaff("xinshi.talent", "新市镇人才服务专员", Role.BOARD_HANDLER, "330521102", "TALENT"),
     DemoStaff("changxing.center", "长兴县企业综合服务中心", Role.CENTER_STAFF, "330522"),
     DemoStaff("changxing.talent", "长兴县人才服务板块", Role.BOARD_HANDLER, "330522", "TALENT"),
     DemoStaff("hangzhou.center", "杭州市企业综合服务中心", Role.CENTER_STAFF, "3301"),

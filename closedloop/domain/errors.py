@@ -1,0 +1,71 @@
+"""Error codes of the issue loop, each with zh-CN and English labels."""
+
+from __future__ import annotations
+
+import enum
+
+from closedloop import i18n
+
+
+class IssueErrorCode(enum.StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    TOO_LONG = "TOO_LONG"
+    URGE_TOO_SOON = "URGE_TOO_SOON"
+    ENTERPRISE_NOT_FOUND = "ENTERPRISE_NOT_FOUND"
+    INVALID_CREDIT_CODE = "INVALID_CREDIT_CODE"
+    REGION_NOT_FOUND = "REGION_NOT_FOUND"
+    BOARD_NOT_FOUND = "BOARD_NOT_FOUND"
+    DEPARTMENT_NOT_FOUND = "DEPARTMENT_NOT_FOUND"
+    DUPLICATE_EXTERNAL_ID = "DUPLICATE_EXTERNAL_ID"
+
+
+i18n.register(
+    "IssueErrorCode",
+    {
+        "NOT_FOUND": ("诉求不存在", "Issue not found"),
+        "PERMISSION_DENIED": ("无权执行此操作", "You may not do this"),
+        "INVALID_TRANSITION": ("当前状态不允许此操作", "Not allowed in the issue's current state"),
+        "VERSION_CONFLICT": (
+            "诉求已被他人修改，请刷新后重试",
+            "The issue changed meanwhile; reload",
+        ),
+        "IDEMPOTENCY_KEY_REUSED": (
+            "幂等键已用于不同的请求",
+            "The idempotency key was used for a different request",
+        ),
+        "REQUIRED": ("必填项", "Required"),
+        "INVALID": ("取值不正确", "Invalid value"),
+        "TOO_LONG": ("内容过长", "Too long"),
+        "URGE_TOO_SOON": ("24小时内只能催单一次", "You may urge once per 24 hours"),
+        "ENTERPRISE_NOT_FOUND": ("企业不存在", "Enterprise not found"),
+        "INVALID_CREDIT_CODE": ("统一社会信用代码不正确", "Invalid unified social credit code"),
+        "REGION_NOT_FOUND": ("行政区划不存在", "Region not found"),
+        "BOARD_NOT_FOUND": ("板块不存在", "Board not found"),
+        "DEPARTMENT_NOT_FOUND": ("部门不存在", "Department not found"),
+        "DUPLICATE_EXTERNAL_ID": ("该渠道记录已导入", "This channel record was already taken in"),
+    },
+)
+
+
+class IssueCommandError(Exception):
+    """An expected failure of a command: reported as a ``UserError``, nothing changed."""
+
+    def __init__(self, code: IssueErrorCode, field: str | None = None, detail: str = "") -> None:
+        super().__init__(f"{code.value}: {detail}" if detail else code.value)
+        self.code = code
+        self.field = field
+        self.detail = detail
+
+    def message(self, locale: str) -> str:
+        text = i18n.label(self.code, locale, "IssueErrorCode")
+        return (
+            f"{text}（{self.detail}）"
+            if self.detail and locale != i18n.EN
+            else (f"{text} ({self.detail})" if self.detail else text)
+        )

@@ -1,0 +1,156 @@
+"""The issue state machine and its vocabulary. Pure: no I/O, no clock.
+
+Every command names the states it may start from and the state it leads to; anything
+else is an ``IllegalTransition``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class IssueState(enum.StrEnum):
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    ASSIGNED = "ASSIGNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+    REJECTED = "REJECTED"
+    MERGED = "MERGED"
+    ROUTED_OUT = "ROUTED_OUT"
+    REOPENED = "REOPENED"
+
+
+class HandlingLevel(enum.StrEnum):
+    ORIGINAL_CHANNEL = "ORIGINAL_CHANNEL"
+    BOARD = "BOARD"
+    CENTER = "CENTER"
+    LEADER_MEETING = "LEADER_MEETING"
+    PARENT_TIER = "PARENT_TIER"
+    PROVINCE_TASKFORCE = "PROVINCE_TASKFORCE"
+
+
+class Light(enum.StrEnum):
+    GREEN = "GREEN"
+    YELLOW = "YELLOW"
+    RED = "RED"
+
+
+class RatingGrade(enum.StrEnum):
+    SATISFIED = "SATISFIED"
+    FAIRLY_SATISFIED = "FAIRLY_SATISFIED"
+    BASICALLY_SATISFIED = "BASICALLY_SATISFIED"
+    UNSATISFIED = "UNSATISFIED"
+
+
+class ClockKind(enum.StrEnum):
+    ASSIGN = "ASSIGN"  # from acceptance to assignment
+    REPLY = "REPLY"  # from assignment to the reply (resolution)
+
+
+class Command(enum.StrEnum):
+    SUBMIT = "SUBMIT"
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+    TRIAGE = "TRIAGE"
+    ROUTE_OUT = "ROUTE_OUT"
+    ASSIGN = "ASSIGN"
+    START = "START"
+    NOTE = "NOTE"
+    HAND_BACK = "HAND_BACK"
+    RESOLVE = "RESOLVE"
+    RATE = "RATE"
+    URGE = "URGE"
+    REOPEN = "REOPEN"
+    CLOSE = "CLOSE"
+    MERGE = "MERGE"
+
+
+S = IssueState
+OPEN_STATES = frozenset({S.SUBMITTED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.REOPENED})
+FINAL_STATES = frozenset({S.CLOSED, S.REJECTED, S.MERGED, S.ROUTED_OUT})
+# States in which the center (not a board) holds the next move.
+WAITING_FOR_CENTER = frozenset({S.SUBMITTED, S.ACCEPTED, S.REOPENED})
+
+# command -> (allowed from-states, to-state or None when the state does not change)
+TRANSITIONS: dict[Command, tuple[frozenset[IssueState], IssueState | None]] = {
+    Command.ACCEPT: (frozenset({S.SUBMITTED}), S.ACCEPTED),
+    Command.REJECT: (frozenset({S.SUBMITTED, S.ACCEPTED}), S.REJECTED),
+    Command.TRIAGE: (frozenset({S.SUBMITTED, S.ACCEPTED, S.REOPENED}), None),
+    Command.ROUTE_OUT: (frozenset({S.SUBMITTED, S.ACCEPTED, S.REOPENED}), S.ROUTED_OUT),
+    Command.ASSIGN: (frozenset({S.ACCEPTED, S.REOPENED}), S.ASSIGNED),
+    Command.START: (frozenset({S.ASSIGNED}), S.IN_PROGRESS),
+    Command.NOTE: (OPEN_STATES | {S.RESOLVED}, None),
+    Command.HAND_BACK: (frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.ACCEPTED),
+    Command.RESOLVE: (frozenset({S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.REOPENED}), S.RESOLVED),
+    Command.RATE: (frozenset({S.RESOLVED}), None),  # CLOSED, or REOPENED when unsatisfied
+    Command.URGE: (OPEN_STATES, None),
+    Command.REOPEN: (frozenset({S.RESOLVED, S.CLOSED}), S.REOPENED),
+    Command.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),
+    Command.MERGE: (frozenset({S.SUBMITTED, S.ACCEPTED}), S.MERGED),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, command: Command, state: IssueState) -> None:
+        super().__init__(f"{command.value} is not allowed in state {state.value}")
+        self.command = command
+        self.state = state
+
+
+def transition(command: Command, state: IssueState) -> IssueState:
+    """The state after ``command``; raises ``IllegalTransition`` when not allowed."""
+    allowed_from, to = TRANSITIONS[command]
+    if state not in allowed_from:
+        raise IllegalTransition(command, state)
+    return to if to is not None else state
+
+
+def allowed_commands(state: IssueState) -> list[Command]:
+    return [c for c, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+def after_rating(grade: RatingGrade) -> IssueState:
+    """An unsatisfied enterprise reopens the issue; any other grade closes it."""
+    return S.REOPENED if grade is RatingGrade.UNSATISFIED else S.CLOSED
+
+
+@dataclass(frozen=True, slots=True)
+class DedicatedRoute:
+    zh: str
+    en: str
+
+
+class Channel(enum.StrEnum):
+    """Intake channels (catalog ``channels``; a test keeps the two in step)."""
+
+    ONLINE_PORTAL = "ONLINE_PORTAL"
+    CENTER_WINDOW = "CENTER_WINDOW"
+    HOTLINE_12345 = "HOTLINE_12345"
+    BUSINESS_COMPLAINT_LINE = "BUSINESS_COMPLAINT_LINE"
+    DIALOGUE_MEETING = "DIALOGUE_MEETING"
+    QIXIAOBANG = "QIXIAOBANG"
+    GOOD_BAD_REVIEW = "GOOD_BAD_REVIEW"
+    PEOPLES_CONGRESS = "PEOPLES_CONGRESS"
+    CPPCC = "CPPCC"
+    TALENT_LOUNGE = "TALENT_LOUNGE"
+    POLICE_11087 = "POLICE_11087"
+    GRASSROOTS_PLATFORM = "GRASSROOTS_PLATFORM"
+    SUPERIOR_ASSIGNED = "SUPERIOR_ASSIGNED"
+    INSPECTION = "INSPECTION"
+    DEPARTMENT_REPORT = "DEPARTMENT_REPORT"
+    SERVICE_STAFF = "SERVICE_STAFF"
+    SYSTEM_CAPTURE = "SYSTEM_CAPTURE"
+
+
+class Category(enum.StrEnum):
+    """Issue categories (catalog ``categories``)."""
+
+    COMPLAINT = "COMPLAINT"
+    REPORT = "REPORT"
+    SERVICE_REQUEST = "SERVICE_REQUEST"
+    CONSULTATION = "CONSULTATION"
+    APPEAL = "APPEAL"
+    SUGGESTION = "SUGGESTION"

@@ -1,0 +1,138 @@
+"""Root resolvers for reading issues: ``issue(id)`` and ``issues(filter, orderBy, ...)``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from closedloop.domain.issues import Category, Channel, IssueState, Light
+from closedloop.domain.regions import is_valid_code
+from closedloop.schema.context import Info
+from closedloop.schema.errors import PublicError
+from closedloop.schema.issues import Issue
+from closedloop.schema.relay import (
+    Connection,
+    InvalidPaging,
+    decode_cursor,
+    encode_cursor,
+    from_global_id,
+    make_connection,
+    page_size,
+)
+from closedloop.services.issues.queries import (
+    IssueFilter,
+    IssueOrder,
+    count_issues,
+    decode_key,
+    encode_key,
+    list_issues,
+    sort_value,
+)
+
+
+@strawberry.input(description="诉求筛选 / issue filters (all combine with AND)")
+class IssueFilterInput:
+    states: list[IssueState] | None = None
+    light: Light | None = None
+    board_id: strawberry.ID | None = None
+    department_id: strawberry.ID | None = None
+    category: Category | None = None
+    channel: Channel | None = None
+    proactive: bool | None = None
+    tags_any: list[str] | None = None
+    tags_all: list[str] | None = None
+    origin_within: str | None = strawberry.field(
+        default=None, description="企业所在地在此区划之下 / origin in this subtree"
+    )
+    holding_region: str | None = None
+    enterprise_id: strawberry.ID | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    text: str | None = strawberry.field(default=None, description="标题或内容包含 / text")
+    pool: bool = strawberry.field(
+        default=False, description="本级问题池：本级承办且未办结 / my region's open issues"
+    )
+
+
+def decode_id(info: Info, value: str | None, type_name: str, field: str) -> int | None:
+    if value is None:
+        return None
+    decoded = from_global_id(value)
+    if decoded is None or decoded[0] != type_name or not decoded[1].isdigit():
+        raise PublicError(
+            "INVALID_ARGUMENT", f"{field} is not a {type_name} id", info.context.locale, field=field
+        )
+    return int(decoded[1])
+
+
+def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
+    if f is None:
+        return IssueFilter()
+    for name, code in (("originWithin", f.origin_within), ("holdingRegion", f.holding_region)):
+        if code is not None and not is_valid_code(code):
+            raise PublicError(
+                "INVALID_REGION_CODE", f"{name}={code!r}", info.context.locale, field=name
+            )
+    return IssueFilter(
+        states=f.states,
+        light=f.light,
+        board_id=decode_id(info, f.board_id, "Board", "boardId"),
+        department_id=decode_id(info, f.department_id, "Department", "departmentId"),
+        category=f.category.value if f.category else None,
+        channel=f.channel.value if f.channel else None,
+        proactive=f.proactive,
+        tags_any=f.tags_any,
+        tags_all=f.tags_all,
+        origin_within=f.origin_within,
+        holding_region=f.holding_region,
+        enterprise_id=decode_id(info, f.enterprise_id, "Enterprise", "enterpriseId"),
+        created_from=f.created_from,
+        created_to=f.created_to,
+        text=f.text.strip() if f.text and f.text.strip() else None,
+        pool=f.pool,
+    )
+
+
+async def issue(info: Info, id: strawberry.ID) -> Issue | None:
+    decoded = from_global_id(id)
+    if decoded is None or decoded[0] != "Issue" or not decoded[1].isdigit():
+        return None
+    rec = await info.context.loaders.issue.load(int(decoded[1]))
+    return Issue.from_record(rec) if rec else None
+
+
+async def issues(
+    info: Info,
+    filter: IssueFilterInput | None,
+    order_by: IssueOrder,
+    first: int | None,
+    after: str | None,
+) -> Connection[Issue]:
+    locale = info.context.locale
+    try:
+        size = page_size(first)
+    except InvalidPaging as exc:
+        raise PublicError("INVALID_PAGING", str(exc), locale, field="first") from exc
+    key = None
+    if after is not None:
+        raw = decode_cursor(after)
+        key = decode_key(raw) if raw is not None else None
+        if key is None:
+            raise PublicError("INVALID_PAGING", "unreadable cursor", locale, field="after")
+    f = to_filter(info, filter)
+    principal = info.context.principal
+    now = info.context.clock.now()
+    async with info.context.db.read() as conn:
+        recs = await list_issues(conn, principal, f, order_by, size + 1, key, now)
+        total = await count_issues(conn, principal, f, now)
+    loader = info.context.loaders.issue
+    for rec in recs:
+        loader.prime(rec.id, rec)
+    return make_connection(
+        [Issue.from_record(r) for r in recs],
+        [encode_cursor(encode_key(sort_value(r, order_by), r.id)) for r in recs],
+        size,
+        total,
+        after=after is not None,
+    )

@@ -1,0 +1,1 @@
+"""One module per mutation: its input type and its resolver."""

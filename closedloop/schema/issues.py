@@ -1,0 +1,269 @@
+"""Issue, its timeline, the enterprise, and the issue connection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from closedloop import i18n
+from closedloop.authz.enforcer import can
+from closedloop.authz.roles import Action, Role
+from closedloop.domain.errors import IssueErrorCode
+from closedloop.domain.issues import (
+    Category,
+    Channel,
+    HandlingLevel,
+    IssueState,
+    Light,
+    RatingGrade,
+)
+from closedloop.domain.sla import light as light_at
+from closedloop.schema.context import Info
+from closedloop.schema.node_registry import register_node
+from closedloop.schema.relay import Node, to_global_id
+from closedloop.schema.tenancy import Board, Department, Region
+from closedloop.services.issues.queries import IssueOrder
+from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
+from closedloop.tenancy.scope import issue_target
+
+strawberry.enum(IssueState, name="IssueState", description="诉求状态 / issue state")
+strawberry.enum(HandlingLevel, name="HandlingLevel", description="处置层级 / handling level")
+strawberry.enum(Light, name="Light", description="亮灯 / time-limit light")
+strawberry.enum(RatingGrade, name="RatingGrade", description="评价等级 / rating grade")
+strawberry.enum(Channel, name="Channel", description="来源渠道 / intake channel")
+strawberry.enum(Category, name="Category", description="问题类别 / category")
+strawberry.enum(IssueOrder, name="IssueOrder", description="排序 / ordering")
+strawberry.enum(IssueErrorCode, name="IssueErrorCode", description="诉求操作错误 / issue errors")
+
+
+@strawberry.type(description="企业 / an enterprise")
+class Enterprise(Node):
+    name: str
+    credit_code: str = strawberry.field(description="统一社会信用代码")
+    region_code: strawberry.Private[str]
+
+    @classmethod
+    def from_record(cls, rec: EnterpriseRecord) -> Enterprise:
+        return cls(
+            id=to_global_id("Enterprise", rec.id),
+            name=rec.name,
+            credit_code=rec.credit_code,
+            region_code=rec.region_code,
+        )
+
+    @strawberry.field
+    async def region(self, info: Info) -> Region | None:
+        rec = await info.context.loaders.region.load(self.region_code)
+        return Region.from_record(rec) if rec else None
+
+
+@strawberry.type(description="办理轨迹中的一条记录 / one entry of an issue's timeline")
+class IssueEvent:
+    id: strawberry.ID
+    type: str
+    occurred_at: dt.datetime
+    actor_name: str
+    from_state: IssueState | None
+    to_state: IssueState | None
+    public: bool
+    message: str | None
+    payload: JSON
+
+    @classmethod
+    def from_record(cls, rec: EventRecord) -> IssueEvent:
+        return cls(
+            id=strawberry.ID(str(rec.id)),
+            type=rec.type,
+            occurred_at=rec.occurred_at,
+            actor_name=rec.actor_name,
+            from_state=IssueState(rec.from_state) if rec.from_state else None,
+            to_state=IssueState(rec.to_state) if rec.to_state else None,
+            public=rec.public,
+            message=rec.message,
+            payload=cast(JSON, rec.payload),
+        )
+
+    @strawberry.field
+    def type_label(self, info: Info) -> str:
+        return i18n.label(self.type, info.context.locale, "IssueEventType")
+
+
+@strawberry.type(description="涉企问题 / an enterprise issue")
+class Issue(Node):
+    number: str = strawberry.field(description="编号：区划-年份-序号 / human-readable number")
+    title: str
+    content: str
+    state: IssueState
+    channel: Channel
+    proactive: bool = strawberry.field(description="主动发现 / found proactively")
+    category: Category | None
+    tags: list[str]
+    handling_level: HandlingLevel
+    route: str | None = strawberry.field(description="转办的专门渠道 / the dedicated route")
+    version: int = strawberry.field(description="乐观锁版本 / pass as expectedVersion")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    accepted_at: dt.datetime | None
+    assigned_at: dt.datetime | None
+    started_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    due_at: dt.datetime | None = strawberry.field(description="当前时限 / the running deadline")
+    overdue: bool = strawberry.field(description="超时办结 / resolved after its limit")
+    reply: str | None
+    rating: RatingGrade | None
+    rated_at: dt.datetime | None
+    urge_count: int
+    last_urged_at: dt.datetime | None
+    reopen_count: int
+    rec: strawberry.Private[IssueRecord]
+
+    @classmethod
+    def from_record(cls, r: IssueRecord) -> Issue:
+        return cls(
+            id=to_global_id("Issue", r.id),
+            number=r.number,
+            title=r.title,
+            content=r.content,
+            state=r.state,
+            channel=Channel(r.channel),
+            proactive=r.proactive,
+            category=Category(r.category) if r.category else None,
+            tags=list(r.tags),
+            handling_level=r.handling_level,
+            route=r.route,
+            version=r.version,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            accepted_at=r.accepted_at,
+            assigned_at=r.assigned_at,
+            started_at=r.started_at,
+            resolved_at=r.resolved_at,
+            closed_at=r.closed_at,
+            due_at=r.due_at if r.clock_kind else None,
+            overdue=r.overdue,
+            reply=r.reply,
+            rating=r.rating,
+            rated_at=r.rated_at,
+            urge_count=r.urge_count,
+            last_urged_at=r.last_urged_at,
+            reopen_count=r.reopen_count,
+            rec=r,
+        )
+
+    @strawberry.field(description="按当前时间计算的亮灯 / the light as of now (open issues)")
+    def light(self, info: Info) -> Light | None:
+        r = self.rec
+        if r.clock_kind is None or r.warn_at is None or r.due_at is None:
+            return None
+        return light_at(info.context.clock.now(), r.warn_at, r.due_at)
+
+    @strawberry.field
+    def state_label(self, info: Info) -> str:
+        return i18n.label(self.state, info.context.locale, "IssueState")
+
+    @strawberry.field
+    def channel_label(self, info: Info) -> str:
+        return i18n.label(self.channel, info.context.locale, "Channel")
+
+    @strawberry.field
+    def handling_level_label(self, info: Info) -> str:
+        return i18n.label(self.handling_level, info.context.locale, "HandlingLevel")
+
+    @strawberry.field(description="下次可催单时间 / when the enterprise may urge again")
+    def next_urge_allowed_at(self, info: Info) -> dt.datetime | None:
+        if self.rec.last_urged_at is None:
+            return None
+        return self.rec.last_urged_at + dt.timedelta(
+            hours=info.context.settings.urge_interval_hours
+        )
+
+    @strawberry.field
+    async def enterprise(self, info: Info) -> Enterprise | None:
+        rec = await info.context.loaders.enterprise.load(self.rec.enterprise_id)
+        return Enterprise.from_record(rec) if rec else None
+
+    @strawberry.field(description="企业所在地 / where the enterprise is")
+    async def origin_region(self, info: Info) -> Region | None:
+        rec = await info.context.loaders.region.load(self.rec.origin_region_code)
+        return Region.from_record(rec) if rec else None
+
+    @strawberry.field(description="当前承办层级 / the tier working on it now")
+    async def holding_region(self, info: Info) -> Region | None:
+        rec = await info.context.loaders.region.load(self.rec.holding_region_code)
+        return Region.from_record(rec) if rec else None
+
+    @strawberry.field
+    async def board(self, info: Info) -> Board | None:
+        if self.rec.board_id is None:
+            return None
+        rec = await info.context.loaders.board.load(self.rec.board_id)
+        return Board.from_record(rec) if rec else None
+
+    @strawberry.field
+    async def department(self, info: Info) -> Department | None:
+        if self.rec.department_id is None:
+            return None
+        rec = await info.context.loaders.department.load(self.rec.department_id)
+        return Department.from_record(rec) if rec else None
+
+    @strawberry.field(
+        description="办理轨迹；企业只看到公开记录 / timeline (public part for enterprises)"
+    )
+    async def timeline(self, info: Info) -> list[IssueEvent]:
+        return [
+            IssueEvent.from_record(e) for e in await info.context.loaders.events.load(self.rec.id)
+        ]
+
+    @strawberry.field
+    async def last_event(self, info: Info) -> IssueEvent | None:
+        rec = await info.context.loaders.last_event.load(self.rec.id)
+        return IssueEvent.from_record(rec) if rec else None
+
+    @strawberry.field(description="当前调用者可执行的操作 / actions the caller may take now")
+    def viewer_actions(self, info: Info) -> list[str]:
+        p = info.context.principal
+        target = issue_target(
+            p,
+            enterprise_id=self.rec.enterprise_id,
+            holding_region=self.rec.holding_region_code,
+            board_id=self.rec.board_id,
+            department_id=self.rec.department_id,
+        )
+        return [a.value for a in Action if a.value.startswith("issue.") and can(p, a, target)]
+
+
+def is_enterprise(info: Info) -> bool:
+    return info.context.principal.role is Role.ENTERPRISE
+
+
+@register_node("Issue")
+async def _issue_node(info: Info, key: str) -> Issue | None:
+    if not key.isdigit():
+        return None
+    rec = await info.context.loaders.issue.load(int(key))
+    return Issue.from_record(rec) if rec else None
+
+
+@register_node("Enterprise")
+async def _enterprise_node(info: Info, key: str) -> Enterprise | None:
+    """An enterprise is visible to itself and to staff whose subtree holds it."""
+    if not key.isdigit():
+        return None
+    p = info.context.principal
+    if p.role is Role.ENTERPRISE and p.enterprise_id != int(key):
+        return None
+    rec = await info.context.loaders.enterprise.load(int(key))
+    if rec is None:
+        return None
+    if p.role is not Role.ENTERPRISE and not (
+        p.region_code
+        and rec.region_code.startswith(p.region_code)
+        and p.role
+        in (Role.CENTER_STAFF, Role.LEADER, Role.EVALUATOR, Role.PROVINCE_MONITOR, Role.ADMIN)
+    ):
+        return None
+    return Enterprise.from_record(rec)

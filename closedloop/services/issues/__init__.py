@@ -1,0 +1,2 @@
+"""The issue loop: records and queries (``records``), filters (``queries``), and the
+command handlers (``commands``), all run in one unit of work per request."""

@@ -1,0 +1,507 @@
+"""Command handlers of the issue loop. Each runs inside ``IssueCommands.run`` (one unit of
+work): it loads its issue through scope, policy and version, applies the state machine,
+and records events and notifications in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from closedloop.authz.enforcer import can, can_on_region
+from closedloop.authz.roles import Action, Role, Target
+from closedloop.catalog import DEDICATED_ROUTES, get_catalog
+from closedloop.db import tables as t
+from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
+from closedloop.domain.errors import IssueCommandError, IssueErrorCode
+from closedloop.domain.issues import (
+    Category,
+    Channel,
+    ClockKind,
+    Command,
+    HandlingLevel,
+    IssueState,
+    RatingGrade,
+    after_rating,
+)
+from closedloop.domain.regions import is_valid_code
+from closedloop.domain.sla import is_late, window
+from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
+from closedloop.services.issues.time_limits import limits_for
+from closedloop.services.issues.unit_of_work import CommandTx
+
+E = IssueErrorCode
+TITLE_MAX = 200
+TEXT_MAX = 10_000
+
+
+def _required(value: str | None, field_name: str, limit: int = TEXT_MAX) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise IssueCommandError(E.REQUIRED, field_name)
+    if len(text) > limit:
+        raise IssueCommandError(E.TOO_LONG, field_name, f"≤ {limit}")
+    return text
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for tag in tags or []:
+        tag = tag.strip()
+        if not tag or len(tag) > 50:
+            raise IssueCommandError(E.INVALID, "tags", tag[:50])
+        if tag not in out:
+            out.append(tag)
+    if len(out) > 20:
+        raise IssueCommandError(E.INVALID, "tags", "≤ 20")
+    return out
+
+
+def _stop_clock() -> dict[str, Any]:
+    return {"clock_kind": None}
+
+
+async def _start_clock(
+    tx: CommandTx, issue: IssueRecord, kind: ClockKind, category: str | None = None
+) -> dict[str, Any]:
+    limits = await limits_for(tx.conn, issue.holding_region_code, category or issue.category)
+    w = window(tx.now, limits.assign if kind is ClockKind.ASSIGN else limits.reply)
+    return {
+        "clock_kind": kind,
+        "clock_started_at": w.started_at,
+        "warn_at": w.warn_at,
+        "due_at": w.due_at,
+        "light_notified": None,
+    }
+
+
+# --- intake --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitIssue:
+    title: str
+    content: str
+    channel: Channel | None = None
+    category: Category | None = None
+    tags: list[str] = field(default_factory=list)
+    credit_code: str | None = None
+    enterprise_name: str | None = None
+    enterprise_region: str | None = None
+    external_id: str | None = None
+
+
+async def _next_number(tx: CommandTx, region: str) -> str:
+    year = tx.now.year
+    last = (
+        await tx.conn.execute(
+            pg_insert(t.issue_number)
+            .values(region_code=region, year=year, last=1)
+            .on_conflict_do_update(
+                index_elements=[t.issue_number.c.region_code, t.issue_number.c.year],
+                set_={"last": t.issue_number.c.last + 1},
+            )
+            .returning(t.issue_number.c.last)
+        )
+    ).scalar_one()
+    return f"{region}-{year}-{last:06d}"
+
+
+async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, str]:
+    if not cmd.credit_code:
+        raise IssueCommandError(E.REQUIRED, "creditCode")
+    try:
+        code = normalize_credit_code(cmd.credit_code)
+    except InvalidCreditCode as exc:
+        raise IssueCommandError(E.INVALID_CREDIT_CODE, "creditCode", exc.reason) from exc
+    found = await enterprise_by_credit_code(tx.conn, code)
+    if found is not None:
+        # An enterprise outside the caller's subtree answers like an unknown one.
+        if not can_on_region(tx.principal, Action.ISSUE_SUBMIT_ON_BEHALF, found.region_code):
+            raise IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
+        return found.id, found.region_code
+    if not cmd.enterprise_name or not cmd.enterprise_region:
+        raise IssueCommandError(
+            E.ENTERPRISE_NOT_FOUND, "creditCode", "give enterpriseName and enterpriseRegion"
+        )
+    region = cmd.enterprise_region
+    if not is_valid_code(region) or not can_on_region(
+        tx.principal, Action.ISSUE_SUBMIT_ON_BEHALF, region
+    ):
+        raise IssueCommandError(E.REGION_NOT_FOUND, "enterpriseRegion")
+    exists = await tx.conn.execute(sa.select(t.region.c.code).where(t.region.c.code == region))
+    if exists.first() is None:
+        raise IssueCommandError(E.REGION_NOT_FOUND, "enterpriseRegion")
+    name = _required(cmd.enterprise_name, "enterpriseName", 200)
+    new_id = (
+        await tx.conn.execute(
+            t.enterprise.insert()
+            .values(credit_code=code, name=name, region_code=region)
+            .returning(t.enterprise.c.id)
+        )
+    ).scalar_one()
+    return int(new_id), region
+
+
+async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
+    p = tx.principal
+    title = _required(cmd.title, "title", TITLE_MAX)
+    content = _required(cmd.content, "content")
+    tags = _clean_tags(cmd.tags)
+    if p.role is Role.ENTERPRISE:
+        if p.enterprise_id is None or p.region_code is None:
+            raise IssueCommandError(E.PERMISSION_DENIED)
+        if not can(p, Action.ISSUE_SUBMIT, Target.OWN):
+            raise IssueCommandError(E.PERMISSION_DENIED)
+        if cmd.credit_code:
+            own = await tx.conn.execute(
+                sa.select(t.enterprise.c.credit_code).where(t.enterprise.c.id == p.enterprise_id)
+            )
+            if own.scalar_one() != cmd.credit_code.strip().upper():
+                raise IssueCommandError(E.PERMISSION_DENIED, "creditCode", "own enterprise only")
+        enterprise_id, origin = p.enterprise_id, p.region_code
+        holding = origin
+        channel = cmd.channel or Channel.ONLINE_PORTAL
+    else:
+        if p.region_code is None or not can(p, Action.ISSUE_SUBMIT_ON_BEHALF, Target.SELF):
+            raise IssueCommandError(E.PERMISSION_DENIED)
+        if cmd.channel is None:
+            raise IssueCommandError(E.REQUIRED, "channel")
+        channel = cmd.channel
+        enterprise_id, origin = await _enterprise_for_staff(tx, cmd)
+        holding = p.region_code  # taken in by this center
+    catalog_channel = get_catalog().channel(channel.value)
+    assert catalog_channel is not None
+    if cmd.external_id is not None:
+        taken = await tx.conn.execute(
+            sa.select(t.issue.c.id).where(
+                t.issue.c.channel == channel.value, t.issue.c.external_id == cmd.external_id
+            )
+        )
+        if taken.first() is not None:
+            raise IssueCommandError(E.DUPLICATE_EXTERNAL_ID, "externalId", cmd.external_id)
+    number = await _next_number(tx, origin)
+    issue_id = (
+        await tx.conn.execute(
+            t.issue.insert()
+            .values(
+                number=number,
+                title=title,
+                content=content,
+                enterprise_id=enterprise_id,
+                origin_region_code=origin,
+                holding_region_code=holding,
+                channel=channel.value,
+                proactive=catalog_channel.proactive,
+                external_id=cmd.external_id,
+                category=cmd.category.value if cmd.category else None,
+                tags=tags,
+                handling_level=HandlingLevel.CENTER.value,
+                state=IssueState.SUBMITTED.value,
+                submitted_by=p.account_id,
+                created_at=tx.now,
+                updated_at=tx.now,
+            )
+            .returning(t.issue.c.id)
+        )
+    ).scalar_one()
+    await tx.conn.execute(
+        t.issue_event.insert().values(
+            issue_id=issue_id,
+            occurred_at=tx.now,
+            actor_id=p.account_id,
+            actor_name=tx.actor_name,
+            type="SUBMITTED",
+            from_state=None,
+            to_state=IssueState.SUBMITTED.value,
+            public=True,
+            message=None,
+            payload={"channel": channel.value, "number": number},
+        )
+    )
+    return int(issue_id)
+
+
+# --- the center ----------------------------------------------------------------------
+
+
+async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
+    issue = await tx.load_for(Action.ISSUE_ACCEPT, issue_id, version)
+    to = tx.next_state(Command.ACCEPT, issue)
+    clock = await _start_clock(tx, issue, ClockKind.ASSIGN)
+    await tx.update(issue, state=to, accepted_at=tx.now, **clock)
+    await tx.event(issue, "ACCEPTED", public=True, to_state=to)
+    await tx.notify_enterprise(issue, "ISSUE_ACCEPTED", f"您反映的问题（{issue.number}）已受理。")
+    return issue.id
+
+
+async def reject(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+    reason = _required(reason, "reason", 2000)
+    issue = await tx.load_for(Action.ISSUE_REJECT, issue_id, version)
+    to = tx.next_state(Command.REJECT, issue)
+    await tx.update(issue, state=to, reason=reason, closed_at=tx.now, **_stop_clock())
+    await tx.event(issue, "REJECTED", public=True, to_state=to, message=reason)
+    await tx.notify_enterprise(
+        issue, "ISSUE_REJECTED", f"您反映的问题（{issue.number}）不予受理：{reason}"
+    )
+    return issue.id
+
+
+async def _unit_in(tx: CommandTx, table: sa.Table, unit_id: int, region: str) -> int | None:
+    row = await tx.conn.execute(
+        sa.select(table.c.id).where(table.c.id == unit_id, table.c.region_code == region)
+    )
+    found = row.scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+async def _assign(
+    tx: CommandTx,
+    issue: IssueRecord,
+    board_id: int | None,
+    department_id: int | None,
+    category: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    if (board_id is None) == (department_id is None):
+        raise IssueCommandError(E.REQUIRED, "boardId", "exactly one of boardId, departmentId")
+    region = issue.holding_region_code
+    if board_id is not None and await _unit_in(tx, t.board, board_id, region) is None:
+        raise IssueCommandError(E.BOARD_NOT_FOUND, "boardId")
+    if (
+        department_id is not None
+        and await _unit_in(tx, t.department, department_id, region) is None
+    ):
+        raise IssueCommandError(E.DEPARTMENT_NOT_FOUND, "departmentId")
+    to = tx.next_state(Command.ASSIGN, issue)
+    changes: dict[str, Any] = dict(extra or {})
+    if issue.clock_kind is ClockKind.ASSIGN or issue.clock_kind is None:
+        # Handing back and re-assigning does not reset the reply limit.
+        changes["assign_overdue"] = is_late(tx.now, issue.due_at) if issue.clock_kind else False
+        changes.update(await _start_clock(tx, issue, ClockKind.REPLY, category))
+    await tx.update(
+        issue,
+        state=to,
+        board_id=board_id,
+        department_id=department_id,
+        assigned_at=tx.now,
+        handling_level=HandlingLevel.BOARD,
+        **changes,
+    )
+    unit = {"boardId": board_id} if board_id is not None else {"departmentId": department_id}
+    await tx.event(issue, "ASSIGNED", public=True, to_state=to, payload=unit)
+    await tx.notify_handler(
+        issue,
+        "ISSUE_ASSIGNED",
+        f"新交办问题（{issue.number}）：{issue.title}",
+        board_id=board_id,
+        department_id=department_id,
+    )
+    await tx.notify_enterprise(issue, "ISSUE_ASSIGNED", f"您反映的问题（{issue.number}）已交办。")
+
+
+async def assign(
+    tx: CommandTx, issue_id: int, version: int, board_id: int | None, department_id: int | None
+) -> int:
+    issue = await tx.load_for(Action.ISSUE_ASSIGN, issue_id, version)
+    await _assign(tx, issue, board_id, department_id)
+    return issue.id
+
+
+async def triage(
+    tx: CommandTx,
+    issue_id: int,
+    version: int,
+    category: Category,
+    tags: list[str] | None,
+    board_id: int | None = None,
+    department_id: int | None = None,
+) -> int:
+    """Classify; guided categories leave for their dedicated route, others may be assigned."""
+    issue = await tx.load_for(Action.ISSUE_TRIAGE, issue_id, version)
+    clean = _clean_tags(tags) if tags is not None else list(issue.tags)
+    if category.value in DEDICATED_ROUTES:
+        to = tx.next_state(Command.ROUTE_OUT, issue)
+        zh, en = DEDICATED_ROUTES[category.value]
+        await tx.update(
+            issue,
+            state=to,
+            category=category,
+            tags=clean,
+            route=zh,
+            closed_at=tx.now,
+            **_stop_clock(),
+        )
+        await tx.event(
+            issue,
+            "ROUTED_OUT",
+            public=True,
+            to_state=to,
+            message=zh,
+            payload={"category": category.value, "route": {"zh": zh, "en": en}},
+        )
+        await tx.notify_enterprise(
+            issue, "ISSUE_ROUTED_OUT", f"您反映的问题（{issue.number}）已转{zh}办理。"
+        )
+        return issue.id
+    tx.next_state(Command.TRIAGE, issue)
+    payload = {"category": category.value, "tags": clean}
+    if board_id is None and department_id is None:
+        await tx.update(issue, category=category, tags=clean)
+        await tx.event(issue, "TRIAGED", public=False, payload=payload)
+        return issue.id
+    await tx.event(issue, "TRIAGED", public=False, payload=payload)
+    await _assign(
+        tx,
+        issue,
+        board_id,
+        department_id,
+        category.value,
+        extra={"category": category.value, "tags": clean},
+    )
+    return issue.id
+
+
+# --- boards and departments ----------------------------------------------------------
+
+
+async def start(tx: CommandTx, issue_id: int, version: int) -> int:
+    issue = await tx.load_for(Action.ISSUE_START, issue_id, version)
+    to = tx.next_state(Command.START, issue)
+    await tx.update(issue, state=to, started_at=tx.now)
+    await tx.event(issue, "STARTED", public=True, to_state=to)
+    return issue.id
+
+
+async def add_note(tx: CommandTx, issue_id: int, version: int, text: str, public: bool) -> int:
+    text = _required(text, "text", 5000)
+    issue = await tx.load_for(Action.ISSUE_NOTE, issue_id, version)
+    tx.next_state(Command.NOTE, issue)
+    await tx.update(issue)
+    await tx.event(issue, "NOTE", public=public, message=text)
+    return issue.id
+
+
+async def hand_back(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+    reason = _required(reason, "reason", 2000)
+    issue = await tx.load_for(Action.ISSUE_HAND_BACK, issue_id, version)
+    to = tx.next_state(Command.HAND_BACK, issue)
+    await tx.update(
+        issue, state=to, board_id=None, department_id=None, handling_level=HandlingLevel.CENTER
+    )
+    await tx.event(
+        issue,
+        "HANDED_BACK",
+        public=False,
+        to_state=to,
+        message=reason,
+        payload={"boardId": issue.board_id, "departmentId": issue.department_id},
+    )
+    await tx.notify(
+        issue,
+        "OA",
+        f"center:{issue.holding_region_code}",
+        "ISSUE_HANDED_BACK",
+        f"问题（{issue.number}）被退回中心统筹：{reason}",
+    )
+    return issue.id
+
+
+async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int:
+    reply = _required(reply, "reply")
+    issue = await tx.load_for(Action.ISSUE_RESOLVE, issue_id, version)
+    to = tx.next_state(Command.RESOLVE, issue)
+    overdue = issue.overdue or (issue.clock_kind is not None and is_late(tx.now, issue.due_at))
+    await tx.update(
+        issue,
+        state=to,
+        resolved_at=tx.now,
+        reply=reply,
+        overdue=overdue,
+        rating=None,
+        rated_at=None,
+        **_stop_clock(),
+    )
+    await tx.event(
+        issue, "RESOLVED", public=True, to_state=to, message=reply, payload={"overdue": overdue}
+    )
+    await tx.notify_enterprise(
+        issue, "ISSUE_RESOLVED", f"您反映的问题（{issue.number}）已办结，请评价：{reply[:200]}"
+    )
+    return issue.id
+
+
+# --- the enterprise ------------------------------------------------------------------
+
+
+async def urge(tx: CommandTx, issue_id: int, version: int) -> int:
+    issue = await tx.load_for(Action.ISSUE_URGE, issue_id, version)
+    tx.next_state(Command.URGE, issue)
+    interval = dt.timedelta(hours=tx.settings.urge_interval_hours)
+    if issue.last_urged_at is not None and tx.now < issue.last_urged_at + interval:
+        next_at = (issue.last_urged_at + interval).isoformat()
+        raise IssueCommandError(E.URGE_TOO_SOON, None, f"next allowed at {next_at}")
+    await tx.update(issue, last_urged_at=tx.now, urge_count=issue.urge_count + 1)
+    await tx.event(issue, "URGED", public=True)
+    await tx.notify_handler(issue, "ISSUE_URGED", f"企业催办问题（{issue.number}）：{issue.title}")
+    return issue.id
+
+
+async def rate(
+    tx: CommandTx, issue_id: int, version: int, grade: RatingGrade, comment: str | None
+) -> int:
+    issue = await tx.load_for(Action.ISSUE_RATE, issue_id, version)
+    tx.next_state(Command.RATE, issue)
+    to = after_rating(grade)
+    comment = (comment or "").strip()[:2000] or None
+    changes: dict[str, Any] = {
+        "state": to,
+        "rating": grade,
+        "rating_comment": comment,
+        "rated_at": tx.now,
+    }
+    if to is IssueState.CLOSED:
+        changes["closed_at"] = tx.now
+    else:
+        changes["reopen_count"] = issue.reopen_count + 1
+        changes.update(await _start_clock(tx, issue, ClockKind.ASSIGN))
+    await tx.update(issue, **changes)
+    await tx.event(
+        issue, "RATED", public=True, to_state=to, message=comment, payload={"grade": grade.value}
+    )
+    if to is IssueState.REOPENED:
+        await tx.notify(
+            issue,
+            "OA",
+            f"center:{issue.holding_region_code}",
+            "ISSUE_REOPENED",
+            f"企业对问题（{issue.number}）不满意，已重新办理。",
+        )
+    return issue.id
+
+
+async def reopen(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+    reason = _required(reason, "reason", 2000)
+    issue = await tx.load_for(Action.ISSUE_REOPEN, issue_id, version)
+    to = tx.next_state(Command.REOPEN, issue)
+    clock = await _start_clock(tx, issue, ClockKind.ASSIGN)
+    await tx.update(
+        issue,
+        state=to,
+        reopen_count=issue.reopen_count + 1,
+        closed_at=None,
+        reason=reason,
+        **clock,
+    )
+    await tx.event(issue, "REOPENED", public=True, to_state=to, message=reason)
+    await tx.notify(
+        issue,
+        "OA",
+        f"center:{issue.holding_region_code}",
+        "ISSUE_REOPENED",
+        f"问题（{issue.number}）重新办理：{reason}",
+    )
+    return issue.id

@@ -1,0 +1,159 @@
+"""Filtering, ordering and keyset pagination of issues, always inside the caller's scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from closedloop.authz.roles import Principal
+from closedloop.db import tables as t
+from closedloop.domain.issues import OPEN_STATES, IssueState, Light
+from closedloop.services.issues.records import IssueRecord
+from closedloop.tenancy.scope import in_subtree, issue_visibility
+
+
+class IssueOrder(enum.StrEnum):
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+    DUE_AT_ASC = "DUE_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+
+
+FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def _sort_column(order: IssueOrder) -> tuple[sa.ColumnElement[dt.datetime], bool]:
+    """The sort expression and whether it ascends."""
+    if order is IssueOrder.CREATED_AT_ASC:
+        return t.issue.c.created_at, True
+    if order is IssueOrder.DUE_AT_ASC:
+        return sa.func.coalesce(t.issue.c.due_at, FAR_FUTURE), True
+    if order is IssueOrder.UPDATED_AT_DESC:
+        return t.issue.c.updated_at, False
+    return t.issue.c.created_at, False
+
+
+@dataclass(frozen=True, slots=True)
+class IssueFilter:
+    states: Sequence[IssueState] | None = None
+    light: Light | None = None
+    board_id: int | None = None
+    department_id: int | None = None
+    category: str | None = None
+    channel: str | None = None
+    proactive: bool | None = None
+    tags_any: Sequence[str] | None = None
+    tags_all: Sequence[str] | None = None
+    origin_within: str | None = None
+    holding_region: str | None = None
+    enterprise_id: int | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    text: str | None = None
+    pool: bool = False
+
+
+def filter_clauses(
+    f: IssueFilter, principal: Principal, now: dt.datetime
+) -> list[sa.ColumnElement[bool]]:
+    c = t.issue.c
+    where: list[sa.ColumnElement[bool]] = [issue_visibility(principal)]
+    if f.pool:
+        # A center's pool: what its own region holds and has not finished.
+        where.append(c.holding_region_code == (principal.region_code or ""))
+        where.append(c.state.in_([s.value for s in OPEN_STATES]))
+    if f.states:
+        where.append(c.state.in_([s.value for s in f.states]))
+    if f.light is not None:
+        where.append(c.clock_kind.is_not(None))
+        if f.light is Light.RED:
+            where.append(c.due_at <= now)
+        elif f.light is Light.YELLOW:
+            where.extend([c.warn_at <= now, c.due_at > now])
+        else:
+            where.append(c.warn_at > now)
+    if f.board_id is not None:
+        where.append(c.board_id == f.board_id)
+    if f.department_id is not None:
+        where.append(c.department_id == f.department_id)
+    if f.category is not None:
+        where.append(c.category == f.category)
+    if f.channel is not None:
+        where.append(c.channel == f.channel)
+    if f.proactive is not None:
+        where.append(c.proactive.is_(f.proactive))
+    if f.tags_any:
+        where.append(c.tags.overlap(sa.cast(list(f.tags_any), t.issue.c.tags.type)))
+    if f.tags_all:
+        where.append(c.tags.contains(sa.cast(list(f.tags_all), t.issue.c.tags.type)))
+    if f.origin_within is not None:
+        where.append(in_subtree(c.origin_region_code, f.origin_within))
+    if f.holding_region is not None:
+        where.append(c.holding_region_code == f.holding_region)
+    if f.enterprise_id is not None:
+        where.append(c.enterprise_id == f.enterprise_id)
+    if f.created_from is not None:
+        where.append(c.created_at >= f.created_from)
+    if f.created_to is not None:
+        where.append(c.created_at < f.created_to)
+    if f.text:
+        pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(sa.or_(c.title.ilike(pattern), c.content.ilike(pattern)))
+    return where
+
+
+def encode_key(value: dt.datetime, issue_id: int) -> str:
+    return f"{value.isoformat()}|{issue_id}"
+
+
+def decode_key(raw: str) -> tuple[dt.datetime, int] | None:
+    stamp, sep, ident = raw.rpartition("|")
+    if not sep or not ident.isdigit():
+        return None
+    try:
+        return dt.datetime.fromisoformat(stamp), int(ident)
+    except ValueError:
+        return None
+
+
+def sort_value(rec: IssueRecord, order: IssueOrder) -> dt.datetime:
+    if order is IssueOrder.DUE_AT_ASC:
+        return rec.due_at or FAR_FUTURE
+    if order is IssueOrder.UPDATED_AT_DESC:
+        return rec.updated_at
+    return rec.created_at
+
+
+async def list_issues(
+    conn: AsyncConnection,
+    principal: Principal,
+    f: IssueFilter,
+    order: IssueOrder,
+    limit: int,
+    after: tuple[dt.datetime, int] | None,
+    now: dt.datetime,
+) -> list[IssueRecord]:
+    col, ascending = _sort_column(order)
+    q = sa.select(t.issue).where(*filter_clauses(f, principal, now))
+    if after is not None:
+        key = sa.tuple_(col, t.issue.c.id)
+        bound = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+        q = q.where(key > bound if ascending else key < bound)
+    q = q.order_by(
+        col.asc() if ascending else col.desc(),
+        t.issue.c.id.asc() if ascending else t.issue.c.id.desc(),
+    ).limit(limit)
+    rows = await conn.execute(q)
+    return [IssueRecord.from_row(r) for r in rows.mappings()]
+
+
+async def count_issues(
+    conn: AsyncConnection, principal: Principal, f: IssueFilter, now: dt.datetime
+) -> int:
+    q = sa.select(sa.func.count()).select_from(t.issue).where(*filter_clauses(f, principal, now))
+    return int((await conn.execute(q)).scalar_one())

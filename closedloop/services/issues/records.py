@@ -1,0 +1,158 @@
+"""Issue and event records, read with SQLAlchemy Core (no ORM objects on hot paths)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from closedloop.db import tables as t
+from closedloop.domain.issues import ClockKind, HandlingLevel, IssueState, RatingGrade
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRecord:
+    id: int
+    number: str
+    title: str
+    content: str
+    enterprise_id: int
+    origin_region_code: str
+    holding_region_code: str
+    channel: str
+    proactive: bool
+    external_id: str | None
+    category: str | None
+    tags: tuple[str, ...]
+    board_id: int | None
+    department_id: int | None
+    handling_level: HandlingLevel
+    state: IssueState
+    route: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    accepted_at: dt.datetime | None
+    assigned_at: dt.datetime | None
+    started_at: dt.datetime | None
+    clock_kind: ClockKind | None
+    clock_started_at: dt.datetime | None
+    warn_at: dt.datetime | None
+    due_at: dt.datetime | None
+    light_notified: str | None
+    assign_overdue: bool
+    resolved_at: dt.datetime | None
+    reply: str | None
+    overdue: bool
+    closed_at: dt.datetime | None
+    rating: RatingGrade | None
+    rating_comment: str | None
+    rated_at: dt.datetime | None
+    last_urged_at: dt.datetime | None
+    urge_count: int
+    reopen_count: int
+    merged_into_id: int | None
+    reason: str | None
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping) -> IssueRecord:
+        data: dict[str, Any] = dict(row)
+        data["tags"] = tuple(data["tags"] or ())
+        data["handling_level"] = HandlingLevel(data["handling_level"])
+        data["state"] = IssueState(data["state"])
+        data["clock_kind"] = ClockKind(data["clock_kind"]) if data["clock_kind"] else None
+        data["rating"] = RatingGrade(data["rating"]) if data["rating"] else None
+        data.pop("submitted_by", None)
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: int
+    issue_id: int
+    occurred_at: dt.datetime
+    actor_id: int | None
+    actor_name: str
+    type: str
+    from_state: str | None
+    to_state: str | None
+    public: bool
+    message: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping) -> EventRecord:
+        return cls(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseRecord:
+    id: int
+    credit_code: str
+    name: str
+    region_code: str
+    contact_phone: str | None
+
+
+async def issues_by_id(
+    conn: AsyncConnection, ids: Sequence[int], visible: sa.ColumnElement[bool]
+) -> dict[int, IssueRecord]:
+    rows = await conn.execute(sa.select(t.issue).where(t.issue.c.id.in_(list(ids)), visible))
+    return {r["id"]: IssueRecord.from_row(r) for r in rows.mappings()}
+
+
+async def lock_issue(conn: AsyncConnection, issue_id: int) -> IssueRecord | None:
+    """Read one issue FOR UPDATE: concurrent commands on it queue behind each other."""
+    row = (
+        (await conn.execute(sa.select(t.issue).where(t.issue.c.id == issue_id).with_for_update()))
+        .mappings()
+        .first()
+    )
+    return IssueRecord.from_row(row) if row else None
+
+
+async def events_for(
+    conn: AsyncConnection, issue_ids: Sequence[int], public_only: bool
+) -> dict[int, list[EventRecord]]:
+    q = sa.select(t.issue_event).where(t.issue_event.c.issue_id.in_(list(issue_ids)))
+    if public_only:
+        q = q.where(t.issue_event.c.public)
+    rows = await conn.execute(q.order_by(t.issue_event.c.issue_id, t.issue_event.c.id))
+    out: dict[int, list[EventRecord]] = defaultdict(list)
+    for r in rows.mappings():
+        out[r["issue_id"]].append(EventRecord.from_row(r))
+    return out
+
+
+async def last_events(
+    conn: AsyncConnection, issue_ids: Sequence[int], public_only: bool
+) -> dict[int, EventRecord]:
+    """The newest event of each issue in one statement (LATERAL over the event index)."""
+    ids = sa.func.unnest(sa.cast(list(issue_ids), sa.ARRAY(sa.BigInteger))).table_valued("id")
+    inner = sa.select(t.issue_event).where(t.issue_event.c.issue_id == ids.c.id)
+    if public_only:
+        inner = inner.where(t.issue_event.c.public)
+    lateral = inner.order_by(t.issue_event.c.id.desc()).limit(1).lateral("e")
+    rows = await conn.execute(sa.select(lateral).select_from(ids).join(lateral, sa.true()))
+    return {r["issue_id"]: EventRecord.from_row(r) for r in rows.mappings()}
+
+
+async def enterprises_by_id(
+    conn: AsyncConnection, ids: Sequence[int]
+) -> dict[int, EnterpriseRecord]:
+    rows = await conn.execute(sa.select(t.enterprise).where(t.enterprise.c.id.in_(list(ids))))
+    return {r["id"]: EnterpriseRecord(**dict(r)) for r in rows.mappings()}
+
+
+async def enterprise_by_credit_code(conn: AsyncConnection, code: str) -> EnterpriseRecord | None:
+    row = (
+        (await conn.execute(sa.select(t.enterprise).where(t.enterprise.c.credit_code == code)))
+        .mappings()
+        .first()
+    )
+    return EnterpriseRecord(**dict(row)) if row else None

@@ -1,0 +1,272 @@
+"""One transaction per command: explicit commit, rollback by default.
+
+``CommandTx`` carries what every handler needs: the connection, the caller, the time,
+and helpers that load the target issue *through scope, policy and version*, change it
+(bumping its version), append events and write outbox rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from closedloop.authz.enforcer import can
+from closedloop.authz.roles import Action, Principal
+from closedloop.db import tables as t
+from closedloop.db.database import Database
+from closedloop.domain.clock import Clock
+from closedloop.domain.errors import IssueCommandError, IssueErrorCode
+from closedloop.domain.issues import Command, IllegalTransition, IssueState, transition
+from closedloop.services.issues.records import IssueRecord, lock_issue
+from closedloop.settings import Settings
+from closedloop.tenancy.scope import can_see_issue, issue_target
+
+SYSTEM_ACTOR = "系统"
+
+
+@dataclass
+class CommandResult:
+    issue_id: int | None
+    errors: list[IssueCommandError] = field(default_factory=list)
+    replayed: bool = False
+
+
+@dataclass
+class CommandTx:
+    conn: AsyncConnection
+    principal: Principal
+    now: dt.datetime
+    settings: Settings
+
+    @property
+    def actor_name(self) -> str:
+        return self.principal.display_name if self.principal.account_id else SYSTEM_ACTOR
+
+    async def load_for(
+        self, action: Action, issue_id: int, expected_version: int | None
+    ) -> IssueRecord:
+        """The issue, locked, if the caller may see it, may act on it, and has its version."""
+        issue = await lock_issue(self.conn, issue_id)
+        if issue is None or not self.sees(issue):
+            raise IssueCommandError(IssueErrorCode.NOT_FOUND, "id")
+        target = issue_target(
+            self.principal,
+            enterprise_id=issue.enterprise_id,
+            holding_region=issue.holding_region_code,
+            board_id=issue.board_id,
+            department_id=issue.department_id,
+        )
+        if not can(self.principal, action, target):
+            raise IssueCommandError(IssueErrorCode.PERMISSION_DENIED, None, action.value)
+        if expected_version is not None and expected_version != issue.version:
+            raise IssueCommandError(
+                IssueErrorCode.VERSION_CONFLICT,
+                "expectedVersion",
+                f"current version {issue.version}",
+            )
+        return issue
+
+    def sees(self, issue: IssueRecord) -> bool:
+        return can_see_issue(
+            self.principal,
+            enterprise_id=issue.enterprise_id,
+            origin_region=issue.origin_region_code,
+            holding_region=issue.holding_region_code,
+            board_id=issue.board_id,
+            department_id=issue.department_id,
+        )
+
+    @staticmethod
+    def next_state(command: Command, issue: IssueRecord) -> IssueState:
+        try:
+            return transition(command, issue.state)
+        except IllegalTransition as exc:
+            raise IssueCommandError(IssueErrorCode.INVALID_TRANSITION, None, str(exc)) from exc
+
+    async def update(self, issue: IssueRecord, **changes: Any) -> None:
+        """Apply changes and bump the version (guarded again by the version in WHERE)."""
+        values = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
+        values["version"] = issue.version + 1
+        values["updated_at"] = self.now
+        result = await self.conn.execute(
+            t.issue.update()
+            .where(t.issue.c.id == issue.id, t.issue.c.version == issue.version)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise IssueCommandError(IssueErrorCode.VERSION_CONFLICT, "expectedVersion")
+
+    async def event(
+        self,
+        issue: IssueRecord,
+        type_: str,
+        *,
+        public: bool,
+        to_state: IssueState | None = None,
+        message: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        await self.conn.execute(
+            t.issue_event.insert().values(
+                issue_id=issue.id,
+                occurred_at=self.now,
+                actor_id=self.principal.account_id,
+                actor_name=self.actor_name,
+                type=type_,
+                from_state=issue.state.value,
+                to_state=(to_state or issue.state).value,
+                public=public,
+                message=message,
+                payload=payload or {},
+            )
+        )
+
+    async def notify(
+        self, issue: IssueRecord, channel: str, recipient: str, topic: str, text: str
+    ) -> None:
+        """An outbox row, committed (or not) together with the change it reports."""
+        await self.conn.execute(
+            t.outbox.insert().values(
+                created_at=self.now,
+                channel=channel,
+                recipient=recipient,
+                topic=topic,
+                issue_id=issue.id,
+                payload={
+                    "issueId": issue.id,
+                    "number": issue.number,
+                    "title": issue.title,
+                    "text": text,
+                },
+                next_attempt_at=self.now,
+            )
+        )
+
+    async def notify_enterprise(self, issue: IssueRecord, topic: str, text: str) -> None:
+        phone = (
+            await self.conn.execute(
+                sa.select(t.enterprise.c.contact_phone).where(
+                    t.enterprise.c.id == issue.enterprise_id
+                )
+            )
+        ).scalar_one_or_none()
+        await self.notify(issue, "SMS", phone or f"enterprise:{issue.enterprise_id}", topic, text)
+
+    async def notify_handler(
+        self,
+        issue: IssueRecord,
+        topic: str,
+        text: str,
+        board_id: int | None = None,
+        department_id: int | None = None,
+    ) -> None:
+        board_id = board_id if board_id is not None else issue.board_id
+        department_id = department_id if department_id is not None else issue.department_id
+        if board_id is not None:
+            recipient = f"board:{board_id}"
+        elif department_id is not None:
+            recipient = f"department:{department_id}"
+        else:
+            recipient = f"center:{issue.holding_region_code}"
+        await self.notify(issue, "OA", recipient, topic, text)
+
+
+def request_hash(operation: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps([operation, payload], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+Handler = Callable[[CommandTx], Awaitable[int]]
+
+
+class IssueCommands:
+    """Runs a command handler in one unit of work, with idempotency."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+
+    async def run(
+        self,
+        principal: Principal,
+        operation: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None,
+        handler: Handler,
+    ) -> CommandResult:
+        if principal.account_id is None:
+            return CommandResult(None, [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
+        async with self.db.engine.connect() as conn:
+            await conn.begin()
+            try:
+                if idempotency_key:
+                    replay = await self._claim_key(
+                        conn, principal, operation, payload, idempotency_key
+                    )
+                    if replay is not None:
+                        await conn.rollback()
+                        return replay
+                tx = CommandTx(conn, principal, self.clock.now(), self.settings)
+                issue_id = await handler(tx)
+                if idempotency_key:
+                    await conn.execute(
+                        t.idempotency_key.update()
+                        .where(
+                            t.idempotency_key.c.account_id == principal.account_id,
+                            t.idempotency_key.c.key == idempotency_key,
+                        )
+                        .values(issue_id=issue_id)
+                    )
+                await conn.commit()
+                return CommandResult(issue_id)
+            except IssueCommandError as exc:
+                await conn.rollback()
+                return CommandResult(None, [exc])
+
+    async def _claim_key(
+        self,
+        conn: AsyncConnection,
+        principal: Principal,
+        operation: str,
+        payload: dict[str, Any],
+        key: str,
+    ) -> CommandResult | None:
+        """Claim the key in this transaction; a concurrent twin waits for our commit."""
+        digest = request_hash(operation, payload)
+        claimed = await conn.execute(
+            pg_insert(t.idempotency_key)
+            .values(
+                account_id=principal.account_id,
+                key=key,
+                operation=operation,
+                request_hash=digest,
+                created_at=self.clock.now(),
+            )
+            .on_conflict_do_nothing()
+            .returning(t.idempotency_key.c.key)
+        )
+        if claimed.first() is not None:
+            return None
+        row = (
+            await conn.execute(
+                sa.select(t.idempotency_key.c.request_hash, t.idempotency_key.c.issue_id).where(
+                    t.idempotency_key.c.account_id == principal.account_id,
+                    t.idempotency_key.c.key == key,
+                )
+            )
+        ).first()
+        assert row is not None
+        if row.request_hash != digest:
+            return CommandResult(
+                None, [IssueCommandError(IssueErrorCode.IDEMPOTENCY_KEY_REUSED, "idempotencyKey")]
+            )
+        return CommandResult(row.issue_id, replayed=True)
