@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +34,7 @@ from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenError, TokenVerifier
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
+from closedloop.services.issues.sweeper import sweep
 from closedloop.settings import Settings
 from closedloop.tenancy.demo import seed_demo
 from closedloop.tenancy.seed import load_region_file
@@ -188,6 +191,24 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     return db, embedded
 
 
+def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The periodic sweeper (lights, auto-close); safe to run in every process (SKIP LOCKED)."""
+    interval = runtime.settings.sweep_interval_seconds
+    if interval <= 0:
+        return []
+
+    async def loop() -> None:
+        while not stop.is_set():
+            try:
+                await sweep(runtime.db, runtime.clock, runtime.settings)
+            except Exception:  # keep sweeping; the next round retries
+                log.exception("sweep.failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    return [asyncio.create_task(loop(), name="sweeper")]
+
+
 async def prepare_data(db: Database, *, demo: bool) -> None:
     """Load the shipped Zhejiang tree into an empty database, and the demo set on request."""
     async with db.engine.begin() as conn:
@@ -220,9 +241,13 @@ def create_app(
         app.state.runtime = Runtime(
             settings, db, clock or SystemClock(), TokenVerifier(settings), embedded
         )
+        stop = asyncio.Event()
+        workers = start_background(app.state.runtime, stop)
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*workers, return_exceptions=True)
             if database is None:
                 await db.dispose()
             if embedded is not None:

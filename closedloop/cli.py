@@ -147,6 +147,22 @@ def token(
     typer.echo(mint_token(settings, account, dt.timedelta(hours=hours)))
 
 
+@app.command()
+def sweep() -> None:
+    """Turn lights and close unrated issues once (the server also does this periodically)."""
+    from closedloop.domain.clock import SystemClock
+    from closedloop.services.issues.sweeper import sweep as run_sweep
+
+    settings = Settings()
+
+    async def go() -> str:
+        async with _database(settings) as db:
+            report = await run_sweep(db, SystemClock(), settings)
+        return f"lights: {report.lights}, closed: {report.closed}"
+
+    typer.echo(_run(go()))
+
+
 @app.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="where to write the SDL")] = Path("schema.graphql"),

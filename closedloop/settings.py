@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Issue loop.
     rating_window_days: int = 7
     urge_interval_hours: int = 24
+    # Background work in each API process (0 disables): lights, auto-close, notifications.
+    sweep_interval_seconds: float = 60.0
+    relay_interval_seconds: float = 5.0
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: str = "closedloop-webhook-secret"
     outbox_max_attempts: int = 8

@@ -133,12 +133,15 @@ async def last_events(
     conn: AsyncConnection, issue_ids: Sequence[int], public_only: bool
 ) -> dict[int, EventRecord]:
     """The newest event of each issue in one statement (LATERAL over the event index)."""
-    ids = sa.func.unnest(sa.cast(list(issue_ids), sa.ARRAY(sa.BigInteger))).table_valued("id")
-    inner = sa.select(t.issue_event).where(t.issue_event.c.issue_id == ids.c.id)
-    if public_only:
-        inner = inner.where(t.issue_event.c.public)
-    lateral = inner.order_by(t.issue_event.c.id.desc()).limit(1).lateral("e")
-    rows = await conn.execute(sa.select(lateral).select_from(ids).join(lateral, sa.true()))
+    public = "AND e.public" if public_only else ""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT last.* FROM unnest(CAST(:ids AS bigint[])) AS ids(id) CROSS JOIN LATERAL"
+            f" (SELECT * FROM issue_event e WHERE e.issue_id = ids.id {public}"
+            " ORDER BY e.id DESC LIMIT 1) AS last"
+        ),
+        {"ids": list(issue_ids)},
+    )
     return {r["issue_id"]: EventRecord.from_row(r) for r in rows.mappings()}
 
 

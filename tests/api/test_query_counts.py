@@ -1,0 +1,59 @@
+"""No N+1: a page of issues with its relations costs a fixed number of SQL statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from closedloop.db.database import Database
+from tests.api.issue_helpers import step, submit, unit_id
+from tests.conftest import Api
+
+pytestmark = pytest.mark.usefixtures("clean_issues")
+
+POOL_PAGE = """query($first: Int!) { issues(filter: {pool: true}, first: $first) {
+  totalCount nodes { id number title state light dueAt
+    enterprise { name creditCode } board { name } department { name }
+    holdingRegion { name } originRegion { name } lastEvent { type occurredAt actorName } } } }"""
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _statements_for_page(api: Api, db: Database, first: int) -> int:
+    await api.gql(POOL_PAGE, {"first": first}, as_="xinshi.center")  # warm the account cache
+    with counting(db) as statements:
+        data = await api.gql(POOL_PAGE, {"first": first}, as_="xinshi.center")
+    assert len(data["issues"]["nodes"]) == first
+    return len(statements)
+
+
+async def test_issue_page_costs_the_same_statements_whatever_its_size(
+    api: Api, db: Database
+) -> None:
+    talent = await unit_id(api, "330521102", "boards", "TALENT")
+    for n in range(12):
+        issue = await submit(api, title=f"用工问题{n}")
+        if n % 2:
+            issue = await step(api, "acceptIssue", issue, "xinshi.center")
+            await step(api, "assignIssue", issue, "xinshi.center", boardId=talent)
+    small = await _statements_for_page(api, db, 2)
+    large = await _statements_for_page(api, db, 12)
+    assert small == large
+    # page + count + one batch each for enterprise, board, department, region, last event
+    assert large <= 8
