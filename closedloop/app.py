@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -26,7 +27,7 @@ from strawberry.asgi import GraphQL
 from closedloop import i18n
 from closedloop.authz.enforcer import get_enforcer
 from closedloop.authz.roles import ANONYMOUS, Principal
-from closedloop.db.database import Database, make_engine
+from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import is_at_head, upgrade
 from closedloop.domain.clock import Clock, SystemClock
@@ -62,7 +63,7 @@ class Runtime:
         hit = self.principals.get(username)
         if hit and hit[0] > now:
             return hit[1]
-        async with self.db.read() as conn:
+        async with self.db.read_reference() as conn:
             found = await principal_for(conn, username)
         if len(self.principals) > 10_000:
             self.principals.clear()
@@ -182,13 +183,25 @@ _KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
     """The configured database, or the embedded one (migrated and seeded on first start)."""
+    embedded = None
     if settings.database_url:
-        return Database(make_engine(settings.database_url, settings.db_pool_size)), None
-    embedded = EmbeddedPostgres(settings.data_dir / "pgdata")
-    url = embedded.start()
-    db = Database(make_engine(url, settings.db_pool_size))
-    await upgrade(db.engine)
-    return db, embedded
+        url = settings.database_url
+    else:
+        embedded = EmbeddedPostgres(settings.data_dir / "pgdata")
+        url = embedded.start()
+    admin = make_engine(url, 2)
+    if embedded is not None:
+        await upgrade(admin)
+    return Database(app_engine(url, settings, admin), admin=admin), embedded
+
+
+def app_engine(url: str, settings: Settings, admin: AsyncEngine) -> AsyncEngine:
+    """The application's own role (subject to row-level security), unless switched off."""
+    if not settings.app_db_user:
+        return admin
+    return make_engine(
+        as_user(url, settings.app_db_user, settings.app_db_password), settings.db_pool_size
+    )
 
 
 def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
@@ -211,7 +224,7 @@ def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task
 
 async def prepare_data(db: Database, *, demo: bool) -> None:
     """Load the shipped Zhejiang tree into an empty database, and the demo set on request."""
-    async with db.engine.begin() as conn:
+    async with db.admin.begin() as conn:
         empty = not (await conn.execute(sa.text("SELECT exists(SELECT 1 FROM region)"))).scalar()
         if empty:
             await load_region_file(conn, None)

@@ -96,7 +96,7 @@ def seed_regions(
 
     async def go() -> int:
         async with _database(Settings(), migrate=True) as db:
-            async with db.engine.begin() as conn:
+            async with db.admin.begin() as conn:
                 report = await load_region_file(conn, text)
             for line, reason in report.errors[:50]:
                 typer.echo(f"line {line}: {reason}", err=True)
@@ -115,7 +115,7 @@ def seed_demo_cmd() -> None:
     from closedloop.tenancy.demo import seed_demo
 
     async def go() -> list[str]:
-        async with _database(Settings(), migrate=True) as db, db.engine.begin() as conn:
+        async with _database(Settings(), migrate=True) as db, db.admin.begin() as conn:
             return await seed_demo(conn)
 
     names = _run(go())
@@ -137,7 +137,7 @@ def token(
         raise typer.Exit(code=2)
 
     async def exists() -> bool:
-        async with _database(settings) as db, db.read() as conn:
+        async with _database(settings) as db, db.read_reference() as conn:
             q = sa.select(t.account.c.id).where(t.account.c.username == account, t.account.c.active)
             return (await conn.execute(q)).first() is not None
 

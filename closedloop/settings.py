@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path(".closedloop")
     db_pool_size: int = 10
+    # The role the API itself connects as (row-level security applies to it); the URL's
+    # own user runs migrations and seeding. Empty: use the URL's user for everything.
+    app_db_user: str = "closedloop_app"
+    app_db_password: str | None = None
     # Seed the demo data set (idempotent) when the server starts.
     demo: bool = False
 

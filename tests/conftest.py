@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from closedloop.app import Runtime, create_app
-from closedloop.db.database import Database, make_engine
+from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import upgrade
 from closedloop.domain.clock import FrozenClock
@@ -35,14 +37,17 @@ def _server_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """A fresh, empty database for this session; dropped (or its server stopped) afterwards."""
     server = _server_url()
     if server is None:
-        embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "data")
+        # Not pytest's tmp_path: concurrent pytest runs prune each other's base temp dirs.
+        folder = Path(tempfile.mkdtemp(prefix="closedloop-pg-"))
+        embedded = EmbeddedPostgres(folder / "data")
         url = embedded.start(database="closedloop_test")
         yield url
         embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
         return
     name = f"closedloop_test_{uuid.uuid4().hex[:8]}"
 
@@ -61,10 +66,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(make_engine(database_url, pool_size=5))
-    await upgrade(database.engine)
-    async with database.engine.begin() as conn:
+    admin = make_engine(database_url, pool_size=2)
+    await upgrade(admin)
+    async with admin.begin() as conn:
         await seed_demo(conn)
+    # The API runs as the application role, under row-level security, as in production.
+    app_url = as_user(database_url, Settings().app_db_user, None)
+    database = Database(make_engine(app_url, pool_size=5), admin=admin)
     yield database
     await database.dispose()
 
@@ -136,12 +144,14 @@ async def api(app: Starlette, settings: Settings) -> AsyncIterator[Api]:
         yield Api(client, settings)
 
 
-ISSUE_TABLES = "issue_event, outbox, idempotency_key, issue_number, issue"
+ISSUE_TABLES = (
+    "issue_event, issue_custody, problem_list_entry, outbox, idempotency_key, issue_number, issue"
+)
 
 
 @pytest.fixture
 async def clean_issues(db: Database) -> AsyncIterator[None]:
     """Issue tests start from an empty issue library (reference data stays)."""
-    async with db.engine.begin() as conn:
+    async with db.admin.begin() as conn:
         await conn.execute(sa.text(f"TRUNCATE {ISSUE_TABLES} RESTART IDENTITY CASCADE"))
     yield

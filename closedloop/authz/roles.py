@@ -37,6 +37,7 @@ class Action(enum.StrEnum):
     ISSUE_HAND_BACK = "issue.hand_back"
     ISSUE_ESCALATE = "issue.escalate"
     ISSUE_DELEGATE = "issue.delegate"
+    ISSUE_RETURN = "issue.return"
     ISSUE_RESOLVE = "issue.resolve"
     ISSUE_REOPEN = "issue.reopen"
     ISSUE_RATE = "issue.rate"

@@ -1,15 +1,36 @@
-"""Engine creation and the per-transaction connection helpers."""
+"""Engines and per-transaction connections, each tagged with the caller's scope.
+
+Two engines: ``admin`` (the owner: migrations, seeding) and ``engine`` (the application's
+own role, subject to row-level security). Every transaction on ``engine`` first writes the
+caller's scope with ``set_config(..., true)``, which the RLS policies read.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+if TYPE_CHECKING:
+    from closedloop.authz.roles import Principal
+
 SQL_STATEMENTS = Counter("closedloop_sql_statements_total", "SQL statements sent to PostgreSQL")
+
+SYSTEM_SCOPE = "SYSTEM"
+
+_SET_SCOPE = sa.text(
+    "SELECT set_config('closedloop.role', :role, true),"
+    " set_config('closedloop.region', :region, true),"
+    " set_config('closedloop.enterprise', :enterprise, true),"
+    " set_config('closedloop.board', :board, true),"
+    " set_config('closedloop.department', :department, true)"
+)
 
 
 def async_url(url: str) -> str:
@@ -23,6 +44,15 @@ def async_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     raise ValueError(f"not a PostgreSQL URL: {url}")
+
+
+def as_user(url: str, user: str, password: str | None) -> str:
+    """The same server and database, reached as another role."""
+    return (
+        make_url(async_url(url))
+        .set(username=user, password=password)
+        .render_as_string(hide_password=False)
+    )
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -42,15 +72,46 @@ def _count_statement(*args: object) -> None:
     SQL_STATEMENTS.inc()
 
 
-class Database:
-    """Owns the engine; hands out short transactions, never a shared session."""
+def scope_params(principal: Principal | None) -> dict[str, str]:
+    if principal is None:
+        return {"role": SYSTEM_SCOPE, "region": "", "enterprise": "", "board": "", "department": ""}
+    return {
+        "role": principal.role.value if principal.role and principal.account_id else "",
+        "region": principal.region_code or "",
+        "enterprise": str(principal.enterprise_id or ""),
+        "board": str(principal.board_id or ""),
+        "department": str(principal.department_id or ""),
+    }
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+async def set_scope(conn: AsyncConnection, principal: Principal | None) -> None:
+    """Tag the current transaction with the caller (``None``: the system itself)."""
+    await conn.execute(_SET_SCOPE, scope_params(principal))
+
+
+class Database:
+    """Owns the engines; hands out short transactions, never a shared session."""
+
+    def __init__(self, engine: AsyncEngine, admin: AsyncEngine | None = None) -> None:
         self.engine = engine
+        self.admin = admin or engine
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (rolled back at the end)."""
+    async def read(self, principal: Principal) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction in the caller's scope (rolled back at the end)."""
+        async with self.engine.connect() as conn:
+            await conn.begin()
+            await set_scope(conn, principal)
+            try:
+                yield conn
+            finally:
+                await conn.rollback()
+
+    @asynccontextmanager
+    async def read_reference(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction with no caller scope: for reference data (regions,
+        centers, boards, departments, accounts), which row-level security does not guard.
+        Issue tables answer nothing here."""
         async with self.engine.connect() as conn:
             await conn.begin()
             try:
@@ -58,5 +119,20 @@ class Database:
             finally:
                 await conn.rollback()
 
+    @asynccontextmanager
+    async def transaction(self, principal: Principal | None) -> AsyncIterator[AsyncConnection]:
+        """A transaction in the caller's scope (``None``: the system). Commit explicitly;
+        anything not committed is rolled back."""
+        async with self.engine.connect() as conn:
+            await conn.begin()
+            await set_scope(conn, principal)
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    await conn.rollback()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.admin is not self.engine:
+            await self.admin.dispose()

@@ -166,6 +166,10 @@ issue = sa.Table(
     sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("merged_into_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
+    # Set while a tier has delegated the issue down: where it must come back to.
+    sa.Column("delegated_from_region_code", RegionCode, nullable=True),
+    sa.Column("escalation_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delegation_return_count", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("channel", "external_id", name="uq_issue_channel_external_id"),
     sa.Index("ix_issue_holding_state", "holding_region_code", "state", "id"),
     sa.Index("ix_issue_origin", "origin_region_code", "id"),
@@ -223,4 +227,33 @@ outbox = sa.Table(
         "next_attempt_at",
         postgresql_where=sa.text("delivered_at is null and failed_at is null"),
     ),
+)
+
+issue_custody = sa.Table(
+    "issue_custody",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("handling_level", sa.Text, nullable=False),
+    sa.Column("started_at", TZ, nullable=False),
+    sa.Column("ended_at", TZ, nullable=True),
+    # Time past a running limit while this holder had the issue (the holder is to blame).
+    sa.Column("overdue_seconds", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Index("ix_issue_custody_issue", "issue_id", "id"),
+    sa.Index("ix_issue_custody_region", "region_code", "started_at"),
+)
+
+problem_list_entry = sa.Table(
+    "problem_list_entry",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("flagged_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("flagged_at", TZ, nullable=False),
+    sa.UniqueConstraint("issue_id", "region_code", name="uq_problem_list_entry_issue_region"),
+    sa.Index("ix_problem_list_entry_region", "region_code", "flagged_at"),
 )

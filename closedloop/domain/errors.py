@@ -23,6 +23,13 @@ class IssueErrorCode(enum.StrEnum):
     BOARD_NOT_FOUND = "BOARD_NOT_FOUND"
     DEPARTMENT_NOT_FOUND = "DEPARTMENT_NOT_FOUND"
     DUPLICATE_EXTERNAL_ID = "DUPLICATE_EXTERNAL_ID"
+    ESCALATION_TARGET_INVALID = "ESCALATION_TARGET_INVALID"
+    DELEGATION_TARGET_INVALID = "DELEGATION_TARGET_INVALID"
+    DEADLINE_INVALID = "DEADLINE_INVALID"
+    NOT_DELEGATED = "NOT_DELEGATED"
+    MUST_RETURN_DELEGATION = "MUST_RETURN_DELEGATION"
+    LEVEL_INVALID = "LEVEL_INVALID"
+    ALREADY_FLAGGED = "ALREADY_FLAGGED"
 
 
 i18n.register(
@@ -49,6 +56,25 @@ i18n.register(
         "BOARD_NOT_FOUND": ("板块不存在", "Board not found"),
         "DEPARTMENT_NOT_FOUND": ("部门不存在", "Department not found"),
         "DUPLICATE_EXTERNAL_ID": ("该渠道记录已导入", "This channel record was already taken in"),
+        "ESCALATION_TARGET_INVALID": (
+            "只能逐级上报至直接上级",
+            "An issue goes up one tier at a time, to the direct parent only",
+        ),
+        "DELEGATION_TARGET_INVALID": (
+            "只能向本级辖区内的下级交办",
+            "Delegation goes down into the holding region's own subtree only",
+        ),
+        "DEADLINE_INVALID": (
+            "办理时限须在本级时限之内且晚于当前时间",
+            "The deadline must be in the future and inside the holder's own limit",
+        ),
+        "NOT_DELEGATED": ("该问题不是上级交办的", "This issue was not delegated to you"),
+        "MUST_RETURN_DELEGATION": (
+            "上级交办的问题须退回交办方，不能直接处理",
+            "A delegated issue goes back to the delegating tier, with a reason",
+        ),
+        "LEVEL_INVALID": ("处置层级不正确", "Not a valid handling level for this step"),
+        "ALREADY_FLAGGED": ("已列入本级问题清单", "Already on this tier's problem lists"),
     },
 )
 

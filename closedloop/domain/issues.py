@@ -66,6 +66,12 @@ class Command(enum.StrEnum):
     REOPEN = "REOPEN"
     CLOSE = "CLOSE"
     MERGE = "MERGE"
+    ESCALATE = "ESCALATE"
+    DELEGATE = "DELEGATE"
+    RETURN = "RETURN"
+    COORDINATE = "COORDINATE"
+    MEETING_DECISION = "MEETING_DECISION"
+    FLAG = "FLAG"
 
 
 S = IssueState
@@ -73,6 +79,9 @@ OPEN_STATES = frozenset({S.SUBMITTED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.R
 FINAL_STATES = frozenset({S.CLOSED, S.REJECTED, S.MERGED, S.ROUTED_OUT})
 # States in which the center (not a board) holds the next move.
 WAITING_FOR_CENTER = frozenset({S.SUBMITTED, S.ACCEPTED, S.REOPENED})
+
+# Accepted and not finished: a tier is working on it.
+IN_HAND = frozenset({S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.REOPENED})
 
 # command -> (allowed from-states, to-state or None when the state does not change)
 TRANSITIONS: dict[Command, tuple[frozenset[IssueState], IssueState | None]] = {
@@ -90,6 +99,13 @@ TRANSITIONS: dict[Command, tuple[frozenset[IssueState], IssueState | None]] = {
     Command.REOPEN: (frozenset({S.RESOLVED, S.CLOSED}), S.REOPENED),
     Command.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),
     Command.MERGE: (frozenset({S.SUBMITTED, S.ACCEPTED}), S.MERGED),
+    # Moving between tiers: the receiving center gets it in its pool, to assign anew.
+    Command.ESCALATE: (IN_HAND, S.ACCEPTED),
+    Command.DELEGATE: (IN_HAND, S.ACCEPTED),
+    Command.RETURN: (IN_HAND, S.ACCEPTED),
+    Command.COORDINATE: (IN_HAND, None),
+    Command.MEETING_DECISION: (IN_HAND, None),
+    Command.FLAG: (OPEN_STATES | {S.RESOLVED, S.CLOSED}, None),
 }
 
 
@@ -110,6 +126,31 @@ def transition(command: Command, state: IssueState) -> IssueState:
 
 def allowed_commands(state: IssueState) -> list[Command]:
     return [c for c, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+# The ladder inside a tier (arriving from below counts as center level).
+LADDER_RANK = {
+    HandlingLevel.ORIGINAL_CHANNEL: 0,
+    HandlingLevel.BOARD: 1,
+    HandlingLevel.CENTER: 2,
+    HandlingLevel.PARENT_TIER: 2,
+    HandlingLevel.LEADER_MEETING: 3,
+    HandlingLevel.PROVINCE_TASKFORCE: 4,
+}
+COORDINATION_LEVELS = frozenset({HandlingLevel.CENTER, HandlingLevel.LEADER_MEETING})
+
+
+class ProblemListKind(enum.StrEnum):
+    """The seven problem lists take issues that are one of these (七张问题清单)."""
+
+    MAJOR = "MAJOR"
+    COMMON = "COMMON"
+    DIFFICULT = "DIFFICULT"
+    RECURRING = "RECURRING"
+
+
+def is_higher(level: HandlingLevel, than: HandlingLevel) -> bool:
+    return LADDER_RANK[level] > LADDER_RANK[than]
 
 
 def after_rating(grade: RatingGrade) -> IssueState:

@@ -123,7 +123,7 @@ async def issues(
     f = to_filter(info, filter)
     principal = info.context.principal
     now = info.context.clock.now()
-    async with info.context.db.read() as conn:
+    async with info.context.db.read(principal) as conn:
         recs = await list_issues(conn, principal, f, order_by, size + 1, key, now)
         total = await count_issues(conn, principal, f, now)
     loader = info.context.loaders.issue

@@ -62,7 +62,7 @@ async def regions(
     if not can_read_regions(info):
         return empty_connection()
     f = tenancy.RegionFilter(parent_code, level, within, name_contains)
-    async with info.context.db.read() as conn:
+    async with info.context.db.read_reference() as conn:
         recs, total = await tenancy.list_regions(conn, f, size + 1, after_code)
     return make_connection(
         [Region.from_record(r) for r in recs],

@@ -18,6 +18,7 @@ from closedloop.domain.issues import (
     HandlingLevel,
     IssueState,
     Light,
+    ProblemListKind,
     RatingGrade,
 )
 from closedloop.domain.sla import light as light_at
@@ -36,6 +37,7 @@ strawberry.enum(RatingGrade, name="RatingGrade", description="评价等级 / rat
 strawberry.enum(Channel, name="Channel", description="来源渠道 / intake channel")
 strawberry.enum(Category, name="Category", description="问题类别 / category")
 strawberry.enum(IssueOrder, name="IssueOrder", description="排序 / ordering")
+strawberry.enum(ProblemListKind, name="ProblemListKind", description="七张问题清单类型")
 strawberry.enum(IssueErrorCode, name="IssueErrorCode", description="诉求操作错误 / issue errors")
 
 
@@ -91,6 +93,34 @@ class IssueEvent:
         return i18n.label(self.type, info.context.locale, "IssueEventType")
 
 
+@strawberry.type(description="承办记录 / one holder's custody of an issue")
+class CustodyEntry:
+    handling_level: HandlingLevel
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    region_code: strawberry.Private[str]
+    overdue_so_far: strawberry.Private[int]
+    running_due_at: strawberry.Private[dt.datetime | None]
+
+    @strawberry.field
+    async def region(self, info: Info) -> Region | None:
+        rec = await info.context.loaders.region.load(self.region_code)
+        return Region.from_record(rec) if rec else None
+
+    @strawberry.field(description="承办时长（秒）/ how long this holder had it")
+    def held_seconds(self, info: Info) -> int:
+        end = self.ended_at or info.context.clock.now()
+        return int((end - self.started_at).total_seconds())
+
+    @strawberry.field(description="超时时长（秒），归于当时的承办方 / time past the limit")
+    def overdue_seconds(self, info: Info) -> int:
+        extra = 0
+        if self.ended_at is None and self.running_due_at is not None:
+            now = info.context.clock.now()
+            extra = max(0, int((now - max(self.running_due_at, self.started_at)).total_seconds()))
+        return self.overdue_so_far + extra
+
+
 @strawberry.type(description="涉企问题 / an enterprise issue")
 class Issue(Node):
     number: str = strawberry.field(description="编号：区划-年份-序号 / human-readable number")
@@ -119,6 +149,8 @@ class Issue(Node):
     urge_count: int
     last_urged_at: dt.datetime | None
     reopen_count: int
+    escalation_count: int = strawberry.field(description="逐级上报次数 / times escalated")
+    delegation_return_count: int = strawberry.field(description="交办退回次数 / times returned")
     rec: strawberry.Private[IssueRecord]
 
     @classmethod
@@ -151,6 +183,8 @@ class Issue(Node):
             urge_count=r.urge_count,
             last_urged_at=r.last_urged_at,
             reopen_count=r.reopen_count,
+            escalation_count=r.escalation_count,
+            delegation_return_count=r.delegation_return_count,
             rec=r,
         )
 
@@ -217,6 +251,29 @@ class Issue(Node):
         return [
             IssueEvent.from_record(e) for e in await info.context.loaders.events.load(self.rec.id)
         ]
+
+    @strawberry.field(description="承办台账 / the custody ledger: each holder, level and time")
+    async def custody(self, info: Info) -> list[CustodyEntry]:
+        rows = await info.context.loaders.custody.load(self.rec.id)
+        running = self.rec.due_at if self.rec.clock_kind is not None else None
+        return [
+            CustodyEntry(
+                handling_level=HandlingLevel(r.handling_level),
+                started_at=r.started_at,
+                ended_at=r.ended_at,
+                region_code=r.region_code,
+                overdue_so_far=r.overdue_seconds,
+                running_due_at=running if r.ended_at is None else None,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="交办方（上级）/ the tier that delegated it down")
+    async def delegated_from(self, info: Info) -> Region | None:
+        if self.rec.delegated_from_region_code is None:
+            return None
+        rec = await info.context.loaders.region.load(self.rec.delegated_from_region_code)
+        return Region.from_record(rec) if rec else None
 
     @strawberry.field
     async def last_event(self, info: Info) -> IssueEvent | None:

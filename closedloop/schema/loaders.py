@@ -14,7 +14,12 @@ from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.services import tenancy
 from closedloop.services.issues import records
-from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
+from closedloop.services.issues.records import (
+    CustodyRecord,
+    EnterpriseRecord,
+    EventRecord,
+    IssueRecord,
+)
 from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
 from closedloop.tenancy.scope import issue_visibility
 
@@ -24,11 +29,16 @@ V = TypeVar("V")
 
 def batch(
     db: Database,
+    principal: Principal | None,
     fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]],
     default: Callable[[], Any] = lambda: None,
 ) -> DataLoader[K, Any]:
+    """A loader whose batches run in their own transaction: in the caller's scope, or for
+    reference data (``principal=None``) without one."""
+
     async def load(keys: list[K]) -> list[Any]:
-        async with db.read() as conn:
+        reading = db.read(principal) if principal is not None else db.read_reference()
+        async with reading as conn:
             found = await fetch(conn, keys)
         return [found.get(k, default()) for k in keys]
 
@@ -41,34 +51,37 @@ class Loaders:
         # Enterprises see the public part of a timeline only.
         public_only = principal.role is Role.ENTERPRISE
         self.issue: DataLoader[int, IssueRecord | None] = batch(
-            db, lambda c, k: records.issues_by_id(c, k, visible)
+            db, principal, lambda c, k: records.issues_by_id(c, k, visible)
         )
         self.events: DataLoader[int, list[EventRecord]] = batch(
-            db, lambda c, k: records.events_for(c, k, public_only), default=list
+            db, principal, lambda c, k: records.events_for(c, k, public_only), default=list
         )
         self.last_event: DataLoader[int, EventRecord | None] = batch(
-            db, lambda c, k: records.last_events(c, k, public_only)
+            db, principal, lambda c, k: records.last_events(c, k, public_only)
+        )
+        self.custody: DataLoader[int, list[CustodyRecord]] = batch(
+            db, principal, records.custody_for, default=list
         )
         self.enterprise: DataLoader[int, EnterpriseRecord | None] = batch(
-            db, records.enterprises_by_id
+            db, None, records.enterprises_by_id
         )
-        self.region: DataLoader[str, RegionRecord | None] = batch(db, tenancy.regions_by_code)
+        self.region: DataLoader[str, RegionRecord | None] = batch(db, None, tenancy.regions_by_code)
         self.children: DataLoader[str, list[RegionRecord]] = batch(
-            db, tenancy.children_of, default=list
+            db, None, tenancy.children_of, default=list
         )
         self.center_by_region: DataLoader[str, CenterRecord | None] = batch(
-            db, tenancy.centers_by_region
+            db, None, tenancy.centers_by_region
         )
-        self.center: DataLoader[int, CenterRecord | None] = batch(db, tenancy.centers_by_id)
+        self.center: DataLoader[int, CenterRecord | None] = batch(db, None, tenancy.centers_by_id)
         self.boards_by_region: DataLoader[str, list[UnitRecord]] = batch(
-            db, lambda c, k: tenancy.units_by_region(c, t.board, k), default=list
+            db, None, lambda c, k: tenancy.units_by_region(c, t.board, k), default=list
         )
         self.departments_by_region: DataLoader[str, list[UnitRecord]] = batch(
-            db, lambda c, k: tenancy.units_by_region(c, t.department, k), default=list
+            db, None, lambda c, k: tenancy.units_by_region(c, t.department, k), default=list
         )
         self.board: DataLoader[int, UnitRecord | None] = batch(
-            db, lambda c, k: tenancy.units_by_id(c, t.board, k)
+            db, None, lambda c, k: tenancy.units_by_id(c, t.board, k)
         )
         self.department: DataLoader[int, UnitRecord | None] = batch(
-            db, lambda c, k: tenancy.units_by_id(c, t.department, k)
+            db, None, lambda c, k: tenancy.units_by_id(c, t.department, k)
         )

@@ -8,11 +8,17 @@ from closedloop.resolvers.mutations import (
     accept_issue,
     add_issue_note,
     assign_issue,
+    coordinate_issue,
+    delegate_issue,
+    escalate_issue,
+    flag_issue,
     hand_back_issue,
     rate_issue,
+    record_meeting_decision,
     reject_issue,
     reopen_issue,
     resolve_issue,
+    return_issue,
     start_issue,
     submit_issue,
     triage_issue,
@@ -44,3 +50,11 @@ class Mutation:
     rate_issue: IssuePayload = _m(rate_issue, "评价 / rate")
     urge_issue: IssuePayload = _m(urge_issue, "催单 / urge")
     reopen_issue: IssuePayload = _m(reopen_issue, "重新办理 / reopen (reason required)")
+    escalate_issue: IssuePayload = _m(escalate_issue, "逐级上报 / escalate to the direct parent")
+    delegate_issue: IssuePayload = _m(delegate_issue, "向下交办 / delegate into the subtree")
+    return_issue: IssuePayload = _m(return_issue, "退回交办 / hand a delegated issue back")
+    coordinate_issue: IssuePayload = _m(coordinate_issue, "统筹协调 / move up the tier's ladder")
+    record_meeting_decision: IssuePayload = _m(
+        record_meeting_decision, "联席会议决定 / record the joint meeting's decision"
+    )
+    flag_issue: IssuePayload = _m(flag_issue, "列入七张问题清单 / put on the problem lists")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from closedloop.domain.issues import ProblemListKind
 from closedloop.resolvers import issues as issue_resolvers
 from closedloop.resolvers import nodes as node_resolvers
 from closedloop.resolvers import regions as region_resolvers
@@ -11,6 +12,7 @@ from closedloop.schema.context import Info
 from closedloop.schema.enums import RegionLevel
 from closedloop.schema.issues import Issue
 from closedloop.schema.labels import EnumLabels, resolve_labels
+from closedloop.schema.problem_lists import ProblemListEntry, resolve_problem_lists
 from closedloop.schema.relay import Connection, Node
 from closedloop.schema.tenancy import Region
 from closedloop.schema.viewer import Viewer, resolve_viewer
@@ -71,3 +73,14 @@ class Query:
         after: str | None = None,
     ) -> Connection[Issue]:
         return await issue_resolvers.issues(info, filter, order_by, first, after)
+
+    @strawberry.field(description="本级七张问题清单 / a tier's seven problem lists")
+    async def problem_lists(
+        self,
+        info: Info,
+        region: str,
+        kind: ProblemListKind | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[ProblemListEntry]:
+        return await resolve_problem_lists(info, region, kind, first, after)

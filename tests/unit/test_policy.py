@@ -20,6 +20,7 @@ WORK = {
     A.ISSUE_ASSIGN,
     A.ISSUE_NOTE,
     A.ISSUE_ESCALATE,
+    A.ISSUE_RETURN,
     A.ISSUE_DELEGATE,
     A.ISSUE_RESOLVE,
     A.ISSUE_REOPEN,
@@ -45,7 +46,8 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
     },
     Role.LEADER: {
         **{a: SELF_DOWN for a in SCOPED_READ | {A.ISSUE_SUBMIT_ON_BEHALF}},
-        **{a: {Target.SELF} for a in WORK | {A.MEETING_DECIDE, A.ISSUE_LIST_FLAG}},
+        **{a: {Target.SELF} for a in WORK | {A.MEETING_DECIDE}},
+        A.ISSUE_LIST_FLAG: SELF_DOWN,
     },
     Role.BOARD_HANDLER: {
         A.CENTER_READ: {Target.SELF},

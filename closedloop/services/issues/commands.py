@@ -208,6 +208,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
             .returning(t.issue.c.id)
         )
     ).scalar_one()
+    await tx.open_custody(int(issue_id), holding, HandlingLevel.CENTER.value)
     await tx.conn.execute(
         t.issue_event.insert().values(
             issue_id=issue_id,
@@ -241,6 +242,8 @@ async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
 async def reject(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
     reason = _required(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_REJECT, issue_id, version)
+    if issue.delegated_from_region_code is not None:
+        raise IssueCommandError(E.MUST_RETURN_DELEGATION)
     to = tx.next_state(Command.REJECT, issue)
     await tx.update(issue, state=to, reason=reason, closed_at=tx.now, **_stop_clock())
     await tx.event(issue, "REJECTED", public=True, to_state=to, message=reason)

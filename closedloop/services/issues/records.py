@@ -58,6 +58,9 @@ class IssueRecord:
     reopen_count: int
     merged_into_id: int | None
     reason: str | None
+    delegated_from_region_code: str | None
+    escalation_count: int
+    delegation_return_count: int
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> IssueRecord:
@@ -159,3 +162,56 @@ async def enterprise_by_credit_code(conn: AsyncConnection, code: str) -> Enterpr
         .first()
     )
     return EnterpriseRecord(**dict(row)) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyRecord:
+    id: int
+    issue_id: int
+    region_code: str
+    handling_level: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    overdue_seconds: int
+
+
+async def custody_for(
+    conn: AsyncConnection, issue_ids: Sequence[int]
+) -> dict[int, list[CustodyRecord]]:
+    rows = await conn.execute(
+        sa.select(t.issue_custody)
+        .where(t.issue_custody.c.issue_id.in_(list(issue_ids)))
+        .order_by(t.issue_custody.c.issue_id, t.issue_custody.c.id)
+    )
+    out: dict[int, list[CustodyRecord]] = defaultdict(list)
+    for r in rows.mappings():
+        out[r["issue_id"]].append(CustodyRecord(**dict(r)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemListRecord:
+    id: int
+    issue_id: int
+    region_code: str
+    kind: str
+    note: str | None
+    flagged_by: int | None
+    flagged_at: dt.datetime
+
+
+async def problem_list(
+    conn: AsyncConnection, region: str, kind: str | None, limit: int, after_id: int | None
+) -> tuple[list[ProblemListRecord], int]:
+    c = t.problem_list_entry.c
+    where = [c.region_code == region]
+    if kind is not None:
+        where.append(c.kind == kind)
+    page = sa.select(t.problem_list_entry).where(*where)
+    if after_id is not None:
+        page = page.where(c.id < after_id)
+    rows = await conn.execute(page.order_by(c.id.desc()).limit(limit))
+    total = await conn.execute(
+        sa.select(sa.func.count()).select_from(t.problem_list_entry).where(*where)
+    )
+    return [ProblemListRecord(**dict(r)) for r in rows.mappings()], int(total.scalar_one())

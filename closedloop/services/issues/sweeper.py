@@ -33,7 +33,7 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
     now = clock.now()
     report = SweepReport()
     c = t.issue.c
-    async with db.engine.begin() as conn:
+    async with db.transaction(None) as conn:
         tx = CommandTx(conn, SYSTEM, now, settings)
         changed = await conn.execute(
             sa.select(t.issue)
@@ -95,4 +95,5 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
                 payload={"defaultGood": True},
             )
             report.closed += 1
+        await conn.commit()
     return report

@@ -66,6 +66,10 @@ class CommandTx:
         )
         if not can(self.principal, action, target):
             raise IssueCommandError(IssueErrorCode.PERMISSION_DENIED, None, action.value)
+        # Seen in scope: this transaction may now move it out of scope (see migration 0003).
+        await self.conn.execute(
+            sa.text("SELECT set_config('closedloop.acting_on', :id, true)"), {"id": str(issue.id)}
+        )
         if expected_version is not None and expected_version != issue.version:
             raise IssueCommandError(
                 IssueErrorCode.VERSION_CONFLICT,
@@ -94,6 +98,7 @@ class CommandTx:
     async def update(self, issue: IssueRecord, **changes: Any) -> None:
         """Apply changes and bump the version (guarded again by the version in WHERE)."""
         values = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
+        await self._keep_custody(issue, values)
         values["version"] = issue.version + 1
         values["updated_at"] = self.now
         result = await self.conn.execute(
@@ -103,6 +108,39 @@ class CommandTx:
         )
         if result.rowcount != 1:
             raise IssueCommandError(IssueErrorCode.VERSION_CONFLICT, "expectedVersion")
+
+    async def _keep_custody(self, issue: IssueRecord, values: dict[str, Any]) -> None:
+        """The custody ledger: who held the issue, at which level, and for how long past a
+        running limit. Overdue time accrues to the open row whenever the clock changes or
+        the issue changes hands, so it belongs to the holder when the limit passed."""
+        region = values.get("holding_region_code", issue.holding_region_code)
+        level = values.get("handling_level", issue.handling_level.value)
+        moved = region != issue.holding_region_code or level != issue.handling_level.value
+        clock_changed = "clock_kind" in values or "due_at" in values
+        if not (moved or clock_changed):
+            return
+        c = t.issue_custody.c
+        open_row = sa.and_(c.issue_id == issue.id, c.ended_at.is_(None))
+        if issue.clock_kind is not None and issue.due_at is not None and self.now > issue.due_at:
+            late_from = sa.func.greatest(sa.literal(issue.due_at), c.started_at)
+            seconds = sa.cast(sa.extract("epoch", sa.literal(self.now) - late_from), sa.BigInteger)
+            await self.conn.execute(
+                t.issue_custody.update()
+                .where(open_row)
+                .values(overdue_seconds=c.overdue_seconds + sa.func.greatest(0, seconds))
+            )
+        if moved:
+            await self.conn.execute(
+                t.issue_custody.update().where(open_row).values(ended_at=self.now)
+            )
+            await self.open_custody(issue.id, region, level)
+
+    async def open_custody(self, issue_id: int, region: str, level: str) -> None:
+        await self.conn.execute(
+            t.issue_custody.insert().values(
+                issue_id=issue_id, region_code=region, handling_level=level, started_at=self.now
+            )
+        )
 
     async def event(
         self,
@@ -205,8 +243,7 @@ class IssueCommands:
     ) -> CommandResult:
         if principal.account_id is None:
             return CommandResult(None, [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
-        async with self.db.engine.connect() as conn:
-            await conn.begin()
+        async with self.db.transaction(principal) as conn:
             try:
                 if idempotency_key:
                     replay = await self._claim_key(

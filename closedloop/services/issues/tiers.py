@@ -1,0 +1,258 @@
+"""Moving an issue between tiers and up the ladder inside one (DESIGN §3, §4).
+
+- ``escalate``: to the holding region's *direct parent* only (town → county → city →
+  province); at the province, to the provincial task force. The parent's center gets it
+  in its pool with a fresh time limit.
+- ``delegate``: down into the holding region's own subtree, with a deadline inside the
+  holder's own; the receiver may ``return_delegated`` it with a reason (counted), never
+  reject it.
+- ``coordinate``: up the ladder inside the tier (BOARD → CENTER → LEADER_MEETING).
+- ``record_meeting``: the leaders' joint meeting: date, chair, decision.
+- ``flag``: onto the tier's seven problem lists; the issue keeps moving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from closedloop.authz.roles import Action
+from closedloop.db import tables as t
+from closedloop.domain.errors import IssueCommandError, IssueErrorCode
+from closedloop.domain.issues import (
+    COORDINATION_LEVELS,
+    ClockKind,
+    Command,
+    HandlingLevel,
+    ProblemListKind,
+    is_higher,
+)
+from closedloop.domain.regions import parent_code
+from closedloop.domain.sla import YELLOW_AT
+from closedloop.services.issues.commands import _required, _start_clock
+from closedloop.services.issues.unit_of_work import CommandTx
+
+E = IssueErrorCode
+
+
+async def _region_exists(tx: CommandTx, code: str) -> bool:
+    row = await tx.conn.execute(sa.select(t.region.c.code).where(t.region.c.code == code))
+    return row.first() is not None
+
+
+async def escalate(
+    tx: CommandTx, issue_id: int, version: int, reason: str, to_region: str | None
+) -> int:
+    reason = _required(reason, "reason", 2000)
+    issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
+    if issue.delegated_from_region_code is not None:
+        raise IssueCommandError(E.MUST_RETURN_DELEGATION)
+    parent = parent_code(issue.holding_region_code)
+    if parent is None:
+        # The province's own top: its task force (专班).
+        if to_region is not None or issue.handling_level is HandlingLevel.PROVINCE_TASKFORCE:
+            raise IssueCommandError(E.ESCALATION_TARGET_INVALID, "toRegion")
+        tx.next_state(Command.COORDINATE, issue)
+        await tx.update(
+            issue,
+            handling_level=HandlingLevel.PROVINCE_TASKFORCE,
+            escalation_count=issue.escalation_count + 1,
+        )
+        await tx.event(
+            issue, "ESCALATED", public=True, message=reason, payload={"to": "PROVINCE_TASKFORCE"}
+        )
+        return issue.id
+    if to_region is not None and to_region != parent:
+        raise IssueCommandError(E.ESCALATION_TARGET_INVALID, "toRegion", f"parent is {parent}")
+    to = tx.next_state(Command.ESCALATE, issue)
+    # A fresh limit, by the parent's own rules.
+    clock = await _start_clock(tx, replace(issue, holding_region_code=parent), ClockKind.ASSIGN)
+    await tx.update(
+        issue,
+        state=to,
+        holding_region_code=parent,
+        handling_level=HandlingLevel.PARENT_TIER,
+        board_id=None,
+        department_id=None,
+        escalation_count=issue.escalation_count + 1,
+        **clock,
+    )
+    await tx.event(
+        issue,
+        "ESCALATED",
+        public=True,
+        to_state=to,
+        message=reason,
+        payload={"from": issue.holding_region_code, "to": parent},
+    )
+    await tx.notify(
+        issue,
+        "OA",
+        f"center:{parent}",
+        "ISSUE_ESCALATED",
+        f"下级上报问题（{issue.number}）：{issue.title}。理由：{reason}",
+    )
+    return issue.id
+
+
+async def delegate(
+    tx: CommandTx,
+    issue_id: int,
+    version: int,
+    to_region: str,
+    due_at: dt.datetime,
+    reason: str | None,
+) -> int:
+    issue = await tx.load_for(Action.ISSUE_DELEGATE, issue_id, version)
+    holder = issue.holding_region_code
+    if (
+        to_region == holder
+        or not to_region.startswith(holder)
+        or not await _region_exists(tx, to_region)
+    ):
+        raise IssueCommandError(E.DELEGATION_TARGET_INVALID, "toRegion")
+    if due_at.tzinfo is None:
+        raise IssueCommandError(E.DEADLINE_INVALID, "dueAt", "needs a time zone")
+    own_due = issue.due_at if issue.clock_kind is not None else None
+    if due_at <= tx.now or (own_due is not None and due_at > own_due):
+        raise IssueCommandError(E.DEADLINE_INVALID, "dueAt")
+    to = tx.next_state(Command.DELEGATE, issue)
+    warn = tx.now + (due_at - tx.now) * YELLOW_AT.numerator / YELLOW_AT.denominator
+    await tx.update(
+        issue,
+        state=to,
+        holding_region_code=to_region,
+        delegated_from_region_code=holder,
+        handling_level=HandlingLevel.CENTER,
+        board_id=None,
+        department_id=None,
+        clock_kind=ClockKind.REPLY,
+        clock_started_at=tx.now,
+        warn_at=warn,
+        due_at=due_at,
+        light_notified=None,
+    )
+    await tx.event(
+        issue,
+        "DELEGATED",
+        public=True,
+        to_state=to,
+        message=reason,
+        payload={"from": holder, "to": to_region, "dueAt": due_at.isoformat()},
+    )
+    await tx.notify(
+        issue,
+        "OA",
+        f"center:{to_region}",
+        "ISSUE_DELEGATED",
+        f"上级交办问题（{issue.number}），时限 {due_at.isoformat()}：{issue.title}",
+    )
+    return issue.id
+
+
+async def return_delegated(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+    reason = _required(reason, "reason", 2000)
+    issue = await tx.load_for(Action.ISSUE_RETURN, issue_id, version)
+    back_to = issue.delegated_from_region_code
+    if back_to is None:
+        raise IssueCommandError(E.NOT_DELEGATED)
+    to = tx.next_state(Command.RETURN, issue)
+    # The delegated deadline (inside the delegator's own) keeps running.
+    await tx.update(
+        issue,
+        state=to,
+        holding_region_code=back_to,
+        delegated_from_region_code=None,
+        handling_level=HandlingLevel.CENTER,
+        board_id=None,
+        department_id=None,
+        delegation_return_count=issue.delegation_return_count + 1,
+    )
+    await tx.event(
+        issue,
+        "DELEGATION_RETURNED",
+        public=False,
+        to_state=to,
+        message=reason,
+        payload={"from": issue.holding_region_code, "to": back_to},
+    )
+    await tx.notify(
+        issue,
+        "OA",
+        f"center:{back_to}",
+        "ISSUE_RETURNED",
+        f"交办问题（{issue.number}）被退回：{reason}",
+    )
+    return issue.id
+
+
+async def coordinate(
+    tx: CommandTx, issue_id: int, version: int, level: HandlingLevel, reason: str
+) -> int:
+    reason = _required(reason, "reason", 2000)
+    issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
+    if level not in COORDINATION_LEVELS or not is_higher(level, issue.handling_level):
+        raise IssueCommandError(E.LEVEL_INVALID, "level")
+    tx.next_state(Command.COORDINATE, issue)
+    await tx.update(issue, handling_level=level)
+    await tx.event(
+        issue,
+        "LEVEL_RAISED",
+        public=False,
+        message=reason,
+        payload={"from": issue.handling_level.value, "to": level.value},
+    )
+    return issue.id
+
+
+async def record_meeting(
+    tx: CommandTx, issue_id: int, version: int, meeting_date: dt.date, chair: str, decision: str
+) -> int:
+    chair = _required(chair, "chair", 100)
+    decision = _required(decision, "decision", 5000)
+    issue = await tx.load_for(Action.MEETING_DECIDE, issue_id, version)
+    if issue.handling_level is not HandlingLevel.LEADER_MEETING:
+        raise IssueCommandError(E.LEVEL_INVALID, None, "not at the leaders' joint meeting")
+    tx.next_state(Command.MEETING_DECISION, issue)
+    await tx.update(issue)
+    await tx.event(
+        issue,
+        "MEETING_DECIDED",
+        public=False,
+        message=decision,
+        payload={"date": meeting_date.isoformat(), "chair": chair},
+    )
+    return issue.id
+
+
+async def flag(
+    tx: CommandTx, issue_id: int, version: int, kind: ProblemListKind, note: str | None
+) -> int:
+    issue = await tx.load_for(Action.ISSUE_LIST_FLAG, issue_id, version)
+    tx.next_state(Command.FLAG, issue)
+    tier = tx.principal.region_code
+    assert tier is not None
+    taken = await tx.conn.execute(
+        sa.select(t.problem_list_entry.c.id).where(
+            t.problem_list_entry.c.issue_id == issue.id, t.problem_list_entry.c.region_code == tier
+        )
+    )
+    if taken.first() is not None:
+        raise IssueCommandError(E.ALREADY_FLAGGED)
+    await tx.conn.execute(
+        t.problem_list_entry.insert().values(
+            issue_id=issue.id,
+            region_code=tier,
+            kind=kind.value,
+            note=(note or "").strip()[:2000] or None,
+            flagged_by=tx.principal.account_id,
+            flagged_at=tx.now,
+        )
+    )
+    await tx.update(issue)
+    await tx.event(
+        issue, "FLAGGED", public=False, message=note, payload={"kind": kind.value, "region": tier}
+    )
+    return issue.id
