@@ -36,6 +36,7 @@ from closedloop.identity.tokens import TokenError, TokenVerifier
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
 from closedloop.services.issues.sweeper import sweep
+from closedloop.services.outbox_relay import OutboxRelay
 from closedloop.settings import Settings
 from closedloop.tenancy.demo import seed_demo
 from closedloop.tenancy.seed import load_region_file
@@ -205,7 +206,8 @@ def app_engine(url: str, settings: Settings, admin: AsyncEngine) -> AsyncEngine:
 
 
 def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """The periodic sweeper (lights, auto-close); safe to run in every process (SKIP LOCKED)."""
+    """The periodic sweeper (lights, auto-close) and the outbox relay; both are safe to run in
+    every process (rows are taken with SKIP LOCKED)."""
     interval = runtime.settings.sweep_interval_seconds
     if interval <= 0:
         return []
@@ -219,7 +221,15 @@ def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
-    return [asyncio.create_task(loop(), name="sweeper")]
+    tasks = [asyncio.create_task(loop(), name="sweeper")]
+    if runtime.settings.relay_interval_seconds > 0:
+        relay = OutboxRelay(runtime.db, runtime.clock, runtime.settings)
+        tasks.append(
+            asyncio.create_task(
+                relay.run_forever(runtime.settings.relay_interval_seconds, stop), name="relay"
+            )
+        )
+    return tasks
 
 
 async def prepare_data(db: Database, *, demo: bool) -> None:

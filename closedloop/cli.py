@@ -15,11 +15,13 @@ import sqlalchemy as sa
 import typer
 
 from closedloop.db.database import Database
+from closedloop.relay_cli import relay_app
 from closedloop.settings import Settings
 
 app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues (GraphQL API)")
 seed_app = typer.Typer(help="Load reference or demo data")
 app.add_typer(seed_app, name="seed")
+app.add_typer(relay_app, name="relay")
 
 T = TypeVar("T")
 
