@@ -111,6 +111,29 @@ def seed_regions(
     raise typer.Exit(code=1 if errors else 0)
 
 
+@seed_app.command("department")
+def seed_department(
+    region: Annotated[str, typer.Argument(help="region code")],
+    key: Annotated[str, typer.Argument(help="English key, e.g. EDUCATION")],
+    zh: Annotated[str, typer.Argument(help="Chinese name, e.g. 教育")],
+    en: Annotated[str, typer.Argument(help="English name")],
+    subtree: Annotated[bool, typer.Option(help="add to every region below too")] = False,
+) -> None:
+    """Add one of the "+N" departments (not scored) to a region's center."""
+    from closedloop.domain.regions import is_valid_code
+    from closedloop.tenancy.seed import add_department
+
+    if not is_valid_code(region) or not key.isupper():
+        typer.echo("region must be a region code and key an upper-case identifier", err=True)
+        raise typer.Exit(code=2)
+
+    async def go() -> int:
+        async with _database(Settings(), migrate=True) as db, db.admin.begin() as conn:
+            return await add_department(conn, region, key, zh, en, subtree)
+
+    typer.echo(f"added to {_run(go())} regions")
+
+
 @seed_app.command("demo")
 def seed_demo_cmd() -> None:
     """Seed the demo data set (idempotent)."""

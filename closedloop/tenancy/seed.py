@@ -162,3 +162,19 @@ async def load_region_file(conn: AsyncConnection, text: str | None) -> RegionFil
     if report.rows:
         await load_regions(conn, report.rows)
     return report
+
+
+async def add_department(
+    conn: AsyncConnection, region_code: str, key: str, zh: str, en: str, subtree: bool
+) -> int:
+    """Add one of the "+N" departments (not scored) to a region, or to its whole subtree."""
+    where = "code = :region" if not subtree else "code >= :region AND code < :upper"
+    result = await conn.execute(
+        sa.text(
+            "INSERT INTO department (region_code, key, name_zh, name_en, is_key)"
+            f" SELECT code, :key, :zh, :en, false FROM region WHERE {where}"
+            " ON CONFLICT (region_code, key) DO NOTHING"
+        ),
+        {"region": region_code, "upper": region_code + "~", "key": key, "zh": zh, "en": en},
+    )
+    return int(result.rowcount or 0)

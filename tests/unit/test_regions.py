@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
+from closedloop.db.database import Database
 from closedloop.domain.regions import (
     InvalidRegionCode,
     RegionLevel,
@@ -12,7 +14,7 @@ from closedloop.domain.regions import (
     relation,
     subtree_upper_bound,
 )
-from closedloop.tenancy.seed import default_region_file, parse_region_csv
+from closedloop.tenancy.seed import add_department, default_region_file, parse_region_csv
 
 
 @pytest.mark.parametrize(
@@ -71,3 +73,18 @@ def test_bad_region_rows_are_reported_with_line_and_reason() -> None:
     assert [line for line, _ in report.errors] == [4, 5, 6, 7]
     assert "malformed" in report.errors[0][1]
     assert "duplicate" in report.errors[3][1]
+
+
+async def test_plus_n_departments_can_be_added(db: Database) -> None:
+    async with db.admin.begin() as conn:
+        added = await add_department(conn, "330521", "EDUCATION", "教育", "Education", True)
+        assert added == 1 + 13  # the county and its towns
+        again = await add_department(conn, "330521", "EDUCATION", "教育", "Education", True)
+        assert again == 0
+        rows = (
+            await conn.execute(
+                sa.text("SELECT is_key FROM department WHERE key = 'EDUCATION' LIMIT 1")
+            )
+        ).scalar_one()
+        assert rows is False
+        await conn.rollback()
