@@ -170,6 +170,9 @@ issue = sa.Table(
     sa.Column("delegated_from_region_code", RegionCode, nullable=True),
     sa.Column("escalation_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("delegation_return_count", sa.Integer, nullable=False, server_default="0"),
+    # Learning: this issue repeats an earlier resolved one; that one "recurred".
+    sa.Column("recurrence_of_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
+    sa.Column("recurred", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("channel", "external_id", name="uq_issue_channel_external_id"),
     sa.Index("ix_issue_holding_state", "holding_region_code", "state", "id"),
     sa.Index("ix_issue_origin", "origin_region_code", "id"),
@@ -256,4 +259,117 @@ problem_list_entry = sa.Table(
     sa.Column("flagged_at", TZ, nullable=False),
     sa.UniqueConstraint("issue_id", "region_code", name="uq_problem_list_entry_issue_region"),
     sa.Index("ix_problem_list_entry_region", "region_code", "flagged_at"),
+)
+
+# --- learning: duplicates, tags, cases, callbacks -------------------------------------
+
+issue_similarity_key = sa.Table(
+    "issue_similarity_key",
+    metadata,
+    # MinHash band keys and the enterprise key (closedloop.domain.similarity), with the
+    # county and date so a look-up stays inside one subtree and time window in the index.
+    sa.Column("key", sa.BigInteger, primary_key=True),
+    sa.Column("county_code", RegionCode, primary_key=True),
+    sa.Column("created_at", TZ, primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), primary_key=True),
+    sa.Index("ix_issue_similarity_key_issue", "issue_id"),
+)
+
+tag = sa.Table(
+    "tag",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("province_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("tag.id"), nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("keywords", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.UniqueConstraint("province_code", "path", name="uq_tag_province_path"),
+)
+
+model_case = sa.Table(
+    "model_case",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False, unique=True),
+    sa.Column("province_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("problem", sa.Text, nullable=False),
+    sa.Column("solution", sa.Text, nullable=False),
+    sa.Column("tags", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("shared_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("shared_at", TZ, nullable=False),
+    sa.Index("ix_model_case_province", "province_code", "id"),
+)
+
+callback_sample = sa.Table(
+    "callback_sample",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("period_label", sa.Text, nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("rate", sa.Numeric(5, 4), nullable=False),
+    sa.Column("seed", sa.Text, nullable=False),
+    sa.Column("population", sa.Integer, nullable=False),
+    sa.Column("drawn_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("drawn_at", TZ, nullable=False),
+    sa.UniqueConstraint("region_code", "period_label", name="uq_callback_sample_region_period"),
+)
+
+callback_item = sa.Table(
+    "callback_item",
+    metadata,
+    sa.Column("sample_id", sa.Integer, sa.ForeignKey("callback_sample.id"), primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), primary_key=True),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("verified_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("verified_at", TZ, nullable=True),
+    sa.Index("ix_callback_item_issue", "issue_id"),
+)
+
+# --- evaluation: external indicator inputs, red and black lists ------------------------
+
+indicator_record = sa.Table(
+    "indicator_record",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("scheme", sa.Text, nullable=False),
+    sa.Column("indicator_key", sa.Text, nullable=False),
+    sa.Column("target_kind", sa.Text, nullable=False),  # DEPARTMENT or REGION
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("department_id", sa.Integer, sa.ForeignKey("department.id"), nullable=True),
+    sa.Column("period_label", sa.Text, nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("value", pg.JSONB, nullable=False),
+    sa.Column("recorded_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("recorded_at", TZ, nullable=False),
+    # A newer record for the same target, indicator and period supersedes; history stays.
+    sa.Column("superseded_by", sa.BigInteger, sa.ForeignKey("indicator_record.id"), nullable=True),
+    sa.Index(
+        "ix_indicator_record_current",
+        "scheme", "region_code", "period_start",
+        postgresql_where=sa.text("superseded_by is null"),
+    ),
+)
+
+list_entry = sa.Table(
+    "list_entry",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # RED or BLACK
+    sa.Column("target_kind", sa.Text, nullable=False),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("department_id", sa.Integer, sa.ForeignKey("department.id"), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("model_case.id"), nullable=True),
+    sa.Column("listed_on", sa.Date, nullable=False),
+    sa.Column("added_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("added_at", TZ, nullable=False),
+    sa.Index("ix_list_entry_region", "region_code", "listed_on"),
 )

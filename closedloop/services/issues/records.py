@@ -61,6 +61,8 @@ class IssueRecord:
     delegated_from_region_code: str | None
     escalation_count: int
     delegation_return_count: int
+    recurrence_of_id: int | None
+    recurred: bool
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> IssueRecord:
