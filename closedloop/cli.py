@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import typer
 
 from closedloop.db.database import Database
+from closedloop.import_cli import import_app
 from closedloop.relay_cli import relay_app
 from closedloop.settings import Settings
 
@@ -22,6 +23,7 @@ app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues 
 seed_app = typer.Typer(help="Load reference or demo data")
 app.add_typer(seed_app, name="seed")
 app.add_typer(relay_app, name="relay")
+app.add_typer(import_app, name="import")
 
 T = TypeVar("T")
 

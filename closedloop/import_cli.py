@@ -26,12 +26,18 @@ MAX_PRINTED_ERRORS = 1000
 @import_app.callback()
 def _group() -> None:
     """Import records of an intake channel into the issue library."""
+    # A callback keeps ``issues`` a subcommand even while it is the only one.
 
 
 @import_app.command("issues")
 def issues(
     channel: Annotated[
-        Channel, typer.Option(help="the channel the records come from", case_sensitive=False)
+        Channel,
+        typer.Option(
+            help="the channel the records come from, e.g. HOTLINE_12345",
+            case_sensitive=False,
+            metavar="CHANNEL",
+        ),
     ],
     file: Annotated[
         Path,

@@ -37,7 +37,7 @@ def _m(module: object, description: str) -> IssuePayload:
 
 
 @strawberry.type
-class Mutation:
+class IssueMutation:
     submit_issue: IssuePayload = _m(submit_issue, "提交诉求 / submit an issue")
     accept_issue: IssuePayload = _m(accept_issue, "受理 / accept")
     reject_issue: IssuePayload = _m(reject_issue, "不予受理 / reject (reason required)")

@@ -20,7 +20,7 @@ from closedloop.services.issues.queries import IssueOrder
 
 
 @strawberry.type
-class Query:
+class CoreQuery:
     @strawberry.field(description="当前调用者 / the caller")
     def viewer(self, info: Info) -> Viewer:
         return resolve_viewer(info)

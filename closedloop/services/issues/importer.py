@@ -16,12 +16,14 @@ no offset is given) becomes the issue's submission time.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import datetime as dt
 import enum
 import json
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,9 @@ from closedloop.services.issues.unit_of_work import CommandTx, IssueCommands
 from closedloop.settings import Settings
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
-BATCH = 500
+BATCH = 500  # records checked against the database at once
+WORKERS = 4  # concurrent units of work while importing
+QUEUE_SIZE = 64
 RECORD_ID_MAX = 100
 NAME_MAX = 200
 TAG_MAX = 50
@@ -113,7 +117,9 @@ def detect_format(path: Path) -> ImportFormat:
         return ImportFormat.CSV
     if suffix in (".jsonl", ".ndjson"):
         return ImportFormat.JSONL
-    raise ImportRefused(f"cannot tell the format of {path.name}; give csv or jsonl")
+    raise ImportRefused(
+        f"cannot tell the format of {path.name} from its extension; give csv or jsonl"
+    )
 
 
 # --- reading -------------------------------------------------------------------------
@@ -314,11 +320,6 @@ def _parse(
 # --- the import ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _KnownEnterprise:
-    region_code: str
-
-
 class _Importer:
     def __init__(
         self,
@@ -330,6 +331,7 @@ class _Importer:
         path: Path,
         fmt: ImportFormat,
         encoding: str,
+        workers: int,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -340,7 +342,10 @@ class _Importer:
         self.fmt = fmt
         self.encoding = encoding
         self.now = clock.now()
+        self.workers = workers
         self.report = ImportReport()
+        # Credit codes of the enterprises registered by a record of this file.
+        self.new_enterprises: set[str] = set()
         self.commands = IssueCommands(db, clock, settings)
 
     def records(self) -> Iterator[Record]:
@@ -361,7 +366,6 @@ class _Importer:
         """The lines to import; errors and already imported records go to the report."""
         to_import: set[int] = set()
         first_line: dict[str, int] = {}
-        new_enterprises: set[str] = set()
         batch: list[_Row] = []
         # In the account's scope: a record imported by another scope is not seen here; the
         # unique (channel, external_id) constraint still counts it as imported in pass two.
@@ -386,10 +390,10 @@ class _Importer:
                 if parsed.row is not None:
                     batch.append(parsed.row)
                 if len(batch) >= BATCH:
-                    await self.check_batch(conn, batch, to_import, new_enterprises)
+                    await self.check_batch(conn, batch, to_import)
                     batch = []
             if batch:
-                await self.check_batch(conn, batch, to_import, new_enterprises)
+                await self.check_batch(conn, batch, to_import)
         return to_import
 
     async def check_batch(
@@ -397,7 +401,6 @@ class _Importer:
         conn: AsyncConnection,
         batch: Sequence[_Row],
         to_import: set[int],
-        new_enterprises: set[str],
     ) -> None:
         existing = set(
             (
@@ -409,8 +412,8 @@ class _Importer:
                 )
             ).scalars()
         )
-        enterprises = {
-            row.credit_code: _KnownEnterprise(row.region_code)
+        enterprises: dict[str, str] = {
+            row.credit_code: row.region_code
             for row in await conn.execute(
                 sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
                     t.enterprise.c.credit_code.in_({r.credit_code for r in batch})
@@ -433,7 +436,7 @@ class _Importer:
             if row.record_id in existing:
                 self.report.skipped_existing += 1
                 continue
-            error = self.check_enterprise(row, enterprises, regions, new_enterprises)
+            error = self.check_enterprise(row, enterprises, regions)
             if error is not None:
                 self.report.errors.append(error)
             else:
@@ -442,21 +445,20 @@ class _Importer:
     def check_enterprise(
         self,
         row: _Row,
-        enterprises: dict[str, _KnownEnterprise],
+        enterprises: dict[str, str],
         regions: set[str],
-        new_enterprises: set[str],
     ) -> RowError | None:
         """The checks of ``commands._enterprise_for_staff``, made before anything changes."""
         on_behalf = Action.ISSUE_SUBMIT_ON_BEHALF
-        known = enterprises.get(row.credit_code)
-        if known is not None:
+        known_region = enterprises.get(row.credit_code)
+        if known_region is not None:
             # An enterprise outside the account's scope answers like an unknown one.
-            if can_on_region(self.principal, on_behalf, known.region_code):
+            if can_on_region(self.principal, on_behalf, known_region):
                 return None
             return RowError(
                 row.line, "credit_code", f"enterprise not found in the scope of {self.scope}"
             )
-        if row.credit_code in new_enterprises:
+        if row.credit_code in self.new_enterprises:
             return None  # registered by an earlier record of this file
         if row.enterprise_name is None or row.region_code is None:
             missing = "enterprise_name" if row.enterprise_name is None else "region_code"
@@ -472,20 +474,44 @@ class _Importer:
             return RowError(
                 row.line, "region_code", f"region {row.region_code} is outside {self.scope}"
             )
-        new_enterprises.add(row.credit_code)
+        self.new_enterprises.add(row.credit_code)
         return None
 
     # second pass: submit the good records, one unit of work each
 
     async def load(self, to_import: set[int]) -> None:
-        for line, record in self.records():
-            if line not in to_import:
-                continue
-            parsed = self.parse(line, record)
-            if parsed.row is None:  # the file changed between the passes
-                self.report.errors.extend(parsed.errors)
-                continue
-            await self.submit(parsed.row)
+        """Submit with a few workers. The records of an enterprise this file registers all go
+        to one worker, in file order, so the record that registers it comes first."""
+        queues: list[asyncio.Queue[_Row | None]] = [
+            asyncio.Queue(maxsize=QUEUE_SIZE) for _ in range(self.workers)
+        ]
+
+        async def work(queue: asyncio.Queue[_Row | None]) -> None:
+            while (row := await queue.get()) is not None:
+                await self.submit(row)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for queue in queues:
+                    group.create_task(work(queue))
+                turn = 0
+                for line, record in self.records():
+                    if line not in to_import:
+                        continue
+                    parsed = self.parse(line, record)
+                    if parsed.row is None:  # the file changed between the passes
+                        self.report.errors.extend(parsed.errors)
+                        continue
+                    code = parsed.row.credit_code
+                    if code in self.new_enterprises:
+                        index = zlib.crc32(code.encode()) % self.workers
+                    else:
+                        index, turn = turn, (turn + 1) % self.workers
+                    await queues[index].put(parsed.row)
+                for queue in queues:
+                    await queue.put(None)
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
 
     async def submit(self, row: _Row) -> None:
         cmd = commands.SubmitIssue(
@@ -511,10 +537,10 @@ class _Importer:
             result = await unit.run(self.principal, "importIssue", payload, None, handler)
         except IntegrityError as exc:
             if "uq_issue_channel_external_id" in str(exc):
-                self.report.skipped_existing += 1  # imported meanwhile by someone else
-            else:
-                reason = "conflicting concurrent change; run the import again"
-                self.report.errors.append(RowError(row.line, "record_id", reason))
+                self.report.skipped_existing += 1  # imported meanwhile, or by another scope
+            else:  # e.g. the same new enterprise registered meanwhile by someone else
+                reason = "changed meanwhile by someone else; run the import again"
+                self.report.errors.append(RowError(row.line, "credit_code", reason))
             return
         if not result.errors:
             self.report.imported += 1
@@ -537,6 +563,7 @@ async def import_issues(
     username: str,
     fmt: ImportFormat | None = None,
     encoding: str = "utf-8-sig",
+    workers: int = WORKERS,
 ) -> ImportReport:
     """Validate every record of ``path``, then import the good ones as ``username``.
 
@@ -567,7 +594,9 @@ async def import_issues(
         raise ImportRefused(
             f"{username} ({principal.role}) may not submit issues on behalf of enterprises"
         )
-    importer = _Importer(db, clock, settings, principal, channel, path, fmt, encoding)
+    importer = _Importer(
+        db, clock, settings, principal, channel, path, fmt, encoding, max(1, workers)
+    )
     report = importer.report
     try:
         to_import = await importer.validate()
