@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import sqlalchemy as sa
 import typer
 
-from closedloop.db.database import Database
+from closedloop.cli_support import _database, _run
 from closedloop.import_cli import import_app
 from closedloop.relay_cli import relay_app
 from closedloop.settings import Settings
@@ -24,31 +21,6 @@ seed_app = typer.Typer(help="Load reference or demo data")
 app.add_typer(seed_app, name="seed")
 app.add_typer(relay_app, name="relay")
 app.add_typer(import_app, name="import")
-
-T = TypeVar("T")
-
-
-def _run(coro: Awaitable[T]) -> T:
-    async def wrapper() -> T:
-        return await coro
-
-    return asyncio.run(wrapper())
-
-
-@asynccontextmanager
-async def _database(settings: Settings, migrate: bool = False) -> AsyncIterator[Database]:
-    from closedloop.app import open_database
-    from closedloop.db.migrate import upgrade
-
-    db, embedded = await open_database(settings)
-    try:
-        if migrate and embedded is None:
-            await upgrade(db.engine)
-        yield db
-    finally:
-        await db.dispose()
-        if embedded is not None:
-            embedded.stop()
 
 
 @app.command()

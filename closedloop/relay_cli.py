@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from closedloop.cli_support import _database, _run
 from closedloop.settings import Settings
 
 relay_app = typer.Typer(help="Deliver outbox notifications (webhooks, or the log by default)")
@@ -27,8 +28,6 @@ def run(
     limit: Annotated[int, typer.Option(help="rows per batch")] = 100,
 ) -> None:
     """Deliver due notifications; loop until SIGINT/SIGTERM unless --once."""
-    # Imported here, not at the top: closedloop.cli imports this module to register it.
-    from closedloop.cli import _database, _run
     from closedloop.domain.clock import SystemClock
     from closedloop.services.outbox_relay import OutboxRelay
 

@@ -22,8 +22,8 @@ from strawberry.schema.config import StrawberryConfig
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
 from closedloop.schema.errors import should_mask
 from closedloop.schema.issues import Enterprise, Issue
-from closedloop.schema.root import Mutation, Query
 from closedloop.schema.payloads import IssueError
+from closedloop.schema.root import Mutation, Query
 from closedloop.schema.tenancy import Board, Center, Department, Region
 from closedloop.settings import Settings
 
