@@ -36,6 +36,7 @@ from closedloop.identity.tokens import TokenError, TokenVerifier
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
 from closedloop.services.issues.sweeper import sweep
+from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
 from closedloop.settings import Settings
 from closedloop.tenancy.demo import seed_demo
@@ -238,6 +239,7 @@ async def prepare_data(db: Database, *, demo: bool) -> None:
         empty = not (await conn.execute(sa.text("SELECT exists(SELECT 1 FROM region)"))).scalar()
         if empty:
             await load_region_file(conn, None)
+            await load_library(conn)
         if demo:
             await seed_demo(conn)
 

@@ -29,6 +29,7 @@ from closedloop.settings import Settings
 from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code, seed_demo
 
 DEMO_CREDIT = credit_code(DEMO_ENTERPRISES[0].base17)  # 德清地信科技, 330521001
+XINSHI_CREDIT = credit_code(DEMO_ENTERPRISES[1].base17)  # 新市丝绸织造, 330521102
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # a Monday, 09:00 in Beijing
 
 

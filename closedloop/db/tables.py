@@ -197,6 +197,9 @@ issue_event = sa.Table(
     sa.Column("message", sa.Text, nullable=True),
     sa.Column("payload", pg.JSONB, nullable=False, server_default="{}"),
     sa.Index("ix_issue_event_issue", "issue_id", "id"),
+    # Appended under row-level security; a RETURNING would re-read rows the writer may no
+    # longer see (an event on an issue that just left its scope).
+    implicit_returning=False,
 )
 
 idempotency_key = sa.Table(
@@ -230,6 +233,9 @@ outbox = sa.Table(
         "next_attempt_at",
         postgresql_where=sa.text("delivered_at is null and failed_at is null"),
     ),
+    # Appended under row-level security; a RETURNING would re-read rows the writer may no
+    # longer see (an event on an issue that just left its scope).
+    implicit_returning=False,
 )
 
 issue_custody = sa.Table(
@@ -245,6 +251,9 @@ issue_custody = sa.Table(
     sa.Column("overdue_seconds", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_issue_custody_issue", "issue_id", "id"),
     sa.Index("ix_issue_custody_region", "region_code", "started_at"),
+    # Appended under row-level security; a RETURNING would re-read rows the writer may no
+    # longer see (an event on an issue that just left its scope).
+    implicit_returning=False,
 )
 
 problem_list_entry = sa.Table(
@@ -259,6 +268,9 @@ problem_list_entry = sa.Table(
     sa.Column("flagged_at", TZ, nullable=False),
     sa.UniqueConstraint("issue_id", "region_code", name="uq_problem_list_entry_issue_region"),
     sa.Index("ix_problem_list_entry_region", "region_code", "flagged_at"),
+    # Appended under row-level security; a RETURNING would re-read rows the writer may no
+    # longer see (an event on an issue that just left its scope).
+    implicit_returning=False,
 )
 
 # --- learning: duplicates, tags, cases, callbacks -------------------------------------
@@ -352,7 +364,9 @@ indicator_record = sa.Table(
     sa.Column("superseded_by", sa.BigInteger, sa.ForeignKey("indicator_record.id"), nullable=True),
     sa.Index(
         "ix_indicator_record_current",
-        "scheme", "region_code", "period_start",
+        "scheme",
+        "region_code",
+        "period_start",
         postgresql_where=sa.text("superseded_by is null"),
     ),
 )

@@ -30,6 +30,14 @@ class IssueErrorCode(enum.StrEnum):
     MUST_RETURN_DELEGATION = "MUST_RETURN_DELEGATION"
     LEVEL_INVALID = "LEVEL_INVALID"
     ALREADY_FLAGGED = "ALREADY_FLAGGED"
+    MERGE_INTO_ITSELF = "MERGE_INTO_ITSELF"
+    MERGE_TARGET_INVALID = "MERGE_TARGET_INVALID"
+    MERGE_ACROSS_SCOPES = "MERGE_ACROSS_SCOPES"
+    NOT_RESOLVED = "NOT_RESOLVED"
+    ALREADY_SHARED = "ALREADY_SHARED"
+    NOT_IN_SAMPLE = "NOT_IN_SAMPLE"
+    RECURRENCE_INVALID = "RECURRENCE_INVALID"
+    INVALID_PERIOD = "INVALID_PERIOD"
 
 
 i18n.register(
@@ -75,6 +83,26 @@ i18n.register(
         ),
         "LEVEL_INVALID": ("处置层级不正确", "Not a valid handling level for this step"),
         "ALREADY_FLAGGED": ("已列入本级问题清单", "Already on this tier's problem lists"),
+        "MERGE_INTO_ITSELF": ("不能与自身合并", "An issue cannot be merged into itself"),
+        "MERGE_TARGET_INVALID": (
+            "主问题须为办理中的问题，且不能是已合并的重复件",
+            "The primary must be open and not itself merged into another",
+        ),
+        "MERGE_ACROSS_SCOPES": (
+            "只能合并本级承办的问题",
+            "Only issues held by your own region can be merged",
+        ),
+        "NOT_RESOLVED": ("问题尚未办结", "The issue is not resolved yet"),
+        "ALREADY_SHARED": ("该问题已分享为案例", "This issue is already a shared case"),
+        "NOT_IN_SAMPLE": (
+            "该问题不在抽取的回访样本中",
+            "The issue is not in a drawn callback sample",
+        ),
+        "RECURRENCE_INVALID": (
+            "只能关联此前已办结的问题",
+            "Only an earlier, resolved issue can be linked as the one that recurred",
+        ),
+        "INVALID_PERIOD": ("统计周期无法解析", "The period cannot be parsed"),
     },
 )
 

@@ -72,6 +72,9 @@ class Command(enum.StrEnum):
     COORDINATE = "COORDINATE"
     MEETING_DECISION = "MEETING_DECISION"
     FLAG = "FLAG"
+    VERIFY = "VERIFY"
+    SHARE = "SHARE"
+    LINK_RECURRENCE = "LINK_RECURRENCE"
 
 
 S = IssueState
@@ -98,7 +101,10 @@ TRANSITIONS: dict[Command, tuple[frozenset[IssueState], IssueState | None]] = {
     Command.URGE: (OPEN_STATES, None),
     Command.REOPEN: (frozenset({S.RESOLVED, S.CLOSED}), S.REOPENED),
     Command.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),
-    Command.MERGE: (frozenset({S.SUBMITTED, S.ACCEPTED}), S.MERGED),
+    Command.MERGE: (OPEN_STATES, S.MERGED),
+    Command.VERIFY: (frozenset({S.RESOLVED, S.CLOSED}), None),
+    Command.SHARE: (frozenset({S.RESOLVED, S.CLOSED}), None),
+    Command.LINK_RECURRENCE: (frozenset(S) - {S.MERGED}, None),
     # Moving between tiers: the receiving center gets it in its pool, to assign anew.
     Command.ESCALATE: (IN_HAND, S.ACCEPTED),
     Command.DELEGATE: (IN_HAND, S.ACCEPTED),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import strawberry
 
-from closedloop.domain.issues import Category, Channel, IssueState, Light
+from closedloop.domain.issues import Category, Channel, HandlingLevel, IssueState, Light
 from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
@@ -53,6 +53,11 @@ class IssueFilterInput:
     pool: bool = strawberry.field(
         default=False, description="本级问题池：本级承办且未办结 / my region's open issues"
     )
+    in_pool: bool | None = strawberry.field(
+        default=None,
+        description="true: 进入问题池（排重合并后）；false: 原渠道办结或已合并 / in the pool",
+    )
+    handling_levels: list[HandlingLevel] | None = None
 
 
 def decode_id(info: Info, value: str | None, type_name: str, field: str) -> int | None:
@@ -91,6 +96,8 @@ def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
         created_to=f.created_to,
         text=f.text.strip() if f.text and f.text.strip() else None,
         pool=f.pool,
+        in_pool=f.in_pool,
+        handling_levels=[h.value for h in f.handling_levels] if f.handling_levels else None,
     )
 
 

@@ -28,6 +28,8 @@ from closedloop.schema.relay import Node, to_global_id
 from closedloop.schema.tenancy import Board, Department, Region
 from closedloop.services.issues.queries import IssueOrder
 from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
+from closedloop.services.learning.similar import Candidate
+from closedloop.services.learning.tags import suggest as suggest_tags
 from closedloop.tenancy.scope import issue_target
 
 strawberry.enum(IssueState, name="IssueState", description="诉求状态 / issue state")
@@ -149,6 +151,7 @@ class Issue(Node):
     urge_count: int
     last_urged_at: dt.datetime | None
     reopen_count: int
+    recurred: bool = strawberry.field(description="办结后重发 / repeated after being resolved")
     escalation_count: int = strawberry.field(description="逐级上报次数 / times escalated")
     delegation_return_count: int = strawberry.field(description="交办退回次数 / times returned")
     rec: strawberry.Private[IssueRecord]
@@ -183,6 +186,7 @@ class Issue(Node):
             urge_count=r.urge_count,
             last_urged_at=r.last_urged_at,
             reopen_count=r.reopen_count,
+            recurred=r.recurred,
             escalation_count=r.escalation_count,
             delegation_return_count=r.delegation_return_count,
             rec=r,
@@ -268,6 +272,36 @@ class Issue(Node):
             for r in rows
         ]
 
+    @strawberry.field(description="疑似重复件及相似度 / near-duplicate candidates, best first")
+    async def duplicate_candidates(self, info: Info, first: int = 10) -> list[SimilarIssue]:
+        found = await info.context.loaders.duplicates.load(self.rec.id)
+        return [SimilarIssue.from_candidate(c) for c in found[: max(0, min(first, 50))]]
+
+    @strawberry.field(description="疑似重发的已办结问题 / earlier resolved issues this may repeat")
+    async def recurrence_candidates(self, info: Info, first: int = 10) -> list[SimilarIssue]:
+        found = await info.context.loaders.recurrences.load(self.rec.id)
+        return [SimilarIssue.from_candidate(c) for c in found[: max(0, min(first, 50))]]
+
+    @strawberry.field(description="合并到的主问题 / the primary this duplicate was merged into")
+    async def merged_into(self, info: Info) -> Issue | None:
+        if self.rec.merged_into_id is None:
+            return None
+        rec = await info.context.loaders.issue.load(self.rec.merged_into_id)
+        return Issue.from_record(rec) if rec else None
+
+    @strawberry.field(description="所重发的原问题 / the earlier issue this one repeats")
+    async def recurrence_of(self, info: Info) -> Issue | None:
+        if self.rec.recurrence_of_id is None:
+            return None
+        rec = await info.context.loaders.issue.load(self.rec.recurrence_of_id)
+        return Issue.from_record(rec) if rec else None
+
+    @strawberry.field(description="按标签库推荐的标签 / tags the library suggests from the text")
+    async def suggested_tags(self, info: Info) -> list[str]:
+        library = await info.context.loaders.tag_library.load(self.rec.origin_region_code[:2])
+        picked = suggest_tags(library, f"{self.rec.title}\n{self.rec.content}")
+        return [tag.path for tag in picked]
+
     @strawberry.field(description="交办方（上级）/ the tier that delegated it down")
     async def delegated_from(self, info: Info) -> Region | None:
         if self.rec.delegated_from_region_code is None:
@@ -291,6 +325,25 @@ class Issue(Node):
             department_id=self.rec.department_id,
         )
         return [a.value for a in Action if a.value.startswith("issue.") and can(p, a, target)]
+
+
+@strawberry.type(description="相似问题 / a similar issue and why")
+class SimilarIssue:
+    issue: Issue
+    score: float = strawberry.field(description="综合得分 0..1 / combined score")
+    text_similarity: float
+    same_enterprise: bool | None
+    tag_overlap: float
+
+    @classmethod
+    def from_candidate(cls, c: Candidate) -> SimilarIssue:
+        return cls(
+            issue=Issue.from_record(c.issue),
+            score=round(c.score.value, 4),
+            text_similarity=round(c.features.text_similarity, 4),
+            same_enterprise=c.features.same_enterprise,
+            tag_overlap=round(c.features.tag_jaccard, 4),
+        )
 
 
 def is_enterprise(info: Info) -> bool:

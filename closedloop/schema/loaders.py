@@ -20,6 +20,9 @@ from closedloop.services.issues.records import (
     EventRecord,
     IssueRecord,
 )
+from closedloop.services.learning import similar, tags
+from closedloop.services.learning.similar import Candidate
+from closedloop.services.learning.tags import TagRecord
 from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
 from closedloop.tenancy.scope import issue_visibility
 
@@ -45,6 +48,28 @@ def batch(
     return DataLoader(load_fn=load)
 
 
+def batch_records(
+    db: Database,
+    principal: Principal,
+    fetch: Callable[
+        [AsyncConnection, Principal, Sequence[IssueRecord]], Awaitable[dict[int, list[Candidate]]]
+    ],
+) -> DataLoader[int, list[Candidate]]:
+    """A loader keyed by issue id that computes from the issue records themselves."""
+
+    async def load(keys: list[int]) -> list[list[Candidate]]:
+        async with db.read(principal) as conn:
+            found = await records.issues_by_id(conn, keys, issue_visibility(principal))
+            result = await fetch(conn, principal, list(found.values()))
+        return [result.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+async def _libraries(conn: AsyncConnection, provinces: Sequence[str]) -> dict[str, list[TagRecord]]:
+    return {p: await tags.library(conn, p) for p in provinces}
+
+
 class Loaders:
     def __init__(self, db: Database, principal: Principal) -> None:
         visible = issue_visibility(principal)
@@ -61,6 +86,15 @@ class Loaders:
         )
         self.custody: DataLoader[int, list[CustodyRecord]] = batch(
             db, principal, records.custody_for, default=list
+        )
+        self.duplicates: DataLoader[int, list[Candidate]] = batch_records(
+            db, principal, similar.duplicate_candidates
+        )
+        self.recurrences: DataLoader[int, list[Candidate]] = batch_records(
+            db, principal, similar.recurrence_candidates
+        )
+        self.tag_library: DataLoader[str, list[TagRecord]] = batch(
+            db, None, _libraries, default=list
         )
         self.enterprise: DataLoader[int, EnterpriseRecord | None] = batch(
             db, None, records.enterprises_by_id

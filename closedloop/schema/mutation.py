@@ -8,22 +8,27 @@ from closedloop.resolvers.mutations import (
     accept_issue,
     add_issue_note,
     assign_issue,
+    confirm_recurrence,
     coordinate_issue,
     delegate_issue,
     escalate_issue,
     flag_issue,
     hand_back_issue,
+    merge_issues,
     rate_issue,
     record_meeting_decision,
     reject_issue,
     reopen_issue,
     resolve_issue,
     return_issue,
+    share_case,
     start_issue,
     submit_issue,
     triage_issue,
     urge_issue,
+    verify_issue,
 )
+from closedloop.resolvers.mutations.share_case import CasePayload
 from closedloop.schema.payloads import IssuePayload, SignedIn
 
 
@@ -58,3 +63,17 @@ class IssueMutation:
         record_meeting_decision, "联席会议决定 / record the joint meeting's decision"
     )
     flag_issue: IssuePayload = _m(flag_issue, "列入七张问题清单 / put on the problem lists")
+
+
+@strawberry.type
+class LearningMutation:
+    merge_issues: IssuePayload = _m(merge_issues, "合并重复件 / merge duplicates into a primary")
+    confirm_recurrence: IssuePayload = _m(
+        confirm_recurrence, "确认重发复发 / link an issue to the earlier one it repeats"
+    )
+    verify_issue: IssuePayload = _m(verify_issue, "回访验收 / record a callback on a sampled issue")
+    share_case: CasePayload = strawberry.mutation(
+        resolver=share_case.resolve,
+        description="分享典型案例 / share a resolved issue as a model case",
+        permission_classes=[SignedIn],
+    )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
-from closedloop.schema.mutation import IssueMutation
+from closedloop.schema.learning import LearningQuery
+from closedloop.schema.mutation import IssueMutation, LearningMutation
 from closedloop.schema.query import CoreQuery
 
 
 @strawberry.type
-class Query(CoreQuery):
+class Query(CoreQuery, LearningQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IssueMutation):
+class Mutation(IssueMutation, LearningMutation):
     pass

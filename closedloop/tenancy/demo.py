@@ -11,6 +11,7 @@ from stdnum.cn import uscc
 from closedloop.authz.roles import Role
 from closedloop.db import tables as t
 from closedloop.identity.accounts import NewEnterprise, upsert_account, upsert_enterprise
+from closedloop.services.learning.tags import load_library
 from closedloop.tenancy.seed import load_region_file
 
 
@@ -84,6 +85,7 @@ async def seed_demo(conn: AsyncConnection) -> list[str]:
     has_regions = (await conn.execute(sa.select(sa.func.count()).select_from(t.region))).scalar()
     if not has_regions:
         await load_region_file(conn, None)
+    await load_library(conn)
     usernames: list[str] = []
     for ent in DEMO_ENTERPRISES:
         ent_id = await upsert_enterprise(

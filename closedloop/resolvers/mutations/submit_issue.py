@@ -31,6 +31,10 @@ class SubmitIssueInput:
     external_id: str | None = strawberry.field(
         default=None, description="渠道自身的记录号 / the channel's own record id"
     )
+    settled_result: str | None = strawberry.field(
+        default=None,
+        description="原渠道已办结的结果（仅工作人员）/ result of a matter settled in its channel",
+    )
     idempotency_key: str | None = None
 
 
@@ -45,6 +49,7 @@ async def resolve(info: Info, input: SubmitIssueInput) -> IssuePayload:
         enterprise_name=input.enterprise_name,
         enterprise_region=input.enterprise_region,
         external_id=input.external_id,
+        settled_result=input.settled_result,
     )
     return await run_command(
         info, "submitIssue", strawberry.asdict(input), lambda tx: commands.submit(tx, cmd)

@@ -28,10 +28,13 @@ from closedloop.domain.issues import (
     after_rating,
 )
 from closedloop.domain.regions import is_valid_code
+from closedloop.domain.similarity import IssueText
 from closedloop.domain.sla import is_late, window
 from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
 from closedloop.services.issues.time_limits import limits_for
 from closedloop.services.issues.unit_of_work import CommandTx
+from closedloop.services.learning.merging import tell_merged_reporters
+from closedloop.services.learning.similar import write_keys
 
 E = IssueErrorCode
 TITLE_MAX = 200
@@ -92,6 +95,8 @@ class SubmitIssue:
     enterprise_name: str | None = None
     enterprise_region: str | None = None
     external_id: str | None = None
+    # A simple matter already settled in its channel: kept in the library with its result.
+    settled_result: str | None = None
 
 
 async def _next_number(tx: CommandTx, region: str) -> str:
@@ -183,6 +188,13 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
         )
         if taken.first() is not None:
             raise IssueCommandError(E.DUPLICATE_EXTERNAL_ID, "externalId", cmd.external_id)
+    settled = None
+    if cmd.settled_result is not None:
+        if p.role is Role.ENTERPRISE:
+            raise IssueCommandError(E.PERMISSION_DENIED, "settledResult")
+        settled = _required(cmd.settled_result, "settledResult")
+    level = HandlingLevel.ORIGINAL_CHANNEL if settled else HandlingLevel.CENTER
+    state = IssueState.CLOSED if settled else IssueState.SUBMITTED
     number = await _next_number(tx, origin)
     issue_id = (
         await tx.conn.execute(
@@ -199,29 +211,39 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
                 external_id=cmd.external_id,
                 category=cmd.category.value if cmd.category else None,
                 tags=tags,
-                handling_level=HandlingLevel.CENTER.value,
-                state=IssueState.SUBMITTED.value,
+                handling_level=level.value,
+                state=state.value,
                 submitted_by=p.account_id,
                 created_at=tx.now,
                 updated_at=tx.now,
+                reply=settled,
+                resolved_at=tx.now if settled else None,
+                closed_at=tx.now if settled else None,
             )
             .returning(t.issue.c.id)
         )
     ).scalar_one()
-    await tx.open_custody(int(issue_id), holding, HandlingLevel.CENTER.value)
+    await tx.open_custody(int(issue_id), holding, level.value)
     await tx.conn.execute(
         t.issue_event.insert().values(
             issue_id=issue_id,
             occurred_at=tx.now,
             actor_id=p.account_id,
             actor_name=tx.actor_name,
-            type="SUBMITTED",
+            type="SETTLED_IN_CHANNEL" if settled else "SUBMITTED",
             from_state=None,
-            to_state=IssueState.SUBMITTED.value,
+            to_state=state.value,
             public=True,
-            message=None,
+            message=settled,
             payload={"channel": channel.value, "number": number},
         )
+    )
+    await write_keys(
+        tx.conn,
+        int(issue_id),
+        IssueText(title, content, str(enterprise_id), frozenset(tags)),
+        origin,
+        tx.now,
     )
     return int(issue_id)
 
@@ -434,6 +456,7 @@ async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int
     await tx.notify_enterprise(
         issue, "ISSUE_RESOLVED", f"您反映的问题（{issue.number}）已办结，请评价：{reply[:200]}"
     )
+    await tell_merged_reporters(tx, issue, reply)
     return issue.id
 
 

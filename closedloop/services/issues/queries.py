@@ -56,6 +56,9 @@ class IssueFilter:
     created_to: dt.datetime | None = None
     text: str | None = None
     pool: bool = False
+    # The issue library holds everything; the pool is what entered the center's flow.
+    in_pool: bool | None = None
+    handling_levels: Sequence[str] | None = None
 
 
 def filter_clauses(
@@ -67,6 +70,11 @@ def filter_clauses(
         # A center's pool: what its own region holds and has not finished.
         where.append(c.holding_region_code == (principal.region_code or ""))
         where.append(c.state.in_([s.value for s in OPEN_STATES]))
+    if f.in_pool is not None:
+        in_flow = sa.and_(c.handling_level != "ORIGINAL_CHANNEL", c.state != "MERGED")
+        where.append(in_flow if f.in_pool else sa.not_(in_flow))
+    if f.handling_levels:
+        where.append(c.handling_level.in_(list(f.handling_levels)))
     if f.states:
         where.append(c.state.in_([s.value for s in f.states]))
     if f.light is not None:

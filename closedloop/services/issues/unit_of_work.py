@@ -171,32 +171,43 @@ class CommandTx:
         self, issue: IssueRecord, channel: str, recipient: str, topic: str, text: str
     ) -> None:
         """An outbox row, committed (or not) together with the change it reports."""
+        await self.notify_about(
+            issue.id, issue.number, issue.title, channel, recipient, topic, text
+        )
+
+    async def notify_about(
+        self,
+        issue_id: int,
+        number: str,
+        title: str,
+        channel: str,
+        recipient: str,
+        topic: str,
+        text: str,
+    ) -> None:
         await self.conn.execute(
             t.outbox.insert().values(
                 created_at=self.now,
                 channel=channel,
                 recipient=recipient,
                 topic=topic,
-                issue_id=issue.id,
-                payload={
-                    "issueId": issue.id,
-                    "number": issue.number,
-                    "title": issue.title,
-                    "text": text,
-                },
+                issue_id=issue_id,
+                payload={"issueId": issue_id, "number": number, "title": title, "text": text},
                 next_attempt_at=self.now,
             )
         )
 
-    async def notify_enterprise(self, issue: IssueRecord, topic: str, text: str) -> None:
+    async def enterprise_phone(self, enterprise_id: int) -> str:
         phone = (
             await self.conn.execute(
-                sa.select(t.enterprise.c.contact_phone).where(
-                    t.enterprise.c.id == issue.enterprise_id
-                )
+                sa.select(t.enterprise.c.contact_phone).where(t.enterprise.c.id == enterprise_id)
             )
         ).scalar_one_or_none()
-        await self.notify(issue, "SMS", phone or f"enterprise:{issue.enterprise_id}", topic, text)
+        return str(phone) if phone else f"enterprise:{enterprise_id}"
+
+    async def notify_enterprise(self, issue: IssueRecord, topic: str, text: str) -> None:
+        phone = await self.enterprise_phone(issue.enterprise_id)
+        await self.notify(issue, "SMS", phone, topic, text)
 
     async def notify_handler(
         self,

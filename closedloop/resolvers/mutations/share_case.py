@@ -1,0 +1,52 @@
+"""``shareCase``: a resolved issue becomes a model case for the whole province."""
+
+from __future__ import annotations
+
+import strawberry
+
+from closedloop.schema.context import Info
+from closedloop.schema.learning import Case
+from closedloop.schema.payloads import IssueError, issue_pk, not_found, run_command
+from closedloop.services.learning import cases as case_service
+from closedloop.services.learning import commands
+
+
+@strawberry.input
+class ShareCaseInput:
+    issue_id: strawberry.ID
+    expected_version: int
+    title: str | None = None
+    problem: str | None = strawberry.field(
+        default=None, description="默认取诉求内容（自动隐去企业信息）/ defaults to the content"
+    )
+    solution: str | None = strawberry.field(
+        default=None, description="默认取办结答复 / defaults to the reply"
+    )
+    tags: list[str] | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type(description="分享案例结果 / the result of shareCase")
+class CasePayload:
+    case: Case | None
+    errors: list[IssueError]
+
+
+async def resolve(info: Info, input: ShareCaseInput) -> CasePayload:
+    issue_id = issue_pk(input.issue_id)
+    if issue_id is None:
+        return CasePayload(case=None, errors=not_found(info).errors)
+    cmd = commands.ShareCase(input.title, input.problem, input.solution, input.tags)
+    result = await run_command(
+        info,
+        "shareCase",
+        strawberry.asdict(input),
+        lambda tx: commands.share_case(tx, issue_id, input.expected_version, cmd),
+    )
+    if result.errors:
+        return CasePayload(case=None, errors=result.errors)
+    async with info.context.db.read_reference() as conn:
+        case_id = await case_service.case_id_for_issue(conn, issue_id)
+        found = await case_service.cases_by_id(conn, [case_id]) if case_id else {}
+    record = found.get(case_id) if case_id else None
+    return CasePayload(case=Case.from_record(record) if record else None, errors=[])

@@ -1,0 +1,175 @@
+"""Near-duplicates and recurrences, found through the similarity-key index.
+
+On intake every issue writes its MinHash band keys and its enterprise key
+(``closedloop.domain.similarity``) with its county and date. Finding candidates is then
+an index probe on (key, county, date) for a whole page of issues at once, followed by an
+exact score on the few issues that share keys.
+
+- duplicates: same county, created within ``DUPLICATE_WINDOW`` of each other, not merged;
+- recurrences: an earlier issue of the same county, resolved within ``RECURRENCE_WINDOW``
+  before this one was raised, by the same enterprise or at the same place with a shared
+  tag, with a passing similarity score.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from closedloop.authz.roles import Principal
+from closedloop.db import tables as t
+from closedloop.domain import similarity as sim
+from closedloop.services.issues.records import IssueRecord, issues_by_id
+from closedloop.tenancy.scope import issue_visibility
+
+DUPLICATE_WINDOW = dt.timedelta(days=30)
+RECURRENCE_WINDOW = dt.timedelta(days=90)
+PER_ISSUE = 30  # how many key-sharing issues get an exact score
+
+
+def county_of(region: str) -> str:
+    return region[:6]
+
+
+def text_of(issue: IssueRecord) -> sim.IssueText:
+    return sim.IssueText(
+        title=issue.title,
+        content=issue.content,
+        enterprise=str(issue.enterprise_id),
+        tags=frozenset(issue.tags),
+    )
+
+
+async def write_keys(
+    conn: AsyncConnection, issue_id: int, text: sim.IssueText, origin: str, at: dt.datetime
+) -> None:
+    keys = sorted(set(sim.candidate_keys(text)))
+    if not keys:
+        return
+    await conn.execute(
+        t.issue_similarity_key.insert(),
+        [
+            {"key": k, "county_code": county_of(origin), "created_at": at, "issue_id": issue_id}
+            for k in keys
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    issue: IssueRecord
+    score: sim.DuplicateScore
+    features: sim.DuplicateFeatures
+
+
+_SHARED = sa.text(
+    """
+    SELECT q.src, k.issue_id, count(*) AS shared
+    FROM unnest(CAST(:src AS bigint[]), CAST(:keys AS bigint[]), CAST(:county AS text[]),
+                CAST(:since AS timestamptz[]), CAST(:until AS timestamptz[]))
+         AS q(src, key, county, since, until)
+    JOIN issue_similarity_key k
+      ON k.key = q.key AND k.county_code = q.county COLLATE "C"
+     AND k.created_at >= q.since AND k.created_at <= q.until AND k.issue_id <> q.src
+    GROUP BY q.src, k.issue_id
+    """
+)
+
+
+async def _sharing(
+    conn: AsyncConnection,
+    issues: Sequence[IssueRecord],
+    window: dict[int, tuple[dt.datetime, dt.datetime]],
+) -> dict[int, list[int]]:
+    """For each issue, the ids sharing the most keys with it (one statement for all)."""
+    params: dict[str, list[object]] = {
+        "src": [],
+        "keys": [],
+        "county": [],
+        "since": [],
+        "until": [],
+    }
+    for issue in issues:
+        since, until = window[issue.id]
+        for key in set(sim.candidate_keys(text_of(issue))):
+            params["src"].append(issue.id)
+            params["keys"].append(key)
+            params["county"].append(county_of(issue.origin_region_code))
+            params["since"].append(since)
+            params["until"].append(until)
+    if not params["src"]:
+        return {}
+    rows = await conn.execute(_SHARED, params)
+    shared: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for r in rows:
+        shared[r.src].append((r.shared, r.issue_id))
+    return {
+        src: [i for _, i in sorted(pairs, key=lambda p: (-p[0], p[1]))[:PER_ISSUE]]
+        for src, pairs in shared.items()
+    }
+
+
+async def _scored(
+    conn: AsyncConnection,
+    principal: Principal,
+    issues: Sequence[IssueRecord],
+    window: dict[int, tuple[dt.datetime, dt.datetime]],
+) -> dict[int, list[Candidate]]:
+    sharing = await _sharing(conn, issues, window)
+    ids = sorted({i for ids in sharing.values() for i in ids})
+    found = await issues_by_id(conn, ids, issue_visibility(principal)) if ids else {}
+    out: dict[int, list[Candidate]] = {}
+    for issue in issues:
+        mine = text_of(issue)
+        scored = []
+        for other_id in sharing.get(issue.id, []):
+            other = found.get(other_id)
+            if other is None:
+                continue  # out of the caller's scope: as if it did not exist
+            features = sim.compare(mine, text_of(other))
+            scored.append(Candidate(other, sim.duplicate_score(features), features))
+        scored.sort(key=lambda c: (-c.score.value, c.issue.id))
+        out[issue.id] = scored
+    return out
+
+
+async def duplicate_candidates(
+    conn: AsyncConnection, principal: Principal, issues: Sequence[IssueRecord]
+) -> dict[int, list[Candidate]]:
+    window = {
+        i.id: (i.created_at - DUPLICATE_WINDOW, i.created_at + DUPLICATE_WINDOW) for i in issues
+    }
+    scored = await _scored(conn, principal, issues, window)
+    return {
+        src: [c for c in cands if c.issue.state != "MERGED" and c.score.is_duplicate]
+        for src, cands in scored.items()
+    }
+
+
+def _recurs(issue: IssueRecord, earlier: Candidate) -> bool:
+    prev = earlier.issue
+    if prev.state not in ("RESOLVED", "CLOSED") or prev.resolved_at is None:
+        return False
+    if not (issue.created_at - RECURRENCE_WINDOW <= prev.resolved_at <= issue.created_at):
+        return False
+    same_place = prev.origin_region_code == issue.origin_region_code and bool(
+        set(prev.tags) & set(issue.tags)
+    )
+    return (earlier.features.same_enterprise is True or same_place) and earlier.score.is_duplicate
+
+
+async def recurrence_candidates(
+    conn: AsyncConnection, principal: Principal, issues: Sequence[IssueRecord]
+) -> dict[int, list[Candidate]]:
+    # Earlier issues were created before their resolution, so look back one more window.
+    window = {i.id: (i.created_at - 2 * RECURRENCE_WINDOW, i.created_at) for i in issues}
+    scored = await _scored(conn, principal, issues, window)
+    return {
+        src: [c for c in cands if _recurs(next(i for i in issues if i.id == src), c)]
+        for src, cands in scored.items()
+    }
