@@ -11,6 +11,7 @@ import strawberry
 from closedloop.authz.roles import Role
 from closedloop.db import tables as t
 from closedloop.domain.regions import is_valid_code
+from closedloop.schema.callbacks import CallbackSample, resolve_callback_sample
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.node_registry import register_node
@@ -186,6 +187,10 @@ class LearningQuery:
             total,
             after=after is not None,
         )
+
+    @strawberry.field(description="回访抽样 / the callback sample of a region and period")
+    async def callback_sample(self, info: Info, region: str, period: str) -> CallbackSample | None:
+        return await resolve_callback_sample(info, region, period)
 
     @strawberry.field(description="问题库与问题池计数 / library and pool counts for a scope")
     async def library_stats(self, info: Info, region: str) -> LibraryStats:

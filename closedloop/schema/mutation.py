@@ -11,6 +11,7 @@ from closedloop.resolvers.mutations import (
     confirm_recurrence,
     coordinate_issue,
     delegate_issue,
+    draw_callback_sample,
     escalate_issue,
     flag_issue,
     hand_back_issue,
@@ -28,6 +29,7 @@ from closedloop.resolvers.mutations import (
     urge_issue,
     verify_issue,
 )
+from closedloop.resolvers.mutations.draw_callback_sample import CallbackSamplePayload
 from closedloop.resolvers.mutations.share_case import CasePayload
 from closedloop.schema.payloads import IssuePayload, SignedIn
 
@@ -75,5 +77,10 @@ class LearningMutation:
     share_case: CasePayload = strawberry.mutation(
         resolver=share_case.resolve,
         description="分享典型案例 / share a resolved issue as a model case",
+        permission_classes=[SignedIn],
+    )
+    draw_callback_sample: CallbackSamplePayload = strawberry.mutation(
+        resolver=draw_callback_sample.resolve,
+        description="回访抽样（默认20%，可复现）/ draw the reproducible callback sample",
         permission_classes=[SignedIn],
     )

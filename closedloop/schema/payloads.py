@@ -59,7 +59,7 @@ def unit_pk(global_id: str | None, type_name: str) -> int | None:
     return int(decoded[1])
 
 
-def _payload(info: Info, errors: list[IssueCommandError]) -> list[IssueError]:
+def issue_errors(info: Info, errors: list[IssueCommandError]) -> list[IssueError]:
     locale = info.context.locale
     return [IssueError(code=e.code, message=e.message(locale), field=e.field) for e in errors]
 
@@ -77,9 +77,11 @@ async def run_command(
     if result.issue_id is not None:
         rec = await ctx.loaders.issue.load(result.issue_id)
         issue = Issue.from_record(rec) if rec else None
-    return IssuePayload(issue=issue, errors=_payload(info, result.errors), replayed=result.replayed)
+    return IssuePayload(
+        issue=issue, errors=issue_errors(info, result.errors), replayed=result.replayed
+    )
 
 
 def not_found(info: Info) -> IssuePayload:
     err = IssueCommandError(IssueErrorCode.NOT_FOUND, "id")
-    return IssuePayload(issue=None, errors=_payload(info, [err]))
+    return IssuePayload(issue=None, errors=issue_errors(info, [err]))

@@ -281,3 +281,73 @@ async def test_matters_settled_in_their_channel_stay_in_the_library(api: Api) ->
         api, "submitIssue", {"title": "a", "content": "b", "settledResult": "x"}, "ent.xinshi-silk"
     )
     assert refused["errors"][0]["code"] == "PERMISSION_DENIED"
+
+
+DRAW = """mutation($i: DrawCallbackSampleInput!) { drawCallbackSample(input: $i) {
+  sample { regionCode period rate seed population items { issue { id version } outcome } }
+  errors { code field } } }"""
+
+
+async def test_callback_sample_is_reproducible_and_verification_reopens(
+    api: Api, clock: FrozenClock
+) -> None:
+    for n in range(6):
+        issue = await submit(api, title=f"用电问题{n}", content=f"第{n}件")
+        issue = await step(api, "acceptIssue", issue, "xinshi.center")
+        await step(api, "resolveIssue", issue, "xinshi.center", reply="已办结")
+    outside = await submit(api, title="未办结", content="仍在办理")
+    drawn = await api.gql(
+        DRAW, {"i": {"region": "330521102", "period": "2026-03"}}, as_="xinshi.center"
+    )
+    sample = drawn["drawCallbackSample"]["sample"]
+    assert (sample["population"], len(sample["items"]), sample["seed"]) == (
+        6,
+        2,
+        "330521102:2026-03",
+    )  # ceil(20% of 6)
+    again = await api.gql(
+        DRAW, {"i": {"region": "330521102", "period": "2026-03"}}, as_="xinshi.center"
+    )
+    assert again["drawCallbackSample"]["sample"]["items"] == sample["items"]
+    read = await api.gql(
+        '{ callbackSample(region: "330521102", period: "2026-03") { items { issue { id } } } }',
+        as_="xinshi.center",
+    )
+    assert len(read["callbackSample"]["items"]) == 2
+    bad = await api.gql(DRAW, {"i": {"region": "330522", "period": "2026-03"}}, as_="xinshi.center")
+    assert bad["drawCallbackSample"]["errors"][0]["code"] == "REGION_NOT_FOUND"
+    bad = await api.gql(
+        DRAW, {"i": {"region": "330521102", "period": "2026-13"}}, as_="xinshi.center"
+    )
+    assert bad["drawCallbackSample"]["errors"][0]["code"] == "INVALID_PERIOD"
+
+    sampled = sample["items"][0]["issue"]
+    verified = await step(
+        api,
+        "verifyIssue",
+        sampled,
+        "xinshi.center",
+        outcome="NOT_RESOLVED",
+        note="企业反映问题仍然存在",
+    )
+    assert verified["state"] == "REOPENED"
+    not_sampled = await run(
+        api,
+        "verifyIssue",
+        {"id": outside["id"], "expectedVersion": outside["version"], "outcome": "CONFIRMED"},
+        "xinshi.center",
+    )
+    assert not_sampled["errors"][0]["code"] in ("NOT_IN_SAMPLE", "INVALID_TRANSITION")
+    del clock
+
+
+def test_the_draw_itself_is_pure_and_reproducible() -> None:
+    from decimal import Decimal
+
+    from closedloop.services.learning.callbacks import pick
+
+    ids = list(range(1, 101))
+    first = pick("3305:2026-Q1", Decimal("0.2"), ids)
+    assert first == pick("3305:2026-Q1", Decimal("0.2"), list(reversed(ids)))
+    assert len(first) == 20 and first != pick("3305:2026-Q2", Decimal("0.2"), ids)
+    assert pick("s", Decimal("0.2"), []) == []
