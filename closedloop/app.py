@@ -19,10 +19,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 
 from closedloop import i18n
 from closedloop.authz.enforcer import get_enforcer
@@ -35,6 +37,7 @@ from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenError, TokenVerifier
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
+from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
@@ -57,6 +60,7 @@ class Runtime:
     clock: Clock
     verifier: TokenVerifier
     embedded: EmbeddedPostgres | None = None
+    bus: EventBus | None = None
     principals: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
 
     async def principal(self, username: str) -> Principal | None:
@@ -129,7 +133,20 @@ class GraphQLApp(GraphQL[Context, None]):
             locale=i18n.negotiate(request.headers.get("accept-language")),
             request=request,
             response=response,
+            bus=runtime.bus,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Subscriptions authenticate with ``{"Authorization": "Bearer …"}`` in
+        connection_init (browsers cannot set headers on a WebSocket)."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        runtime: Runtime = context.request.app.state.runtime
+        try:
+            context.principal = await authenticate(runtime, str(header) if header else None)
+        except TokenError as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from exc
+        return None
 
 
 async def healthz(request: Request) -> Response:
@@ -195,6 +212,11 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     if embedded is not None:
         await upgrade(admin)
     return Database(app_engine(url, settings, admin), admin=admin), embedded
+
+
+def url_of(db: Database) -> str:
+    """The URL the application's own engine connects with (for the LISTEN connection)."""
+    return db.engine.url.render_as_string(hide_password=False)
 
 
 def app_engine(url: str, settings: Settings, admin: AsyncEngine) -> AsyncEngine:
@@ -263,8 +285,10 @@ def create_app(
         get_enforcer()  # the policy loads once, at start
         if embedded is not None or settings.demo:
             await prepare_data(db, demo=settings.demo)
+        bus = EventBus(url_of(db))
+        await bus.start()
         app.state.runtime = Runtime(
-            settings, db, clock or SystemClock(), TokenVerifier(settings), embedded
+            settings, db, clock or SystemClock(), TokenVerifier(settings), embedded, bus
         )
         stop = asyncio.Event()
         workers = start_background(app.state.runtime, stop)
@@ -273,6 +297,7 @@ def create_app(
         finally:
             stop.set()
             await asyncio.gather(*workers, return_exceptions=True)
+            await bus.stop()
             if database is None:
                 await db.dispose()
             if embedded is not None:
@@ -292,6 +317,7 @@ def create_app(
     middleware.append(Middleware(AuthMiddleware))
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

@@ -12,6 +12,7 @@ from closedloop.authz.roles import Principal
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.schema.loaders import Loaders
+from closedloop.services.event_bus import EventBus
 from closedloop.settings import Settings
 
 
@@ -24,6 +25,9 @@ class Context:
     locale: str
     request: Any = None
     response: Any = None
+    bus: EventBus | None = None
+    # Set by strawberry from the graphql-transport-ws connection_init payload.
+    connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @cached_property

@@ -24,6 +24,7 @@ from closedloop.schema.errors import should_mask
 from closedloop.schema.issues import Enterprise, Issue
 from closedloop.schema.payloads import IssueError
 from closedloop.schema.root import Mutation, Query
+from closedloop.schema.subscription import Subscription
 from closedloop.schema.tenancy import Board, Center, Department, Region
 from closedloop.settings import Settings
 
@@ -53,6 +54,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(batching_config=None),

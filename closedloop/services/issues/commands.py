@@ -223,6 +223,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
             .returning(t.issue.c.id)
         )
     ).scalar_one()
+    tx.touched.add(int(issue_id))
     await tx.open_custody(int(issue_id), holding, level.value)
     await tx.conn.execute(
         t.issue_event.insert().values(

@@ -14,6 +14,7 @@ from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.issues import IssueState, Light
 from closedloop.domain.sla import light
+from closedloop.services.event_bus import publish
 from closedloop.services.issues.records import IssueRecord
 from closedloop.services.issues.unit_of_work import SYSTEM_ACTOR, CommandTx
 from closedloop.settings import Settings
@@ -95,5 +96,6 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
                 payload={"defaultGood": True},
             )
             report.closed += 1
+        await publish(conn, tx.touched)
         await conn.commit()
     return report

@@ -25,6 +25,7 @@ from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Command, IllegalTransition, IssueState, transition
+from closedloop.services.event_bus import publish
 from closedloop.services.issues.records import IssueRecord, lock_issue
 from closedloop.settings import Settings
 from closedloop.tenancy.scope import can_see_issue, issue_target
@@ -45,6 +46,7 @@ class CommandTx:
     principal: Principal
     now: dt.datetime
     settings: Settings
+    touched: set[int] = field(default_factory=set)
 
     @property
     def actor_name(self) -> str:
@@ -152,6 +154,7 @@ class CommandTx:
         message: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> None:
+        self.touched.add(issue.id)
         await self.conn.execute(
             t.issue_event.insert().values(
                 issue_id=issue.id,
@@ -265,6 +268,7 @@ class IssueCommands:
                         return replay
                 tx = CommandTx(conn, principal, self.clock.now(), self.settings)
                 issue_id = await handler(tx)
+                await publish(conn, tx.touched)
                 if idempotency_key:
                     await conn.execute(
                         t.idempotency_key.update()

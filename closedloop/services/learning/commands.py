@@ -113,6 +113,7 @@ async def link_recurrence(tx: CommandTx, issue_id: int, version: int, previous_i
         payload={"previousId": previous.id, "previous": previous.number},
     )
     await tx.conn.execute(t.issue.update().where(t.issue.c.id == previous.id).values(recurred=True))
+    tx.touched.add(previous.id)
     await tx.conn.execute(
         t.issue_event.insert().values(
             issue_id=previous.id,

@@ -19,6 +19,7 @@ async def tell_merged_reporters(tx: CommandTx, primary: IssueRecord, reply: str)
     )
     for payload in rows.scalars():
         for dup in payload.get("duplicates", []):
+            tx.touched.add(int(dup["id"]))
             await tx.conn.execute(
                 t.issue_event.insert().values(
                     issue_id=dup["id"],
