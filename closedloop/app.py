@@ -35,6 +35,7 @@ from closedloop.db.migrate import is_at_head, upgrade
 from closedloop.domain.clock import Clock, SystemClock
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenError, TokenVerifier
+from closedloop.report_http import routes as report_routes
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
 from closedloop.services.event_bus import EventBus
@@ -197,7 +198,14 @@ class MetricsMiddleware:
             LATENCY.labels(path).observe(time.perf_counter() - started)
 
 
-_KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
+_KNOWN_PATHS = {
+    "/graphql",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/export/report.html",
+    "/export/report.pdf",
+}
 
 
 async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
@@ -321,5 +329,6 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        *report_routes,
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

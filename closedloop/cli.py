@@ -14,6 +14,7 @@ import typer
 from closedloop.cli_support import _database, _run
 from closedloop.import_cli import import_app
 from closedloop.relay_cli import relay_app
+from closedloop.report_cli import report_app
 from closedloop.settings import Settings
 
 app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues (GraphQL API)")
@@ -21,6 +22,7 @@ seed_app = typer.Typer(help="Load reference or demo data")
 app.add_typer(seed_app, name="seed")
 app.add_typer(relay_app, name="relay")
 app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
 
 
 @app.command()

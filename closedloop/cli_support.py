@@ -28,7 +28,7 @@ async def _database(settings: Settings, migrate: bool = False) -> AsyncIterator[
     db, embedded = await open_database(settings)
     try:
         if migrate and embedded is None:
-            await upgrade(db.engine)
+            await upgrade(db.admin)
         yield db
     finally:
         await db.dispose()
