@@ -33,6 +33,7 @@ from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import is_at_head, upgrade
 from closedloop.domain.clock import Clock, SystemClock
+from closedloop.exports import routes as export_routes
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenError, TokenVerifier
 from closedloop.report_http import routes as report_routes
@@ -330,5 +331,6 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *report_routes,
+        *export_routes,
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

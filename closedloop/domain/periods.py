@@ -35,10 +35,11 @@ MAX_YEAR = 2999
 MAX_RANGE_DAYS = 3660
 MAX_HISTORY = 36
 
-_YEAR = re.compile(r"^(\d{4})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+# ASCII digits only: ``\d`` would also take full-width and other Unicode digits.
+_YEAR = re.compile(r"^(\d{4})$", re.ASCII)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$", re.ASCII)
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$", re.ASCII)
 
 
 class PeriodKind(enum.StrEnum):

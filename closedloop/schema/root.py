@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import strawberry
 
+from closedloop.schema.evaluation import EvaluationMutation, EvaluationQuery
 from closedloop.schema.learning import LearningQuery
 from closedloop.schema.mutation import IssueMutation, LearningMutation
 from closedloop.schema.query import CoreQuery
 
 
 @strawberry.type
-class Query(CoreQuery, LearningQuery):
+class Query(CoreQuery, LearningQuery, EvaluationQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IssueMutation, LearningMutation):
+class Mutation(IssueMutation, LearningMutation, EvaluationMutation):
     pass
