@@ -180,6 +180,15 @@ issue = sa.Table(
     sa.Index("ix_issue_created", "created_at", "id"),
     sa.Index("ix_issue_tags", "tags", postgresql_using="gin"),
     sa.Index("ix_issue_due", "due_at", postgresql_where=sa.text("clock_kind is not null")),
+    sa.Index(
+        "ix_issue_pool",
+        "holding_region_code",
+        sa.text("created_at DESC"),
+        sa.text("id DESC"),
+        postgresql_where=sa.text(
+            "state IN ('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"
+        ),
+    ),
 )
 
 issue_event = sa.Table(

@@ -3,7 +3,8 @@
 The policies of 0003 called ``closedloop_sees(...)``, which read five settings for every
 row. Wrapping each ``current_setting`` in a scalar sub-select makes PostgreSQL evaluate
 it once per statement (an InitPlan), so the per-row work is a few comparisons: about
-3x faster on aggregates over the whole province.
+3x faster on aggregates over the whole province, and a pool page at 1,000,000 issues
+keeps its ordered index scan (0.4 ms instead of 17 ms).
 
 Revision ID: 0005
 Revises: 0004
@@ -33,17 +34,20 @@ REGION = setting("region")
 STAFF = "'CENTER_STAFF','LEADER','EVALUATOR','PROVINCE_MONITOR','ADMIN'"
 
 # Mirrors closedloop.tenancy.scope.issue_visibility (a second barrier, not the first).
-VISIBLE = f"""(
-  {ROLE} = 'SYSTEM'
-  OR ({ROLE} = 'ENTERPRISE' AND enterprise_id = {number("enterprise")})
-  OR ({ROLE} = 'BOARD_HANDLER' AND holding_region_code = {REGION}
-      AND board_id = {number("board")})
-  OR ({ROLE} = 'DEPARTMENT_HANDLER' AND holding_region_code = {REGION}
-      AND department_id = {number("department")})
-  OR ({ROLE} IN ({STAFF}) AND {REGION} <> ''
-      AND (starts_with(origin_region_code, {REGION})
-           OR starts_with(holding_region_code, {REGION})))
-)"""
+# A CASE, not an OR of role tests: the planner cannot see into it and assumes it passes
+# half the rows, so it keeps using the app's own (indexed, ordered) predicates; an OR of
+# parameter comparisons looks so selective that it would give up an ordered index scan.
+VISIBLE = f"""(CASE
+  WHEN {ROLE} = 'SYSTEM' THEN true
+  WHEN {ROLE} = 'ENTERPRISE' THEN enterprise_id = {number("enterprise")}
+  WHEN {ROLE} = 'BOARD_HANDLER' THEN
+    holding_region_code = {REGION} AND board_id = {number("board")}
+  WHEN {ROLE} = 'DEPARTMENT_HANDLER' THEN
+    holding_region_code = {REGION} AND department_id = {number("department")}
+  WHEN {ROLE} IN ({STAFF}) AND {REGION} <> '' THEN
+    starts_with(origin_region_code, {REGION}) OR starts_with(holding_region_code, {REGION})
+  ELSE false
+END)"""
 ACTING_ON = "id = (SELECT nullif(current_setting('closedloop.acting_on', true), '')::bigint)"
 OLD = (
     "closedloop_sees(enterprise_id, origin_region_code, holding_region_code,"
