@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import typer
 
 from closedloop.cli_support import _database, _run
+from closedloop.devtools.bench_cli import bench_app
 from closedloop.import_cli import import_app
 from closedloop.relay_cli import relay_app
 from closedloop.report_cli import report_app
@@ -23,6 +24,7 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(relay_app, name="relay")
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
+app.add_typer(bench_app, name="bench")
 
 
 @app.command()

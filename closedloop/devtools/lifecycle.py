@@ -9,14 +9,20 @@ would happen after ``now`` raises ``Cutoff``, so the issue is left in whatever s
 had reached: recent issues are naturally still open. While a time limit runs, ``wait``
 also writes the sweeper's LIGHT_CHANGED events and the enterprise's occasional urges.
 
-A *plot* is a short script over an ``IssueSim`` (accept, assign, resolve, rate, ...);
-``PLOTS`` maps plot names to scripts. New kinds of issue life (escalation to the parent
-tier, delegation, custody of a merged duplicate) are a new ``IssueSim`` method mirroring
-the new command plus a new entry in ``PLOTS`` and ``choose_plot``.
+It also keeps the custody ledger (``issue_custody``) the way ``CommandTx._keep_custody``
+does: a row per holder and handling level, closed when the issue changes hands, with the
+time spent past a running limit accrued to the holder at the moment the limit stops or
+the issue moves on.
+
+A *plot* is a short script over an ``IssueSim`` (accept, assign, escalate, resolve,
+rate, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue life (delegation down
+the tree, leaders' joint meetings, merged duplicates) are a new ``IssueSim`` method
+mirroring the new command plus a new entry in ``PLOTS`` and ``choose_plot``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -28,6 +34,7 @@ from typing import Any
 from closedloop.catalog import DEDICATED_ROUTES
 from closedloop.devtools import vocab
 from closedloop.domain.issues import (
+    OPEN_STATES,
     ClockKind,
     Command,
     HandlingLevel,
@@ -37,6 +44,7 @@ from closedloop.domain.issues import (
     after_rating,
     transition,
 )
+from closedloop.domain.regions import parent_code
 from closedloop.domain.sla import TimeLimit, is_late, light, window
 
 S = IssueState
@@ -137,6 +145,9 @@ class IssueDraft:
     reopen_count: int = 0
     merged_into_id: int | None = None
     reason: str | None = None
+    delegated_from_region_code: str | None = None
+    escalation_count: int = 0
+    delegation_return_count: int = 0
 
 
 ISSUE_COLUMNS = (
@@ -182,6 +193,9 @@ ISSUE_COLUMNS = (
     "reopen_count",
     "merged_into_id",
     "reason",
+    "delegated_from_region_code",
+    "escalation_count",
+    "delegation_return_count",
 )
 # ``id`` is left to the identity column: events are written in time order per issue,
 # so ids ascend with time within an issue (what ``last_events`` relies on).
@@ -197,6 +211,23 @@ EVENT_COLUMNS = (
     "message",
     "payload",
 )
+CUSTODY_COLUMNS = (
+    "issue_id",
+    "region_code",
+    "handling_level",
+    "started_at",
+    "ended_at",
+    "overdue_seconds",
+)
+
+
+@dataclass(slots=True)
+class Custody:
+    region_code: str
+    handling_level: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    overdue_seconds: int = 0
 
 
 def lognormal_hours(rng: random.Random, median: float, sigma: float) -> float:
@@ -215,6 +246,10 @@ class Story:
     other_unit: Unit | None
     reply: str
     enterprise_submitted: bool
+    # For an escalation: the parent tier's center and the unit it assigns to.
+    upper_center: Actor | None = None
+    upper_unit: Unit | None = None
+    upper_limits: Callable[[str | None], Limits] | None = None
 
 
 class IssueSim:
@@ -239,6 +274,7 @@ class IssueSim:
         self.urge_interval = urge_interval
         self.t = draft.created_at
         self.events: list[DraftEvent] = []
+        self.custody: list[Custody] = []
         self.urge_chance = 0.0  # set by plots: how keen this enterprise is to urge
 
     # --- time --------------------------------------------------------------------------
@@ -248,7 +284,7 @@ class IssueSim:
         at = self.t + dt.timedelta(hours=max(hours, 0.01))
         end = min(at, self.now)
         if (
-            self.d.state in (S.SUBMITTED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.REOPENED)
+            self.d.state in OPEN_STATES
             and (end - self.t).total_seconds() > 72 * 3600
             and self.rng.random() < self.urge_chance
         ):
@@ -291,7 +327,11 @@ class IssueSim:
                 public=False,
                 bumps=False,
                 optional="LIGHT_CHANGED",
-                payload={"light": current.value, "clock": d.clock_kind, "dueAt": d.due_at.isoformat()},
+                payload={
+                    "light": current.value,
+                    "clock": d.clock_kind,
+                    "dueAt": d.due_at.isoformat(),
+                },
             )
 
     # --- helpers -----------------------------------------------------------------------
@@ -318,8 +358,8 @@ class IssueSim:
                 at=at or self.t,
                 type=type_,
                 actor=actor,
-                from_state=self.d.state.value,
-                to_state=(to_state or self.d.state).value,
+                from_state=self.d.state,  # a StrEnum: COPY takes it as text
+                to_state=to_state or self.d.state,
                 public=public,
                 message=message,
                 payload=payload or {},
@@ -340,17 +380,37 @@ class IssueSim:
     def _stop_clock(self) -> None:
         self.d.clock_kind = None
 
+    def _keep_custody(
+        self, region: str | None = None, level: str | None = None, clock_changed: bool = False
+    ) -> None:
+        """Before a change: accrue time past the running limit to the holder, and open a
+        new ledger row when the holder or the handling level changes."""
+        d = self.d
+        region = region or d.holding_region_code
+        level = level or d.handling_level
+        moved = region != d.holding_region_code or level != d.handling_level
+        if not (moved or clock_changed):
+            return
+        row = self.custody[-1]
+        if d.clock_kind is not None and d.due_at is not None and self.t > d.due_at:
+            late_from = max(d.due_at, row.started_at)
+            row.overdue_seconds += max(0, round((self.t - late_from).total_seconds()))
+        if moved:
+            row.ended_at = self.t
+            self.custody.append(Custody(region, level, self.t))
+
     # --- the commands ------------------------------------------------------------------
 
     def submit(self, actor: Actor) -> None:
         d = self.d
+        self.custody.append(Custody(d.holding_region_code, d.handling_level, d.created_at))
         self.events.append(
             DraftEvent(
                 at=d.created_at,
                 type="SUBMITTED",
                 actor=actor,
                 from_state=None,
-                to_state=S.SUBMITTED.value,
+                to_state=S.SUBMITTED,
                 public=True,
                 payload={"channel": d.channel, "number": d.number},
                 bumps=False,
@@ -359,6 +419,7 @@ class IssueSim:
 
     def accept(self) -> None:
         to = self._move(Command.ACCEPT)
+        self._keep_custody(clock_changed=True)
         self._start_clock(ClockKind.ASSIGN)
         self.d.accepted_at = self.t
         self._event("ACCEPTED", self.center, public=True, to_state=to, clock_start=True)
@@ -366,6 +427,7 @@ class IssueSim:
 
     def reject(self, reason: str) -> None:
         to = self._move(Command.REJECT)
+        self._keep_custody(clock_changed=True)
         d = self.d
         d.reason, d.closed_at = reason, self.t
         self._stop_clock()
@@ -376,11 +438,14 @@ class IssueSim:
         """Triage into a guided category: leaves for its dedicated route."""
         to = self._move(Command.ROUTE_OUT)
         zh, en = DEDICATED_ROUTES[category]
+        self._keep_custody(clock_changed=True)
         d = self.d
         d.category, d.tags, d.route, d.closed_at = category, tags, zh, self.t
         self._stop_clock()
         payload = {"category": category, "route": {"zh": zh, "en": en}}
-        self._event("ROUTED_OUT", self.center, public=True, to_state=to, message=zh, payload=payload)
+        self._event(
+            "ROUTED_OUT", self.center, public=True, to_state=to, message=zh, payload=payload
+        )
         d.state = to
 
     def triage(self, category: str, tags: list[str], unit: Unit | None = None) -> None:
@@ -395,12 +460,12 @@ class IssueSim:
     def assign(self, unit: Unit, category: str | None = None) -> None:
         to = self._move(Command.ASSIGN)
         d = self.d
-        started = False
-        if d.clock_kind in (ClockKind.ASSIGN.value, None):
+        started = d.clock_kind in (ClockKind.ASSIGN.value, None)
+        self._keep_custody(level=HandlingLevel.BOARD.value, clock_changed=started)
+        if started:
             # Handing back and re-assigning does not reset the reply limit.
             d.assign_overdue = is_late(self.t, d.due_at) if d.clock_kind else False
             self._start_clock(ClockKind.REPLY, category)
-            started = True
         d.board_id = unit.id if unit.kind == "board" else None
         d.department_id = unit.id if unit.kind == "department" else None
         d.assigned_at = self.t
@@ -426,6 +491,7 @@ class IssueSim:
         to = self._move(Command.HAND_BACK)
         d = self.d
         payload = {"boardId": d.board_id, "departmentId": d.department_id}
+        self._keep_custody(level=HandlingLevel.CENTER.value)
         d.board_id = d.department_id = None
         d.handling_level = HandlingLevel.CENTER.value
         self._event(
@@ -435,6 +501,7 @@ class IssueSim:
 
     def resolve(self, actor: Actor, reply: str) -> None:
         to = self._move(Command.RESOLVE)
+        self._keep_custody(clock_changed=True)
         d = self.d
         d.overdue = d.overdue or (d.clock_kind is not None and is_late(self.t, d.due_at))
         d.resolved_at, d.reply = self.t, reply
@@ -458,6 +525,7 @@ class IssueSim:
         if to is S.CLOSED:
             d.closed_at = self.t
         else:
+            self._keep_custody(clock_changed=True)
             d.reopen_count += 1
             self._start_clock(ClockKind.ASSIGN)
         payload = {"grade": grade.value}
@@ -499,10 +567,30 @@ class IssueSim:
     def reopen(self, actor: Actor, reason: str) -> None:
         to = self._move(Command.REOPEN)
         d = self.d
+        self._keep_custody(clock_changed=True)
         self._start_clock(ClockKind.ASSIGN)
         d.reopen_count += 1
         d.closed_at, d.reason = None, reason
         self._event("REOPENED", actor, public=True, to_state=to, message=reason, clock_start=True)
+        d.state = to
+
+    def escalate(self, reason: str, center: Actor, limits: Callable[[str | None], Limits]) -> None:
+        """To the holding region's direct parent (``tiers.escalate``): the parent's center
+        gets it back in ACCEPTED, unassigned, with a fresh assign limit by its own rules."""
+        d = self.d
+        parent = parent_code(d.holding_region_code)
+        assert parent is not None, "the province escalates to its task force, not modelled"
+        to = self._move(Command.ESCALATE)
+        self._keep_custody(parent, HandlingLevel.PARENT_TIER.value, clock_changed=True)
+        payload = {"from": d.holding_region_code, "to": parent}
+        lower = self.center
+        self.limits, self.center = limits, center
+        self._start_clock(ClockKind.ASSIGN)
+        d.holding_region_code = parent
+        d.handling_level = HandlingLevel.PARENT_TIER.value
+        d.board_id = d.department_id = None
+        d.escalation_count += 1
+        self._event("ESCALATED", lower, public=True, to_state=to, message=reason, payload=payload)
         d.state = to
 
     # --- the end -------------------------------------------------------------------------
@@ -581,7 +669,17 @@ class IssueSim:
             d.reopen_count,
             d.merged_into_id,
             d.reason,
+            d.delegated_from_region_code,
+            d.escalation_count,
+            d.delegation_return_count,
         )
+
+    def custody_rows(self) -> list[tuple[Any, ...]]:
+        issue_id = self.d.id
+        return [
+            (issue_id, c.region_code, c.handling_level, c.started_at, c.ended_at, c.overdue_seconds)
+            for c in self.custody
+        ]
 
     def event_rows(self) -> list[tuple[Any, ...]]:
         issue_id = self.d.id
@@ -602,8 +700,11 @@ class IssueSim:
         ]
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload else "{}"
+    return _ENCODE(payload) if payload else "{}"
 
 
 # --- plots -----------------------------------------------------------------------------
@@ -619,7 +720,7 @@ LATE_GRADES = (
     (RatingGrade.BASICALLY_SATISFIED, 0.20),
 )
 RATED_SHARE = 0.78  # the rest is closed by default (unrated counts as good)
-LATE_REPLY_SHARE = 0.06
+LATE_REPLY_SHARE = 0.025
 
 
 def _assign_delay(rng: random.Random) -> float:
@@ -633,7 +734,7 @@ def _reply_span(rng: random.Random) -> float:
     """Hours from assignment to the reply; LATE_REPLY_SHARE past the 15-day limit."""
     if rng.random() < LATE_REPLY_SHARE:
         return rng.uniform(15.2 * 24, 40 * 24)
-    return min(lognormal_hours(rng, 4 * 24, 0.8), 14.8 * 24)
+    return min(lognormal_hours(rng, 6 * 24, 0.7), 14.8 * 24)
 
 
 def _grade(rng: random.Random, late: bool) -> RatingGrade:
@@ -706,7 +807,7 @@ def plot_board(s: IssueSim, story: Story) -> None:
 
 
 def plot_slow(s: IssueSim, story: Story) -> None:
-    """Past the reply limit by far: months, not days."""
+    """A hard case (land, power capacity, arrears): months past the reply limit."""
     rng = s.rng
     assert story.unit is not None
     s.urge_chance = 0.6
@@ -716,7 +817,7 @@ def plot_slow(s: IssueSim, story: Story) -> None:
     s.triage(story.category, story.tags, story.unit)
     s.wait(lognormal_hours(rng, 12.0, 1.0))
     s.start(story.unit)
-    s.wait(rng.uniform(40, 300) * 24)
+    s.wait(rng.uniform(20, 365) * 24)
     s.resolve(story.unit.actor, story.reply)
     _rate_or_close(s)
 
@@ -809,6 +910,29 @@ def plot_rejected(s: IssueSim, story: Story) -> None:
     s.reject(rng.choice(vocab.REJECT_REASONS))
 
 
+def plot_escalated(s: IssueSim, story: Story) -> None:
+    """Beyond the tier: escalated to the parent tier, which assigns and resolves it."""
+    rng = s.rng
+    assert story.upper_unit and story.upper_center and story.upper_limits
+    triaged = rng.random() < 0.5
+    _submit(s, story, classified=not triaged)
+    _accept(s)
+    if triaged:
+        s.wait(lognormal_hours(rng, 2.0, 1.0))
+        s.triage(story.category, story.tags)
+    s.wait(lognormal_hours(rng, 20.0, 0.8))
+    s.escalate(rng.choice(vocab.ESCALATE_REASONS), story.upper_center, story.upper_limits)
+    s.wait(_assign_delay(rng))
+    s.assign(story.upper_unit)
+    resolve_at = s.t + dt.timedelta(hours=_reply_span(rng))
+    if rng.random() < 0.5:
+        s.wait((resolve_at - s.t).total_seconds() / 3600 * rng.uniform(0.02, 0.3))
+        s.start(story.upper_unit)
+    s.wait_until(resolve_at)
+    s.resolve(story.upper_unit.actor, story.reply)
+    _rate_or_close(s)
+
+
 Plot = Callable[[IssueSim, Story], None]
 
 PLOTS: dict[str, Plot] = {
@@ -817,6 +941,7 @@ PLOTS: dict[str, Plot] = {
     "unsatisfied": plot_unsatisfied,
     "reopen_request": plot_reopen_request,
     "hand_back": plot_hand_back,
+    "escalated": plot_escalated,
     "center_answer": plot_center_answer,
     "routed_out": plot_routed_out,
     "rejected": plot_rejected,
@@ -824,11 +949,12 @@ PLOTS: dict[str, Plot] = {
 
 # Weights of the plots for an issue a board can take (guided categories are routed out).
 BOARD_PLOTS = (
-    ("board", 0.850),
-    ("slow", 0.012),
+    ("board", 0.780),
+    ("slow", 0.060),
     ("unsatisfied", 0.030),
     ("reopen_request", 0.006),
     ("hand_back", 0.025),
+    ("escalated", 0.030),
     ("rejected", 0.025),
 )
 CENTER_ANSWER_SHARE = {"CONSULTATION": 0.35, "APPEAL": 0.04, "SUGGESTION": 0.08}
@@ -850,8 +976,6 @@ def choose_plot(rng: random.Random, story: Story) -> str:
 def simulate(sim: IssueSim, story: Story, plot: str) -> None:
     """Run a plot up to ``now`` and finish the draft."""
     sim.urge_chance = 0.12
-    try:
+    with contextlib.suppress(Cutoff):
         PLOTS[plot](sim, story)
-    except Cutoff:
-        pass
     sim.finish()
