@@ -24,6 +24,7 @@ from closedloop.domain.issues import (
 from closedloop.domain.sla import light as light_at
 from closedloop.schema.context import Info
 from closedloop.schema.node_registry import register_node
+from closedloop.schema.reference import resolve_cached
 from closedloop.schema.relay import Node, to_global_id
 from closedloop.schema.tenancy import Board, Department, Region
 from closedloop.services.issues.queries import IssueOrder
@@ -219,34 +220,47 @@ class Issue(Node):
             hours=info.context.settings.urge_interval_hours
         )
 
+    # Reference rows resolve synchronously from the process cache when they can (a page of
+    # issues asks for the same few); see closedloop.schema.reference.
     @strawberry.field
-    async def enterprise(self, info: Info) -> Enterprise | None:
-        rec = await info.context.loaders.enterprise.load(self.rec.enterprise_id)
-        return Enterprise.from_record(rec) if rec else None
+    def enterprise(self, info: Info) -> Enterprise | None:
+        return resolve_cached(  # type: ignore[return-value]
+            "enterprise",
+            self.rec.enterprise_id,
+            info.context.loaders.enterprise,
+            Enterprise.from_record,
+        )
 
     @strawberry.field(description="企业所在地 / where the enterprise is")
-    async def origin_region(self, info: Info) -> Region | None:
-        rec = await info.context.loaders.region.load(self.rec.origin_region_code)
-        return Region.from_record(rec) if rec else None
+    def origin_region(self, info: Info) -> Region | None:
+        return resolve_cached(  # type: ignore[return-value]
+            "region", self.rec.origin_region_code, info.context.loaders.region, Region.from_record
+        )
 
     @strawberry.field(description="当前承办层级 / the tier working on it now")
-    async def holding_region(self, info: Info) -> Region | None:
-        rec = await info.context.loaders.region.load(self.rec.holding_region_code)
-        return Region.from_record(rec) if rec else None
+    def holding_region(self, info: Info) -> Region | None:
+        return resolve_cached(  # type: ignore[return-value]
+            "region", self.rec.holding_region_code, info.context.loaders.region, Region.from_record
+        )
 
     @strawberry.field
-    async def board(self, info: Info) -> Board | None:
+    def board(self, info: Info) -> Board | None:
         if self.rec.board_id is None:
             return None
-        rec = await info.context.loaders.board.load(self.rec.board_id)
-        return Board.from_record(rec) if rec else None
+        return resolve_cached(  # type: ignore[return-value]
+            "board", self.rec.board_id, info.context.loaders.board, Board.from_record
+        )
 
     @strawberry.field
-    async def department(self, info: Info) -> Department | None:
+    def department(self, info: Info) -> Department | None:
         if self.rec.department_id is None:
             return None
-        rec = await info.context.loaders.department.load(self.rec.department_id)
-        return Department.from_record(rec) if rec else None
+        return resolve_cached(  # type: ignore[return-value]
+            "department",
+            self.rec.department_id,
+            info.context.loaders.department,
+            Department.from_record,
+        )
 
     @strawberry.field(
         description="办理轨迹；企业只看到公开记录 / timeline (public part for enterprises)"

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.schema.reference import REFERENCE
 from closedloop.services import tenancy
 from closedloop.services.issues import records
 from closedloop.services.issues.records import (
@@ -35,15 +36,21 @@ def batch(
     principal: Principal | None,
     fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]],
     default: Callable[[], Any] = lambda: None,
+    cache_as: str | None = None,
 ) -> DataLoader[K, Any]:
     """A loader whose batches run in their own transaction: in the caller's scope, or for
-    reference data (``principal=None``) without one."""
+    reference data (``principal=None``) without one. ``cache_as`` also fills the
+    process-wide reference cache."""
 
     async def load(keys: list[K]) -> list[Any]:
         reading = db.read(principal) if principal is not None else db.read_reference()
         async with reading as conn:
             found = await fetch(conn, keys)
-        return [found.get(k, default()) for k in keys]
+        values = [found.get(k, default()) for k in keys]
+        if cache_as is not None:
+            for key, value in zip(keys, values, strict=True):
+                REFERENCE.put(cache_as, key, value)
+        return values
 
     return DataLoader(load_fn=load)
 
@@ -97,9 +104,11 @@ class Loaders:
             db, None, _libraries, default=list
         )
         self.enterprise: DataLoader[int, EnterpriseRecord | None] = batch(
-            db, None, records.enterprises_by_id
+            db, None, records.enterprises_by_id, cache_as="enterprise"
         )
-        self.region: DataLoader[str, RegionRecord | None] = batch(db, None, tenancy.regions_by_code)
+        self.region: DataLoader[str, RegionRecord | None] = batch(
+            db, None, tenancy.regions_by_code, cache_as="region"
+        )
         self.children: DataLoader[str, list[RegionRecord]] = batch(
             db, None, tenancy.children_of, default=list
         )
@@ -114,8 +123,8 @@ class Loaders:
             db, None, lambda c, k: tenancy.units_by_region(c, t.department, k), default=list
         )
         self.board: DataLoader[int, UnitRecord | None] = batch(
-            db, None, lambda c, k: tenancy.units_by_id(c, t.board, k)
+            db, None, lambda c, k: tenancy.units_by_id(c, t.board, k), cache_as="board"
         )
         self.department: DataLoader[int, UnitRecord | None] = batch(
-            db, None, lambda c, k: tenancy.units_by_id(c, t.department, k)
+            db, None, lambda c, k: tenancy.units_by_id(c, t.department, k), cache_as="department"
         )

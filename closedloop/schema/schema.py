@@ -6,17 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
@@ -40,12 +41,17 @@ def _masked(error: GraphQLError) -> bool:
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = settings
+    # The limit rules are built once: the validation cache is keyed by the rule classes, and
+    # a limiter built per request would make a new class each time and never hit.
+    rules: list[type[ASTValidationRule]] = [
+        depth_validator(limits.max_query_depth, None, None),
+        alias_validator(limits.max_aliases),
+    ]
     # Factories, not instances: a fresh extension per request (the caches are module-level).
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: MaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE),
     ]

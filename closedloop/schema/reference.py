@@ -1,0 +1,67 @@
+"""A process-wide, short-lived cache of reference rows: regions, centers, boards,
+departments and enterprises, by key.
+
+These rows change rarely (seeding, an enterprise renaming itself), and a page of issues
+asks for the same few of them over and over. A hit is resolved synchronously, without a
+loader round trip or an awaited field; a miss goes through the request's DataLoader, which
+fills the cache. Entries live ``TTL_SECONDS``, so a change shows within a minute. Scope is
+never decided here: callers check it before or after, exactly as without the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+TTL_SECONDS = 60.0
+MAX_ENTRIES = 200_000
+
+MISSING: Any = object()
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class ReferenceCache:
+    def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: dict[tuple[str, Hashable], tuple[float, Any]] = {}
+
+    def get(self, kind: str, key: Hashable) -> Any:
+        entry = self._data.get((kind, key))
+        if entry is None or entry[0] < time.monotonic():
+            return MISSING
+        return entry[1]
+
+    def put(self, kind: str, key: Hashable, value: Any) -> None:
+        if len(self._data) >= self.max_entries:
+            self._data.clear()  # crude but bounded; refills from the next requests
+        self._data[(kind, key)] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+REFERENCE = ReferenceCache()
+
+
+def resolve_cached(
+    kind: str,
+    key: Hashable,
+    loader: DataLoader[Any, R | None],
+    convert: Callable[[R], T],
+) -> T | Awaitable[T | None] | None:
+    """The converted row now when cached; otherwise an awaitable through the loader."""
+    hit = REFERENCE.get(kind, key)
+    if hit is not MISSING:
+        return convert(hit) if hit is not None else None
+
+    async def load() -> T | None:
+        rec = await loader.load(key)
+        return convert(rec) if rec is not None else None
+
+    return load()
