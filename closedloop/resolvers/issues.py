@@ -29,6 +29,7 @@ from closedloop.services.issues.queries import (
     list_issues,
     sort_value,
 )
+from closedloop.services.issues.records import last_events
 
 
 @strawberry.input(description="诉求筛选 / issue filters (all combine with AND)")
@@ -101,6 +102,24 @@ def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
     )
 
 
+def _selects_last_event(info: Info) -> bool:
+    """Whether the query asks for ``nodes { lastEvent }`` or ``edges { node { lastEvent } }``."""
+    for field in info.selected_fields:
+        for sel in field.selections:
+            name = getattr(sel, "name", None)
+            children = getattr(sel, "selections", [])
+            if name == "nodes" and any(getattr(c, "name", None) == "lastEvent" for c in children):
+                return True
+            if name == "edges":
+                for node in children:
+                    if getattr(node, "name", None) == "node" and any(
+                        getattr(c, "name", None) == "lastEvent"
+                        for c in getattr(node, "selections", [])
+                    ):
+                        return True
+    return False
+
+
 async def issue(info: Info, id: strawberry.ID) -> Issue | None:
     decoded = from_global_id(id)
     if decoded is None or decoded[0] != "Issue" or not decoded[1].isdigit():
@@ -130,12 +149,18 @@ async def issues(
     f = to_filter(info, filter)
     principal = info.context.principal
     now = info.context.clock.now()
+    loaders = info.context.loaders
     async with info.context.db.read(principal) as conn:
         recs = await list_issues(conn, principal, f, order_by, size + 1, key, now)
         total = await count_issues(conn, principal, f, now)
-    loader = info.context.loaders.issue
+        # A page that shows each issue's last event gets them in the same transaction,
+        # rather than in a loader batch of its own afterwards.
+        if recs and _selects_last_event(info):
+            last = await last_events(conn, [r.id for r in recs], loaders.public_only)
+            for rec in recs:
+                loaders.last_event.prime(rec.id, last.get(rec.id))
     for rec in recs:
-        loader.prime(rec.id, rec)
+        loaders.issue.prime(rec.id, rec)
     return make_connection(
         [Issue.from_record(r) for r in recs],
         [encode_cursor(encode_key(sort_value(r, order_by), r.id)) for r in recs],

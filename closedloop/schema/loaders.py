@@ -82,6 +82,7 @@ class Loaders:
         visible = issue_visibility(principal)
         # Enterprises see the public part of a timeline only.
         public_only = principal.role is Role.ENTERPRISE
+        self.public_only = public_only
         self.issue: DataLoader[int, IssueRecord | None] = batch(
             db, principal, lambda c, k: records.issues_by_id(c, k, visible)
         )
