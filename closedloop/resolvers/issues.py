@@ -11,14 +11,12 @@ from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.issues import Issue
+from closedloop.schema.paging import paging
 from closedloop.schema.relay import (
     Connection,
-    InvalidPaging,
-    decode_cursor,
     encode_cursor,
     from_global_id,
     make_connection,
-    page_size,
 )
 from closedloop.services.issues.queries import (
     IssueFilter,
@@ -136,16 +134,7 @@ async def issues(
     after: str | None,
 ) -> Connection[Issue]:
     locale = info.context.locale
-    try:
-        size = page_size(first)
-    except InvalidPaging as exc:
-        raise PublicError("INVALID_PAGING", str(exc), locale, field="first") from exc
-    key = None
-    if after is not None:
-        raw = decode_cursor(after)
-        key = decode_key(raw) if raw is not None else None
-        if key is None:
-            raise PublicError("INVALID_PAGING", "unreadable cursor", locale, field="after")
+    size, key = paging(locale, first, after, decode_key)
     f = to_filter(info, filter)
     principal = info.context.principal
     now = info.context.clock.now()

@@ -5,13 +5,11 @@ from __future__ import annotations
 from closedloop.domain.regions import RegionLevel, is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
+from closedloop.schema.paging import as_text, paging
 from closedloop.schema.relay import (
     Connection,
-    InvalidPaging,
-    decode_cursor,
     encode_cursor,
     make_connection,
-    page_size,
 )
 from closedloop.schema.tenancy import Region, can_read_regions
 from closedloop.services import tenancy
@@ -48,17 +46,7 @@ async def regions(
     for field, value in (("parentCode", parent_code), ("within", within)):
         if value is not None:
             _check_code(info, value, field)
-    try:
-        size = page_size(first)
-    except InvalidPaging as exc:
-        raise PublicError("INVALID_PAGING", str(exc), info.context.locale, field="first") from exc
-    after_code = None
-    if after is not None:
-        after_code = decode_cursor(after)
-        if after_code is None:
-            raise PublicError(
-                "INVALID_PAGING", "unreadable cursor", info.context.locale, field="after"
-            )
+    size, after_code = paging(info.context.locale, first, after, as_text)
     if not can_read_regions(info):
         return empty_connection()
     f = tenancy.RegionFilter(parent_code, level, within, name_contains)

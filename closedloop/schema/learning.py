@@ -15,14 +15,12 @@ from closedloop.schema.callbacks import CallbackSample, resolve_callback_sample
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.node_registry import register_node
+from closedloop.schema.paging import as_id, paging
 from closedloop.schema.relay import (
     Connection,
-    InvalidPaging,
     Node,
-    decode_cursor,
     encode_cursor,
     make_connection,
-    page_size,
     to_global_id,
 )
 from closedloop.services.learning import cases as case_service
@@ -163,16 +161,7 @@ class LearningQuery:
         locale = info.context.locale
         if region_within is not None:
             _check_region(info, region_within, "regionWithin")
-        try:
-            size = page_size(first)
-        except InvalidPaging as exc:
-            raise PublicError("INVALID_PAGING", str(exc), locale, field="first") from exc
-        after_id = None
-        if after is not None:
-            raw = decode_cursor(after)
-            if raw is None or not raw.isdigit():
-                raise PublicError("INVALID_PAGING", "unreadable cursor", locale, field="after")
-            after_id = int(raw)
+        size, after_id = paging(locale, first, after, as_id)
         province = _province_reader(info)
         if province is None:
             return make_connection([], [], size, 0, after=after is not None)

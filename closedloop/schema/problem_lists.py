@@ -13,13 +13,11 @@ from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.issues import Issue
+from closedloop.schema.paging import as_id, paging
 from closedloop.schema.relay import (
     Connection,
-    InvalidPaging,
-    decode_cursor,
     encode_cursor,
     make_connection,
-    page_size,
     to_global_id,
 )
 from closedloop.services.issues.records import ProblemListRecord, problem_list
@@ -57,16 +55,7 @@ async def resolve_problem_lists(
     locale = info.context.locale
     if not is_valid_code(region):
         raise PublicError("INVALID_REGION_CODE", f"region={region!r}", locale, field="region")
-    try:
-        size = page_size(first)
-    except InvalidPaging as exc:
-        raise PublicError("INVALID_PAGING", str(exc), locale, field="first") from exc
-    after_id = None
-    if after is not None:
-        raw = decode_cursor(after)
-        if raw is None or not raw.isdigit():
-            raise PublicError("INVALID_PAGING", "unreadable cursor", locale, field="after")
-        after_id = int(raw)
+    size, after_id = paging(locale, first, after, as_id)
     principal = info.context.principal
     if not can_on_region(principal, Action.ISSUE_READ, region):
         return make_connection([], [], size, 0, after=after is not None)

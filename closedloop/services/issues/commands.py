@@ -223,21 +223,15 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
             .returning(t.issue.c.id)
         )
     ).scalar_one()
-    tx.touched.add(int(issue_id))
     await tx.open_custody(int(issue_id), holding, level.value)
-    await tx.conn.execute(
-        t.issue_event.insert().values(
-            issue_id=issue_id,
-            occurred_at=tx.now,
-            actor_id=p.account_id,
-            actor_name=tx.actor_name,
-            type="SETTLED_IN_CHANNEL" if settled else "SUBMITTED",
-            from_state=None,
-            to_state=state.value,
-            public=True,
-            message=settled,
-            payload={"channel": channel.value, "number": number},
-        )
+    await tx.append_event(
+        int(issue_id),
+        "SETTLED_IN_CHANNEL" if settled else "SUBMITTED",
+        from_state=None,
+        to_state=state,
+        public=True,
+        message=settled,
+        payload={"channel": channel.value, "number": number},
     )
     await write_keys(
         tx.conn,

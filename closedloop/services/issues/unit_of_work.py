@@ -154,16 +154,38 @@ class CommandTx:
         message: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> None:
-        self.touched.add(issue.id)
+        await self.append_event(
+            issue.id,
+            type_,
+            from_state=issue.state,
+            to_state=to_state or issue.state,
+            public=public,
+            message=message,
+            payload=payload,
+        )
+
+    async def append_event(
+        self,
+        issue_id: int,
+        type_: str,
+        *,
+        from_state: IssueState | None,
+        to_state: IssueState,
+        public: bool,
+        message: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        """One entry of an issue's append-only timeline, by the acting principal, now."""
+        self.touched.add(issue_id)
         await self.conn.execute(
             t.issue_event.insert().values(
-                issue_id=issue.id,
+                issue_id=issue_id,
                 occurred_at=self.now,
                 actor_id=self.principal.account_id,
                 actor_name=self.actor_name,
                 type=type_,
-                from_state=issue.state.value,
-                to_state=(to_state or issue.state).value,
+                from_state=from_state.value if from_state else None,
+                to_state=to_state.value,
                 public=public,
                 message=message,
                 payload=payload or {},

@@ -113,19 +113,8 @@ async def link_recurrence(tx: CommandTx, issue_id: int, version: int, previous_i
         payload={"previousId": previous.id, "previous": previous.number},
     )
     await tx.conn.execute(t.issue.update().where(t.issue.c.id == previous.id).values(recurred=True))
-    tx.touched.add(previous.id)
-    await tx.conn.execute(
-        t.issue_event.insert().values(
-            issue_id=previous.id,
-            occurred_at=tx.now,
-            actor_id=tx.principal.account_id,
-            actor_name=tx.actor_name,
-            type="RECURRED",
-            from_state=previous.state.value,
-            to_state=previous.state.value,
-            public=False,
-            payload={"issueId": issue.id, "number": issue.number},
-        )
+    await tx.event(
+        previous, "RECURRED", public=False, payload={"issueId": issue.id, "number": issue.number}
     )
     return issue.id
 

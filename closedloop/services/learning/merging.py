@@ -19,20 +19,14 @@ async def tell_merged_reporters(tx: CommandTx, primary: IssueRecord, reply: str)
     )
     for payload in rows.scalars():
         for dup in payload.get("duplicates", []):
-            tx.touched.add(int(dup["id"]))
-            await tx.conn.execute(
-                t.issue_event.insert().values(
-                    issue_id=dup["id"],
-                    occurred_at=tx.now,
-                    actor_id=tx.principal.account_id,
-                    actor_name=tx.actor_name,
-                    type="PRIMARY_RESOLVED",
-                    from_state=IssueState.MERGED.value,
-                    to_state=IssueState.MERGED.value,
-                    public=True,
-                    message=reply,
-                    payload={"primaryId": primary.id, "primary": primary.number},
-                )
+            await tx.append_event(
+                int(dup["id"]),
+                "PRIMARY_RESOLVED",
+                from_state=IssueState.MERGED,
+                to_state=IssueState.MERGED,
+                public=True,
+                message=reply,
+                payload={"primaryId": primary.id, "primary": primary.number},
             )
             phone = await tx.enterprise_phone(int(dup["enterpriseId"]))
             await tx.notify_about(
