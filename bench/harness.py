@@ -53,6 +53,41 @@ ISSUE_WITH_TIMELINE = """query($id: ID!) { issue(id: $id) { id number title cont
 ENTERPRISE_OWN = """{ issues(first: 20) { totalCount nodes { id number title state light dueAt
   createdAt rating holdingRegion { name } lastEvent { type occurredAt } } } }"""
 
+# The same page for PostGraphile v4 (bench/postgraphile): its connection filtered to the pool
+# (held by 德清 330521, open states), newest first, with the related rows and the last event.
+# Aliases give the fields closedloop's names; the ids are PostGraphile's own node ids and the
+# last event is a one-element connection. ``light`` is bench/postgraphile's computed field.
+COUNTY_POOL_POSTGRAPHILE = """{ issues(first: 50, orderBy: [CREATED_AT_DESC, ID_DESC],
+  filter: {holdingRegionCode: {equalTo: "330521"},
+    state: {in: ["SUBMITTED", "ACCEPTED", "ASSIGNED", "IN_PROGRESS", "REOPENED"]}}) {
+  totalCount nodes { id: nodeId number title state light dueAt
+    enterprise { name creditCode } board { name: nameZh } department { name: nameZh }
+    holdingRegion: regionByHoldingRegionCode { name }
+    lastEvent: issueEvents(orderBy: ID_DESC, first: 1) { nodes { type occurredAt actorName } }
+  } } }"""
+
+DASHBOARD = """query($region: String!, $period: String!) { dashboard(region: $region,
+  period: $period) { asOf totals { ...F } local { ...F } children { region { code name }
+  figures { ...F } } byState { state count label } byTier { tier label figures { ...F } }
+  boards { key name figures { ...F } } departments { key name figures { ...F } }
+  topTags { tag count } redList { id reason listedOn } blackList { id reason listedOn }
+  redCount blackCount trend { month figures { ...F } } } }
+fragment F on DashboardFigures { total proactive handled resolved open merged
+  overdueResolved recurred unratedResolved goodRatings yellowLights redLights resolutionRate
+  satisfactionRate overdueRate recurrenceRate proactiveRate }"""
+
+SCORES = """query($kind: EvaluationTargetKind!, $region: String!, $period: String!) {
+  scores(targetKind: $kind, region: $region, period: $period) { targetKind
+  period { label } entries { rank subtotal total target { kind key name isKey }
+  indicators { key status rate numerator denominator rank points deduction }
+  adjustments { key count points } counters { total handled resolved overdueResolved
+  goodRatings respondedOnTime } } } }"""
+
+# Periods inside the generated data (two years up to the generation time, 2024-11-22 to
+# 2026-11-22 for closedloop_bench_1m): a full quarter and a full year.
+BENCH_QUARTER = os.environ.get("BENCH_QUARTER", "2026-Q3")
+BENCH_YEAR = os.environ.get("BENCH_YEAR", "2025")
+
 ISSUE_IDS = """query($after: String) { issues(filter: {holdingRegion: "330521"}, first: 100,
   after: $after) { pageInfo { hasNextPage endCursor } nodes { id } } }"""
 
@@ -99,6 +134,11 @@ SCENARIOS: dict[str, Scenario] = {
         "deqing.center",
         lambda client, token: _fixed({"query": COUNTY_POOL}),
     ),
+    "county_pool_postgraphile": Scenario(
+        "the county pool page as PostGraphile v4 asks for it (bench/postgraphile)",
+        "deqing.center",
+        lambda client, token: _fixed({"query": COUNTY_POOL_POSTGRAPHILE}),
+    ),
     "issue_with_timeline": Scenario(
         "one issue by id with its full timeline (cycling over 500 issues held by 德清)",
         "deqing.center",
@@ -108,6 +148,30 @@ SCENARIOS: dict[str, Scenario] = {
         "an enterprise's own issues (ent.deqing-geo), newest 20",
         "ent.deqing-geo",
         lambda client, token: _fixed({"query": ENTERPRISE_OWN}),
+    ),
+    "province_dashboard": Scenario(
+        f"the province's cockpit (region 33) for a quarter ({BENCH_QUARTER}; $BENCH_QUARTER)",
+        "province.monitor",
+        lambda client, token: _fixed(
+            {"query": DASHBOARD, "variables": {"region": "33", "period": BENCH_QUARTER}}
+        ),
+    ),
+    "province_dashboard_year": Scenario(
+        f"the province's cockpit (region 33) for a year ({BENCH_YEAR}; $BENCH_YEAR)",
+        "province.monitor",
+        lambda client, token: _fixed(
+            {"query": DASHBOARD, "variables": {"region": "33", "period": BENCH_YEAR}}
+        ),
+    ),
+    "city_department_scores": Scenario(
+        f"the scores of every department of 湖州 (3305) for a quarter ({BENCH_QUARTER})",
+        "huzhou.evaluator",
+        lambda client, token: _fixed(
+            {
+                "query": SCORES,
+                "variables": {"kind": "DEPARTMENT", "region": "3305", "period": BENCH_QUARTER},
+            }
+        ),
     ),
 }
 
@@ -454,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the server's database (default $DATABASE_URL), to count new connections",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--label", help="name the results after the server (e.g. floor): 'label:scenario'"
+    )
     args = parser.parse_args(argv)
     if not _loopback(args.url) or (
         args.database_url and not _loopback(args.database_url.replace("postgresql", "http", 1))
@@ -482,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         )
+    if args.label:
+        for r in results:
+            r.scenario = f"{args.label}:{r.scenario}"
     print()
     print_table(results)
     if args.json:
