@@ -55,8 +55,10 @@ def main() -> None:
     print(f"policy rules: {len(rules)}")
     print(f"{'check':<24}{'checks':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for name, row in measure(args.rounds).items():
-        print(f"{name:<24}{int(row['checks']):>10}{row['p50_ms']:>10.4f}{row['p99_ms']:>10.4f}"
-              f"{row['max_ms']:>10.3f}")
+        print(
+            f"{name:<24}{int(row['checks']):>10}{row['p50_ms']:>10.4f}{row['p99_ms']:>10.4f}"
+            f"{row['max_ms']:>10.3f}"
+        )
 
 
 if __name__ == "__main__":
