@@ -711,6 +711,7 @@ class RecordIndicatorInput:
         default=None, description="地区对象时必填 / for a REGION target"
     )
     scheme: str = DEFAULT_SCHEME
+    idempotency_key: str | None = None
 
 
 @strawberry.type(description="录入外部指标结果 / the result of recordIndicator")
@@ -739,6 +740,7 @@ class AddListEntryInput:
     listed_on: dt.date | None = strawberry.field(
         default=None, description="列入日期，默认今天（北京时间）/ defaults to today"
     )
+    idempotency_key: str | None = None
 
 
 @strawberry.type(description="红黑榜录入结果 / the result of addListEntry")

@@ -37,7 +37,9 @@ async def resolve(info: Info, input: AddListEntryInput) -> AddListEntryPayload:
         listed_on=input.listed_on,
     )
     try:
-        new_id = await records.add_list_entry(ctx.db, ctx.clock, ctx.principal, cmd)
+        new_id = await records.add_list_entry(
+            ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
+        )
     except Failure as exc:
         return schema.AddListEntryPayload(entry=None, errors=[schema.evaluation_error(info, exc)])
     row = await schema.evaluation_loaders(info).entry.load(new_id)

@@ -62,7 +62,9 @@ async def resolve(info: Info, input: RecordIndicatorInput) -> RecordIndicatorPay
         value=to_value(input.value),
     )
     try:
-        new_id = await records.record_indicator(ctx.db, ctx.clock, ctx.principal, cmd)
+        new_id = await records.record_indicator(
+            ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
+        )
     except Failure as exc:
         return schema.RecordIndicatorPayload(
             record=None, errors=[schema.evaluation_error(info, exc)]

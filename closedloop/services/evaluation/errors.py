@@ -33,12 +33,17 @@ class EvaluationErrorCode(enum.StrEnum):
     INVALID_DATE = "INVALID_DATE"
     ISSUE_NOT_FOUND = "ISSUE_NOT_FOUND"
     CASE_NOT_FOUND = "CASE_NOT_FOUND"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 i18n.register(
     "EvaluationErrorCode",
     {
         "PERMISSION_DENIED": ("无权执行此操作", "You may not do this"),
+        "IDEMPOTENCY_KEY_REUSED": (
+            "幂等键已用于不同的请求",
+            "The idempotency key was used for a different request",
+        ),
         "UNKNOWN_SCHEME": ("未知的评价方案", "Unknown scoring scheme"),
         "UNKNOWN_INDICATOR": ("评价方案中没有该指标", "The scheme has no such indicator"),
         "INVALID_PERIOD": ("统计周期无法解析", "The period cannot be parsed"),

@@ -46,6 +46,7 @@ from closedloop.domain.scoring import (
     RateInput,
     validate_external_input,
 )
+from closedloop.services import idempotency
 from closedloop.services.evaluation.attribution import date_bucket
 from closedloop.services.evaluation.errors import EvaluationError
 from closedloop.services.evaluation.errors import EvaluationErrorCode as E
@@ -438,14 +439,43 @@ async def _target(
     return found
 
 
+async def _replayed(
+    conn: AsyncConnection,
+    principal: Principal,
+    key: str | None,
+    operation: str,
+    cmd: Any,
+    now: dt.datetime,
+) -> int | None:
+    """The first result's id when this is a retry with the same key; None to go ahead."""
+    if key is None or principal.account_id is None:
+        return None
+    payload = {"cmd": repr(cmd)}
+    replay = await idempotency.claim(conn, principal.account_id, key, operation, payload, now)
+    if replay is None:
+        return None
+    if replay.reused or replay.result_id is None:
+        raise EvaluationError(E.IDEMPOTENCY_KEY_REUSED, "idempotencyKey")
+    return replay.result_id
+
+
 async def record_indicator(
-    db: Database, clock: Clock, principal: Principal, cmd: RecordIndicator
+    db: Database,
+    clock: Clock,
+    principal: Principal,
+    cmd: RecordIndicator,
+    idempotency_key: str | None = None,
 ) -> int:
     """Validate everything, then store the input and supersede the current one."""
     scheme = _scheme(cmd.scheme)
     indicator = _indicator(scheme, cmd.indicator)
     period = _period(cmd.period)
     async with db.transaction(principal) as conn:
+        first = await _replayed(
+            conn, principal, idempotency_key, "recordIndicator", cmd, clock.now()
+        )
+        if first is not None:
+            return first
         target = await _target(conn, principal, cmd.target, Action.INDICATOR_RECORD)
         if cmd.value is None:
             raise EvaluationError(
@@ -509,12 +539,18 @@ async def record_indicator(
             .where(*same, r.superseded_by.is_(None), r.id != new_id)
             .values(superseded_by=new_id)
         )
+        if idempotency_key and principal.account_id is not None:
+            await idempotency.record_result(conn, principal.account_id, idempotency_key, new_id)
         await conn.commit()
     return int(new_id)
 
 
 async def add_list_entry(
-    db: Database, clock: Clock, principal: Principal, cmd: AddListEntry
+    db: Database,
+    clock: Clock,
+    principal: Principal,
+    cmd: AddListEntry,
+    idempotency_key: str | None = None,
 ) -> int:
     reason = (cmd.reason or "").strip()
     if not reason:
@@ -531,6 +567,9 @@ async def add_list_entry(
             E.INVALID_DATE, "listedOn", detail_zh="不能晚于今天", detail_en="not after today"
         )
     async with db.transaction(principal) as conn:
+        first = await _replayed(conn, principal, idempotency_key, "addListEntry", cmd, now)
+        if first is not None:
+            return first
         target = await _target(conn, principal, cmd.target, Action.LIST_ENTRY_ADD)
         if cmd.issue_id is not None:
             # Only an issue the caller can see: RLS and the application's predicate agree.
@@ -569,6 +608,8 @@ async def add_list_entry(
                 .returning(t.list_entry.c.id)
             )
         ).scalar_one()
+        if idempotency_key and principal.account_id is not None:
+            await idempotency.record_result(conn, principal.account_id, idempotency_key, new_id)
         await conn.commit()
     return int(new_id)
 

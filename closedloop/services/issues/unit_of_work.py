@@ -8,14 +8,11 @@ and helpers that load the target issue *through scope, policy and version*, chan
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.enforcer import can
@@ -25,6 +22,7 @@ from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Command, IllegalTransition, IssueState, transition
+from closedloop.services import idempotency
 from closedloop.services.event_bus import publish
 from closedloop.services.issues.records import IssueRecord, lock_issue
 from closedloop.settings import Settings
@@ -253,11 +251,6 @@ class CommandTx:
         await self.notify(issue, "OA", recipient, topic, text)
 
 
-def request_hash(operation: str, payload: dict[str, Any]) -> str:
-    canonical = json.dumps([operation, payload], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 Handler = Callable[[CommandTx], Awaitable[int]]
 
 
@@ -282,65 +275,33 @@ class IssueCommands:
         async with self.db.transaction(principal) as conn:
             try:
                 if idempotency_key:
-                    replay = await self._claim_key(
-                        conn, principal, operation, payload, idempotency_key
+                    assert principal.account_id is not None
+                    replay = await idempotency.claim(
+                        conn,
+                        principal.account_id,
+                        idempotency_key,
+                        operation,
+                        payload,
+                        self.clock.now(),
                     )
                     if replay is not None:
                         await conn.rollback()
-                        return replay
+                        if replay.reused:
+                            reused = IssueCommandError(
+                                IssueErrorCode.IDEMPOTENCY_KEY_REUSED, "idempotencyKey"
+                            )
+                            return CommandResult(None, [reused])
+                        return CommandResult(replay.result_id, replayed=True)
                 tx = CommandTx(conn, principal, self.clock.now(), self.settings)
                 issue_id = await handler(tx)
                 await publish(conn, tx.touched)
                 if idempotency_key:
-                    await conn.execute(
-                        t.idempotency_key.update()
-                        .where(
-                            t.idempotency_key.c.account_id == principal.account_id,
-                            t.idempotency_key.c.key == idempotency_key,
-                        )
-                        .values(issue_id=issue_id)
+                    assert principal.account_id is not None
+                    await idempotency.record_result(
+                        conn, principal.account_id, idempotency_key, issue_id
                     )
                 await conn.commit()
                 return CommandResult(issue_id)
             except IssueCommandError as exc:
                 await conn.rollback()
                 return CommandResult(None, [exc])
-
-    async def _claim_key(
-        self,
-        conn: AsyncConnection,
-        principal: Principal,
-        operation: str,
-        payload: dict[str, Any],
-        key: str,
-    ) -> CommandResult | None:
-        """Claim the key in this transaction; a concurrent twin waits for our commit."""
-        digest = request_hash(operation, payload)
-        claimed = await conn.execute(
-            pg_insert(t.idempotency_key)
-            .values(
-                account_id=principal.account_id,
-                key=key,
-                operation=operation,
-                request_hash=digest,
-                created_at=self.clock.now(),
-            )
-            .on_conflict_do_nothing()
-            .returning(t.idempotency_key.c.key)
-        )
-        if claimed.first() is not None:
-            return None
-        row = (
-            await conn.execute(
-                sa.select(t.idempotency_key.c.request_hash, t.idempotency_key.c.issue_id).where(
-                    t.idempotency_key.c.account_id == principal.account_id,
-                    t.idempotency_key.c.key == key,
-                )
-            )
-        ).first()
-        assert row is not None
-        if row.request_hash != digest:
-            return CommandResult(
-                None, [IssueCommandError(IssueErrorCode.IDEMPOTENCY_KEY_REUSED, "idempotencyKey")]
-            )
-        return CommandResult(row.issue_id, replayed=True)
