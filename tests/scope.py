@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+import pytest
+
 from tests.conftest import Api
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
@@ -49,7 +51,7 @@ class ScopeVisibilityMixin:
 
     async def test_lists_leave_out_of_scope_objects_out(self, api: Api) -> None:
         if self.list_query is None:
-            return
+            pytest.skip("this type has no list of its own; node() is its only path")
         for case in await self.cases(api):
             for who, expected in ((case.insider, True), (case.outsider, False)):
                 data = await api.gql(self.list_query, as_=who)

@@ -58,16 +58,18 @@ def batch(
 def batch_records(
     db: Database,
     principal: Principal,
+    issues: DataLoader[int, IssueRecord | None],
     fetch: Callable[
         [AsyncConnection, Principal, Sequence[IssueRecord]], Awaitable[dict[int, list[Candidate]]]
     ],
 ) -> DataLoader[int, list[Candidate]]:
-    """A loader keyed by issue id that computes from the issue records themselves."""
+    """A loader keyed by issue id that computes from the issue records themselves, taken
+    from the request's issue loader (a listed page has already primed it)."""
 
     async def load(keys: list[int]) -> list[list[Candidate]]:
+        found = [r for r in await issues.load_many(keys) if r is not None]
         async with db.read(principal) as conn:
-            found = await records.issues_by_id(conn, keys, issue_visibility(principal))
-            result = await fetch(conn, principal, list(found.values()))
+            result = await fetch(conn, principal, found)
         return [result.get(k, []) for k in keys]
 
     return DataLoader(load_fn=load)
@@ -96,10 +98,10 @@ class Loaders:
             db, principal, records.custody_for, default=list
         )
         self.duplicates: DataLoader[int, list[Candidate]] = batch_records(
-            db, principal, similar.duplicate_candidates
+            db, principal, self.issue, similar.duplicate_candidates
         )
         self.recurrences: DataLoader[int, list[Candidate]] = batch_records(
-            db, principal, similar.recurrence_candidates
+            db, principal, self.issue, similar.recurrence_candidates
         )
         self.tag_library: DataLoader[str, list[TagRecord]] = batch(
             db, None, _libraries, default=list

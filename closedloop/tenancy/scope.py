@@ -85,13 +85,12 @@ def issue_target(
         return Target.OWN if enterprise_id == p.enterprise_id else Target.UNRELATED
     if p.region_code is None:
         return Target.UNRELATED
-    if can_see_issue(
-        p,
-        enterprise_id=enterprise_id,
-        origin_region="",
-        holding_region=holding_region,
-        board_id=board_id,
-        department_id=department_id,
-    ) and p.role in (Role.BOARD_HANDLER, Role.DEPARTMENT_HANDLER):
-        return Target.ASSIGNED
+    if p.role in (Role.BOARD_HANDLER, Role.DEPARTMENT_HANDLER) and holding_region == p.region_code:
+        unit, mine = (
+            (board_id, p.board_id)
+            if p.role is Role.BOARD_HANDLER
+            else (department_id, p.department_id)
+        )
+        if unit is not None and unit == mine:
+            return Target.ASSIGNED
     return Target(relation(p.region_code, holding_region).value)

@@ -169,7 +169,5 @@ async def recurrence_candidates(
     # Earlier issues were created before their resolution, so look back one more window.
     window = {i.id: (i.created_at - 2 * RECURRENCE_WINDOW, i.created_at) for i in issues}
     scored = await _scored(conn, principal, issues, window)
-    return {
-        src: [c for c in cands if _recurs(next(i for i in issues if i.id == src), c)]
-        for src, cands in scored.items()
-    }
+    by_id = {i.id: i for i in issues}
+    return {src: [c for c in cands if _recurs(by_id[src], c)] for src, cands in scored.items()}
