@@ -178,6 +178,23 @@ issue = sa.Table(
     sa.Index("ix_issue_origin", "origin_region_code", "id"),
     sa.Index("ix_issue_enterprise", "enterprise_id", "id"),
     sa.Index("ix_issue_created", "created_at", "id"),
+    sa.Index("ix_issue_origin_created", "origin_region_code", "created_at"),
+    sa.Index(
+        "ix_issue_running_clock",
+        "origin_region_code",
+        "created_at",
+        postgresql_include=[
+            "id",
+            "enterprise_id",
+            "holding_region_code",
+            "state",
+            "board_id",
+            "department_id",
+            "warn_at",
+            "due_at",
+        ],
+        postgresql_where=sa.text("clock_kind is not null"),
+    ),
     sa.Index("ix_issue_tags", "tags", postgresql_using="gin"),
     sa.Index("ix_issue_due", "due_at", postgresql_where=sa.text("clock_kind is not null")),
     sa.Index(
@@ -395,4 +412,47 @@ list_entry = sa.Table(
     sa.Column("added_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
     sa.Column("added_at", TZ, nullable=False),
     sa.Index("ix_list_entry_region", "region_code", "listed_on"),
+)
+
+
+ROLLUP_COUNTERS = (
+    "total",
+    "proactive",
+    "handled",
+    "resolved",
+    "overdue_resolved",
+    "recurred",
+    "responded_on_time",
+    "unrated_resolved",
+    "rating_satisfied",
+    "rating_fairly_satisfied",
+    "rating_basically_satisfied",
+    "rating_unsatisfied",
+    "rows",
+    "merged",
+    "open",
+)
+
+# The dashboard's figures per (Beijing month, origin county) slice and marginal
+# (``closedloop.services.evaluation.rollup``); migration 0007 adds its triggers and policies.
+issue_rollup = sa.Table(
+    "issue_rollup",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("county_code", RegionCode, nullable=False),
+    sa.Column("dimension", sa.Text, nullable=False),
+    sa.Column("value", RegionCode, nullable=False),
+    sa.Column("name_zh", sa.Text, nullable=True),
+    sa.Column("name_en", sa.Text, nullable=True),
+    *(sa.Column(n, sa.Integer, nullable=False, server_default="0") for n in ROLLUP_COUNTERS),
+    sa.PrimaryKeyConstraint("county_code", "month", "dimension", "value", name="pk_issue_rollup"),
+    sa.Index("ix_issue_rollup_dimension", "dimension", "month", "county_code"),
+)
+
+# Slices written since their last refresh (appended by a trigger on ``issue``).
+issue_rollup_dirty = sa.Table(
+    "issue_rollup_dirty",
+    metadata,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("county_code", RegionCode, nullable=False),
 )

@@ -61,6 +61,7 @@ from closedloop.devtools.lifecycle import (
 from closedloop.domain.issues import OPEN_STATES, Category, Channel
 from closedloop.domain.regions import RegionLevel, level_of, parent_code
 from closedloop.domain.sla import CHINA, TimeLimit, is_workday
+from closedloop.services.evaluation import rollup
 
 T = TypeVar("T")
 
@@ -1035,8 +1036,18 @@ async def generate(
                     await _set_sequence(conn, target.table)
             await _set_sequence(conn, "enterprise")
             await conn.commit()
-            say("committed; analyzing")
-            tables = ["enterprise", "issue_number", *(x.table for x in targets if x is not None)]
+            # COPY skipped the triggers that mark the dashboard rollup's slices.
+            say("committed; computing the dashboard rollup")
+            await rollup.mark_all(conn)
+            await rollup.refresh_on(conn)
+            await conn.commit()
+            say("analyzing")
+            tables = [
+                "enterprise",
+                "issue_number",
+                "issue_rollup",
+                *(x.table for x in targets if x is not None),
+            ]
             await conn.execute(sa.text("ANALYZE " + ", ".join(tables)))
             await conn.commit()
             report.finish_seconds = time.perf_counter() - mark

@@ -57,7 +57,7 @@ counted by one statement, bucketed with ``width_bucket`` over the periods' bound
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -146,9 +146,8 @@ def counter_columns(
     return columns
 
 
-def counters_from(row: Any) -> Counters:
-    """``Counters`` from a row carrying ``COUNTER_COLUMNS`` (ints, or sums of them)."""
-    m = row._mapping
+def counters_from(m: Mapping[Any, Any]) -> Counters:
+    """``Counters`` from a row's mapping carrying ``COUNTER_COLUMNS`` (ints, or sums)."""
     ratings = {grade: int(m[name]) for grade, name in RATING_COLUMNS.items() if m[name]}
     return Counters(
         **{name: int(m[name] or 0) for name in BASE_COUNTER_COLUMNS},
@@ -194,7 +193,7 @@ async def group_counters(
     for row in rows:
         key = key_of.get(row.target)
         if key is not None and 1 <= row.bucket <= len(periods):
-            out[row.bucket - 1][key] = counters_from(row)
+            out[row.bucket - 1][key] = counters_from(row._mapping)
     return out
 
 

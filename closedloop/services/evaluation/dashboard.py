@@ -14,10 +14,17 @@ default scheme's satisfied grades and counts unrated resolved issues as good.
 Lights are evaluated at the request's clock: open issues of the population whose running
 limit is past two thirds (yellow) or past due (red).
 
-Cost, whatever the region's size: one aggregate statement over the population (GROUPING
-SETS: total, child region, state, holding tier, board, department, with the units' keys
-joined onto the aggregated rows, not onto the issues), one for the top tags, one for the
-monthly trend, two for the red/black lists, and the region's children from reference data.
+Where the figures come from:
+
+- a county, a city or the province, for whole months: the monthly rollup
+  (``rollup``: a few thousand pre-summed rows, refreshed first if issues changed), plus
+  the lights counted live over the lit issues only;
+- a town, or a period that is not whole months: live, one aggregate statement over the
+  population (``figures.marginals_statement``), one for the top tags, one for the trend.
+
+Either way, two statements for the red/black lists, the region's children from reference
+data, and the same number of statements whatever the region's size. A test checks that
+both sources give the same dashboard.
 """
 
 from __future__ import annotations
@@ -34,19 +41,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.roles import Action, Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
-from closedloop.domain.issues import OPEN_STATES, IssueState
+from closedloop.domain.issues import IssueState
 from closedloop.domain.periods import Period
 from closedloop.domain.regions import RegionLevel
 from closedloop.domain.schemes import DEFAULT_SCHEME, load_scheme
 from closedloop.domain.scoring import Counters, rate_of, round_half_up
 from closedloop.services import tenancy
-from closedloop.services.evaluation.attribution import (
-    COUNTER_COLUMNS,
-    MERGED,
-    counter_columns,
-    counters_from,
-    instant_bucket,
-    responded_in_time,
+from closedloop.services.evaluation import rollup
+from closedloop.services.evaluation.attribution import counters_from, instant_bucket
+from closedloop.services.evaluation.figures import (
+    STORED_COLUMNS,
+    Dimension,
+    figure_columns,
+    grouped_facts,
+    lights_statement,
+    marginals_statement,
 )
 from closedloop.services.evaluation.records import ListEntryRow, list_entries
 from closedloop.services.evaluation.scores import readable_region
@@ -58,8 +67,6 @@ from closedloop.tenancy.scope import in_subtree, issue_visibility
 TOP_TAGS = 10
 TREND_MONTHS = 12
 LIST_LIMIT = 50
-EXTRA_COLUMNS = ("rows", "merged", "open", "yellow", "red")
-TIER_OF_LENGTH = {2: RegionLevel.PROVINCE, 4: RegionLevel.CITY, 6: RegionLevel.COUNTY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +138,17 @@ class Dashboard:
     trend: tuple[tuple[Period, Figures], ...]
 
 
-def _figures(row: Any) -> Figures:
-    m = row._mapping
+Row = Mapping[Any, Any]
+Marginals = dict[str, dict[str | None, dict[str, Any]]]
+
+
+def _figures(m: Row) -> Figures:
     return Figures(
-        counters=counters_from(row),
+        counters=counters_from(m),
         open=int(m["open"] or 0),
         merged=int(m["merged"] or 0),
-        yellow=int(m["yellow"] or 0),
-        red=int(m["red"] or 0),
+        yellow=int(m.get("yellow") or 0),
+        red=int(m.get("red") or 0),
     )
 
 
@@ -154,140 +164,9 @@ def _population(
     ]
 
 
-LIGHT_YELLOW, LIGHT_RED = "YELLOW", "RED"
-
-
-def _facts(c: Any, now: dt.datetime) -> list[Any]:
-    """What the figures need to know of one issue: few values each, so that grouping the
-    issues by them first leaves few rows, and every issue feeds a single count."""
-    open_states = [s.value for s in OPEN_STATES]
-    light = sa.case(
-        (
-            sa.and_(c.state.in_(open_states), c.clock_kind.is_not(None), c.due_at <= now),
-            LIGHT_RED,
-        ),
-        (
-            sa.and_(c.state.in_(open_states), c.clock_kind.is_not(None), c.warn_at <= now),
-            LIGHT_YELLOW,
-        ),
-        else_=None,
-    )
-    return [
-        c.state,
-        c.proactive,
-        c.overdue,
-        c.recurred,
-        c.rating,
-        responded_in_time(c).label("responded"),
-        light.label("light"),
-    ]
-
-
-def _figure_columns(f: Any) -> list[Any]:
-    """Figures over rows already grouped by their facts (``f.n`` issues each)."""
-    live = f.state != MERGED
-    is_open = f.state.in_([s.value for s in OPEN_STATES])
-
-    def total(*conds: sa.ColumnElement[bool]) -> Any:
-        return sa.func.coalesce(sa.func.sum(f.n).filter(*conds), 0) if conds else sa.func.sum(f.n)
-
-    return [
-        *counter_columns(f, f.overdue, live=live, responded=f.responded, weight=f.n),
-        total().label("rows"),
-        total(f.state == MERGED).label("merged"),
-        total(live, is_open).label("open"),
-        total(f.light == LIGHT_YELLOW).label("yellow"),
-        total(f.light == LIGHT_RED).label("red"),
-    ]
-
-
-def _grouped_facts(
-    principal: Principal,
-    region: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    now: dt.datetime,
-    dimensions: list[Any],
-    name: str,
-) -> sa.Subquery:
-    c = t.issue.c
-    columns = [*dimensions, *_facts(c, now)]
-    return (
-        sa.select(*columns, sa.func.count().label("n"))
-        .where(*_population(principal, region, start, end))
-        .group_by(*(sa.literal_column(str(n + 1)) for n in range(len(columns))))
-        .subquery(name)
-    )
-
-
-def _main_statement(
-    principal: Principal, region: RegionRecord, period: Period, now: dt.datetime
-) -> sa.Select[Any]:
-    c = t.issue.c
-    child_length = CHILD_CODE_LENGTH.get(len(region.code), len(region.code))
-    tier = sa.case(
-        *(
-            (sa.func.length(c.holding_region_code) == n, level.value)
-            for n, level in TIER_OF_LENGTH.items()
-        ),
-        else_=RegionLevel.TOWN.value,
-    )
-    facts = _grouped_facts(
-        principal,
-        region.code,
-        period.start_at,
-        period.end_at,
-        now,
-        [
-            sa.func.substr(c.origin_region_code, 1, child_length).label("child"),
-            tier.label("tier"),
-            c.board_id,
-            c.department_id,
-        ],
-        "facts",
-    )
-    f = facts.c
-    sets = (f.child, f.state, f.tier, f.board_id, f.department_id)
-    agg = (
-        sa.select(
-            *(sa.func.grouping(x).label(f"g_{x.name}") for x in sets),
-            *sets,
-            *_figure_columns(f),
-        )
-        .group_by(sa.func.grouping_sets(*sets, sa.text("()")))
-        .cte("agg")
-    )
-    a = agg.c
-    b, d = t.board.alias("b"), t.department.alias("d")
-    dimension = sa.case(
-        (a.g_child == 0, "CHILD"),
-        (a.g_state == 0, "STATE"),
-        (a.g_tier == 0, "TIER"),
-        (a.g_board_id == 0, "BOARD"),
-        (a.g_department_id == 0, "DEPARTMENT"),
-        else_="TOTAL",
-    )
-    value = sa.case(
-        (a.g_child == 0, a.child),
-        (a.g_state == 0, a.state),
-        (a.g_tier == 0, a.tier),
-        (a.g_board_id == 0, b.c.key),
-        (a.g_department_id == 0, d.c.key),
-        else_=None,
-    )
-    # Units are re-aggregated by key after the issues are aggregated by unit id: the join
-    # touches a few thousand aggregated rows, never the issues.
-    return (
-        sa.select(
-            dimension.label("dimension"),
-            value.label("value"),
-            sa.func.min(sa.func.coalesce(b.c.name_zh, d.c.name_zh)).label("name_zh"),
-            sa.func.min(sa.func.coalesce(b.c.name_en, d.c.name_en)).label("name_en"),
-            *(sa.func.sum(a[n]).label(n) for n in (*COUNTER_COLUMNS, *EXTRA_COLUMNS)),
-        )
-        .select_from(agg.outerjoin(b, b.c.id == a.board_id).outerjoin(d, d.c.id == a.department_id))
-        .group_by(sa.text("1, 2"))
-    )
+def _child(region: RegionRecord) -> sa.ColumnElement[str]:
+    length = CHILD_CODE_LENGTH.get(len(region.code), len(region.code))
+    return sa.func.left(t.issue.c.origin_region_code, length)
 
 
 def trend_months(period: Period) -> tuple[Period, ...]:
@@ -304,28 +183,103 @@ async def _trend(
     region: str,
     months: Sequence[Period],
     now: dt.datetime,
-) -> tuple[tuple[Period, Figures], ...]:
+) -> dict[Period, Figures]:
     c = t.issue.c
-    facts = _grouped_facts(
-        principal,
-        region,
-        months[0].start_at,
-        months[-1].end_at,
-        now,
+    facts = grouped_facts(
+        _population(principal, region, months[0].start_at, months[-1].end_at),
         [instant_bucket(c.created_at, months).label("bucket")],
-        "facts",
+        now,
     )
     rows = await conn.execute(
-        sa.select(facts.c.bucket, *_figure_columns(facts.c)).group_by(facts.c.bucket)
+        sa.select(facts.c.bucket, *figure_columns(facts.c, lights=True)).group_by(facts.c.bucket)
     )
-    found = {row.bucket: _figures(row) for row in rows}
-    return tuple((m, found.get(n + 1, Figures())) for n, m in enumerate(months))
+    return {months[row.bucket - 1]: _figures(row._mapping) for row in rows}
+
+
+def _by_dimension(rows: Any) -> Marginals:
+    by: Marginals = {}
+    for row in rows:
+        m = dict(row._mapping)
+        by.setdefault(m["dimension"], {})[m["value"] or None] = m
+    return by
+
+
+async def _live(
+    conn: AsyncConnection,
+    principal: Principal,
+    region: RegionRecord,
+    period: Period,
+    months: Sequence[Period],
+    now: dt.datetime,
+) -> tuple[Marginals, dict[Period, Figures], list[tuple[str, int]]]:
+    """The figures aggregated from the issues themselves."""
+    where = _population(principal, region.code, period.start_at, period.end_at)
+    rows = await conn.execute(marginals_statement(where, _child(region), now))
+    # The learning library's ranking (merged duplicates count in their primary only).
+    tags = await top_tags(conn, principal, region.code, period.start_at, period.end_at, TOP_TAGS)
+    trend = await _trend(conn, principal, region.code, months, now)
+    return _by_dimension(rows), trend, [(x.tag, x.count) for x in tags]
+
+
+async def _rolled_up(
+    db: Database,
+    conn: AsyncConnection,
+    principal: Principal,
+    region: RegionRecord,
+    period: Period,
+    months: Sequence[Period],
+    now: dt.datetime,
+) -> tuple[Marginals, dict[Period, Figures], list[tuple[str, int]]]:
+    """The figures read from the monthly rollup, plus the lights, which depend on the
+    clock: counted live over the lit issues only (open, past their yellow mark)."""
+    if await rollup.pending(conn):
+        await rollup.refresh(db)
+    child_length = CHILD_CODE_LENGTH.get(len(region.code), len(region.code))
+    by = _by_dimension(
+        await conn.execute(rollup.read_statement(region.code, child_length, period, months))
+    )
+    c = t.issue.c
+    lights = lights_statement(
+        _population(principal, region.code, months[0].start_at, months[-1].end_at),
+        _child(region),
+        now,
+        instant_bucket(c.created_at, months),
+        period.start_at,
+    )
+    month_of = {str(n + 1): m.start.isoformat() for n, m in enumerate(months)}
+    for row in await conn.execute(lights):
+        m = row._mapping
+        dimension, value = m["dimension"], m["value"]
+        if dimension == Dimension.MONTH:
+            value = month_of[value]
+        target = by.setdefault(dimension, {}).setdefault(value, _empty(m))
+        target["yellow"], target["red"] = m["yellow"], m["red"]
+    starts = {m.start.isoformat(): m for m in months}
+    trend = {starts[v]: _figures(m) for v, m in by.pop(Dimension.MONTH, {}).items() if v}
+    tags = sorted(
+        ((tag, int(m["total"])) for tag, m in by.pop(Dimension.TAG, {}).items() if tag),
+        key=lambda x: (-x[1], x[0]),
+    )
+    return by, trend, tags[:TOP_TAGS]
+
+
+def _empty(m: Row) -> dict[str, Any]:
+    """A marginal that only lit issues have (its issues' other figures were all zero)."""
+    return {**{n: 0 for n in STORED_COLUMNS}, "name_zh": m["name_zh"], "name_en": m["name_en"]}
 
 
 async def dashboard(
-    db: Database, principal: Principal, region_code: str, period: Period, now: dt.datetime
+    db: Database,
+    principal: Principal,
+    region_code: str,
+    period: Period,
+    now: dt.datetime,
+    *,
+    live: bool = False,
 ) -> Dashboard | None:
-    """The dashboard, or ``None`` when the region is unknown or outside the caller's scope."""
+    """The dashboard, or ``None`` when the region is unknown or outside the caller's scope.
+    ``live`` aggregates the issues themselves even where the rollup could answer (to
+    verify it; the figures are the same)."""
     region = await readable_region(db, principal, region_code, Action.DASHBOARD_READ)
     if region is None:
         return None
@@ -333,29 +287,24 @@ async def dashboard(
         children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
     months = trend_months(period)
     async with db.read(principal) as conn:
-        rows = (await conn.execute(_main_statement(principal, region, period, now))).all()
-        # The learning library's ranking (merged duplicates count in their primary only).
-        tags = await top_tags(
-            conn, principal, region.code, period.start_at, period.end_at, TOP_TAGS
-        )
-        trend = await _trend(conn, principal, region.code, months, now)
+        if not live and rollup.serves(region.code, period):
+            by, trend, tags = await _rolled_up(db, conn, principal, region, period, months, now)
+        else:
+            by, trend, tags = await _live(conn, principal, region, period, months, now)
         red, counts = await list_entries(conn, region.code, period, ListKind.RED, LIST_LIMIT)
         black, black_counts = await list_entries(
             conn, region.code, period, ListKind.BLACK, LIST_LIMIT
         )
-    by: dict[str, dict[str | None, Any]] = {}
-    for row in rows:
-        by.setdefault(row.dimension, {})[row.value] = row
-    totals = _figures(by["TOTAL"][None]) if by.get("TOTAL") else Figures()
-    child_rows = by.get("CHILD", {})
+    totals = _figures(by[Dimension.TOTAL][None]) if by.get(Dimension.TOTAL) else Figures()
+    child_rows = by.get(Dimension.CHILD, {})
     local = child_rows.get(region.code)
-    states = by.get("STATE", {})
-    tiers = by.get("TIER", {})
+    states = by.get(Dimension.STATE, {})
+    tiers = by.get(Dimension.TIER, {})
 
     def units(dimension: str) -> tuple[UnitFigures, ...]:
         found = [
-            UnitFigures(key, row.name_zh or key, row.name_en or key, _figures(row))
-            for key, row in by.get(dimension, {}).items()
+            UnitFigures(key, m["name_zh"] or key, m["name_en"] or key, _figures(m))
+            for key, m in by.get(dimension, {}).items()
             if key is not None
         ]
         found.sort(key=lambda u: (-u.figures.total, u.key))
@@ -374,7 +323,7 @@ async def dashboard(
         by_state=tuple(
             (
                 state,
-                int(states[state.value].rows) if state.value in states else 0,
+                int(states[state.value]["rows"]) if state.value in states else 0,
             )
             for state in IssueState
         ),
@@ -382,14 +331,14 @@ async def dashboard(
             (level, _figures(tiers[level.value]) if level.value in tiers else Figures())
             for level in RegionLevel
         ),
-        boards=units("BOARD"),
-        departments=units("DEPARTMENT"),
-        top_tags=tuple((x.tag, x.count) for x in tags),
+        boards=units(Dimension.BOARD),
+        departments=units(Dimension.DEPARTMENT),
+        top_tags=tuple(tags),
         red_list=tuple(red),
         black_list=tuple(black),
         list_counts={
             ListKind.RED: counts.get(ListKind.RED, 0),
             ListKind.BLACK: black_counts.get(ListKind.BLACK, 0),
         },
-        trend=trend,
+        trend=tuple((m, trend.get(m, Figures())) for m in months),
     )

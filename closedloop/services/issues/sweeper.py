@@ -1,5 +1,6 @@
-"""Periodic work on the clock: lights turning yellow or red, and closing unrated issues
-after the rating window (an unrated issue counts as a good rating)."""
+"""Periodic work on the clock: lights turning yellow or red, closing unrated issues after
+the rating window (an unrated issue counts as a good rating), and refreshing the
+dashboard rollup's changed slices so that dashboard readers rarely have to."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.issues import IssueState, Light
 from closedloop.domain.sla import light
+from closedloop.services.evaluation import rollup
 from closedloop.services.event_bus import publish
 from closedloop.services.issues.records import IssueRecord
 from closedloop.services.issues.unit_of_work import SYSTEM_ACTOR, CommandTx
@@ -28,6 +30,7 @@ RANK = {None: 0, Light.GREEN.value: 0, Light.YELLOW.value: 1, Light.RED.value: 2
 class SweepReport:
     lights: int = 0
     closed: int = 0
+    rollup_slices: int = 0
 
 
 async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
@@ -98,4 +101,5 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
             report.closed += 1
         await publish(conn, tx.touched)
         await conn.commit()
+    report.rollup_slices = await rollup.refresh(db)
     return report

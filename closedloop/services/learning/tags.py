@@ -125,7 +125,7 @@ async def top_tags(
     q = (
         sa.select(inner.c.tag, sa.func.count().label("n"))
         .group_by(inner.c.tag)
-        .order_by(sa.func.count().desc(), inner.c.tag)
+        .order_by(sa.func.count().desc(), inner.c.tag.collate("C"))
         .limit(limit)
     )
     return [TagCount(r.tag, int(r.n)) for r in await conn.execute(q)]
