@@ -136,7 +136,12 @@ async def test_rollup_gives_the_live_figures(db: Database, seed: int) -> None:
         assert rolled is not None and rolled.totals.total > 0, (region, period)
         assert rolled == live, (who, region, period)
     async with db.admin.connect() as conn:
-        assert not await rollup.pending(conn)
+        # What the readers read was refreshed; April 2026 was read by no one.
+        read = rollup.Scope("33", dt.date(2025, 1, 1), dt.date(2026, 4, 1))
+        assert not await rollup.pending(conn, read)
+        assert await rollup.pending(
+            conn, rollup.Scope("33", dt.date(2026, 4, 1), dt.date(2026, 5, 1))
+        )
 
 
 async def test_dashboards_the_rollup_cannot_serve_are_live(db: Database) -> None:
@@ -250,3 +255,25 @@ async def test_rollup_rows_are_scoped_like_the_issues(db: Database) -> None:
                     month=dt.date(2026, 2, 1), county_code="330521", dimension="X", value=""
                 )
             )
+
+
+async def test_a_reader_refreshes_only_what_it_reads(
+    api: Api, db: Database, clock: FrozenClock
+) -> None:
+    clock.set(NOW)
+    await insert_issues(
+        db,
+        [
+            {"origin_region_code": "330521102", "created_at": bj(2026, 2, 1)},
+            {"origin_region_code": "330522001", "created_at": bj(2026, 2, 1)},
+            {"origin_region_code": "330521102", "created_at": bj(2024, 1, 1)},  # not in trend
+        ],
+    )
+    assert (await _totals(api, "330521", "deqing.center"))["totals"]["total"] == 1
+    d = t.issue_rollup_dirty.c
+    async with db.admin.connect() as conn:
+        left = await conn.execute(sa.select(d.month, d.county_code).order_by(d.month))
+        assert [tuple(x) for x in left] == [
+            (dt.date(2024, 1, 1), "330521"),
+            (dt.date(2026, 2, 1), "330522"),
+        ]

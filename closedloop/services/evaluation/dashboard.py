@@ -232,8 +232,9 @@ async def _rolled_up(
 ) -> tuple[Marginals, dict[Period, Figures], list[tuple[str, int]]]:
     """The figures read from the monthly rollup, plus the lights, which depend on the
     clock: counted live over the lit issues only (open, past their yellow mark)."""
-    if await rollup.pending(conn):
-        await rollup.refresh(db)
+    needed = rollup.Scope(region.code, months[0].start, months[-1].end)
+    if await rollup.pending(conn, needed):
+        await rollup.refresh(db, needed)
     child_length = CHILD_CODE_LENGTH.get(len(region.code), len(region.code))
     by = _by_dimension(
         await conn.execute(rollup.read_statement(region.code, child_length, period, months))

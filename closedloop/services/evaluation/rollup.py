@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +41,7 @@ from closedloop.tenancy.scope import in_subtree
 
 COUNTY_LENGTH = 6
 # Above this many dirty slices one scan of the issues beats one index range per slice.
-RANGE_SLICES = 32
+RANGE_SLICES = 256
 _LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("closedloop.issue_rollup")))
 
 Slice = tuple[dt.date, str]
@@ -150,28 +151,52 @@ async def recompute(conn: AsyncConnection, slices: Sequence[Slice]) -> None:
     )
 
 
-async def pending(conn: AsyncConnection) -> bool:
-    """Whether some slice awaits its refresh (cheap: the dirty table is small)."""
-    return bool(await conn.scalar(sa.select(sa.exists().select_from(t.issue_rollup_dirty))))
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The slices a reader needs: a region's subtree over a range of months."""
+
+    region: str
+    first_month: dt.date
+    end_month: dt.date  # exclusive
+
+    def where(self) -> sa.ColumnElement[bool]:
+        d = t.issue_rollup_dirty.c
+        return sa.and_(
+            in_subtree(d.county_code, self.region),
+            d.month >= self.first_month,
+            d.month < self.end_month,
+        )
 
 
-async def refresh_on(conn: AsyncConnection) -> int:
-    """Recompute the dirty slices in ``conn``'s transaction (the system's scope, or the
-    owner); returns how many. The caller commits."""
+async def pending(conn: AsyncConnection, scope: Scope | None = None) -> bool:
+    """Whether some slice (of ``scope``) awaits its refresh (cheap: the dirty table is
+    small, the sweeper empties it)."""
+    dirty = sa.select(t.issue_rollup_dirty.c.month)
+    if scope is not None:
+        dirty = dirty.where(scope.where())
+    return bool(await conn.scalar(sa.select(sa.exists(dirty))))
+
+
+async def refresh_on(conn: AsyncConnection, scope: Scope | None = None) -> int:
+    """Recompute the dirty slices (of ``scope``) in ``conn``'s transaction (the system's
+    scope, or the owner); returns how many. The caller commits."""
     await conn.execute(_LOCK)
     d = t.issue_rollup_dirty.c
-    taken = await conn.execute(t.issue_rollup_dirty.delete().returning(d.month, d.county_code))
-    slices = sorted({(row.month, row.county_code) for row in taken})
+    taking = t.issue_rollup_dirty.delete().returning(d.month, d.county_code)
+    if scope is not None:
+        taking = taking.where(scope.where())
+    slices = sorted({(row.month, row.county_code) for row in await conn.execute(taking)})
     await recompute(conn, slices)
     return len(slices)
 
 
-async def refresh(db: Database) -> int:
-    """Recompute the dirty slices in a transaction of the system's own."""
+async def refresh(db: Database, scope: Scope | None = None) -> int:
+    """Recompute the dirty slices (of ``scope``: a reader refreshes only what it reads) in
+    a transaction of the system's own."""
     async with db.transaction(None) as conn:
-        if not await pending(conn):
+        if not await pending(conn, scope):
             return 0
-        count = await refresh_on(conn)
+        count = await refresh_on(conn, scope)
         await conn.commit()
     return count
 
