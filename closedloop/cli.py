@@ -54,15 +54,19 @@ def serve(
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database to the latest migration (and load the Zhejiang tree if empty)."""
+    """Upgrade the database to the latest migration (and load the Zhejiang tree if empty),
+    then bring the dashboard rollup up to date (a migration may have marked every slice)."""
     from closedloop.app import prepare_data
+    from closedloop.services.evaluation import rollup
 
-    async def go() -> None:
+    async def go() -> int:
         async with _database(Settings(), migrate=True) as db:
             await prepare_data(db, demo=False)
+            async with db.admin.begin() as conn:
+                return await rollup.refresh_on(conn)
 
-    _run(go())
-    typer.echo("database at head")
+    slices = _run(go())
+    typer.echo(f"database at head; dashboard rollup: {slices} slices recomputed")
 
 
 @seed_app.command("regions")
