@@ -277,3 +277,10 @@ async def test_a_reader_refreshes_only_what_it_reads(
             (dt.date(2024, 1, 1), "330521"),
             (dt.date(2026, 2, 1), "330522"),
         ]
+
+
+def test_the_rollup_table_stores_every_figure() -> None:
+    from closedloop.services.evaluation.figures import STORED_COLUMNS
+
+    assert t.ROLLUP_COUNTERS == STORED_COLUMNS
+    assert set(STORED_COLUMNS) <= set(t.issue_rollup.c.keys())
