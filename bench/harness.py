@@ -16,13 +16,16 @@ limit: add ``--processes``).
 
 Tokens are minted with ``Settings().jwt_secret``: run with the server's
 ``CLOSEDLOOP_JWT_SECRET``. Scenarios live in ``SCENARIOS``: a name, an account, and a
-``prepare`` coroutine returning the request bodies to cycle through.
+``prepare`` coroutine returning the request bodies to cycle through; or a flow (``FLOWS``),
+chains of dependent mutations by several accounts, each mutation timed as one request
+(``workflow_mutations`` writes issues: run it against a benchmark database only).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import multiprocessing
@@ -126,6 +129,84 @@ class Scenario:
     description: str
     username: str
     prepare: Callable[[httpx.AsyncClient, str], Awaitable[list[Body]]]
+    # A flow scenario runs chains of dependent requests as several accounts (``FLOWS``);
+    # ``prepare`` then returns one body: the flow's parameters.
+    flow: str | None = None
+    accounts: tuple[str, ...] = ()
+
+
+# --- flows: chains of dependent requests, each request timed and counted -------------------
+
+Send = Callable[[str, str, Body], Awaitable[Body]]
+WORKFLOW_ACCOUNTS = ("ent.xinshi-silk", "xinshi.center", "xinshi.talent")
+BOARDS = """query($code: String!) { region(code: $code) { boards { id key } } }"""
+
+
+class FlowError(RuntimeError):
+    """A step answered with errors: the rest of this chain is abandoned."""
+
+
+def mutation_body(name: str, input_: Body) -> Body:
+    type_name = name[0].upper() + name[1:] + "Input"
+    query = (
+        f"mutation($input: {type_name}!) {{ {name}(input: $input) {{"
+        " issue { id version state } errors { code message } } }"
+    )
+    return {"query": query, "variables": {"input": input_}}
+
+
+async def _workflow_params(client: httpx.AsyncClient, token: str) -> list[Body]:
+    data = await _post(client, token, {"query": BOARDS, "variables": {"code": "330521102"}})
+    talent = next(b["id"] for b in data["data"]["region"]["boards"] if b["key"] == "TALENT")
+    return [{"boardId": talent}]
+
+
+async def workflow(send: Send, params: Body) -> None:
+    """One issue's whole life through the API, seven mutations by three accounts: an
+    enterprise of 新市 submits, the town's center accepts and assigns it to its talent
+    board, the board starts, notes and resolves it, the enterprise rates it."""
+    issue = await send(
+        "ent.xinshi-silk",
+        "submitIssue",
+        {"title": "招不到熟练挡车工", "content": "企业扩产后缺少熟练挡车工约30人，希望协助招聘。"},
+    )
+    for account, name, extra in (
+        ("xinshi.center", "acceptIssue", {}),
+        ("xinshi.center", "assignIssue", {"boardId": params["boardId"]}),
+        ("xinshi.talent", "startIssue", {}),
+        ("xinshi.talent", "addIssueNote", {"text": "已推送招聘会信息", "public": True}),
+        ("xinshi.talent", "resolveIssue", {"reply": "已组织专场招聘会。"}),
+        ("ent.xinshi-silk", "rateIssue", {"grade": "SATISFIED"}),
+    ):
+        step = {"id": issue["id"], "expectedVersion": issue["version"], **extra}
+        issue = await send(account, name, step)
+
+
+FLOWS: dict[str, Callable[[Send, Body], Awaitable[None]]] = {"workflow": workflow}
+
+
+def _sender(client: httpx.AsyncClient, tokens: dict[str, str], shard: Shard | None) -> Send:
+    """Posts one mutation as an account, times it into ``shard``, returns its issue."""
+
+    async def send(account: str, name: str, input_: Body) -> Body:
+        headers = {"Authorization": f"Bearer {tokens[account]}"}
+        t0 = time.perf_counter()
+        resp = await client.post("/graphql", json=mutation_body(name, input_), headers=headers)
+        elapsed = time.perf_counter() - t0
+        payload = resp.json() if resp.status_code == 200 else {}
+        result = (payload.get("data") or {}).get(name) or {}
+        ok = resp.status_code == 200 and not payload.get("errors") and not result.get("errors")
+        if shard is not None:
+            shard.latencies.append(elapsed)
+            shard.errors += not ok
+            if not ok and shard.first_error is None:
+                shard.first_error = f"{name}: {resp.status_code} {resp.text[:300]}"
+        if not ok:
+            raise FlowError(f"{name}: {resp.text[:300]}")
+        issue: Body = result["issue"]
+        return issue
+
+    return send
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -162,6 +243,14 @@ SCENARIOS: dict[str, Scenario] = {
         lambda client, token: _fixed(
             {"query": DASHBOARD, "variables": {"region": "33", "period": BENCH_YEAR}}
         ),
+    ),
+    "workflow_mutations": Scenario(
+        "a mix of workflow mutations: whole issue lives (submit, accept, assign, start, note,"
+        " resolve, rate) in 新市 by its enterprise, center and talent board",
+        "xinshi.center",
+        _workflow_params,
+        flow="workflow",
+        accounts=WORKFLOW_ACCOUNTS,
     ),
     "city_department_scores": Scenario(
         f"the scores of every department of 湖州 (3305) for a quarter ({BENCH_QUARTER})",
@@ -294,6 +383,8 @@ async def _drive(
     seconds: float,
     max_requests: int,
     offset: int,
+    flow: str | None = None,
+    tokens: dict[str, str] | None = None,
 ) -> Shard:
     shard = Shard()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -326,7 +417,16 @@ async def _drive(
                 shard.latencies.append(time.perf_counter() - t0)
                 shard.errors += not ok
 
-        await asyncio.gather(*(worker(k) for k in range(connections)))
+        async def chains() -> None:
+            assert flow is not None and tokens is not None
+            send = _sender(client, tokens, shard)
+            while len(shard.latencies) < max_requests and time.perf_counter() < deadline:
+                # A failed step is counted by the sender; the next chain starts afresh.
+                with contextlib.suppress(FlowError):
+                    await FLOWS[flow](send, bodies[0])
+
+        runner = chains if flow else None
+        await asyncio.gather(*(runner() if runner else worker(k) for k in range(connections)))
         shard.cpu_seconds = time.process_time() - cpu0
         shard.wall_seconds = time.perf_counter() - wall0
     return shard
@@ -382,10 +482,16 @@ async def run_scenario(
     from closedloop.settings import Settings
 
     scenario = SCENARIOS[name]
-    token = mint_token(Settings(), scenario.username)
+    settings = Settings()
+    token = mint_token(settings, scenario.username)
+    tokens = {a: mint_token(settings, a) for a in scenario.accounts} or None
     async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
         bodies = await scenario.prepare(client, token)
-        checked = await _post(client, token, bodies[0])
+        if scenario.flow and tokens:
+            await FLOWS[scenario.flow](_sender(client, tokens, None), bodies[0])
+            checked: Body = {"flow": scenario.flow, "completed": 1}
+        else:
+            checked = await _post(client, token, bodies[0])
         print(f"[{name}] {scenario.description}; {len(bodies)} distinct request(s)")
         print(f"[{name}] check: {json.dumps(checked)[:300]}")
 
@@ -395,7 +501,18 @@ async def run_scenario(
             ]
             start_at = time.time() + 0.5 + 0.2 * processes
             jobs = [
-                (url, token, bodies, per[i], start_at, duration, limit // processes, sum(per[:i]))
+                (
+                    url,
+                    token,
+                    bodies,
+                    per[i],
+                    start_at,
+                    duration,
+                    limit // processes,
+                    sum(per[:i]),
+                    scenario.flow,
+                    tokens,
+                )
                 for i in range(processes)
             ]
             if processes == 1:
