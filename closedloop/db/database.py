@@ -11,11 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import orjson
 import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from closedloop.db.driver import Reader
 
 if TYPE_CHECKING:
     from closedloop.authz.roles import Principal
@@ -24,12 +27,12 @@ SQL_STATEMENTS = Counter("closedloop_sql_statements_total", "SQL statements sent
 
 SYSTEM_SCOPE = "SYSTEM"
 
+_SCOPE_SETTINGS = ("role", "region", "enterprise", "board", "department")
 _SET_SCOPE = sa.text(
-    "SELECT set_config('closedloop.role', :role, true),"
-    " set_config('closedloop.region', :region, true),"
-    " set_config('closedloop.enterprise', :enterprise, true),"
-    " set_config('closedloop.board', :board, true),"
-    " set_config('closedloop.department', :department, true)"
+    "SELECT " + ", ".join(f"set_config('closedloop.{s}', :{s}, true)" for s in _SCOPE_SETTINGS)
+)
+_SET_SCOPE_DRIVER = "SELECT " + ", ".join(
+    f"set_config('closedloop.{s}', ${n}, true)" for n, s in enumerate(_SCOPE_SETTINGS, 1)
 )
 
 
@@ -58,6 +61,7 @@ def as_user(url: str, user: str, password: str | None) -> str:
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),
+        json_deserializer=orjson.loads,  # jsonb columns (event payloads)
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
@@ -120,6 +124,23 @@ class Database:
                 yield conn
             finally:
                 await conn.rollback()
+
+    @asynccontextmanager
+    async def reader(self, principal: Principal) -> AsyncIterator[Reader]:
+        """A read-only transaction in the caller's scope, like ``read``, held on the driver
+        connection: for hot read paths whose statements go through ``driver.fetch``."""
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            transaction = driver.transaction(readonly=True)
+            await transaction.start()
+            try:
+                reader = Reader(conn, driver)
+                scope = scope_params(principal)
+                await reader.execute(_SET_SCOPE_DRIVER, *(scope[s] for s in _SCOPE_SETTINGS))
+                yield reader
+            finally:
+                await transaction.rollback()
 
     @asynccontextmanager
     async def read_reference(self) -> AsyncIterator[AsyncConnection]:

@@ -101,7 +101,26 @@ def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
 
 
 def _selects_last_event(info: Info) -> bool:
-    """Whether the query asks for ``nodes { lastEvent }`` or ``edges { node { lastEvent } }``."""
+    """Whether the query asks for ``nodes { lastEvent }`` or ``edges { node { lastEvent } }``.
+    Remembered per operation and field path: the parser cache hands back the same document
+    for the same query, and converting the selection costs more than the rest of the page's
+    resolver work."""
+    operation = info.operation
+    key = (id(operation), tuple(k for k in info.path.as_list() if isinstance(k, str)))
+    known = _LAST_EVENT_SELECTED.get(key)
+    if known is not None and known[0] is operation:
+        return known[1]
+    found = _asks_last_event(info)
+    if len(_LAST_EVENT_SELECTED) >= 1024:
+        _LAST_EVENT_SELECTED.clear()
+    _LAST_EVENT_SELECTED[key] = (operation, found)
+    return found
+
+
+_LAST_EVENT_SELECTED: dict[tuple[int, tuple[str, ...]], tuple[object, bool]] = {}
+
+
+def _asks_last_event(info: Info) -> bool:
     for field in info.selected_fields:
         for sel in field.selections:
             name = getattr(sel, "name", None)
@@ -139,7 +158,7 @@ async def issues(
     principal = info.context.principal
     now = info.context.clock.now()
     loaders = info.context.loaders
-    async with info.context.db.read(principal) as conn:
+    async with info.context.db.reader(principal) as conn:
         recs = await list_issues(conn, principal, f, order_by, size + 1, key, now)
         total = await count_issues(conn, principal, f, now)
         # A page that shows each issue's last event gets them in the same transaction,

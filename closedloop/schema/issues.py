@@ -23,6 +23,7 @@ from closedloop.domain.issues import (
 )
 from closedloop.domain.sla import light as light_at
 from closedloop.schema.context import Info
+from closedloop.schema.loaders import resolve_loaded
 from closedloop.schema.node_registry import register_node
 from closedloop.schema.reference import resolve_cached
 from closedloop.schema.relay import Node, to_global_id
@@ -323,10 +324,13 @@ class Issue(Node):
         rec = await info.context.loaders.region.load(self.rec.delegated_from_region_code)
         return Region.from_record(rec) if rec else None
 
+    # Synchronous when the page that listed the issue fetched its last event (the usual
+    # case): no task per issue.
     @strawberry.field
-    async def last_event(self, info: Info) -> IssueEvent | None:
-        rec = await info.context.loaders.last_event.load(self.rec.id)
-        return IssueEvent.from_record(rec) if rec else None
+    def last_event(self, info: Info) -> IssueEvent | None:
+        return resolve_loaded(  # type: ignore[return-value]
+            info.context.loaders.last_event, self.rec.id, IssueEvent.from_record
+        )
 
     @strawberry.field(description="当前调用者可执行的操作 / actions the caller may take now")
     def viewer_actions(self, info: Info) -> list[str]:

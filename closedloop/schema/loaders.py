@@ -4,6 +4,7 @@ resolvers never share a connection or session."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +30,26 @@ from closedloop.tenancy.scope import issue_visibility
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def resolve_loaded(
+    loader: DataLoader[K, R | None], key: K, convert: Callable[[R], T]
+) -> T | Awaitable[T | None] | None:
+    """The converted value now when the loader already holds it (a page primed it, or an
+    earlier batch of this request loaded it); otherwise an awaitable through the loader.
+    A field resolved this way costs no task and no await when its value is at hand."""
+    held = loader.cache_map.get(key) if loader.cache else None
+    if held is not None and held.done() and not held.cancelled() and held.exception() is None:
+        value = held.result()
+        return convert(value) if value is not None else None
+
+    async def load() -> T | None:
+        rec = await loader.load(key)
+        return convert(rec) if rec is not None else None
+
+    return load()
 
 
 def batch(
@@ -80,54 +101,93 @@ async def _libraries(conn: AsyncConnection, provinces: Sequence[str]) -> dict[st
 
 
 class Loaders:
+    """The request's loaders, each built on first use (a request needs a few of them)."""
+
     def __init__(self, db: Database, principal: Principal) -> None:
-        visible = issue_visibility(principal)
+        self.db = db
+        self.principal = principal
         # Enterprises see the public part of a timeline only.
-        public_only = principal.role is Role.ENTERPRISE
-        self.public_only = public_only
-        self.issue: DataLoader[int, IssueRecord | None] = batch(
-            db, principal, lambda c, k: records.issues_by_id(c, k, visible)
+        self.public_only = principal.role is Role.ENTERPRISE
+
+    @cached_property
+    def issue(self) -> DataLoader[int, IssueRecord | None]:
+        visible = issue_visibility(self.principal)
+        return batch(self.db, self.principal, lambda c, k: records.issues_by_id(c, k, visible))
+
+    @cached_property
+    def events(self) -> DataLoader[int, list[EventRecord]]:
+        public_only = self.public_only
+        return batch(
+            self.db,
+            self.principal,
+            lambda c, k: records.events_for(c, k, public_only),
+            default=list,
         )
-        self.events: DataLoader[int, list[EventRecord]] = batch(
-            db, principal, lambda c, k: records.events_for(c, k, public_only), default=list
+
+    @cached_property
+    def last_event(self) -> DataLoader[int, EventRecord | None]:
+        public_only = self.public_only
+        return batch(self.db, self.principal, lambda c, k: records.last_events(c, k, public_only))
+
+    @cached_property
+    def custody(self) -> DataLoader[int, list[CustodyRecord]]:
+        return batch(self.db, self.principal, records.custody_for, default=list)
+
+    @cached_property
+    def duplicates(self) -> DataLoader[int, list[Candidate]]:
+        return batch_records(self.db, self.principal, self.issue, similar.duplicate_candidates)
+
+    @cached_property
+    def recurrences(self) -> DataLoader[int, list[Candidate]]:
+        return batch_records(self.db, self.principal, self.issue, similar.recurrence_candidates)
+
+    @cached_property
+    def tag_library(self) -> DataLoader[str, list[TagRecord]]:
+        return batch(self.db, None, _libraries, default=list)
+
+    @cached_property
+    def enterprise(self) -> DataLoader[int, EnterpriseRecord | None]:
+        return batch(self.db, None, records.enterprises_by_id, cache_as="enterprise")
+
+    @cached_property
+    def region(self) -> DataLoader[str, RegionRecord | None]:
+        return batch(self.db, None, tenancy.regions_by_code, cache_as="region")
+
+    @cached_property
+    def children(self) -> DataLoader[str, list[RegionRecord]]:
+        return batch(self.db, None, tenancy.children_of, default=list)
+
+    @cached_property
+    def center_by_region(self) -> DataLoader[str, CenterRecord | None]:
+        return batch(self.db, None, tenancy.centers_by_region)
+
+    @cached_property
+    def center(self) -> DataLoader[int, CenterRecord | None]:
+        return batch(self.db, None, tenancy.centers_by_id)
+
+    @cached_property
+    def boards_by_region(self) -> DataLoader[str, list[UnitRecord]]:
+        return batch(
+            self.db, None, lambda c, k: tenancy.units_by_region(c, t.board, k), default=list
         )
-        self.last_event: DataLoader[int, EventRecord | None] = batch(
-            db, principal, lambda c, k: records.last_events(c, k, public_only)
+
+    @cached_property
+    def departments_by_region(self) -> DataLoader[str, list[UnitRecord]]:
+        return batch(
+            self.db, None, lambda c, k: tenancy.units_by_region(c, t.department, k), default=list
         )
-        self.custody: DataLoader[int, list[CustodyRecord]] = batch(
-            db, principal, records.custody_for, default=list
+
+    @cached_property
+    def board(self) -> DataLoader[int, UnitRecord | None]:
+        return batch(
+            self.db, None, lambda c, k: tenancy.units_by_id(c, t.board, k), cache_as="board"
         )
-        self.duplicates: DataLoader[int, list[Candidate]] = batch_records(
-            db, principal, self.issue, similar.duplicate_candidates
-        )
-        self.recurrences: DataLoader[int, list[Candidate]] = batch_records(
-            db, principal, self.issue, similar.recurrence_candidates
-        )
-        self.tag_library: DataLoader[str, list[TagRecord]] = batch(
-            db, None, _libraries, default=list
-        )
-        self.enterprise: DataLoader[int, EnterpriseRecord | None] = batch(
-            db, None, records.enterprises_by_id, cache_as="enterprise"
-        )
-        self.region: DataLoader[str, RegionRecord | None] = batch(
-            db, None, tenancy.regions_by_code, cache_as="region"
-        )
-        self.children: DataLoader[str, list[RegionRecord]] = batch(
-            db, None, tenancy.children_of, default=list
-        )
-        self.center_by_region: DataLoader[str, CenterRecord | None] = batch(
-            db, None, tenancy.centers_by_region
-        )
-        self.center: DataLoader[int, CenterRecord | None] = batch(db, None, tenancy.centers_by_id)
-        self.boards_by_region: DataLoader[str, list[UnitRecord]] = batch(
-            db, None, lambda c, k: tenancy.units_by_region(c, t.board, k), default=list
-        )
-        self.departments_by_region: DataLoader[str, list[UnitRecord]] = batch(
-            db, None, lambda c, k: tenancy.units_by_region(c, t.department, k), default=list
-        )
-        self.board: DataLoader[int, UnitRecord | None] = batch(
-            db, None, lambda c, k: tenancy.units_by_id(c, t.board, k), cache_as="board"
-        )
-        self.department: DataLoader[int, UnitRecord | None] = batch(
-            db, None, lambda c, k: tenancy.units_by_id(c, t.department, k), cache_as="department"
+
+    @cached_property
+    def department(self) -> DataLoader[int, UnitRecord | None]:
+        return batch(
+            self.db,
+            None,
+            lambda c, k: tenancy.units_by_id(c, t.department, k),
+            cache_as="department",
         )

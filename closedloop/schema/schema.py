@@ -21,6 +21,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
+from closedloop.schema.compiled import CompiledExecutor
 from closedloop.schema.errors import should_mask
 from closedloop.schema.issues import Enterprise, Issue
 from closedloop.schema.payloads import IssueError
@@ -63,5 +64,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
+        execution_context_class=CompiledExecutor,
         config=StrawberryConfig(batching_config=None),
     )

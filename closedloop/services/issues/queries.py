@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
 from closedloop.services.issues.records import IssueRecord
@@ -69,14 +71,14 @@ def filter_clauses(
     if f.pool:
         # A center's pool: what its own region holds and has not finished.
         where.append(c.holding_region_code == (principal.region_code or ""))
-        where.append(c.state.in_([s.value for s in OPEN_STATES]))
+        where.append(_any(c.state, sorted(s.value for s in OPEN_STATES)))
     if f.in_pool is not None:
         in_flow = sa.and_(c.handling_level != "ORIGINAL_CHANNEL", c.state != "MERGED")
         where.append(in_flow if f.in_pool else sa.not_(in_flow))
     if f.handling_levels:
-        where.append(c.handling_level.in_(list(f.handling_levels)))
+        where.append(_any(c.handling_level, list(f.handling_levels)))
     if f.states:
-        where.append(c.state.in_([s.value for s in f.states]))
+        where.append(_any(c.state, [s.value for s in f.states]))
     if f.light is not None:
         where.append(c.clock_kind.is_not(None))
         if f.light is Light.RED:
@@ -115,6 +117,13 @@ def filter_clauses(
     return where
 
 
+def _any(column: sa.ColumnElement[str], values: list[str]) -> sa.ColumnElement[bool]:
+    """``column IN values`` as ``column = ANY($n)``: one parameter whatever the number of
+    values, so the statement compiles once (and the planner still matches the pool's
+    partial index under custom plans)."""
+    return column == sa.any_(sa.literal(values, ARRAY(sa.Text)))
+
+
 def encode_key(value: dt.datetime, issue_id: int) -> str:
     return f"{value.isoformat()}|{issue_id}"
 
@@ -138,7 +147,7 @@ def sort_value(rec: IssueRecord, order: IssueOrder) -> dt.datetime:
 
 
 async def list_issues(
-    conn: AsyncConnection,
+    conn: AsyncConnection | driver.Reader,
     principal: Principal,
     f: IssueFilter,
     order: IssueOrder,
@@ -156,12 +165,11 @@ async def list_issues(
         col.asc() if ascending else col.desc(),
         t.issue.c.id.asc() if ascending else t.issue.c.id.desc(),
     ).limit(limit)
-    rows = await conn.execute(q)
-    return [IssueRecord.from_row(r) for r in rows.mappings()]
+    return [IssueRecord.from_row(r) for r in await driver.fetch(conn, q)]
 
 
 async def count_issues(
-    conn: AsyncConnection, principal: Principal, f: IssueFilter, now: dt.datetime
+    conn: AsyncConnection | driver.Reader, principal: Principal, f: IssueFilter, now: dt.datetime
 ) -> int:
     q = sa.select(sa.func.count()).select_from(t.issue).where(*filter_clauses(f, principal, now))
-    return int((await conn.execute(q)).scalar_one())
+    return int((await driver.fetch(conn, q))[0][0])

@@ -6,13 +6,21 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.issues import ClockKind, HandlingLevel, IssueState, RatingGrade
+
+
+class Row(Protocol):
+    """A SQLAlchemy row mapping or an asyncpg record: names to values."""
+
+    def items(self) -> Any: ...
 
 
 @dataclass(slots=True)  # not frozen: a frozen init costs 3x, and pages build many
@@ -65,8 +73,9 @@ class IssueRecord:
     recurred: bool
 
     @classmethod
-    def from_row(cls, row: sa.RowMapping) -> IssueRecord:
-        data: dict[str, Any] = dict(row)
+    def from_row(cls, row: Row) -> IssueRecord:
+        """From a SQLAlchemy row mapping or an asyncpg record (both map names to values)."""
+        data: dict[str, Any] = dict(row.items())
         data["tags"] = tuple(data["tags"] or ())
         data["handling_level"] = _LEVELS[data["handling_level"]]
         data["state"] = _STATES[data["state"]]
@@ -100,8 +109,8 @@ class EventRecord:
     payload: dict[str, Any]
 
     @classmethod
-    def from_row(cls, row: sa.RowMapping) -> EventRecord:
-        return cls(**dict(row))
+    def from_row(cls, row: Row) -> EventRecord:
+        return cls(**dict(row.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,19 +153,16 @@ async def events_for(
 
 
 async def last_events(
-    conn: AsyncConnection, issue_ids: Sequence[int], public_only: bool
+    conn: AsyncConnection | driver.Reader, issue_ids: Sequence[int], public_only: bool
 ) -> dict[int, EventRecord]:
     """The newest event of each issue in one statement (LATERAL over the event index)."""
     public = "AND e.public" if public_only else ""
-    rows = await conn.execute(
-        sa.text(
-            "SELECT last.* FROM unnest(CAST(:ids AS bigint[])) AS ids(id) CROSS JOIN LATERAL"
-            f" (SELECT * FROM issue_event e WHERE e.issue_id = ids.id {public}"
-            " ORDER BY e.id DESC LIMIT 1) AS last"
-        ),
-        {"ids": list(issue_ids)},
-    )
-    return {r["issue_id"]: EventRecord.from_row(r) for r in rows.mappings()}
+    q = sa.text(
+        "SELECT last.* FROM unnest(CAST(:ids AS bigint[])) AS ids(id) CROSS JOIN LATERAL"
+        f" (SELECT * FROM issue_event e WHERE e.issue_id = ids.id {public}"
+        " ORDER BY e.id DESC LIMIT 1) AS last"
+    ).bindparams(sa.bindparam("ids", list(issue_ids), type_=ARRAY(sa.BigInteger)))
+    return {r["issue_id"]: EventRecord.from_row(r) for r in await driver.fetch(conn, q)}
 
 
 async def enterprises_by_id(

@@ -1,0 +1,634 @@
+"""A compiled fast path for query execution, in the spirit of graphql-jit.
+
+graphql-core completes every field of every object through the same generic code: it looks
+the field up, builds a ``GraphQLResolveInfo`` and a ``Path``, goes through strawberry's
+resolver wrapper (which builds an ``Info`` and converts arguments), and inspects the return
+type at each level. A page of 50 issues has ~900 fields, and that machinery was most of
+its CPU time.
+
+``CompiledExecutor`` compiles a validated query once (per schema and operation node; the
+parser cache hands back the same document for the same text) into a tree of field plans:
+each field knows how to fetch its value and how to complete it for its return type. Plain
+attributes are read directly, resolvers without arguments are called directly, any other
+resolver goes through its usual (strawberry) wrapper with the same arguments, so every
+check in resolvers and services still runs. The info object is built only when a resolver
+reads more than its ``context``.
+
+It runs on the executor itself and falls back to graphql-core's code for anything it does
+not compile: mutations and subscriptions, documents with directives (``@skip``,
+``@include``, ``@defer``, …), middleware, an abort signal, abstract types (interfaces and
+unions complete through graphql-core below that field), values that are not lists where a
+list is expected, awaitable ``is_type_of`` results. Errors are located, nulled and
+propagated exactly as graphql-core does it (its own ``handle_field_error``), so responses
+are identical; ``tests/api/test_compiled_execution.py`` checks that over many queries.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Sequence
+from operator import attrgetter
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLID,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    GraphQLString,
+    OperationType,
+    TypeNameMetaFieldDef,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import (
+    DeferUsage,
+    FieldDetailsList,
+    GroupedFieldSet,
+    collect_subfields,
+)
+from graphql.execution.executor import Executor as GenericExecutor
+from graphql.execution.executor import invalid_return_type_error
+from graphql.execution.values import get_argument_values
+from graphql.language import (
+    FragmentDefinitionNode,
+    Node,
+    OperationDefinitionNode,
+    Visitor,
+    visit,
+)
+from graphql.pyutils import Path, Undefined, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+MAX_PLANS = 512
+
+Executor = GenericExecutor[Any]
+ResolveInfo = GraphQLResolveInfo[Any]
+
+# (executor, source, info) -> the field's raw value (or an awaitable of it)
+Fetch = Callable[[Executor, Any, "LazyResolveInfo"], Any]
+# (executor, raw value, the field's path, info) -> the completed value (or an awaitable)
+Complete = Callable[[Executor, Any, Path, "LazyResolveInfo"], Any]
+# raw value -> the completed value of a scalar or enum (raises like graphql-core)
+CompleteLeaf = Callable[[Any], Any]
+
+# Values that are certainly not awaitable: no need to ask.
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
+
+
+class LazyResolveInfo:
+    """Stands in for ``GraphQLResolveInfo``: the context is at hand; anything else builds
+    the real info (with its path) on first use, exactly as graphql-core would."""
+
+    __slots__ = ("_executor", "_field", "_parent", "_path", "_real", "context")
+
+    def __init__(self, executor: Executor, field: FieldPlan, parent: Path | None) -> None:
+        self._executor = executor
+        self._field = field
+        self._parent = parent
+        self._path: Path | None = None
+        self._real: ResolveInfo | None = None
+        self.context = executor.context_value
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._field.path_in(self._parent)
+        return self._path
+
+    def real(self) -> ResolveInfo:
+        if self._real is None:
+            f = self._field
+            self._real = self._executor.build_resolve_info(
+                f.field_def, f.nodes, f.parent_type, self.path
+            )
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+class FieldPlan:
+    """One response key of an object's selection: how to fetch and complete it."""
+
+    __slots__ = (
+        "complete",
+        "complete_leaf",
+        "details",
+        "fetch",
+        "field_def",
+        "needs_info",
+        "nodes",
+        "parent_type",
+        "response_name",
+        "return_type",
+    )
+
+    def __init__(
+        self,
+        response_name: str,
+        parent_type: GraphQLObjectType,
+        field_def: GraphQLField,
+        details: FieldDetailsList,
+    ) -> None:
+        self.response_name = response_name
+        self.parent_type = parent_type
+        self.field_def = field_def
+        self.details = details
+        self.nodes = [d.node for d in details]
+        self.return_type: GraphQLOutputType = field_def.type
+        self.fetch: Fetch = _no_fetch
+        self.needs_info = True
+        self.complete: Complete = _no_complete
+        # Set for scalars and enums: completed from the value alone.
+        self.complete_leaf: CompleteLeaf | None = None
+
+    def path_in(self, parent: Path | None) -> Path:
+        return Path(parent, self.response_name, self.parent_type.name)
+
+    def run(self, ex: Executor, source: Any, parent: Path | None) -> Any:
+        """The completed value of this field on ``source`` (graphql-core's
+        ``execute_field``). Paths and infos are built only when something needs them."""
+        info = LazyResolveInfo(ex, self, parent) if self.needs_info else None
+        try:
+            result = self.fetch(ex, source, info)  # type: ignore[arg-type]
+            if type(result) not in _PLAIN and ex.is_awaitable(result):
+                return self._complete_awaited(ex, result, info or LazyResolveInfo(ex, self, parent))
+            if self.complete_leaf is not None:
+                return self.complete_leaf(result)
+            info = info or LazyResolveInfo(ex, self, parent)
+            completed = self.complete(ex, result, info.path, info)
+            if type(completed) not in _PLAIN and ex.is_awaitable(completed):
+                return self._await_completed(ex, completed, info.path)
+        except Exception as raw_error:
+            path = info.path if info is not None else self.path_in(parent)
+            ex.handle_field_error(raw_error, self.return_type, self.details, path)
+            return None
+        return completed
+
+    async def _complete_awaited(
+        self, ex: Executor, result: Awaitable[Any], info: LazyResolveInfo
+    ) -> Any:
+        try:
+            value = await result
+            if self.complete_leaf is not None:
+                return self.complete_leaf(value)
+            completed = self.complete(ex, value, info.path, info)
+            if ex.is_awaitable(completed):
+                completed = await completed
+        except Exception as raw_error:
+            ex.handle_field_error(raw_error, self.return_type, self.details, info.path)
+            completed = None
+        return completed
+
+    async def _await_completed(self, ex: Executor, completed: Awaitable[Any], path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            ex.handle_field_error(raw_error, self.return_type, self.details, path)
+            return None
+
+
+def _no_fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:  # pragma: no cover
+    raise AssertionError("field plan not compiled")
+
+
+def _no_complete(
+    ex: Executor, result: Any, path: Path, info: LazyResolveInfo
+) -> Any:  # pragma: no cover
+    raise AssertionError("field plan not compiled")
+
+
+class SelectionPlan:
+    """The fields of one object type's selection, in response order."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: Sequence[FieldPlan]) -> None:
+        self.fields = tuple(fields)
+
+    def execute(self, ex: Executor, source: Any, path: Path | None) -> Any:
+        """graphql-core's ``execute_fields``: a dict, or an awaitable of it when some
+        field is asynchronous (those run concurrently)."""
+        results: dict[str, Any] = {}
+        pending: list[str] = []
+        try:
+            for field in self.fields:
+                value = field.run(ex, source, path)
+                results[field.response_name] = value
+                if type(value) not in _PLAIN and ex.is_awaitable(value):
+                    pending.append(field.response_name)
+        except Exception:
+            if pending:
+                ex.settle_in_background([results[name] for name in pending])
+            raise
+        if not pending:
+            return results
+        return _gather_fields(results, pending)
+
+
+async def _gather_fields(results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+    if len(pending) == 1:
+        results[pending[0]] = await results[pending[0]]
+    else:
+        values = await gather_with_cancel(*(results[name] for name in pending))
+        results.update(zip(pending, values, strict=True))
+    return results
+
+
+class PlanCompiler:
+    """Builds the plan of one operation; refuses (``None``) what it does not handle."""
+
+    def __init__(self, ex: Executor) -> None:
+        self.ex = ex
+        self.schema: GraphQLSchema = ex.schema
+        converter = getattr(self.schema, "_strawberry_schema", None)
+        converter = getattr(converter, "schema_converter", None)
+        # Resolvers are called directly only when no field exception handler could
+        # apply; unknown strawberry internals mean: always go through its wrapper.
+        self.direct_calls = getattr(converter, "_exception_handler_specs", None) == ()
+        self.info_class = getattr(getattr(converter, "config", None), "info_class", None)
+
+    def root(self, root_type: GraphQLObjectType, fields: GroupedFieldSet) -> SelectionPlan:
+        return self._selection(root_type, fields)
+
+    def _selection(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> SelectionPlan:
+        plans = []
+        for response_name, details in fields.items():
+            field_name = details[0].node.name.value
+            field_def = self.schema.get_field(parent_type, field_name)
+            if field_def is None:  # pragma: no cover (validation rejects unknown fields)
+                continue
+            plan = FieldPlan(response_name, parent_type, field_def, details)
+            plan.fetch, plan.needs_info = self._fetch(plan)
+            plan.complete_leaf = self._leaf_completer(plan, plan.return_type)
+            if plan.complete_leaf is None:
+                plan.complete = self._completer(plan, plan.return_type)
+            plans.append(plan)
+        return SelectionPlan(plans)
+
+    # --- fetching -------------------------------------------------------------------
+
+    def _fetch(self, plan: FieldPlan) -> tuple[Fetch, bool]:
+        """How to get the raw value, and whether that needs the info."""
+        field_def = plan.field_def
+        if field_def is TypeNameMetaFieldDef:
+            name = plan.parent_type.name
+            return (lambda ex, source, info: name), False
+        resolve = field_def.resolve
+        definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        has_args = bool(field_def.args or plan.details[0].node.arguments)
+        if isinstance(definition, StrawberryField) and resolve is not None and not has_args:
+            if getattr(resolve, "_is_default", False):
+                return _attribute_fetch(definition), False
+            direct = self._direct_fetch(definition)
+            if direct is not None:
+                return direct, True
+        return _resolver_fetch(plan, resolve, has_args), True
+
+    def _direct_fetch(self, field: StrawberryField) -> Fetch | None:
+        """Call a resolver without strawberry's wrapper: only when the wrapper would do
+        nothing but build ``Info`` (no arguments, extensions, permissions or handlers)."""
+        resolver = field.base_resolver
+        info_class = self.info_class
+        if (
+            not self.direct_calls
+            or info_class is None
+            or resolver is None
+            or field.extensions
+            or field.is_subscription
+        ):
+            return None
+        if resolver.arguments:
+            return None
+        passes_self = resolver.self_parameter is not None
+        source_names = [
+            p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
+        ]
+        info_name = resolver.info_parameter.name if resolver.info_parameter else None
+
+        def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
+            kwargs = dict.fromkeys(source_names, source)
+            if info_name is not None:
+                kwargs[info_name] = info_class(_raw_info=info, _field=field)
+            return resolver(source, **kwargs) if passes_self else resolver(**kwargs)
+
+        return fetch
+
+    # --- completing -----------------------------------------------------------------
+
+    def _leaf_completer(
+        self, plan: FieldPlan, return_type: GraphQLOutputType
+    ) -> CompleteLeaf | None:
+        """For a scalar or enum (or a non-null one), completion from the value alone."""
+        if is_non_null_type(return_type):
+            inner = self._leaf_completer(plan, return_type.of_type)
+            if inner is None:
+                return None
+            message = _non_null_message(plan)
+
+            def complete_non_null(result: Any) -> Any:
+                if isinstance(result, Exception):
+                    raise result
+                completed = inner(result)
+                if completed is None:
+                    raise TypeError(message)
+                return completed
+
+            return complete_non_null
+        if is_leaf_type(return_type):
+            return _leaf(return_type)
+        return None
+
+    def _completer(self, plan: FieldPlan, return_type: GraphQLOutputType) -> Complete:
+        if is_non_null_type(return_type):
+            return self._non_null(plan, return_type)
+        if is_list_type(return_type):
+            return self._list(plan, return_type)
+        if is_leaf_type(return_type):
+            leaf = _leaf(return_type)
+            return lambda ex, result, path, info: leaf(result)
+        if is_object_type(return_type):
+            return self._object(plan, return_type)
+        if is_abstract_type(return_type):
+            return _generic(plan, return_type)
+        raise TypeError(f"unexpected output type {return_type}")  # pragma: no cover
+
+    def _non_null(self, plan: FieldPlan, return_type: GraphQLNonNull[Any]) -> Complete:
+        inner = self._completer(plan, return_type.of_type)
+        message = _non_null_message(plan)
+
+        def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+            if isinstance(result, Exception):
+                raise result
+            completed = inner(ex, result, path, info)
+            if completed is None:
+                raise TypeError(message)
+            return completed
+
+        return complete
+
+    def _list(self, plan: FieldPlan, return_type: GraphQLList[Any]) -> Complete:
+        item_type = return_type.of_type
+        complete_item = self._completer(plan, item_type)
+        generic = _generic(plan, return_type)
+        details = plan.details
+
+        def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+            if isinstance(result, Exception):
+                raise result
+            if result is None or result is Undefined:
+                return None
+            if type(result) is not list and type(result) is not tuple:
+                return generic(ex, result, path, info)  # iterables, async iterables, errors
+            is_awaitable = ex.is_awaitable
+            completed: list[Any] = []
+            pending: list[int] = []
+            try:
+                for index, item in enumerate(result):
+                    item_path = Path(path, index, None)
+                    if is_awaitable(item):
+                        completed.append(
+                            ex.complete_awaitable_list_item_value(
+                                item, item_type, details, info.real(), item_path, None
+                            )
+                        )
+                        pending.append(index)
+                        continue
+                    try:
+                        value = complete_item(ex, item, item_path, info)
+                        if is_awaitable(value):
+                            value = _await_item(ex, value, item_type, details, item_path)
+                            pending.append(index)
+                        completed.append(value)
+                    except Exception as raw_error:
+                        ex.handle_field_error(raw_error, item_type, details, item_path)
+                        completed.append(None)
+            except Exception:
+                if pending:
+                    ex.settle_in_background([completed[i] for i in pending])
+                raise
+            if not pending:
+                return completed
+            return _gather_items(completed, pending)
+
+        return complete
+
+    def _object(self, plan: FieldPlan, return_type: GraphQLObjectType) -> Complete:
+        collected = collect_subfields(
+            self.schema,
+            self.ex.fragments,
+            self.ex.variable_values,
+            self.ex.operation,
+            return_type,
+            plan.details,
+            self.ex.hide_suggestions,
+        )
+        grouped_field_set, _defer_usages, _forbidden = collected
+        selection = self._selection(return_type, grouped_field_set)
+        is_type_of = return_type.is_type_of
+        generic = _generic(plan, return_type)
+        details = plan.details
+
+        def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+            if isinstance(result, Exception):
+                raise result
+            if result is None or result is Undefined:
+                return None
+            if is_type_of is not None:
+                matches = is_type_of(result, info)  # type: ignore[arg-type]
+                if ex.is_awaitable(matches):
+                    _close(matches)
+                    return generic(ex, result, path, info)
+                if not matches:
+                    raise invalid_return_type_error(return_type, result, details)
+            return selection.execute(ex, result, path)
+
+        return complete
+
+
+def _non_null_message(plan: FieldPlan) -> str:
+    return (
+        f"Cannot return null for non-nullable field {plan.parent_type}.{plan.nodes[0].name.value}."
+    )
+
+
+def _attribute_fetch(field: StrawberryField) -> Fetch:
+    """A field without a resolver: the attribute of the source (strawberry's default)."""
+    name = field.python_name
+    default = field.default_resolver
+    if default is getattr:
+        read = attrgetter(name)
+        return lambda ex, source, info: read(source)
+    return lambda ex, source, info: default(source, name)
+
+
+def _resolver_fetch(plan: FieldPlan, resolve: Any, has_args: bool) -> Fetch:
+    """Any other field: its resolver as graphql-core calls it, with its arguments."""
+    field_def = plan.field_def
+    first = plan.details[0]
+
+    def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
+        resolve_fn = resolve or ex.field_resolver
+        if not has_args:
+            return resolve_fn(source, info)
+        args = get_argument_values(
+            field_def,
+            first.node,
+            ex.variable_values,
+            first.fragment_variable_values,
+            ex.hide_suggestions,
+        )
+        return resolve_fn(source, info, **args)
+
+    return fetch
+
+
+def _leaf(return_type: GraphQLLeafType) -> CompleteLeaf:
+    coerce = return_type.coerce_output_value
+    strings = return_type is GraphQLString or return_type is GraphQLID
+    # Enum members map to their names through a dict, not strawberry's linear scan. (An
+    # enum class with members has no subclasses: the type test is the isinstance test.)
+    enum_class = getattr(return_type, "wrapped_cls", None)
+    names: dict[Any, Any] = {}
+    if isinstance(return_type, GraphQLEnumType) and isinstance(enum_class, enum.EnumMeta):
+        names = {member: coerce(member) for member in list[Any](enum_class)}
+
+    def complete(result: Any) -> Any:
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            return None
+        if strings and type(result) is str:
+            return result
+        if names and type(result) is enum_class:
+            return names[result]
+        return GenericExecutor.complete_leaf_value(return_type, result)
+
+    return complete
+
+
+def _generic(plan: FieldPlan, return_type: GraphQLOutputType) -> Complete:
+    """graphql-core's own completion for this value (abstract types and the rare cases)."""
+    details = plan.details
+
+    def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+        return ex.complete_value(return_type, details, info.real(), path, result, None)
+
+    return complete
+
+
+async def _await_item(
+    ex: Executor, value: Awaitable[Any], item_type: Any, details: FieldDetailsList, path: Path
+) -> Any:
+    try:
+        return await value
+    except Exception as raw_error:
+        ex.handle_field_error(raw_error, item_type, details, path)
+        return None
+
+
+async def _gather_items(completed: list[Any], pending: list[int]) -> list[Any]:
+    if len(pending) == 1:
+        completed[pending[0]] = await completed[pending[0]]
+    else:
+        values = await gather_with_cancel(*(completed[i] for i in pending))
+        for index, value in zip(pending, values, strict=True):
+            completed[index] = value
+    return completed
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
+# --- which operations compile ------------------------------------------------------
+
+
+class _DirectiveFinder(Visitor):
+    found = False
+
+    def enter_directive(self, *args: Any) -> Any:
+        self.found = True
+        return self.BREAK
+
+
+def _compilable(ex: Executor) -> bool:
+    """Queries without directives or fragment variables (their selection does not
+    depend on the variables)."""
+    if ex.operation.operation is not OperationType.QUERY:
+        return False
+    definitions: list[Node] = [ex.operation, *ex.fragment_definitions.values()]
+    for definition in definitions:
+        if isinstance(definition, FragmentDefinitionNode) and definition.variable_definitions:
+            return False
+        finder = _DirectiveFinder()
+        visit(definition, finder)
+        if finder.found:
+            return False
+    return True
+
+
+_REFUSED = SelectionPlan(())
+_plans: dict[tuple[int, int], tuple[GraphQLSchema, OperationDefinitionNode, SelectionPlan]] = {}
+
+
+def plan_for(
+    ex: Executor, root_type: GraphQLObjectType, fields: GroupedFieldSet
+) -> SelectionPlan | None:
+    """The operation's compiled root selection, compiled on first use; ``None`` when it
+    does not compile."""
+    key = (id(ex.schema), id(ex.operation))
+    cached = _plans.get(key)
+    if cached is not None and cached[0] is ex.schema and cached[1] is ex.operation:
+        plan = cached[2]
+    else:
+        plan = PlanCompiler(ex).root(root_type, fields) if _compilable(ex) else _REFUSED
+        if len(_plans) >= MAX_PLANS:
+            _plans.clear()
+        # The entry keeps the schema and the operation alive, so their ids stay theirs.
+        _plans[key] = (ex.schema, ex.operation, plan)
+    return None if plan is _REFUSED else plan
+
+
+class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor with the compiled fast path for queries."""
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        serially: bool,
+        new_defer_usages: Sequence[DeferUsage],
+    ) -> Any:
+        plan = None
+        if not serially and not new_defer_usages and self._plain():
+            plan = plan_for(self, root_type, grouped_field_set)
+        if plan is None:
+            return super().execute_collected_root_fields(
+                root_type, root_value, grouped_field_set, serially, new_defer_usages
+            )
+        return plan.execute(self, root_value, None)
+
+    def _plain(self) -> bool:
+        """No middleware, abort signal or disabled error propagation to honour."""
+        middleware = self.middleware_manager
+        return (
+            (middleware is None or not middleware.middlewares)
+            and self.abort_signal is None
+            and self.error_propagation
+        )
