@@ -39,7 +39,9 @@ def _masked(error: GraphQLError) -> bool:
     return should_mask(error)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> strawberry.Schema:
+    """The API's schema; ``compiled=False`` executes with graphql-core's executor only (the
+    reference the compiled executor is tested against)."""
     settings = settings or Settings()
     limits = settings
     # The limit rules are built once: the validation cache is keyed by the rule classes, and
@@ -64,6 +66,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
-        execution_context_class=CompiledExecutor,
+        execution_context_class=CompiledExecutor if compiled else None,
         config=StrawberryConfig(batching_config=None),
     )
