@@ -165,10 +165,8 @@ async def issues(
         # rather than in a loader batch of its own afterwards.
         if recs and _selects_last_event(info):
             last = await last_events(conn, [r.id for r in recs], loaders.public_only)
-            for rec in recs:
-                loaders.last_event.prime(rec.id, last.get(rec.id))
-    for rec in recs:
-        loaders.issue.prime(rec.id, rec)
+            loaders.prime("last_event", {rec.id: last.get(rec.id) for rec in recs})
+    loaders.prime("issue", {rec.id: rec for rec in recs})
     return make_connection(
         [Issue.from_record(r) for r in recs],
         [encode_cursor(encode_key(sort_value(r, order_by), r.id)) for r in recs],

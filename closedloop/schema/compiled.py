@@ -26,6 +26,7 @@ are identical; ``tests/api/test_compiled_execution.py`` checks that over many qu
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -44,6 +45,7 @@ from graphql import (
     GraphQLString,
     OperationType,
     TypeNameMetaFieldDef,
+    get_nullable_type,
     is_abstract_type,
     is_leaf_type,
     is_list_type,
@@ -133,6 +135,7 @@ class FieldPlan:
         "parent_type",
         "response_name",
         "return_type",
+        "run",
     )
 
     def __init__(
@@ -153,11 +156,13 @@ class FieldPlan:
         self.complete: Complete = _no_complete
         # Set for scalars and enums: completed from the value alone.
         self.complete_leaf: CompleteLeaf | None = None
+        # How the field runs: the general way, or a shortcut chosen when compiling.
+        self.run: Callable[[Executor, Any, Path | None], Any] = self.run_general
 
     def path_in(self, parent: Path | None) -> Path:
         return Path(parent, self.response_name, self.parent_type.name)
 
-    def run(self, ex: Executor, source: Any, parent: Path | None) -> Any:
+    def run_general(self, ex: Executor, source: Any, parent: Path | None) -> Any:
         """The completed value of this field on ``source`` (graphql-core's
         ``execute_field``). Paths and infos are built only when something needs them."""
         info = LazyResolveInfo(ex, self, parent) if self.needs_info else None
@@ -275,6 +280,8 @@ class PlanCompiler:
             plan.complete_leaf = self._leaf_completer(plan, plan.return_type)
             if plan.complete_leaf is None:
                 plan.complete = self._completer(plan, plan.return_type)
+            elif not plan.needs_info:
+                plan.run = _attribute_leaf_run(plan, plan.complete_leaf)
             plans.append(plan)
         return SelectionPlan(plans)
 
@@ -317,6 +324,18 @@ class PlanCompiler:
             p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
         ]
         info_name = resolver.info_parameter.name if resolver.info_parameter else None
+        func = resolver.wrapped_func
+        parameters = list(resolver.signature.parameters.values())
+        if (
+            callable(func)
+            and passes_self
+            and info_name is not None
+            and not source_names
+            and [p.name for p in parameters[1:]] == [info_name]
+            and parameters[1].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ):
+            # The usual method resolver, ``def f(self, info)``: one positional call.
+            return lambda ex, source, info: func(source, info_class(_raw_info=info, _field=field))
 
         def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
             kwargs = dict.fromkeys(source_names, source)
@@ -456,6 +475,29 @@ class PlanCompiler:
             return selection.execute(ex, result, path)
 
         return complete
+
+
+def _attribute_leaf_run(
+    plan: FieldPlan, complete_leaf: CompleteLeaf
+) -> Callable[[Executor, Any, Path | None], Any]:
+    """The commonest field, a scalar attribute, without the general path's bookkeeping."""
+    fetch = plan.fetch
+    named = get_nullable_type(plan.return_type)
+    strings = named is GraphQLString or named is GraphQLID
+
+    def run(ex: Executor, source: Any, parent: Path | None) -> Any:
+        try:
+            value = fetch(ex, source, None)  # type: ignore[arg-type]
+            if strings and type(value) is str:
+                return value
+            if type(value) not in _PLAIN and ex.is_awaitable(value):
+                return plan._complete_awaited(ex, value, LazyResolveInfo(ex, plan, parent))
+            return complete_leaf(value)
+        except Exception as raw_error:
+            ex.handle_field_error(raw_error, plan.return_type, plan.details, plan.path_in(parent))
+            return None
+
+    return run
 
 
 def _non_null_message(plan: FieldPlan) -> str:

@@ -228,20 +228,26 @@ class Issue(Node):
         return resolve_cached(  # type: ignore[return-value]
             "enterprise",
             self.rec.enterprise_id,
-            info.context.loaders.enterprise,
+            lambda: info.context.loaders.enterprise,
             Enterprise.from_record,
         )
 
     @strawberry.field(description="企业所在地 / where the enterprise is")
     def origin_region(self, info: Info) -> Region | None:
         return resolve_cached(  # type: ignore[return-value]
-            "region", self.rec.origin_region_code, info.context.loaders.region, Region.from_record
+            "region",
+            self.rec.origin_region_code,
+            lambda: info.context.loaders.region,
+            Region.from_record,
         )
 
     @strawberry.field(description="当前承办层级 / the tier working on it now")
     def holding_region(self, info: Info) -> Region | None:
         return resolve_cached(  # type: ignore[return-value]
-            "region", self.rec.holding_region_code, info.context.loaders.region, Region.from_record
+            "region",
+            self.rec.holding_region_code,
+            lambda: info.context.loaders.region,
+            Region.from_record,
         )
 
     @strawberry.field
@@ -249,7 +255,7 @@ class Issue(Node):
         if self.rec.board_id is None:
             return None
         return resolve_cached(  # type: ignore[return-value]
-            "board", self.rec.board_id, info.context.loaders.board, Board.from_record
+            "board", self.rec.board_id, lambda: info.context.loaders.board, Board.from_record
         )
 
     @strawberry.field
@@ -259,7 +265,7 @@ class Issue(Node):
         return resolve_cached(  # type: ignore[return-value]
             "department",
             self.rec.department_id,
-            info.context.loaders.department,
+            lambda: info.context.loaders.department,
             Department.from_record,
         )
 
@@ -329,7 +335,7 @@ class Issue(Node):
     @strawberry.field
     def last_event(self, info: Info) -> IssueEvent | None:
         return resolve_loaded(  # type: ignore[return-value]
-            info.context.loaders.last_event, self.rec.id, IssueEvent.from_record
+            info.context.loaders, "last_event", self.rec.id, IssueEvent.from_record
         )
 
     @strawberry.field(description="当前调用者可执行的操作 / actions the caller may take now")

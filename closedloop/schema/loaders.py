@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
-from closedloop.schema.reference import REFERENCE
+from closedloop.schema.reference import MISSING, REFERENCE
 from closedloop.services import tenancy
 from closedloop.services.issues import records
 from closedloop.services.issues.records import (
@@ -35,15 +35,16 @@ T = TypeVar("T")
 
 
 def resolve_loaded(
-    loader: DataLoader[K, R | None], key: K, convert: Callable[[R], T]
+    loaders: Loaders, name: str, key: K, convert: Callable[[R], T]
 ) -> T | Awaitable[T | None] | None:
-    """The converted value now when the loader already holds it (a page primed it, or an
-    earlier batch of this request loaded it); otherwise an awaitable through the loader.
-    A field resolved this way costs no task and no await when its value is at hand."""
-    held = loader.cache_map.get(key) if loader.cache else None
-    if held is not None and held.done() and not held.cancelled() and held.exception() is None:
-        value = held.result()
+    """The converted value now when the request already holds it (a page primed it, or an
+    earlier batch of this request loaded it); otherwise an awaitable through the loader
+    ``name``. A field resolved this way costs no task and no await when its value is at
+    hand."""
+    value = loaders.held(name, key)
+    if value is not MISSING:
         return convert(value) if value is not None else None
+    loader: DataLoader[K, R | None] = getattr(loaders, name)
 
     async def load() -> T | None:
         rec = await loader.load(key)
@@ -108,11 +109,47 @@ class Loaders:
         self.principal = principal
         # Enterprises see the public part of a timeline only.
         self.public_only = principal.role is Role.ENTERPRISE
+        # Values primed before their loader was built, by loader name.
+        self._primed: dict[str, dict[Any, Any]] = {}
+
+    def prime(self, name: str, values: dict[Any, Any]) -> None:
+        """Values this request already has (a page's rows): the loader ``name`` answers
+        them without a batch. Kept as a plain dict until the loader is first used."""
+        built: DataLoader[Any, Any] | None = self.__dict__.get(name)
+        if built is not None:
+            built.prime_many(values)
+        else:
+            self._primed.setdefault(name, {}).update(values)
+
+    def held(self, name: str, key: Any) -> Any:
+        """The value for ``key`` this request already has, else MISSING."""
+        primed = self._primed.get(name)
+        if primed is not None and key in primed:
+            return primed[key]
+        built: DataLoader[Any, Any] | None = self.__dict__.get(name)
+        future = built.cache_map.get(key) if built is not None and built.cache else None
+        if (
+            future is not None
+            and future.done()
+            and not future.cancelled()
+            and future.exception() is None
+        ):
+            return future.result()
+        return MISSING
+
+    def _primed_loader(self, name: str, loader: DataLoader[K, V]) -> DataLoader[K, V]:
+        primed = self._primed.pop(name, None)
+        if primed:
+            loader.prime_many(primed)
+        return loader
 
     @cached_property
     def issue(self) -> DataLoader[int, IssueRecord | None]:
         visible = issue_visibility(self.principal)
-        return batch(self.db, self.principal, lambda c, k: records.issues_by_id(c, k, visible))
+        loader: DataLoader[int, IssueRecord | None] = batch(
+            self.db, self.principal, lambda c, k: records.issues_by_id(c, k, visible)
+        )
+        return self._primed_loader("issue", loader)
 
     @cached_property
     def events(self) -> DataLoader[int, list[EventRecord]]:
@@ -127,7 +164,10 @@ class Loaders:
     @cached_property
     def last_event(self) -> DataLoader[int, EventRecord | None]:
         public_only = self.public_only
-        return batch(self.db, self.principal, lambda c, k: records.last_events(c, k, public_only))
+        loader: DataLoader[int, EventRecord | None] = batch(
+            self.db, self.principal, lambda c, k: records.last_events(c, k, public_only)
+        )
+        return self._primed_loader("last_event", loader)
 
     @cached_property
     def custody(self) -> DataLoader[int, list[CustodyRecord]]:

@@ -29,7 +29,8 @@ class ReferenceCache:
     def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._data: dict[tuple[str, Hashable], tuple[float, Any]] = {}
+        # (kind, key) -> (expiry, row, the row converted to GraphQL objects by converter)
+        self._data: dict[tuple[str, Hashable], tuple[float, Any, dict[Any, Any]]] = {}
 
     def get(self, kind: str, key: Hashable) -> Any:
         entry = self._data.get((kind, key))
@@ -37,10 +38,24 @@ class ReferenceCache:
             return MISSING
         return entry[1]
 
+    def converted(self, kind: str, key: Hashable, convert: Callable[[Any], T]) -> Any:
+        """The row converted by ``convert`` (converted once per entry: the GraphQL objects
+        of reference rows are read-only), ``None`` for a known absence, else MISSING."""
+        entry = self._data.get((kind, key))
+        if entry is None or entry[0] < time.monotonic():
+            return MISSING
+        row, conversions = entry[1], entry[2]
+        if row is None:
+            return None
+        found = conversions.get(convert, MISSING)
+        if found is MISSING:
+            found = conversions[convert] = convert(row)
+        return found
+
     def put(self, kind: str, key: Hashable, value: Any) -> None:
         if len(self._data) >= self.max_entries:
             self._data.clear()  # crude but bounded; refills from the next requests
-        self._data[(kind, key)] = (time.monotonic() + self.ttl, value)
+        self._data[(kind, key)] = (time.monotonic() + self.ttl, value, {})
 
     def clear(self) -> None:
         self._data.clear()
@@ -52,16 +67,17 @@ REFERENCE = ReferenceCache()
 def resolve_cached(
     kind: str,
     key: Hashable,
-    loader: DataLoader[Any, R | None],
+    loader: Callable[[], DataLoader[Any, R | None]],
     convert: Callable[[R], T],
 ) -> T | Awaitable[T | None] | None:
-    """The converted row now when cached; otherwise an awaitable through the loader."""
-    hit = REFERENCE.get(kind, key)
+    """The converted row now when cached; otherwise an awaitable through the loader (asked
+    for only then: most requests never build it)."""
+    hit = REFERENCE.converted(kind, key, convert)
     if hit is not MISSING:
-        return convert(hit) if hit is not None else None
+        return hit  # type: ignore[no-any-return]
 
     async def load() -> T | None:
-        rec = await loader.load(key)
+        rec = await loader().load(key)
         return convert(rec) if rec is not None else None
 
     return load()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -155,21 +156,80 @@ async def list_issues(
     after: tuple[dt.datetime, int] | None,
     now: dt.datetime,
 ) -> list[IssueRecord]:
-    col, ascending = _sort_column(order)
-    q = sa.select(t.issue).where(*filter_clauses(f, principal, now))
-    if after is not None:
-        key = sa.tuple_(col, t.issue.c.id)
-        bound = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
-        q = q.where(key > bound if ascending else key < bound)
-    q = q.order_by(
-        col.asc() if ascending else col.desc(),
-        t.issue.c.id.asc() if ascending else t.issue.c.id.desc(),
-    ).limit(limit)
+    key = ("page", _scope_key(principal), _filter_key(f, now), order, limit, after)
+    q = _STATEMENTS.get(key)
+    if q is None:
+        q = _remember(key, _page(principal, f, order, limit, after, now))
     return [IssueRecord.from_row(r) for r in await driver.fetch(conn, q)]
 
 
 async def count_issues(
     conn: AsyncConnection | driver.Reader, principal: Principal, f: IssueFilter, now: dt.datetime
 ) -> int:
-    q = sa.select(sa.func.count()).select_from(t.issue).where(*filter_clauses(f, principal, now))
+    key = ("count", _scope_key(principal), _filter_key(f, now))
+    q = _STATEMENTS.get(key)
+    if q is None:
+        q = _remember(key, _count(principal, f, now))
     return int((await driver.fetch(conn, q))[0][0])
+
+
+def _page(
+    principal: Principal,
+    f: IssueFilter,
+    order: IssueOrder,
+    limit: int,
+    after: tuple[dt.datetime, int] | None,
+    now: dt.datetime,
+) -> sa.Select[Any]:
+    col, ascending = _sort_column(order)
+    q = sa.select(t.issue).where(*filter_clauses(f, principal, now))
+    if after is not None:
+        key = sa.tuple_(col, t.issue.c.id)
+        bound = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+        q = q.where(key > bound if ascending else key < bound)
+    return q.order_by(
+        col.asc() if ascending else col.desc(),
+        t.issue.c.id.asc() if ascending else t.issue.c.id.desc(),
+    ).limit(limit)
+
+
+def _count(principal: Principal, f: IssueFilter, now: dt.datetime) -> sa.Select[Any]:
+    return sa.select(sa.func.count()).select_from(t.issue).where(*filter_clauses(f, principal, now))
+
+
+# Built statements by everything they depend on: a page asked again (the common case: a
+# center's pool, refreshed) skips building the statement and its cache key. Statements are
+# immutable, values included, so sharing them between requests is safe.
+_STATEMENTS: dict[Hashable, sa.Select[Any]] = {}
+MAX_STATEMENTS = 2048
+
+
+def _remember(key: Hashable, statement: sa.Select[Any]) -> sa.Select[Any]:
+    if len(_STATEMENTS) >= MAX_STATEMENTS:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = statement
+    return statement
+
+
+def _scope_key(p: Principal) -> Hashable:
+    """Everything ``issue_visibility`` and the pool read from the principal."""
+    return (
+        p.role,
+        p.account_id is not None,
+        p.region_code,
+        p.enterprise_id,
+        p.board_id,
+        p.department_id,
+    )
+
+
+def _filter_key(f: IssueFilter, now: dt.datetime) -> Hashable:
+    values = tuple(
+        tuple(v) if isinstance(v, list | tuple) else v
+        for v in (getattr(f, name) for name in _FILTER_FIELDS)
+    )
+    # Only the light filter reads the clock.
+    return (values, now) if f.light is not None else values
+
+
+_FILTER_FIELDS = tuple(field.name for field in fields(IssueFilter))
