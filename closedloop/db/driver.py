@@ -93,6 +93,11 @@ async def fetch(source: AsyncConnection | Reader, statement: sa.Executable) -> l
     for position, process in zip(plan.positions, plan.processors, strict=True):
         value = bound[position].effective_value
         args.append(process(value) if process is not None and value is not None else value)
+    return await fetch_sql(source, plan.sql, *args)
+
+
+async def fetch_sql(source: AsyncConnection | Reader, sql: str, *args: Any) -> list[Any]:
+    """The rows of a fixed SQL text with positional parameters ($1, $2, …)."""
     if isinstance(source, Reader):
         conn, driver = source.conn, source.driver
     else:
@@ -100,5 +105,5 @@ async def fetch(source: AsyncConnection | Reader, statement: sa.Executable) -> l
     # The caller's scope lives in the transaction: never run outside one.
     if driver is None or not driver.is_in_transaction():
         raise RuntimeError("driver fetch outside a transaction")
-    _announce(conn, plan.sql, args)
-    return list(await driver.fetch(plan.sql, *args))
+    _announce(conn, sql, args)
+    return list(await driver.fetch(sql, *args))

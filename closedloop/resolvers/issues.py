@@ -156,7 +156,7 @@ async def issues(
     size, key = paging(locale, first, after, decode_key)
     f = to_filter(info, filter)
     principal = info.context.principal
-    now = info.context.clock.now()
+    now = info.context.now
     loaders = info.context.loaders
     async with info.context.db.reader(principal) as conn:
         recs = await list_issues(conn, principal, f, order_by, size + 1, key, now)

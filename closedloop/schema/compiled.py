@@ -218,22 +218,23 @@ def _no_complete(
 class SelectionPlan:
     """The fields of one object type's selection, in response order."""
 
-    __slots__ = ("fields",)
+    __slots__ = ("fields", "runs")
 
     def __init__(self, fields: Sequence[FieldPlan]) -> None:
         self.fields = tuple(fields)
+        self.runs = tuple((field.response_name, field.run) for field in fields)
 
     def execute(self, ex: Executor, source: Any, path: Path | None) -> Any:
         """graphql-core's ``execute_fields``: a dict, or an awaitable of it when some
         field is asynchronous (those run concurrently)."""
         results: dict[str, Any] = {}
         pending: list[str] = []
+        plain = _PLAIN
         try:
-            for field in self.fields:
-                value = field.run(ex, source, path)
-                results[field.response_name] = value
-                if type(value) not in _PLAIN and ex.is_awaitable(value):
-                    pending.append(field.response_name)
+            for name, run in self.runs:
+                value = results[name] = run(ex, source, path)
+                if type(value) not in plain and ex.is_awaitable(value):
+                    pending.append(name)
         except Exception:
             if pending:
                 ex.settle_in_background([results[name] for name in pending])
@@ -556,7 +557,11 @@ def _leaf(return_type: GraphQLLeafType) -> CompleteLeaf:
             return result
         if names and type(result) is enum_class:
             return names[result]
-        return GenericExecutor.complete_leaf_value(return_type, result)
+        coerced = coerce(result)
+        if coerced is None or coerced is Undefined:
+            # graphql-core's own completion raises the error it would raise
+            return GenericExecutor.complete_leaf_value(return_type, result)
+        return coerced
 
     return complete
 

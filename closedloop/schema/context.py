@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -33,6 +34,11 @@ class Context:
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.db, self.principal)
+
+    @cached_property
+    def now(self) -> dt.datetime:
+        """The request's instant: every light and filter of one answer agrees on it."""
+        return self.clock.now()
 
 
 Info = StrawberryInfo[Context, None]

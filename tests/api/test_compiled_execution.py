@@ -279,7 +279,8 @@ TOY_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ pets { moodText } }", None),
     ("{ pets { wrongObject { name } } }", None),
     (
-        '{ pet(name: "Tom") { name later friends { name later } } nobody: pet(name: "X") { name } }',
+        '{ pet(name: "Tom") { name later friends { name later } }'
+        ' nobody: pet(name: "X") { name } }',
         None,
     ),
     ("{ things { __typename name ... on Pet { age } ... on Rock { weight } } }", None),

@@ -9,7 +9,6 @@ from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.db import driver
@@ -94,7 +93,7 @@ _GRADES: dict[str | None, RatingGrade] = {m.value: m for m in RatingGrade}
 _ISSUE_FIELDS = tuple(f.name for f in fields(IssueRecord))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a page builds one per issue
 class EventRecord:
     id: int
     issue_id: int
@@ -156,13 +155,18 @@ async def last_events(
     conn: AsyncConnection | driver.Reader, issue_ids: Sequence[int], public_only: bool
 ) -> dict[int, EventRecord]:
     """The newest event of each issue in one statement (LATERAL over the event index)."""
-    public = "AND e.public" if public_only else ""
-    q = sa.text(
-        "SELECT last.* FROM unnest(CAST(:ids AS bigint[])) AS ids(id) CROSS JOIN LATERAL"
-        f" (SELECT * FROM issue_event e WHERE e.issue_id = ids.id {public}"
-        " ORDER BY e.id DESC LIMIT 1) AS last"
-    ).bindparams(sa.bindparam("ids", list(issue_ids), type_=ARRAY(sa.BigInteger)))
-    return {r["issue_id"]: EventRecord.from_row(r) for r in await driver.fetch(conn, q)}
+    sql = _LAST_EVENTS_PUBLIC if public_only else _LAST_EVENTS
+    rows = await driver.fetch_sql(conn, sql, list(issue_ids))
+    return {r["issue_id"]: EventRecord.from_row(r) for r in rows}
+
+
+_LAST_EVENTS = (
+    "SELECT last.* FROM unnest($1::bigint[]) AS ids(id) CROSS JOIN LATERAL"
+    " (SELECT * FROM issue_event e WHERE e.issue_id = ids.id{}"
+    " ORDER BY e.id DESC LIMIT 1) AS last"
+)
+_LAST_EVENTS_PUBLIC = _LAST_EVENTS.format(" AND e.public")
+_LAST_EVENTS = _LAST_EVENTS.format("")
 
 
 async def enterprises_by_id(
