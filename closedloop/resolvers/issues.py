@@ -21,13 +21,11 @@ from closedloop.schema.relay import (
 from closedloop.services.issues.queries import (
     IssueFilter,
     IssueOrder,
-    count_issues,
     decode_key,
     encode_key,
-    list_issues,
+    page_issues,
     sort_value,
 )
-from closedloop.services.issues.records import last_events
 
 
 @strawberry.input(description="诉求筛选 / issue filters (all combine with AND)")
@@ -158,14 +156,24 @@ async def issues(
     principal = info.context.principal
     now = info.context.now
     loaders = info.context.loaders
+    # A page that shows each issue's last event gets them in its own statement, rather
+    # than in a loader batch afterwards.
+    with_events = _selects_last_event(info)
     async with info.context.db.reader(principal) as conn:
-        recs = await list_issues(conn, principal, f, order_by, size + 1, key, now)
-        total = await count_issues(conn, principal, f, now)
-        # A page that shows each issue's last event gets them in the same transaction,
-        # rather than in a loader batch of its own afterwards.
-        if recs and _selects_last_event(info):
-            last = await last_events(conn, [r.id for r in recs], loaders.public_only)
-            loaders.prime("last_event", {rec.id: last.get(rec.id) for rec in recs})
+        page = await page_issues(
+            conn,
+            principal,
+            f,
+            order_by,
+            size + 1,
+            key,
+            now,
+            last_events=with_events,
+            public_events_only=loaders.public_only,
+        )
+    recs, total = page.records, page.total
+    if page.last_events is not None:
+        loaders.prime("last_event", {rec.id: page.last_events.get(rec.id) for rec in recs})
     loaders.prime("issue", {rec.id: rec for rec in recs})
     return make_connection(
         [Issue.from_record(r) for r in recs],

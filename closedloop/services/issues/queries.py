@@ -16,7 +16,7 @@ from closedloop.authz.roles import Principal
 from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
-from closedloop.services.issues.records import IssueRecord
+from closedloop.services.issues.records import EventRecord, IssueRecord
 from closedloop.tenancy.scope import in_subtree, issue_visibility
 
 
@@ -30,15 +30,18 @@ class IssueOrder(enum.StrEnum):
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
-def _sort_column(order: IssueOrder) -> tuple[sa.ColumnElement[dt.datetime], bool]:
-    """The sort expression and whether it ascends."""
+def _sort_column(
+    order: IssueOrder, c: Any = t.issue.c
+) -> tuple[sa.ColumnElement[dt.datetime], bool]:
+    """The sort expression (over the issue table, or a subquery's columns ``c``) and
+    whether it ascends."""
     if order is IssueOrder.CREATED_AT_ASC:
-        return t.issue.c.created_at, True
+        return c.created_at, True
     if order is IssueOrder.DUE_AT_ASC:
-        return sa.func.coalesce(t.issue.c.due_at, FAR_FUTURE), True
+        return sa.func.coalesce(c.due_at, FAR_FUTURE), True
     if order is IssueOrder.UPDATED_AT_DESC:
-        return t.issue.c.updated_at, False
-    return t.issue.c.created_at, False
+        return c.updated_at, False
+    return c.created_at, False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +163,7 @@ async def list_issues(
     q = _STATEMENTS.get(key)
     if q is None:
         q = _remember(key, _page(principal, f, order, limit, after, now))
-    return [IssueRecord.from_row(r) for r in await driver.fetch(conn, q)]
+    return IssueRecord.from_records(await driver.fetch(conn, q))
 
 
 async def count_issues(
@@ -171,6 +174,84 @@ async def count_issues(
     if q is None:
         q = _remember(key, _count(principal, f, now))
     return int((await driver.fetch(conn, q))[0][0])
+
+
+@dataclass(frozen=True, slots=True)
+class IssuePage:
+    records: list[IssueRecord]
+    total: int
+    # Each listed issue's newest event, when asked for (issues without events are absent).
+    last_events: dict[int, EventRecord] | None
+
+
+async def page_issues(
+    conn: AsyncConnection | driver.Reader,
+    principal: Principal,
+    f: IssueFilter,
+    order: IssueOrder,
+    limit: int,
+    after: tuple[dt.datetime, int] | None,
+    now: dt.datetime,
+    *,
+    last_events: bool = False,
+    public_events_only: bool = False,
+) -> IssuePage:
+    """A page of issues, its total and (``last_events``) each issue's newest event, in one
+    statement: one round trip instead of three."""
+    key = (
+        "page+total",
+        _scope_key(principal),
+        _filter_key(f, now),
+        order,
+        limit,
+        after,
+        last_events,
+        public_events_only,
+    )
+    q = _STATEMENTS.get(key)
+    if q is None:
+        page = _page(principal, f, order, limit, after, now)
+        total = _count(principal, f, now)
+        q = _remember(key, _page_with_total(page, total, order, last_events, public_events_only))
+    rows = await driver.fetch(conn, q)
+    if not rows:  # the total rides on the rows: an empty page asks for it on its own
+        total_alone = await count_issues(conn, principal, f, now)
+        return IssuePage([], total_alone, {} if last_events else None)
+    events = None
+    if last_events:
+        events = {e.issue_id: e for e in EventRecord.from_records(rows, prefix="last_")}
+    return IssuePage(IssueRecord.from_records(rows), int(rows[0]["total_count"]), events)
+
+
+def _page_with_total(
+    page: sa.Select[Any],
+    total: sa.Select[Any],
+    order: IssueOrder,
+    last_events: bool,
+    public_only: bool,
+) -> sa.Select[Any]:
+    """The page (LIMIT inside), its total as a scalar subquery (evaluated once) and the
+    newest event of each of the page's issues (LATERAL, so only for the page's rows)."""
+    inner = page.subquery("page")
+    columns: list[Any] = [*inner.c, total.scalar_subquery().label("total_count")]
+    source: Any = inner
+    if last_events:
+        e = t.issue_event
+        newest = sa.select(e).where(e.c.issue_id == inner.c.id)
+        if public_only:
+            newest = newest.where(e.c.public)
+        last = newest.order_by(e.c.id.desc()).limit(1).lateral("last")
+        columns += [c.label(f"last_{c.name}") for c in last.c]
+        source = inner.outerjoin(last, sa.true())
+    col, ascending = _sort_column(order, inner.c)
+    return (
+        sa.select(*columns)
+        .select_from(source)
+        .order_by(
+            col.asc() if ascending else col.desc(),
+            inner.c.id.asc() if ascending else inner.c.id.desc(),
+        )
+    )
 
 
 def _page(

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -84,6 +85,28 @@ class IssueRecord:
         # search per name (40 µs a row here, 2 ms a page).
         return cls(*[data[name] for name in _ISSUE_FIELDS])
 
+    @classmethod
+    def from_records(cls, rows: Sequence[Any]) -> list[IssueRecord]:
+        """From asyncpg records (``driver.fetch``): columns are matched to fields once per
+        result, and each row is read by position (half the time of ``from_row``)."""
+        if not rows:
+            return []
+        names = list(rows[0].keys())
+        pick = itemgetter(*(names.index(name) for name in _ISSUE_FIELDS))
+        tags, level, state, clock, rating = (
+            names.index(n) for n in ("tags", "handling_level", "state", "clock_kind", "rating")
+        )
+        out = []
+        for row in rows:
+            v = list(row)
+            v[tags] = tuple(v[tags] or ())
+            v[level] = _LEVELS[v[level]]
+            v[state] = _STATES[v[state]]
+            v[clock] = _CLOCKS.get(v[clock])
+            v[rating] = _GRADES.get(v[rating])
+            out.append(cls(*pick(v)))
+        return out
+
 
 # Plain dict look-ups: calling an Enum class per value is slow on a hot path.
 _LEVELS = {m.value: m for m in HandlingLevel}
@@ -110,6 +133,19 @@ class EventRecord:
     @classmethod
     def from_row(cls, row: Row) -> EventRecord:
         return cls(**dict(row.items()))
+
+    @classmethod
+    def from_records(cls, rows: Sequence[Any], prefix: str = "") -> list[EventRecord]:
+        """From asyncpg records, by position (see ``IssueRecord.from_records``); with a
+        ``prefix``, from the columns so named, skipping rows where they are null (an outer
+        join found no event)."""
+        if not rows:
+            return []
+        names = list(rows[0].keys())
+        positions = [names.index(prefix + f.name) for f in fields(cls)]
+        pick = itemgetter(*positions)
+        first = positions[0]
+        return [cls(*pick(row)) for row in rows if row[first] is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +193,7 @@ async def last_events(
     """The newest event of each issue in one statement (LATERAL over the event index)."""
     sql = _LAST_EVENTS_PUBLIC if public_only else _LAST_EVENTS
     rows = await driver.fetch_sql(conn, sql, list(issue_ids))
-    return {r["issue_id"]: EventRecord.from_row(r) for r in rows}
+    return {e.issue_id: e for e in EventRecord.from_records(rows)}
 
 
 _LAST_EVENTS = (
