@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
 from collections.abc import AsyncIterator
@@ -278,6 +279,18 @@ def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task
     return tasks
 
 
+def tune_garbage_collector() -> None:
+    """Set once the server has started. What is loaded by then (schema, policy, caches)
+    moves to the permanent generation, and the youngest generation gets room for a
+    request's objects: a pool page holds a few thousand containers until its response is
+    written, and at the default threshold (700) every request paid for a collection that
+    scanned them, every tenth for a bigger one (≈ 0.5 ms of a 6 ms page). Cycles are still
+    collected, after 20,000 new objects instead of 700."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 async def prepare_data(db: Database, *, demo: bool) -> None:
     """Load the shipped Zhejiang tree into an empty database, and the demo set on request."""
     async with db.admin.begin() as conn:
@@ -313,6 +326,7 @@ def create_app(
         app.state.runtime = Runtime(
             settings, db, clock or SystemClock(), TokenVerifier(settings), embedded, bus
         )
+        tune_garbage_collector()
         stop = asyncio.Event()
         workers = start_background(app.state.runtime, stop)
         try:
