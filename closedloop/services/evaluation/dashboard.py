@@ -222,7 +222,6 @@ async def _live(
 
 
 async def _rolled_up(
-    db: Database,
     conn: AsyncConnection,
     principal: Principal,
     region: RegionRecord,
@@ -232,9 +231,6 @@ async def _rolled_up(
 ) -> tuple[Marginals, dict[Period, Figures], list[tuple[str, int]]]:
     """The figures read from the monthly rollup, plus the lights, which depend on the
     clock: counted live over the lit issues only (open, past their yellow mark)."""
-    needed = rollup.Scope(region.code, months[0].start, months[-1].end)
-    if await rollup.pending(conn, needed):
-        await rollup.refresh(db, needed)
     child_length = CHILD_CODE_LENGTH.get(len(region.code), len(region.code))
     by = _by_dimension(
         await conn.execute(rollup.read_statement(region.code, child_length, period, months))
@@ -287,9 +283,13 @@ async def dashboard(
     async with db.read_reference() as ref:
         children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
     months = trend_months(period)
+    rolled_up = not live and rollup.serves(region.code, period)
+    if rolled_up:
+        # Written issues first reach the slices this dashboard reads.
+        await rollup.refresh(db, rollup.Scope(region.code, months[0].start, months[-1].end))
     async with db.read(principal) as conn:
-        if not live and rollup.serves(region.code, period):
-            by, trend, tags = await _rolled_up(db, conn, principal, region, period, months, now)
+        if rolled_up:
+            by, trend, tags = await _rolled_up(conn, principal, region, period, months, now)
         else:
             by, trend, tags = await _live(conn, principal, region, period, months, now)
         red, counts = await list_entries(conn, region.code, period, ListKind.RED, LIST_LIMIT)

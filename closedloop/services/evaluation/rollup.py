@@ -192,10 +192,12 @@ async def refresh_on(conn: AsyncConnection, scope: Scope | None = None) -> int:
 
 async def refresh(db: Database, scope: Scope | None = None) -> int:
     """Recompute the dirty slices (of ``scope``: a reader refreshes only what it reads) in
-    a transaction of the system's own."""
-    async with db.transaction(None) as conn:
+    a transaction of the system's own. Call it holding no other connection: a reader that
+    waited for a second connection while holding one could starve the pool."""
+    async with db.read_reference() as conn:
         if not await pending(conn, scope):
             return 0
+    async with db.transaction(None) as conn:
         count = await refresh_on(conn, scope)
         await conn.commit()
     return count
