@@ -21,7 +21,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CLOSEDLOOP_DATABASE_URL")
     )
     data_dir: Path = Path(".closedloop")
-    db_pool_size: int = 10
+    # Connections kept open (as many again may open under bursts, and close afterwards).
+    # A request holds one connection for its data, so size it to the concurrency a worker
+    # sees: below it, every burst opens and closes connections (a new backend, its
+    # authentication and codec set-up cost more than a pool page).
+    db_pool_size: int = 20
     # The role the API itself connects as (row-level security applies to it); the URL's
     # own user runs migrations and seeding. Empty: use the URL's user for everything.
     app_db_user: str = "closedloop_app"

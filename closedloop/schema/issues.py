@@ -85,8 +85,8 @@ class IssueEvent:
             type=rec.type,
             occurred_at=rec.occurred_at,
             actor_name=rec.actor_name,
-            from_state=IssueState(rec.from_state) if rec.from_state else None,
-            to_state=IssueState(rec.to_state) if rec.to_state else None,
+            from_state=_STATES[rec.from_state] if rec.from_state else None,
+            to_state=_STATES[rec.to_state] if rec.to_state else None,
             public=rec.public,
             message=rec.message,
             payload=cast(JSON, rec.payload),
@@ -352,6 +352,7 @@ class Issue(Node):
 
 
 # Dict look-ups: calling an Enum class per row is slow on a page.
+_STATES = {m.value: m for m in IssueState}
 _CHANNELS = {m.value: m for m in Channel}
 _CATEGORIES = {m.value: m for m in Category}
 
