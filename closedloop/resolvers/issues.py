@@ -177,7 +177,7 @@ async def issues(
     loaders.prime("issue", {rec.id: rec for rec in recs})
     return make_connection(
         [Issue.from_record(r) for r in recs],
-        [encode_cursor(encode_key(sort_value(r, order_by), r.id)) for r in recs],
+        lambda issue: encode_cursor(encode_key(sort_value(issue.rec, order_by), issue.rec.id)),
         size,
         total,
         after=after is not None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import strawberry
@@ -67,10 +68,21 @@ class PageInfo:
     end_cursor: str | None
 
 
+def _edge_cursor(root: Edge[object]) -> str:
+    if root.given_cursor is not None:
+        return root.given_cursor
+    assert root.cursor_of is not None
+    return root.cursor_of(root.node)
+
+
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
+    # Computed when asked for (most pages ask for their nodes only): the cursor given, or
+    # one made by ``cursor_of``.
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: T
+    given_cursor: strawberry.Private[str | None] = None
+    cursor_of: strawberry.Private[Callable[[T], str] | None] = None
 
 
 @strawberry.type
@@ -85,19 +97,31 @@ class Connection(Generic[T]):
 
 
 def make_connection(
-    items: list[T], cursors: list[str], size: int, total: int, after: bool
+    items: list[T],
+    cursors: list[str] | Callable[[T], str],
+    size: int,
+    total: int,
+    after: bool,
 ) -> Connection[T]:
-    """Build a page from ``size + 1`` fetched rows (the extra one tells whether more follow)."""
+    """Build a page from ``size + 1`` fetched rows (the extra one tells whether more follow).
+    ``cursors``: one per item, or how to compute an item's cursor when one is asked for."""
     has_next = len(items) > size
-    items, cursors = items[:size], cursors[:size]
-    edges = [Edge(cursor=c, node=n) for n, c in zip(items, cursors, strict=True)]
+    items = items[:size]
+    if callable(cursors):
+        cursor_of = cursors
+        edges = [Edge(node=n, cursor_of=cursor_of) for n in items]
+        first, last = (cursor_of(items[0]), cursor_of(items[-1])) if items else (None, None)
+    else:
+        cursors = cursors[:size]
+        edges = [Edge(node=n, given_cursor=c) for n, c in zip(items, cursors, strict=True)]
+        first, last = (cursors[0], cursors[-1]) if cursors else (None, None)
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=after,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+            start_cursor=first,
+            end_cursor=last,
         ),
         total_count=total,
     )
