@@ -78,6 +78,7 @@ API_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
     ('{ node(id: "not-an-id") { id } }', None),
     ('{ labels(enums: ["IssueState", "Light"]) { enum values { value zh en label } } }', None),
     ("{ __typename issues(first: 1) { __typename nodes { __typename id } } }", None),
+    ('{ __type(name: "Issue") { name fields { name type { kind name ofType { name } } } } }', None),
     (
         """query Pool($pool: Boolean!, $first: Int) { issues(filter: {pool: $pool},
         first: $first) { totalCount nodes { id state } } }""",
@@ -291,6 +292,12 @@ TOY_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ pets { name @skip(if: true) age } }", None),
     ("query($n: Int!) { number(n: $n) }", {"n": "not a number"}),  # variable coercion error
     ("{ __typename pets { __typename } }", None),
+    ("{ __schema { queryType { name } types { name kind fields { name args { name } } } } }", None),
+    (
+        '{ __type(name: "Pet") { name interfaces { name }'
+        " fields { name type { kind ofType { name } } } } }",
+        None,
+    ),
 ]
 
 
