@@ -6,8 +6,13 @@ serves subtree scope without any extension.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
+
+from closedloop.domain.schemes import BASE_COUNTERS, RATING_GRADES
 
 metadata = sa.MetaData(
     naming_convention={
@@ -415,23 +420,14 @@ list_entry = sa.Table(
 )
 
 
-ROLLUP_COUNTERS = (
-    "total",
-    "proactive",
-    "handled",
-    "resolved",
-    "overdue_resolved",
-    "recurred",
-    "responded_on_time",
-    "unrated_resolved",
-    "rating_satisfied",
-    "rating_fairly_satisfied",
-    "rating_basically_satisfied",
-    "rating_unsatisfied",
-    "rows",
-    "merged",
-    "open",
+# The scoring counters (``closedloop.domain.scoring.Counters``) as column names: of the
+# aggregates that count them (``services.evaluation.attribution``) and of the rollup.
+RATING_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {grade: f"rating_{grade.lower()}" for grade in RATING_GRADES}
 )
+COUNTER_COLUMNS = (*BASE_COUNTERS, *RATING_COLUMNS.values())
+# The dashboard also counts every row (merged duplicates included), the merged and the open.
+ROLLUP_COUNTERS = (*COUNTER_COLUMNS, "rows", "merged", "open")
 
 # The dashboard's figures per (Beijing month, origin county) slice and marginal
 # (``closedloop.services.evaluation.rollup``); migration 0007 adds its triggers and policies.

@@ -70,7 +70,7 @@ from closedloop.authz.roles import Principal
 from closedloop.db import tables as t
 from closedloop.domain.issues import IssueState
 from closedloop.domain.periods import Period
-from closedloop.domain.schemes import RATING_GRADES
+from closedloop.domain.schemes import BASE_COUNTERS
 from closedloop.domain.scoring import Counters
 from closedloop.services.evaluation.targets import PeerGroup, TargetKind
 from closedloop.tenancy.scope import in_subtree, issue_visibility
@@ -80,18 +80,9 @@ RESOLVED_STATES = (S.RESOLVED.value, S.CLOSED.value)
 NOT_HANDLED_STATES = (S.REJECTED.value, S.ROUTED_OUT.value)
 MERGED = S.MERGED.value
 
-BASE_COUNTER_COLUMNS = (
-    "total",
-    "proactive",
-    "handled",
-    "resolved",
-    "overdue_resolved",
-    "recurred",
-    "responded_on_time",
-    "unrated_resolved",
-)
-RATING_COLUMNS = {grade: f"rating_{grade.lower()}" for grade in RATING_GRADES}
-COUNTER_COLUMNS = BASE_COUNTER_COLUMNS + tuple(RATING_COLUMNS.values())
+BASE_COUNTER_COLUMNS = tuple(BASE_COUNTERS)
+RATING_COLUMNS = t.RATING_COLUMNS
+COUNTER_COLUMNS = t.COUNTER_COLUMNS
 
 
 def responded_in_time(c: Any) -> ColumnElement[bool]:

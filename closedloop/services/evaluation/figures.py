@@ -18,7 +18,6 @@ from closedloop.db import tables as t
 from closedloop.domain.issues import OPEN_STATES
 from closedloop.domain.regions import RegionLevel
 from closedloop.services.evaluation.attribution import (
-    COUNTER_COLUMNS,
     MERGED,
     counter_columns,
     responded_in_time,
@@ -28,7 +27,7 @@ TIER_OF_LENGTH = {2: RegionLevel.PROVINCE, 4: RegionLevel.CITY, 6: RegionLevel.C
 LIGHT_YELLOW, LIGHT_RED = "YELLOW", "RED"
 OPEN_VALUES = tuple(sorted(s.value for s in OPEN_STATES))
 # Counted per issue (``rows`` includes MERGED duplicates, every other counter excludes them).
-STORED_COLUMNS = (*COUNTER_COLUMNS, "rows", "merged", "open")
+STORED_COLUMNS = t.ROLLUP_COUNTERS
 LIGHT_COLUMNS = ("yellow", "red")
 
 

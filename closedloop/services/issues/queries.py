@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -160,9 +160,7 @@ async def list_issues(
     now: dt.datetime,
 ) -> list[IssueRecord]:
     key = ("page", _scope_key(principal), _filter_key(f, now), order, limit, after)
-    q = _STATEMENTS.get(key)
-    if q is None:
-        q = _remember(key, _page(principal, f, order, limit, after, now))
+    q = _statement(key, lambda: _page(principal, f, order, limit, after, now))
     return IssueRecord.from_records(await driver.fetch(conn, q))
 
 
@@ -170,9 +168,7 @@ async def count_issues(
     conn: AsyncConnection | driver.Reader, principal: Principal, f: IssueFilter, now: dt.datetime
 ) -> int:
     key = ("count", _scope_key(principal), _filter_key(f, now))
-    q = _STATEMENTS.get(key)
-    if q is None:
-        q = _remember(key, _count(principal, f, now))
+    q = _statement(key, lambda: _count(principal, f, now))
     return int((await driver.fetch(conn, q))[0][0])
 
 
@@ -208,11 +204,16 @@ async def page_issues(
         last_events,
         public_events_only,
     )
-    q = _STATEMENTS.get(key)
-    if q is None:
-        page = _page(principal, f, order, limit, after, now)
-        total = _count(principal, f, now)
-        q = _remember(key, _page_with_total(page, total, order, last_events, public_events_only))
+    q = _statement(
+        key,
+        lambda: _page_with_total(
+            _page(principal, f, order, limit, after, now),
+            _count(principal, f, now),
+            order,
+            last_events,
+            public_events_only,
+        ),
+    )
     rows = await driver.fetch(conn, q)
     if not rows:  # the total rides on the rows: an empty page asks for it on its own
         total_alone = await count_issues(conn, principal, f, now)
@@ -285,11 +286,14 @@ _STATEMENTS: dict[Hashable, sa.Select[Any]] = {}
 MAX_STATEMENTS = 2048
 
 
-def _remember(key: Hashable, statement: sa.Select[Any]) -> sa.Select[Any]:
-    if len(_STATEMENTS) >= MAX_STATEMENTS:
-        _STATEMENTS.clear()
-    _STATEMENTS[key] = statement
-    return statement
+def _statement(key: Hashable, build: Callable[[], sa.Select[Any]]) -> sa.Select[Any]:
+    """The statement built for ``key``, building it on first use."""
+    found = _STATEMENTS.get(key)
+    if found is None:
+        if len(_STATEMENTS) >= MAX_STATEMENTS:
+            _STATEMENTS.clear()
+        found = _STATEMENTS[key] = build()
+    return found
 
 
 def _scope_key(p: Principal) -> Hashable:
