@@ -71,6 +71,7 @@ from graphql.language import (
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
 
 MAX_PLANS = 512
@@ -125,9 +126,11 @@ class FieldPlan:
     """One response key of an object's selection: how to fetch and complete it."""
 
     __slots__ = (
+        "attribute",
         "complete",
         "complete_leaf",
         "details",
+        "enum_names",
         "fetch",
         "field_def",
         "needs_info",
@@ -136,6 +139,7 @@ class FieldPlan:
         "response_name",
         "return_type",
         "run",
+        "selection",
     )
 
     def __init__(
@@ -156,6 +160,12 @@ class FieldPlan:
         self.complete: Complete = _no_complete
         # Set for scalars and enums: completed from the value alone.
         self.complete_leaf: CompleteLeaf | None = None
+        # Set for a plain attribute of a string or enum type: the generated selection
+        # code reads it inline (``source.<attribute>``) and falls back to ``run``.
+        self.attribute: str | None = None
+        self.enum_names: dict[Any, Any] | None = None
+        # Set for an object type: the selection its values complete into.
+        self.selection: SelectionPlan | None = None
         # How the field runs: the general way, or a shortcut chosen when compiling.
         self.run: Callable[[Executor, Any, Path | None], Any] = self.run_general
 
@@ -216,15 +226,24 @@ def _no_complete(
 
 
 class SelectionPlan:
-    """The fields of one object type's selection, in response order."""
+    """The fields of one object type's selection, in response order.
 
-    __slots__ = ("fields", "runs")
+    ``execute`` is generated Python for this selection (one function per selection, built
+    once per plan): string and enum attributes are read inline, every other field calls
+    its ``run``. A value that is not plainly a string (or a member of the enum) goes
+    through the field's ``run``, which reads it again and handles it the general way
+    (awaitables, coercion, errors); reading an attribute has no side effect.
+    ``execute_generic`` is the same loop written once for all selections (the reference
+    the generated code is tested against)."""
+
+    __slots__ = ("execute", "fields", "runs")
 
     def __init__(self, fields: Sequence[FieldPlan]) -> None:
         self.fields = tuple(fields)
         self.runs = tuple((field.response_name, field.run) for field in fields)
+        self.execute: Callable[[Executor, Any, Path | None], Any] = _generate(self.fields)
 
-    def execute(self, ex: Executor, source: Any, path: Path | None) -> Any:
+    def execute_generic(self, ex: Executor, source: Any, path: Path | None) -> Any:
         """graphql-core's ``execute_fields``: a dict, or an awaitable of it when some
         field is asynchronous (those run concurrently)."""
         results: dict[str, Any] = {}
@@ -242,6 +261,62 @@ class SelectionPlan:
         if not pending:
             return results
         return _gather_fields(results, pending)
+
+
+_UNREAD: Any = object()  # an attribute that raised when read inline: its run handles it
+
+
+def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Path | None], Any]:
+    """The selection's ``execute`` as one generated function (see ``SelectionPlan``)."""
+    namespace: dict[str, Any] = {
+        "_PLAIN": _PLAIN,
+        "_UNREAD": _UNREAD,
+        "_gather_fields": _gather_fields,
+    }
+    lines = ["def execute(ex, source, path):", "    awaiting = {}", "    try:", "        pass"]
+    for index, plan in enumerate(fields):
+        value, run, key = f"v{index}", f"run{index}", f"key{index}"
+        namespace[run] = plan.run
+        namespace[key] = plan.response_name
+        slow = [
+            f"            {value} = {run}(ex, source, path)",
+            f"            if type({value}) not in _PLAIN and ex.is_awaitable({value}):",
+            f"                awaiting[{key}] = {value}",
+        ]
+        if plan.attribute is not None and plan.attribute.isidentifier():
+            lines += [
+                "        try:",
+                f"            {value} = source.{plan.attribute}",
+                "        except Exception:",
+                f"            {value} = _UNREAD",
+            ]
+            if plan.enum_names is None:
+                lines.append(f"        if type({value}) is not str:")
+            else:
+                names, enum_class = f"names{index}", f"enum{index}"
+                namespace[names] = plan.enum_names
+                namespace[enum_class] = type(next(iter(plan.enum_names)))
+                lines += [
+                    f"        if type({value}) is {enum_class}:",
+                    f"            {value} = {names}[{value}]",
+                    "        else:",
+                ]
+            lines += slow
+        else:
+            lines += [line[4:] for line in slow]
+    lines += [
+        "    except Exception:",
+        "        if awaiting:",
+        "            ex.settle_in_background(list(awaiting.values()))",
+        "        raise",
+        "    results = {" + ", ".join(f"key{i}: v{i}" for i in range(len(fields))) + "}",
+        "    if not awaiting:",
+        "        return results",
+        "    return _gather_fields(results, list(awaiting))",
+    ]
+    exec(compile("\n".join(lines), "<closedloop compiled selection>", "exec"), namespace)
+    execute: Callable[[Executor, Any, Path | None], Any] = namespace["execute"]
+    return execute
 
 
 async def _gather_fields(results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
@@ -283,8 +358,23 @@ class PlanCompiler:
                 plan.complete = self._completer(plan, plan.return_type)
             elif not plan.needs_info:
                 plan.run = _attribute_leaf_run(plan, plan.complete_leaf)
+                _mark_inline(plan)
+            method = self._method(plan)
+            if method is not None:
+                plan.run = _method_run(plan, *method, self._origin(plan.return_type))
             plans.append(plan)
         return SelectionPlan(plans)
+
+    def _origin(self, return_type: GraphQLOutputType) -> type | None:
+        """The Python class whose exact instances complete as this (nullable) object type
+        without asking ``is_type_of`` (see ``_is_exactly``); ``None`` otherwise."""
+        if not is_object_type(return_type):
+            return None
+        definition = (return_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        origin = getattr(definition, "origin", None)
+        if not isinstance(origin, type) or hasattr(origin, "__await__"):
+            return None
+        return origin
 
     # --- fetching -------------------------------------------------------------------
 
@@ -304,6 +394,36 @@ class PlanCompiler:
             if direct is not None:
                 return direct, True
         return _resolver_fetch(plan, resolve, has_args), True
+
+    def _method(self, plan: FieldPlan) -> tuple[Callable[..., Any], Any, StrawberryField] | None:
+        """For the usual method resolver ``def f(self, info)`` that may be called directly:
+        the function, the info class and the field."""
+        definition = (plan.field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if (
+            not isinstance(definition, StrawberryField)
+            or plan.field_def.resolve is None
+            or plan.field_def.args
+            or plan.details[0].node.arguments
+            or getattr(plan.field_def.resolve, "_is_default", False)
+            or self._direct_fetch(definition) is None
+        ):
+            return None
+        resolver = definition.base_resolver
+        assert resolver is not None  # _direct_fetch checked
+        func = resolver.wrapped_func
+        info_name = resolver.info_parameter.name if resolver.info_parameter else None
+        parameters = list(resolver.signature.parameters.values())
+        if not (
+            callable(func)
+            and resolver.self_parameter is not None
+            and resolver.parent_parameter is None
+            and resolver.root_parameter is None
+            and info_name is not None
+            and [p.name for p in parameters[1:]] == [info_name]
+            and parameters[1].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ):
+            return None
+        return func, self.info_class, definition
 
     def _direct_fetch(self, field: StrawberryField) -> Fetch | None:
         """Call a resolver without strawberry's wrapper: only when the wrapper would do
@@ -457,11 +577,15 @@ class PlanCompiler:
         )
         grouped_field_set, _defer_usages, _forbidden = collected
         selection = self._selection(return_type, grouped_field_set)
+        plan.selection = selection
         is_type_of = return_type.is_type_of
         generic = _generic(plan, return_type)
         details = plan.details
+        origin = self._origin(return_type)
 
         def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+            if type(result) is origin and _is_exactly(result):
+                return selection.execute(ex, result, path)
             if isinstance(result, Exception):
                 raise result
             if result is None or result is Undefined:
@@ -476,6 +600,73 @@ class PlanCompiler:
             return selection.execute(ex, result, path)
 
         return complete
+
+
+def _is_exactly(result: Any) -> bool:
+    """An instance of the type's own class answers ``is_type_of`` with yes, unless
+    ``strawberry.cast`` marked it as something else."""
+    attributes = getattr(result, "__dict__", None)
+    return attributes is not None and TYPE_CAST_ATTRIBUTE not in attributes
+
+
+def _mark_inline(plan: FieldPlan) -> None:
+    """A string or enum attribute read with ``getattr`` can be read inline."""
+    definition = (plan.field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or definition.default_resolver is not getattr:
+        return
+    named = get_nullable_type(plan.return_type)
+    if named is GraphQLString or named is GraphQLID:
+        plan.attribute = definition.python_name
+        return
+    enum_class = getattr(named, "wrapped_cls", None)
+    if isinstance(named, GraphQLEnumType) and isinstance(enum_class, enum.EnumMeta):
+        members = list[Any](enum_class)
+        if members:
+            plan.attribute = definition.python_name
+            plan.enum_names = {member: named.coerce_output_value(member) for member in members}
+
+
+def _method_run(
+    plan: FieldPlan,
+    func: Callable[..., Any],
+    info_class: Any,
+    field: StrawberryField,
+    origin: type | None,
+) -> Callable[[Executor, Any, Path | None], Any]:
+    """A field whose resolver is ``def f(self, info)``, called directly; a result that is
+    an exact instance of the nullable object type's class completes straight into its
+    selection. Anything else completes the general way."""
+    return_type = plan.return_type
+    details = plan.details
+    complete_leaf = plan.complete_leaf
+    complete = plan.complete
+    selection = plan.selection if origin is not None else None
+
+    def run(ex: Executor, source: Any, parent: Path | None) -> Any:
+        info = LazyResolveInfo(ex, plan, parent)
+        try:
+            result = func(source, info_class(_raw_info=info, _field=field))
+            if selection is not None:
+                if result is None:
+                    return None
+                if type(result) is origin and _is_exactly(result):
+                    completed = selection.execute(ex, result, info.path)
+                    if type(completed) is not dict:
+                        return plan._await_completed(ex, completed, info.path)
+                    return completed
+            if type(result) not in _PLAIN and ex.is_awaitable(result):
+                return plan._complete_awaited(ex, result, info)
+            if complete_leaf is not None:
+                return complete_leaf(result)
+            completed = complete(ex, result, info.path, info)
+            if type(completed) not in _PLAIN and ex.is_awaitable(completed):
+                return plan._await_completed(ex, completed, info.path)
+        except Exception as raw_error:
+            ex.handle_field_error(raw_error, return_type, details, info.path)
+            return None
+        return completed
+
+    return run
 
 
 def _attribute_leaf_run(

@@ -221,6 +221,44 @@ class Pet(Named):
     def wrong_object(self) -> Pet | None:
         return "not a pet"  # type: ignore[return-value]
 
+    # ``def f(self, info)`` resolvers are called directly by the compiled executor, and
+    # an exact instance of a nullable object type skips ``is_type_of``: every other
+    # result must still complete the general way.
+    @strawberry.field
+    def buddy(self, info: strawberry.Info) -> Pet | None:
+        picks: dict[str, Any] = {"Rex": PETS[1], "Tom": None, "Kit": "not a pet"}
+        return picks.get(self.name)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def odd_buddy(self, info: strawberry.Info) -> Pet | None:
+        picks: dict[str, Any] = {
+            "Rex": strawberry.cast(Rock, Pet(name="Cast", age=1, mood=Mood.CALM)),
+            "Tom": ODD_PETS[0],
+            "Kit": ODD_PETS[1],
+        }
+        return picks.get(self.name)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def broken_buddy(self, info: strawberry.Info) -> Pet | None:
+        raise ValueError(f"{self.name} has no buddy ({info.path.as_list()})")
+
+    @strawberry.field
+    async def later_buddy(self, info: strawberry.Info) -> Pet | None:
+        await asyncio.sleep(0)
+        return PETS[2] if self.name != "Kit" else None
+
+    @strawberry.field
+    def strict_buddy(self, info: strawberry.Info) -> Pet:
+        return None if self.name == "Tom" else PETS[0]  # type: ignore[return-value]
+
+    @strawberry.field
+    def buddy_mood(self, info: strawberry.Info) -> Mood | None:
+        return Mood.GRUMPY if self.name == "Rex" else None
+
+    @strawberry.field
+    def buddies(self, info: strawberry.Info) -> list[Pet | None]:
+        return [PETS[0], None, ODD_PETS[0], "not a pet"]  # type: ignore[list-item]
+
 
 @strawberry.type
 class Rock(Named):
@@ -232,6 +270,29 @@ PETS = [
     Pet(name="Rex", age=3, mood=Mood.CALM),
     Pet(name="Tom", age=None, mood=Mood.GRUMPY),
     Pet(name="Kit", age=1, mood=Mood.CALM),
+]
+
+
+class Haunted(Pet):
+    """A pet whose name cannot be read."""
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        raise RuntimeError("the name is haunted")
+
+
+def _haunted() -> Pet:
+    pet = object.__new__(Haunted)
+    pet.__dict__.update(age=2, mood=Mood.CALM, owner=None)
+    return pet
+
+
+# Attribute values that are not what the schema says: the inline reads of string and
+# enum attributes must hand them to the general completion.
+ODD_PETS: list[Pet] = [
+    Pet(name=7, age=None, mood="calm"),  # type: ignore[arg-type]
+    _haunted(),
+    Pet(name="Odd", age="x", mood=Mood.GRUMPY),  # type: ignore[arg-type]
 ]
 
 
@@ -259,6 +320,10 @@ class Query:
         raise LookupError("no pet for you")
 
     @strawberry.field
+    def odd(self) -> list[Pet | None]:
+        return [*ODD_PETS, *PETS]
+
+    @strawberry.field
     def number(self, n: int) -> int:
         return n * 2
 
@@ -279,6 +344,14 @@ TOY_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ pets { notAList tupleTags } }", None),
     ("{ pets { moodText } }", None),
     ("{ pets { wrongObject { name } } }", None),
+    ("{ pets { name buddy { name mood buddy { name } } } }", None),
+    ("{ pets { name oddBuddy { __typename name mood } } }", None),
+    ("{ pets { name oddBuddy { age } brokenBuddy { name } } }", None),
+    ("{ pets { name laterBuddy { name laterBuddy { name } } buddyMood } }", None),
+    ("{ pets { name strictBuddy { name } } }", None),
+    ("{ pets { buddies { name mood } } }", None),
+    ("{ odd { name mood } }", None),
+    ("{ odd { age } }", None),
     (
         '{ pet(name: "Tom") { name later friends { name later } }'
         ' nobody: pet(name: "X") { name } }',
