@@ -54,7 +54,9 @@ start_server() {  # $1: server name; sets SERVER_PID (the `timeout` process; the
   local log="$OUT/$1.server.log"
   case $1 in
     closedloop)
-      timeout "$LIFETIME" "$ROOT/.venv/bin/closedloop" serve --port "${PORT[$1]}" >"$log" 2>&1 &
+      # --no-access-log: as the floor (uvicorn --no-access-log) and PostGraphile (no log)
+      timeout "$LIFETIME" "$ROOT/.venv/bin/closedloop" serve --port "${PORT[$1]}" --no-access-log \
+        >"$log" 2>&1 &
       ;;
     floor)
       timeout "$LIFETIME" "$ROOT/.venv/bin/uvicorn" --app-dir bench floor:app --host 127.0.0.1 \

@@ -33,6 +33,9 @@ def serve(
     port: Annotated[int, typer.Option(help="port")] = 8000,
     demo: Annotated[bool, typer.Option(help="seed the demo data set once")] = False,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="log every request (uvicorn's access log) to stdout")
+    ] = True,
 ) -> None:
     """Run the API (embedded PostgreSQL when DATABASE_URL is not set)."""
     import uvicorn
@@ -49,6 +52,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=access_log,
     )
 
 

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
@@ -25,6 +24,7 @@ from closedloop.schema.compiled import CompiledExecutor
 from closedloop.schema.errors import should_mask
 from closedloop.schema.issues import Enterprise, Issue
 from closedloop.schema.payloads import IssueError
+from closedloop.schema.prepared import PreparedQueries, RequestLimits
 from closedloop.schema.root import Mutation, Query
 from closedloop.schema.subscription import Subscription
 from closedloop.schema.tenancy import Board, Center, Department, Region
@@ -39,28 +39,41 @@ def _masked(error: GraphQLError) -> bool:
     return should_mask(error)
 
 
-def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> strawberry.Schema:
-    """The API's schema; ``compiled=False`` executes with graphql-core's executor only (the
-    reference the compiled executor is tested against)."""
-    settings = settings or Settings()
-    limits = settings
+class Schema(strawberry.Schema):
+    """The API's schema, with its prepared queries (see ``closedloop.schema.prepared``)."""
+
+    prepared: PreparedQueries
+
+
+def request_limits(settings: Settings) -> RequestLimits:
     # The limit rules are built once: the validation cache is keyed by the rule classes, and
     # a limiter built per request would make a new class each time and never hit.
     rules: list[type[ASTValidationRule]] = [
-        depth_validator(limits.max_query_depth, None, None),
-        alias_validator(limits.max_aliases),
+        depth_validator(settings.max_query_depth, None, None),
+        alias_validator(settings.max_aliases),
     ]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return RequestLimits(tuple(rules), settings.max_tokens)
+
+
+def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> Schema:
+    """The API's schema; ``compiled=False`` executes with graphql-core's executor only (the
+    reference the compiled executor is tested against)."""
+    settings = settings or Settings()
+    limits = request_limits(settings)
+    mask = MaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE)
     # Factories, not instances: a fresh extension per request (the caches are module-level).
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: AddValidationRules(rules),
+        lambda: AddValidationRules(list(limits.rules)),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: MaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE),
+        lambda: MaskErrors(
+            should_mask_error=mask.should_mask_error, error_message=mask.error_message
+        ),
     ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -69,3 +82,5 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
         execution_context_class=CompiledExecutor if compiled else None,
         config=StrawberryConfig(batching_config=None),
     )
+    schema.prepared = PreparedQueries(schema, limits, mask)
+    return schema
