@@ -1,0 +1,144 @@
+"""Prepared queries answer over HTTP exactly as strawberry's view does: same status, same
+headers that matter, same body byte for byte; and everything that is not a prepared query
+still goes through strawberry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from closedloop.app import GraphQLApp
+from closedloop.resolvers import issues as issue_resolvers
+from closedloop.schema.prepared import PreparedQueries
+from closedloop.schema.schema import MASKED_MESSAGE, build_schema
+from closedloop.settings import Settings
+from tests.api.test_compiled_execution import API_QUERIES, _issues_in_several_states
+from tests.conftest import Api
+
+POOL = "{ issues(filter: {pool: true}, first: 5) { totalCount nodes { id title light } } }"
+
+# Requests beyond the compiled executor's list: errors before and during execution,
+# operations that are not queries, and bodies the prepared path must hand on.
+EXTRA: list[dict[str, Any]] = [
+    {"query": "query($n: Int!) { issues(first: $n) { totalCount } }", "variables": {"n": "x"}},
+    {"query": "query($n: Int!) { issues(first: $n) { totalCount } }"},  # missing variable
+    {"query": "{ issues { totalCount nope } }"},  # validation error
+    {"query": "{ issues(first: 1) { totalCount "},  # syntax error
+    {"query": "query A { viewer { username } } query B { labels { enum } }"},  # which one?
+    {"query": "query A { viewer { username } } query B { labels { enum } }", "operationName": "B"},
+    {"query": "query A { viewer { username } }", "operationName": "C"},
+    {"query": "{ viewer { username } }", "variables": None, "operationName": None},
+    {"query": "{ viewer { username } }", "extensions": {"persistedQuery": {}}},
+    {"query": "mutation { urgeIssue(input: {issueId: \"x\"}) { errors { code } } }"},
+    {"query": "subscription { issueChanged { id } }"},
+    {"query": "{ a { b { c { d { e { f { g { h { i { j { k { l { m } } } } } } } } } } } } }"},
+    {"query": 42},
+    {"variables": {}},
+    {"query": "{ viewer { username } }", "variables": [1]},
+    {"query": "{ viewer { username } }", "unexpected": True},
+    [{"query": "{ viewer { username } }"}],
+]
+
+
+def _graphql_view(app: Starlette) -> GraphQLApp:
+    for route in app.routes:
+        if isinstance(route, Route) and route.path == "/graphql":
+            view = route.endpoint
+            assert isinstance(view, GraphQLApp)
+            return view
+    raise AssertionError("no /graphql route")
+
+
+async def _answers(api: Api, body: Any, username: str, locale: str) -> tuple[Any, ...]:
+    response = await api.client.post(
+        "/graphql",
+        content=httpx.Request("POST", "/", json=body).content,
+        headers={
+            "Authorization": f"Bearer {api.token(username)}",
+            "Content-Type": "application/json",
+            "Accept-Language": locale,
+        },
+    )
+    return response.status_code, response.headers.get("content-type"), response.content
+
+
+@pytest.mark.usefixtures("clean_issues")
+async def test_prepared_queries_answer_as_strawberry_does(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _issues_in_several_states(api)
+    view = _graphql_view(app)
+    prepared = view.schema.prepared  # type: ignore[attr-defined]
+    assert isinstance(prepared, PreparedQueries)
+    bodies: list[Any] = [
+        {"query": query, "variables": variables} for query, variables in API_QUERIES
+    ] + EXTRA
+    runs: list[str] = []
+    real_execute = PreparedQueries.execute
+
+    async def counted(self: PreparedQueries, *args: Any) -> Any:
+        runs.append("prepared")
+        return await real_execute(self, *args)
+
+    monkeypatch.setattr(PreparedQueries, "execute", counted)
+    compared = 0
+    for username in ("xinshi.center", "ent.xinshi-silk", "province.monitor"):
+        for locale in ("zh-CN", "en"):
+            for body in bodies:
+                fast = await _answers(api, body, username, locale)
+                monkeypatch.setattr(view.schema, "prepared", None)
+                plain = await _answers(api, body, username, locale)
+                monkeypatch.setattr(view.schema, "prepared", prepared)
+                assert fast == plain, (username, locale, body)
+                compared += 1
+    assert compared == 3 * 2 * len(bodies)
+    # The prepared path did run: every query of the compiled executor's list and the
+    # few valid queries among the extras, for every account and locale.
+    assert len(runs) >= 3 * 2 * (len(API_QUERIES) + 4)
+
+
+async def test_unexpected_errors_are_logged_and_masked_on_both_paths(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(info: Any, id: str) -> None:
+        raise RuntimeError("database exploded at 10.0.0.7")
+
+    monkeypatch.setattr(issue_resolvers, "issue", broken)
+    view = _graphql_view(app)
+    prepared = view.schema.prepared  # type: ignore[attr-defined]
+    body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } viewer { username } }'}
+    answers = []
+    for prepared_or_not in (prepared, None):
+        monkeypatch.setattr(view.schema, "prepared", prepared_or_not)
+        caplog.clear()
+        answers.append(await _answers(api, body, "xinshi.center", "en"))
+        assert "database exploded" in caplog.text  # logged as raised
+    assert answers[0] == answers[1]
+    status, _, content = answers[0]
+    assert status == 200
+    assert MASKED_MESSAGE.encode() in content
+    assert b"exploded" not in content
+    assert b'"username":"xinshi.center"' in content
+
+
+async def test_what_is_prepared(settings: Settings) -> None:
+    schema = build_schema(settings)
+    prepared = schema.prepared
+    document = prepared.document(POOL, None)
+    assert document is not None
+    assert prepared.document(POOL, None) is document  # parsed once
+    assert prepared.document("{ viewer { nope } }", None) is None  # invalid
+    assert prepared.document("{ viewer", None) is None  # does not parse
+    assert prepared.document("mutation { __typename }", None) is None  # not a query
+    assert prepared.document("query A { __typename }", "B") is None  # no such operation
+    deep = "{ viewer { region { " + "children { " * 20 + "code" + " }" * 22
+    assert prepared.document(deep, None) is None  # past the depth limit
+    long = "{ " + " ".join(f"a{i}: __typename" for i in range(settings.max_tokens)) + " }"
+    assert prepared.document(long, None) is None  # past the token (or alias) limit
+    closed = build_schema(settings.model_copy(update={"introspection": False}))
+    assert closed.prepared.document("{ __schema { queryType { name } } }", None) is None
+    assert schema.prepared.document("{ __schema { queryType { name } } }", None) is not None
