@@ -25,6 +25,8 @@ are identical; ``tests/api/test_compiled_execution.py`` checks that over many qu
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import enum
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -63,16 +65,22 @@ from graphql.execution.executor import invalid_return_type_error
 from graphql.execution.values import get_argument_values
 from graphql.language import (
     FragmentDefinitionNode,
+    ListValueNode,
     Node,
+    ObjectValueNode,
     OperationDefinitionNode,
+    VariableNode,
     Visitor,
     visit,
 )
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
+from strawberry.types.unset import UnsetType
 
 MAX_PLANS = 512
 
@@ -340,6 +348,9 @@ class PlanCompiler:
         # apply; unknown strawberry internals mean: always go through its wrapper.
         self.direct_calls = getattr(converter, "_exception_handler_specs", None) == ()
         self.info_class = getattr(getattr(converter, "config", None), "info_class", None)
+        self.converter: GraphQLCoreConverter | None = (
+            converter if isinstance(converter, GraphQLCoreConverter) else None
+        )
 
     def root(self, root_type: GraphQLObjectType, fields: GroupedFieldSet) -> SelectionPlan:
         return self._selection(root_type, fields)
@@ -393,7 +404,76 @@ class PlanCompiler:
             direct = self._direct_fetch(definition)
             if direct is not None:
                 return direct, True
+        if isinstance(definition, StrawberryField) and resolve is not None and has_args:
+            literal = self._literal_arguments_fetch(plan, definition)
+            if literal is not None:
+                return literal, True
         return _resolver_fetch(plan, resolve, has_args), True
+
+    def _literal_arguments_fetch(self, plan: FieldPlan, field: StrawberryField) -> Fetch | None:
+        """A resolver whose arguments are literals in the query (no variables): strawberry
+        converts them to Python values (input objects, enums) on every call, the same each
+        time. Here they are converted once per plan, and each call gets its own copy of
+        them, so a resolver may still change what it was given. Anything the copy does not
+        know (an input type that builds its own value, a global id, ...) and any argument
+        error go through strawberry's wrapper every time, as before."""
+        resolver = field.base_resolver
+        info_class = self.info_class
+        converter = self.converter
+        if (
+            not self.direct_calls
+            or info_class is None
+            or converter is None
+            or resolver is None
+            or field.extensions
+            or field.is_subscription
+            or getattr(plan.field_def.resolve, "_is_default", False)
+            or any(_has_variables(a.value) for a in plan.details[0].node.arguments or ())
+        ):
+            return None
+        general = _resolver_fetch(plan, plan.field_def.resolve, True)
+        passes_self = resolver.self_parameter is not None
+        source_names = [
+            p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
+        ]
+        info_name = resolver.info_parameter.name if resolver.info_parameter else None
+        field_def = plan.field_def
+        first = plan.details[0]
+        converted: dict[str, Any] | None = None
+        refused = False
+
+        def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
+            nonlocal converted, refused
+            if refused:
+                return general(ex, source, info)
+            strawberry_info = info_class(_raw_info=info, _field=field)
+            if converted is None:
+                try:
+                    values = get_argument_values(
+                        field_def,
+                        first.node,
+                        ex.variable_values,
+                        first.fragment_variable_values,
+                        ex.hide_suggestions,
+                    )
+                    converted = convert_arguments(
+                        values,
+                        field.arguments,
+                        scalar_registry=converter.scalar_registry,
+                        config=converter.config,
+                        info=strawberry_info,
+                    )
+                    _fresh(converted)
+                except Exception:
+                    converted, refused = None, True
+                    return general(ex, source, info)
+            kwargs: dict[str, Any] = _fresh(converted)
+            kwargs.update(dict.fromkeys(source_names, source))
+            if info_name is not None:
+                kwargs[info_name] = strawberry_info
+            return resolver(source, **kwargs) if passes_self else resolver(**kwargs)
+
+        return fetch
 
     def _method(self, plan: FieldPlan) -> tuple[Callable[..., Any], Any, StrawberryField] | None:
         """For the usual method resolver ``def f(self, info)`` that may be called directly:
@@ -600,6 +680,48 @@ class PlanCompiler:
             return selection.execute(ex, result, path)
 
         return complete
+
+
+class _NotCopied(Exception):
+    """A converted argument value ``_fresh`` does not know how to copy."""
+
+
+_ATOMS = frozenset(
+    {str, int, float, bool, type(None), dt.datetime, dt.date, dt.time, decimal.Decimal, UnsetType}
+)
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of converted argument values: lists, dicts and strawberry input objects are
+    new, plain values are shared; raises ``_NotCopied`` for anything else."""
+    kind = type(value)
+    if kind in _ATOMS or isinstance(value, enum.Enum):
+        return value
+    if kind is list:
+        return [_fresh(item) for item in value]
+    if kind is dict:
+        return {key: _fresh(item) for key, item in value.items()}
+    definition = getattr(kind, "__strawberry_definition__", None)
+    if (
+        isinstance(definition, StrawberryObjectDefinition)
+        and definition.is_input
+        and definition.from_input is None
+        and hasattr(value, "__dict__")
+    ):
+        copy = object.__new__(kind)
+        copy.__dict__.update({key: _fresh(item) for key, item in value.__dict__.items()})
+        return copy
+    raise _NotCopied(kind.__name__)
+
+
+def _has_variables(node: Node) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_has_variables(item) for item in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_has_variables(item.value) for item in node.fields)
+    return False
 
 
 def _is_exactly(result: Any) -> bool:
