@@ -384,11 +384,10 @@ TOY_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
         ' extra: [{label: {text: "c"}}, {label: {text: "d"}, tags: []}]) } }',
         None,
     ),
-    ('query($t: String!) { pets { unbox(box: {label: {text: $t}}) } }', {"t": "var"}),
+    ("query($t: String!) { pets { unbox(box: {label: {text: $t}}) } }", {"t": "var"}),
     ('{ pets { w: whereWith(suffix: "s") m: whereWith(suffix: "t", mood: CALM) } }', None),
     ('{ pets { globalId(id: "UGV0OjE=") } }', None),
     ('{ pets { globalId(id: "not base64") } }', None),  # a conversion error
-
     ("{ pets { name oddBuddy { __typename name mood } } }", None),
     ("{ pets { name oddBuddy { age } brokenBuddy { name } } }", None),
     ("{ pets { name laterBuddy { name laterBuddy { name } } buddyMood } }", None),

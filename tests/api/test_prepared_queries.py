@@ -33,7 +33,7 @@ EXTRA: list[dict[str, Any]] = [
     {"query": "query A { viewer { username } }", "operationName": "C"},
     {"query": "{ viewer { username } }", "variables": None, "operationName": None},
     {"query": "{ viewer { username } }", "extensions": {"persistedQuery": {}}},
-    {"query": "mutation { urgeIssue(input: {issueId: \"x\"}) { errors { code } } }"},
+    {"query": 'mutation { urgeIssue(input: {issueId: "x"}) { errors { code } } }'},
     {"query": "subscription { issueChanged { id } }"},
     {"query": "{ a { b { c { d { e { f { g { h { i { j { k { l { m } } } } } } } } } } } } }"},
     {"query": 42},
