@@ -76,6 +76,7 @@ from graphql.language import (
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.types.base_scalars import isoformat
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
@@ -141,6 +142,7 @@ class FieldPlan:
         "enum_names",
         "fetch",
         "field_def",
+        "iso_class",
         "needs_info",
         "nodes",
         "parent_type",
@@ -172,6 +174,8 @@ class FieldPlan:
         # code reads it inline (``source.<attribute>``) and falls back to ``run``.
         self.attribute: str | None = None
         self.enum_names: dict[Any, Any] | None = None
+        # Set for strawberry's Date, DateTime and Time: the class written with isoformat().
+        self.iso_class: type | None = None
         # Set for an object type: the selection its values complete into.
         self.selection: SelectionPlan | None = None
         # How the field runs: the general way, or a shortcut chosen when compiling.
@@ -298,7 +302,15 @@ def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Path | No
                 "        except Exception:",
                 f"            {value} = _UNREAD",
             ]
-            if plan.enum_names is None:
+            if plan.iso_class is not None:
+                iso_class = f"iso{index}"
+                namespace[iso_class] = plan.iso_class
+                lines += [
+                    f"        if type({value}) is {iso_class}:",
+                    f"            {value} = {value}.isoformat()",
+                    "        else:",
+                ]
+            elif plan.enum_names is None:
                 lines.append(f"        if type({value}) is not str:")
             else:
                 names, enum_class = f"names{index}", f"enum{index}"
@@ -731,14 +743,23 @@ def _is_exactly(result: Any) -> bool:
     return attributes is not None and TYPE_CAST_ATTRIBUTE not in attributes
 
 
+# strawberry's own scalars that it writes with ``value.isoformat()``
+_ISO_CLASSES: dict[str, type] = {"DateTime": dt.datetime, "Date": dt.date, "Time": dt.time}
+
+
 def _mark_inline(plan: FieldPlan) -> None:
-    """A string or enum attribute read with ``getattr`` can be read inline."""
+    """A string, enum or date/time attribute read with ``getattr`` can be read inline."""
     definition = (plan.field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or definition.default_resolver is not getattr:
         return
     named = get_nullable_type(plan.return_type)
     if named is GraphQLString or named is GraphQLID:
         plan.attribute = definition.python_name
+        return
+    iso_class = _ISO_CLASSES.get(getattr(named, "name", ""))
+    if iso_class is not None and getattr(named, "coerce_output_value", None) is isoformat:
+        plan.attribute = definition.python_name
+        plan.iso_class = iso_class
         return
     enum_class = getattr(named, "wrapped_cls", None)
     if isinstance(named, GraphQLEnumType) and isinstance(enum_class, enum.EnumMeta):

@@ -9,6 +9,7 @@ positions, awaitables in lists, interfaces, unions, enums, arguments, info use).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 from typing import Any
 
@@ -160,6 +161,7 @@ class Pet(Named):
     age: int | None
     mood: Mood
     owner: strawberry.Private[str | None] = None
+    born: dt.datetime | None = None
 
     @strawberry.field
     def shout(self) -> str:
@@ -322,10 +324,16 @@ def _haunted() -> Pet:
 
 # Attribute values that are not what the schema says: the inline reads of string and
 # enum attributes must hand them to the general completion.
+class Moment(dt.datetime):
+    """A datetime subclass (the inline isoformat applies to exact datetimes only)."""
+
+
 ODD_PETS: list[Pet] = [
-    Pet(name=7, age=None, mood="calm"),  # type: ignore[arg-type]
+    Pet(name=7, age=None, mood="calm", born="2020-01-01"),  # type: ignore[arg-type]
     _haunted(),
-    Pet(name="Odd", age="x", mood=Mood.GRUMPY),  # type: ignore[arg-type]
+    Pet(name="Odd", age="x", mood=Mood.GRUMPY, born=dt.date(2021, 5, 4)),  # type: ignore[arg-type]
+    Pet(name="Now", age=1, mood=Mood.CALM, born=Moment(2022, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    Pet(name="Then", age=1, mood=Mood.CALM, born=dt.datetime(2023, 6, 7, 8, 9, 10, 11)),
 ]
 
 
@@ -394,6 +402,7 @@ TOY_QUERIES: list[tuple[str, dict[str, Any] | None]] = [
     ("{ pets { name strictBuddy { name } } }", None),
     ("{ pets { buddies { name mood } } }", None),
     ("{ odd { name mood } }", None),
+    ("{ odd { name born } }", None),
     ("{ odd { age } }", None),
     (
         '{ pet(name: "Tom") { name later friends { name later } }'
