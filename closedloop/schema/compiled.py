@@ -81,6 +81,7 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
+from strawberry.types.info import Info as StrawberryInfo
 from strawberry.types.unset import UnsetType
 
 MAX_PLANS = 512
@@ -95,6 +96,10 @@ Complete = Callable[[Executor, Any, Path, "LazyResolveInfo"], Any]
 # raw value -> the completed value of a scalar or enum (raises like graphql-core)
 CompleteLeaf = Callable[[Any], Any]
 
+# Where a field sits: its parent's path, or the parent field's info, which builds that
+# path only when something asks (errors, ``info.path``).
+Parent = Any  # Path | LazyResolveInfo | CompiledInfo | None
+
 # Values that are certainly not awaitable: no need to ask.
 _PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
 
@@ -105,7 +110,7 @@ class LazyResolveInfo:
 
     __slots__ = ("_executor", "_field", "_parent", "_path", "_real", "context")
 
-    def __init__(self, executor: Executor, field: FieldPlan, parent: Path | None) -> None:
+    def __init__(self, executor: Executor, field: FieldPlan, parent: Parent) -> None:
         self._executor = executor
         self._field = field
         self._parent = parent
@@ -129,6 +134,43 @@ class LazyResolveInfo:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real(), name)
+
+
+class CompiledInfo(StrawberryInfo[Any, Any]):
+    """Strawberry's ``Info`` for a resolver called directly, standing in for the lazy
+    resolve info as well (one object instead of two): the context is an attribute, and
+    everything else comes from the real resolve info, built on first use."""
+
+    context: Any = None  # an instance attribute here, not strawberry's property
+
+    def __init__(
+        self, executor: Executor, plan: FieldPlan, parent: Parent, field: StrawberryField
+    ) -> None:
+        self.context = executor.context_value
+        self._field = field
+        self._executor = executor
+        self._plan = plan
+        self._parent = parent
+        self._path: Path | None = None
+        self._real: ResolveInfo | None = None
+
+    @property
+    def _raw_info(self) -> ResolveInfo:  # type: ignore[override]
+        return self.real()
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._plan.path_in(self._parent)
+        return self._path
+
+    def real(self) -> ResolveInfo:
+        if self._real is None:
+            f = self._plan
+            self._real = self._executor.build_resolve_info(
+                f.field_def, f.nodes, f.parent_type, self.path
+            )
+        return self._real
 
 
 class FieldPlan:
@@ -179,12 +221,14 @@ class FieldPlan:
         # Set for an object type: the selection its values complete into.
         self.selection: SelectionPlan | None = None
         # How the field runs: the general way, or a shortcut chosen when compiling.
-        self.run: Callable[[Executor, Any, Path | None], Any] = self.run_general
+        self.run: Callable[[Executor, Any, Parent], Any] = self.run_general
 
-    def path_in(self, parent: Path | None) -> Path:
+    def path_in(self, parent: Parent) -> Path:
+        if parent is not None and type(parent) is not Path:
+            parent = parent.path
         return Path(parent, self.response_name, self.parent_type.name)
 
-    def run_general(self, ex: Executor, source: Any, parent: Path | None) -> Any:
+    def run_general(self, ex: Executor, source: Any, parent: Parent) -> Any:
         """The completed value of this field on ``source`` (graphql-core's
         ``execute_field``). Paths and infos are built only when something needs them."""
         info = LazyResolveInfo(ex, self, parent) if self.needs_info else None
@@ -253,9 +297,9 @@ class SelectionPlan:
     def __init__(self, fields: Sequence[FieldPlan]) -> None:
         self.fields = tuple(fields)
         self.runs = tuple((field.response_name, field.run) for field in fields)
-        self.execute: Callable[[Executor, Any, Path | None], Any] = _generate(self.fields)
+        self.execute: Callable[[Executor, Any, Parent], Any] = _generate(self.fields)
 
-    def execute_generic(self, ex: Executor, source: Any, path: Path | None) -> Any:
+    def execute_generic(self, ex: Executor, source: Any, path: Parent) -> Any:
         """graphql-core's ``execute_fields``: a dict, or an awaitable of it when some
         field is asynchronous (those run concurrently)."""
         results: dict[str, Any] = {}
@@ -278,7 +322,7 @@ class SelectionPlan:
 _UNREAD: Any = object()  # an attribute that raised when read inline: its run handles it
 
 
-def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Path | None], Any]:
+def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Parent], Any]:
     """The selection's ``execute`` as one generated function (see ``SelectionPlan``)."""
     namespace: dict[str, Any] = {
         "_PLAIN": _PLAIN,
@@ -335,7 +379,7 @@ def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Path | No
         "    return _gather_fields(results, list(awaiting))",
     ]
     exec(compile("\n".join(lines), "<closedloop compiled selection>", "exec"), namespace)
-    execute: Callable[[Executor, Any, Path | None], Any] = namespace["execute"]
+    execute: Callable[[Executor, Any, Parent], Any] = namespace["execute"]
     return execute
 
 
@@ -775,7 +819,7 @@ def _method_run(
     info_class: Any,
     field: StrawberryField,
     origin: type | None,
-) -> Callable[[Executor, Any, Path | None], Any]:
+) -> Callable[[Executor, Any, Parent], Any]:
     """A field whose resolver is ``def f(self, info)``, called directly; a result that is
     an exact instance of the nullable object type's class completes straight into its
     selection. Anything else completes the general way."""
@@ -785,15 +829,22 @@ def _method_run(
     complete = plan.complete
     selection = plan.selection if origin is not None else None
 
-    def run(ex: Executor, source: Any, parent: Path | None) -> Any:
-        info = LazyResolveInfo(ex, plan, parent)
+    compiled_info = info_class is StrawberryInfo
+
+    def run(ex: Executor, source: Any, parent: Parent) -> Any:
+        info: Any
+        if compiled_info:
+            info = argument = CompiledInfo(ex, plan, parent, field)
+        else:
+            info = LazyResolveInfo(ex, plan, parent)
+            argument = info_class(_raw_info=info, _field=field)
         try:
-            result = func(source, info_class(_raw_info=info, _field=field))
+            result = func(source, argument)
             if selection is not None:
                 if result is None:
                     return None
                 if type(result) is origin and _is_exactly(result):
-                    completed = selection.execute(ex, result, info.path)
+                    completed = selection.execute(ex, result, info)
                     if type(completed) is not dict:
                         return plan._await_completed(ex, completed, info.path)
                     return completed
@@ -814,13 +865,13 @@ def _method_run(
 
 def _attribute_leaf_run(
     plan: FieldPlan, complete_leaf: CompleteLeaf
-) -> Callable[[Executor, Any, Path | None], Any]:
+) -> Callable[[Executor, Any, Parent], Any]:
     """The commonest field, a scalar attribute, without the general path's bookkeeping."""
     fetch = plan.fetch
     named = get_nullable_type(plan.return_type)
     strings = named is GraphQLString or named is GraphQLID
 
-    def run(ex: Executor, source: Any, parent: Path | None) -> Any:
+    def run(ex: Executor, source: Any, parent: Parent) -> Any:
         try:
             value = fetch(ex, source, None)  # type: ignore[arg-type]
             if strings and type(value) is str:
