@@ -10,8 +10,8 @@ never decided here: callers check it before or after, exactly as without the cac
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Hashable
+from time import monotonic
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -34,7 +34,7 @@ class ReferenceCache:
 
     def get(self, kind: str, key: Hashable) -> Any:
         entry = self._data.get((kind, key))
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < monotonic():
             return MISSING
         return entry[1]
 
@@ -42,7 +42,7 @@ class ReferenceCache:
         """The row converted by ``convert`` (converted once per entry: the GraphQL objects
         of reference rows are read-only), ``None`` for a known absence, else MISSING."""
         entry = self._data.get((kind, key))
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < monotonic():
             return MISSING
         row, conversions = entry[1], entry[2]
         if row is None:
@@ -55,7 +55,7 @@ class ReferenceCache:
     def put(self, kind: str, key: Hashable, value: Any) -> None:
         if len(self._data) >= self.max_entries:
             self._data.clear()  # crude but bounded; refills from the next requests
-        self._data[(kind, key)] = (time.monotonic() + self.ttl, value, {})
+        self._data[(kind, key)] = (monotonic() + self.ttl, value, {})
 
     def clear(self) -> None:
         self._data.clear()
@@ -75,9 +75,13 @@ def resolve_cached(
     hit = REFERENCE.converted(kind, key, convert)
     if hit is not MISSING:
         return hit  # type: ignore[no-any-return]
+    return _load(loader(), key, convert)
 
-    async def load() -> T | None:
-        rec = await loader().load(key)
-        return convert(rec) if rec is not None else None
 
-    return load()
+# Not a closure inside ``resolve_cached``: its captured variables would cost every call,
+# hits included, a cell each.
+async def _load(
+    loader: DataLoader[Any, R | None], key: Hashable, convert: Callable[[R], T]
+) -> T | None:
+    rec = await loader.load(key)
+    return convert(rec) if rec is not None else None
