@@ -63,7 +63,7 @@ async def _answers(api: Api, body: Any, username: str, locale: str) -> tuple[Any
             "Accept-Language": locale,
         },
     )
-    return response.status_code, response.headers.get("content-type"), response.content
+    return response.status_code, response.headers.multi_items(), response.content
 
 
 @pytest.mark.usefixtures("clean_issues")
@@ -123,6 +123,27 @@ async def test_unexpected_errors_are_logged_and_masked_on_both_paths(
     assert MASKED_MESSAGE.encode() in content
     assert b"exploded" not in content
     assert b'"username":"xinshi.center"' in content
+
+
+async def test_a_status_or_header_set_by_a_resolver_is_sent_on_both_paths(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def noting(info: Any, id: str) -> None:
+        info.context.response.headers["x-closedloop-note"] = "seen"
+        info.context.response.status_code = 203
+
+    monkeypatch.setattr(issue_resolvers, "issue", noting)
+    view = _graphql_view(app)
+    prepared = view.schema.prepared  # type: ignore[attr-defined]
+    body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } }'}
+    answers = []
+    for prepared_or_not in (prepared, None):
+        monkeypatch.setattr(view.schema, "prepared", prepared_or_not)
+        answers.append(await _answers(api, body, "xinshi.center", "en"))
+    assert answers[0] == answers[1]
+    status, headers, _ = answers[0]
+    assert status == 203
+    assert ("x-closedloop-note", "seen") in headers
 
 
 async def test_what_is_prepared(settings: Settings) -> None:
