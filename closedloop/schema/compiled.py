@@ -34,6 +34,7 @@ from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    ExecutionResult,
     GraphQLEnumType,
     GraphQLField,
     GraphQLID,
@@ -1055,6 +1056,16 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
                 root_type, root_value, grouped_field_set, serially, new_defer_usages
             )
         return plan.execute(self, root_value, None)
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        result = super().build_response(data)
+        if isinstance(result, ExecutionResult):
+            # The executor holds bound methods of itself (graphql-core's async helpers): a
+            # reference cycle that kept the whole request (context, loaders, the page's
+            # records) alive until the garbage collector found it, ~180 objects a page.
+            # A plain result is complete: nothing asks for the helpers any more.
+            self.__dict__.pop("async_helpers", None)
+        return result
 
     def _plain(self) -> bool:
         """No middleware, abort signal or disabled error propagation to honour."""

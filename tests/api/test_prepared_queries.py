@@ -4,6 +4,7 @@ still goes through strawberry."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import httpx
@@ -12,7 +13,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from closedloop.app import GraphQLApp
+from closedloop.db.database import Database
+from closedloop.domain.clock import FrozenClock
+from closedloop.identity.accounts import principal_for
 from closedloop.resolvers import issues as issue_resolvers
+from closedloop.schema.context import Context
 from closedloop.schema.prepared import PreparedQueries
 from closedloop.schema.schema import MASKED_MESSAGE, build_schema
 from closedloop.settings import Settings
@@ -163,3 +168,38 @@ async def test_what_is_prepared(settings: Settings) -> None:
     closed = build_schema(settings.model_copy(update={"introspection": False}))
     assert closed.prepared.document("{ __schema { queryType { name } } }", None) is None
     assert schema.prepared.document("{ __schema { queryType { name } } }", None) is not None
+
+
+@pytest.mark.usefixtures("clean_issues")
+async def test_a_page_leaves_nothing_for_the_garbage_collector(
+    api: Api, db: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    """Everything a request builds (context, loaders, the page's records and objects) is
+    freed when the answer is done, not kept by a reference cycle until a collection."""
+    await _issues_in_several_states(api)
+    schema = build_schema(settings)
+    async with db.read_reference() as conn:
+        principal = await principal_for(conn, "xinshi.center")
+    assert principal is not None
+    document = schema.prepared.document(POOL, None)
+    assert document is not None
+
+    async def page() -> None:
+        context = Context(principal, db, clock, settings, "zh-CN")
+        result = await schema.prepared.execute(document, None, None, context)
+        assert not result.errors and result.data and result.data["issues"]["nodes"]
+
+    await page()  # compiles the plan, fills the caches
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            await page()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        found = gc.collect()
+        left = [type(o).__name__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert found == 0, sorted(set(left))
