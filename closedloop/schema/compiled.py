@@ -93,7 +93,7 @@ ResolveInfo = GraphQLResolveInfo[Any]
 # (executor, source, info) -> the field's raw value (or an awaitable of it)
 Fetch = Callable[[Executor, Any, "LazyResolveInfo"], Any]
 # (executor, raw value, the field's path, info) -> the completed value (or an awaitable)
-Complete = Callable[[Executor, Any, Path, "LazyResolveInfo"], Any]
+Complete = Callable[[Executor, Any, Path, "_LazyInfo"], Any]
 # raw value -> the completed value of a scalar or enum (raises like graphql-core)
 CompleteLeaf = Callable[[Any], Any]
 
@@ -105,59 +105,17 @@ Parent = Any  # Path | LazyResolveInfo | CompiledInfo | None
 _PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
 
 
-class LazyResolveInfo:
-    """Stands in for ``GraphQLResolveInfo``: the context is at hand; anything else builds
-    the real info (with its path) on first use, exactly as graphql-core would."""
+class _LazyInfo:
+    """The path and the real ``GraphQLResolveInfo`` of a field, built on first use,
+    exactly as graphql-core would build them."""
 
-    __slots__ = ("_executor", "_field", "_parent", "_path", "_real", "context")
+    __slots__ = ("_executor", "_parent", "_path", "_plan", "_real")
 
-    def __init__(self, executor: Executor, field: FieldPlan, parent: Parent) -> None:
-        self._executor = executor
-        self._field = field
-        self._parent = parent
-        self._path: Path | None = None
-        self._real: ResolveInfo | None = None
-        self.context = executor.context_value
-
-    @property
-    def path(self) -> Path:
-        if self._path is None:
-            self._path = self._field.path_in(self._parent)
-        return self._path
-
-    def real(self) -> ResolveInfo:
-        if self._real is None:
-            f = self._field
-            self._real = self._executor.build_resolve_info(
-                f.field_def, f.nodes, f.parent_type, self.path
-            )
-        return self._real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real(), name)
-
-
-class CompiledInfo(StrawberryInfo[Any, Any]):
-    """Strawberry's ``Info`` for a resolver called directly, standing in for the lazy
-    resolve info as well (one object instead of two): the context is an attribute, and
-    everything else comes from the real resolve info, built on first use."""
-
-    context: Any = None  # an instance attribute here, not strawberry's property
-
-    def __init__(
-        self, executor: Executor, plan: FieldPlan, parent: Parent, field: StrawberryField
-    ) -> None:
-        self.context = executor.context_value
-        self._field = field
-        self._executor = executor
-        self._plan = plan
-        self._parent = parent
-        self._path: Path | None = None
-        self._real: ResolveInfo | None = None
-
-    @property
-    def _raw_info(self) -> ResolveInfo:  # type: ignore[override]
-        return self.real()
+    _executor: Executor
+    _plan: FieldPlan
+    _parent: Parent
+    _path: Path | None
+    _real: ResolveInfo | None
 
     @property
     def path(self) -> Path:
@@ -172,6 +130,47 @@ class CompiledInfo(StrawberryInfo[Any, Any]):
                 f.field_def, f.nodes, f.parent_type, self.path
             )
         return self._real
+
+
+class LazyResolveInfo(_LazyInfo):
+    """Stands in for ``GraphQLResolveInfo``: the context is at hand; anything else comes
+    from the real info."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, executor: Executor, plan: FieldPlan, parent: Parent) -> None:
+        self._executor = executor
+        self._plan = plan
+        self._parent = parent
+        self._path = None
+        self._real = None
+        self.context = executor.context_value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+class CompiledInfo(_LazyInfo, StrawberryInfo[Any, Any]):
+    """Strawberry's ``Info`` for a resolver called directly, standing in for the lazy
+    resolve info as well (one object instead of two): the context is an attribute, and
+    everything else comes from the real resolve info."""
+
+    context: Any = None  # an instance attribute here, not strawberry's property
+
+    def __init__(
+        self, executor: Executor, plan: FieldPlan, parent: Parent, field: StrawberryField
+    ) -> None:
+        self.context = executor.context_value
+        self._field = field
+        self._executor = executor
+        self._plan = plan
+        self._parent = parent
+        self._path = None
+        self._real = None
+
+    @property
+    def _raw_info(self) -> ResolveInfo:  # type: ignore[override]
+        return self.real()
 
 
 class FieldPlan:
@@ -213,8 +212,8 @@ class FieldPlan:
         self.complete: Complete = _no_complete
         # Set for scalars and enums: completed from the value alone.
         self.complete_leaf: CompleteLeaf | None = None
-        # Set for a plain attribute of a string or enum type: the generated selection
-        # code reads it inline (``source.<attribute>``) and falls back to ``run``.
+        # Set for a plain attribute of a string, enum or date/time type: the generated
+        # selection reads it inline (``source.<attribute>``) and falls back to ``run``.
         self.attribute: str | None = None
         self.enum_names: dict[Any, Any] | None = None
         # Set for strawberry's Date, DateTime and Time: the class written with isoformat().
@@ -249,9 +248,7 @@ class FieldPlan:
             return None
         return completed
 
-    async def _complete_awaited(
-        self, ex: Executor, result: Awaitable[Any], info: LazyResolveInfo
-    ) -> Any:
+    async def _complete_awaited(self, ex: Executor, result: Awaitable[Any], info: _LazyInfo) -> Any:
         try:
             value = await result
             if self.complete_leaf is not None:
@@ -276,9 +273,7 @@ def _no_fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:  # pragm
     raise AssertionError("field plan not compiled")
 
 
-def _no_complete(
-    ex: Executor, result: Any, path: Path, info: LazyResolveInfo
-) -> Any:  # pragma: no cover
+def _no_complete(ex: Executor, result: Any, path: Path, info: _LazyInfo) -> Any:  # pragma: no cover
     raise AssertionError("field plan not compiled")
 
 
@@ -286,38 +281,17 @@ class SelectionPlan:
     """The fields of one object type's selection, in response order.
 
     ``execute`` is generated Python for this selection (one function per selection, built
-    once per plan): string and enum attributes are read inline, every other field calls
+    once per plan): string, enum and date/time attributes are read inline, every other field calls
     its ``run``. A value that is not plainly a string (or a member of the enum) goes
     through the field's ``run``, which reads it again and handles it the general way
-    (awaitables, coercion, errors); reading an attribute has no side effect.
-    ``execute_generic`` is the same loop written once for all selections (the reference
-    the generated code is tested against)."""
+    (awaitables, coercion, errors); reading an attribute has no side effect. Like
+    graphql-core's ``execute_fields``, it returns a dict, or an awaitable of it when some
+    field is asynchronous (those run concurrently)."""
 
-    __slots__ = ("execute", "fields", "runs")
+    __slots__ = ("execute",)
 
     def __init__(self, fields: Sequence[FieldPlan]) -> None:
-        self.fields = tuple(fields)
-        self.runs = tuple((field.response_name, field.run) for field in fields)
-        self.execute: Callable[[Executor, Any, Parent], Any] = _generate(self.fields)
-
-    def execute_generic(self, ex: Executor, source: Any, path: Parent) -> Any:
-        """graphql-core's ``execute_fields``: a dict, or an awaitable of it when some
-        field is asynchronous (those run concurrently)."""
-        results: dict[str, Any] = {}
-        pending: list[str] = []
-        plain = _PLAIN
-        try:
-            for name, run in self.runs:
-                value = results[name] = run(ex, source, path)
-                if type(value) not in plain and ex.is_awaitable(value):
-                    pending.append(name)
-        except Exception:
-            if pending:
-                ex.settle_in_background([results[name] for name in pending])
-            raise
-        if not pending:
-            return results
-        return _gather_fields(results, pending)
+        self.execute: Callable[[Executor, Any, Parent], Any] = _generate(fields)
 
 
 _UNREAD: Any = object()  # an attribute that raised when read inline: its run handles it
@@ -438,7 +412,7 @@ class PlanCompiler:
         without asking ``is_type_of`` (see ``_is_exactly``); ``None`` otherwise."""
         if not is_object_type(return_type):
             return None
-        definition = (return_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        definition = _definition(return_type)
         origin = getattr(definition, "origin", None)
         if not isinstance(origin, type) or hasattr(origin, "__await__"):
             return None
@@ -453,7 +427,7 @@ class PlanCompiler:
             name = plan.parent_type.name
             return (lambda ex, source, info: name), False
         resolve = field_def.resolve
-        definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        definition = _definition(field_def)
         has_args = bool(field_def.args or plan.details[0].node.arguments)
         if isinstance(definition, StrawberryField) and resolve is not None and not has_args:
             if getattr(resolve, "_is_default", False):
@@ -467,6 +441,17 @@ class PlanCompiler:
                 return literal, True
         return _resolver_fetch(plan, resolve, has_args), True
 
+    def _callable_directly(self, field: StrawberryField) -> bool:
+        """Whether strawberry's wrapper around this resolver would do nothing but build
+        ``Info`` and convert arguments (no extensions, permissions or handlers)."""
+        return (
+            self.direct_calls
+            and self.info_class is not None
+            and field.base_resolver is not None
+            and not field.extensions
+            and not field.is_subscription
+        )
+
     def _literal_arguments_fetch(self, plan: FieldPlan, field: StrawberryField) -> Fetch | None:
         """A resolver whose arguments are literals in the query (no variables): strawberry
         converts them to Python values (input objects, enums) on every call, the same each
@@ -474,26 +459,18 @@ class PlanCompiler:
         them, so a resolver may still change what it was given. Anything the copy does not
         know (an input type that builds its own value, a global id, ...) and any argument
         error go through strawberry's wrapper every time, as before."""
-        resolver = field.base_resolver
-        info_class = self.info_class
         converter = self.converter
         if (
-            not self.direct_calls
-            or info_class is None
+            not self._callable_directly(field)
             or converter is None
-            or resolver is None
-            or field.extensions
-            or field.is_subscription
             or getattr(plan.field_def.resolve, "_is_default", False)
             or any(_has_variables(a.value) for a in plan.details[0].node.arguments or ())
         ):
             return None
+        info_class = self.info_class
+        assert info_class is not None  # _callable_directly checked
+        call = _caller(field)
         general = _resolver_fetch(plan, plan.field_def.resolve, True)
-        passes_self = resolver.self_parameter is not None
-        source_names = [
-            p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
-        ]
-        info_name = resolver.info_parameter.name if resolver.info_parameter else None
         field_def = plan.field_def
         first = plan.details[0]
         converted: dict[str, Any] | None = None
@@ -524,84 +501,42 @@ class PlanCompiler:
                 except Exception:
                     converted, refused = None, True
                     return general(ex, source, info)
-            kwargs: dict[str, Any] = _fresh(converted)
-            kwargs.update(dict.fromkeys(source_names, source))
-            if info_name is not None:
-                kwargs[info_name] = strawberry_info
-            return resolver(source, **kwargs) if passes_self else resolver(**kwargs)
+            return call(source, strawberry_info, _fresh(converted))
 
         return fetch
 
-    def _method(self, plan: FieldPlan) -> tuple[Callable[..., Any], Any, StrawberryField] | None:
-        """For the usual method resolver ``def f(self, info)`` that may be called directly:
-        the function, the info class and the field."""
-        definition = (plan.field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    def _method(self, plan: FieldPlan) -> tuple[Callable[..., Any], StrawberryField] | None:
+        """For the usual method resolver ``def f(self, info)`` that may be called directly
+        with a ``CompiledInfo`` (strawberry's own ``Info`` class): the function and the
+        field."""
+        definition = _definition(plan.field_def)
         if (
             not isinstance(definition, StrawberryField)
             or plan.field_def.resolve is None
             or plan.field_def.args
             or plan.details[0].node.arguments
             or getattr(plan.field_def.resolve, "_is_default", False)
-            or self._direct_fetch(definition) is None
+            or self.info_class is not StrawberryInfo
+            or not self._callable_directly(definition)
         ):
             return None
-        resolver = definition.base_resolver
-        assert resolver is not None  # _direct_fetch checked
-        func = resolver.wrapped_func
-        info_name = resolver.info_parameter.name if resolver.info_parameter else None
-        parameters = list(resolver.signature.parameters.values())
-        if not (
-            callable(func)
-            and resolver.self_parameter is not None
-            and resolver.parent_parameter is None
-            and resolver.root_parameter is None
-            and info_name is not None
-            and [p.name for p in parameters[1:]] == [info_name]
-            and parameters[1].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        ):
-            return None
-        return func, self.info_class, definition
+        func = _plain_method(definition)
+        return None if func is None else (func, definition)
 
     def _direct_fetch(self, field: StrawberryField) -> Fetch | None:
-        """Call a resolver without strawberry's wrapper: only when the wrapper would do
-        nothing but build ``Info`` (no arguments, extensions, permissions or handlers)."""
+        """Call a resolver without arguments without strawberry's wrapper (see
+        ``_callable_directly``)."""
         resolver = field.base_resolver
         info_class = self.info_class
-        if (
-            not self.direct_calls
-            or info_class is None
-            or resolver is None
-            or field.extensions
-            or field.is_subscription
-        ):
+        if not self._callable_directly(field) or resolver is None or resolver.arguments:
             return None
-        if resolver.arguments:
-            return None
-        passes_self = resolver.self_parameter is not None
-        source_names = [
-            p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
-        ]
-        info_name = resolver.info_parameter.name if resolver.info_parameter else None
-        func = resolver.wrapped_func
-        parameters = list(resolver.signature.parameters.values())
-        if (
-            callable(func)
-            and passes_self
-            and info_name is not None
-            and not source_names
-            and [p.name for p in parameters[1:]] == [info_name]
-            and parameters[1].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        ):
+        assert info_class is not None  # _callable_directly checked
+        func = _plain_method(field)
+        if func is not None:
             # The usual method resolver, ``def f(self, info)``: one positional call.
             return lambda ex, source, info: func(source, info_class(_raw_info=info, _field=field))
-
-        def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
-            kwargs = dict.fromkeys(source_names, source)
-            if info_name is not None:
-                kwargs[info_name] = info_class(_raw_info=info, _field=field)
-            return resolver(source, **kwargs) if passes_self else resolver(**kwargs)
-
-        return fetch
+        call = _caller(field)
+        return lambda ex, source, info: call(source, info_class(_raw_info=info, _field=field), {})
 
     # --- completing -----------------------------------------------------------------
 
@@ -646,7 +581,7 @@ class PlanCompiler:
         inner = self._completer(plan, return_type.of_type)
         message = _non_null_message(plan)
 
-        def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+        def complete(ex: Executor, result: Any, path: Path, info: _LazyInfo) -> Any:
             if isinstance(result, Exception):
                 raise result
             completed = inner(ex, result, path, info)
@@ -662,7 +597,7 @@ class PlanCompiler:
         generic = _generic(plan, return_type)
         details = plan.details
 
-        def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+        def complete(ex: Executor, result: Any, path: Path, info: _LazyInfo) -> Any:
             if isinstance(result, Exception):
                 raise result
             if result is None or result is Undefined:
@@ -720,7 +655,7 @@ class PlanCompiler:
         details = plan.details
         origin = self._origin(return_type)
 
-        def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+        def complete(ex: Executor, result: Any, path: Path, info: _LazyInfo) -> Any:
             if type(result) is origin and _is_exactly(result):
                 return selection.execute(ex, result, path)
             if isinstance(result, Exception):
@@ -781,6 +716,50 @@ def _has_variables(node: Node) -> bool:
     return False
 
 
+def _plain_method(field: StrawberryField) -> Callable[..., Any] | None:
+    """The function of a resolver written ``def f(self, info)``, else ``None``."""
+    resolver = field.base_resolver
+    if resolver is None or resolver.self_parameter is None or resolver.info_parameter is None:
+        return None
+    func = resolver.wrapped_func
+    parameters = list(resolver.signature.parameters.values())
+    if (
+        callable(func)
+        and resolver.parent_parameter is None
+        and resolver.root_parameter is None
+        and [p.name for p in parameters[1:]] == [resolver.info_parameter.name]
+        and parameters[1].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ):
+        return func
+    return None
+
+
+def _caller(field: StrawberryField) -> Callable[[Any, Any, dict[str, Any]], Any]:
+    """Calls the field's resolver as strawberry's wrapper would: the source as ``self``,
+    ``root`` or ``parent`` and the info where its signature asks for them, plus the given
+    (converted) arguments."""
+    resolver = field.base_resolver
+    assert resolver is not None
+    passes_self = resolver.self_parameter is not None
+    source_names = [
+        p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
+    ]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+
+    def call(source: Any, info: Any, kwargs: dict[str, Any]) -> Any:
+        kwargs.update(dict.fromkeys(source_names, source))
+        if info_name is not None:
+            kwargs[info_name] = info
+        return resolver(source, **kwargs) if passes_self else resolver(**kwargs)
+
+    return call
+
+
+def _definition(graphql: GraphQLField | GraphQLOutputType) -> Any:
+    """The strawberry definition behind a graphql-core field or type, if any."""
+    return (getattr(graphql, "extensions", None) or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+
+
 def _is_exactly(result: Any) -> bool:
     """An instance of the type's own class answers ``is_type_of`` with yes, unless
     ``strawberry.cast`` marked it as something else."""
@@ -794,7 +773,7 @@ _ISO_CLASSES: dict[str, type] = {"DateTime": dt.datetime, "Date": dt.date, "Time
 
 def _mark_inline(plan: FieldPlan) -> None:
     """A string, enum or date/time attribute read with ``getattr`` can be read inline."""
-    definition = (plan.field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    definition = _definition(plan.field_def)
     if not isinstance(definition, StrawberryField) or definition.default_resolver is not getattr:
         return
     named = get_nullable_type(plan.return_type)
@@ -817,7 +796,6 @@ def _mark_inline(plan: FieldPlan) -> None:
 def _method_run(
     plan: FieldPlan,
     func: Callable[..., Any],
-    info_class: Any,
     field: StrawberryField,
     origin: type | None,
 ) -> Callable[[Executor, Any, Parent], Any]:
@@ -830,17 +808,10 @@ def _method_run(
     complete = plan.complete
     selection = plan.selection if origin is not None else None
 
-    compiled_info = info_class is StrawberryInfo
-
     def run(ex: Executor, source: Any, parent: Parent) -> Any:
-        info: Any
-        if compiled_info:
-            info = argument = CompiledInfo(ex, plan, parent, field)
-        else:
-            info = LazyResolveInfo(ex, plan, parent)
-            argument = info_class(_raw_info=info, _field=field)
+        info = CompiledInfo(ex, plan, parent, field)
         try:
-            result = func(source, argument)
+            result = func(source, info)
             if selection is not None:
                 if result is None:
                     return None
@@ -956,7 +927,7 @@ def _generic(plan: FieldPlan, return_type: GraphQLOutputType) -> Complete:
     """graphql-core's own completion for this value (abstract types and the rare cases)."""
     details = plan.details
 
-    def complete(ex: Executor, result: Any, path: Path, info: LazyResolveInfo) -> Any:
+    def complete(ex: Executor, result: Any, path: Path, info: _LazyInfo) -> Any:
         return ex.complete_value(return_type, details, info.real(), path, result, None)
 
     return complete

@@ -5,6 +5,7 @@ still goes through strawberry."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -106,22 +107,39 @@ async def test_prepared_queries_answer_as_strawberry_does(
     assert len(runs) >= 3 * 2 * (len(API_QUERIES) + 4)
 
 
+async def _on_both_paths(
+    api: Api,
+    app: Starlette,
+    monkeypatch: pytest.MonkeyPatch,
+    body: dict[str, Any],
+    after_each: Callable[[], None] = lambda: None,
+) -> list[tuple[Any, ...]]:
+    """The answer of the prepared path, then strawberry's, to one request; ``after_each``
+    runs after each answer."""
+    view = _graphql_view(app)
+    prepared = view.schema.prepared  # type: ignore[attr-defined]
+    answers = []
+    for prepared_or_not in (prepared, None):
+        monkeypatch.setattr(view.schema, "prepared", prepared_or_not)
+        answers.append(await _answers(api, body, "xinshi.center", "en"))
+        after_each()
+    monkeypatch.setattr(view.schema, "prepared", prepared)
+    return answers
+
+
 async def test_unexpected_errors_are_logged_and_masked_on_both_paths(
     api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(info: Any, id: str) -> None:
         raise RuntimeError("database exploded at 10.0.0.7")
 
-    monkeypatch.setattr(issue_resolvers, "issue", broken)
-    view = _graphql_view(app)
-    prepared = view.schema.prepared  # type: ignore[attr-defined]
-    body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } viewer { username } }'}
-    answers = []
-    for prepared_or_not in (prepared, None):
-        monkeypatch.setattr(view.schema, "prepared", prepared_or_not)
+    def logged_as_raised() -> None:
+        assert "database exploded" in caplog.text
         caplog.clear()
-        answers.append(await _answers(api, body, "xinshi.center", "en"))
-        assert "database exploded" in caplog.text  # logged as raised
+
+    monkeypatch.setattr(issue_resolvers, "issue", broken)
+    body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } viewer { username } }'}
+    answers = await _on_both_paths(api, app, monkeypatch, body, logged_as_raised)
     assert answers[0] == answers[1]
     status, _, content = answers[0]
     assert status == 200
@@ -138,13 +156,8 @@ async def test_a_status_or_header_set_by_a_resolver_is_sent_on_both_paths(
         info.context.response.status_code = 203
 
     monkeypatch.setattr(issue_resolvers, "issue", noting)
-    view = _graphql_view(app)
-    prepared = view.schema.prepared  # type: ignore[attr-defined]
     body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } }'}
-    answers = []
-    for prepared_or_not in (prepared, None):
-        monkeypatch.setattr(view.schema, "prepared", prepared_or_not)
-        answers.append(await _answers(api, body, "xinshi.center", "en"))
+    answers = await _on_both_paths(api, app, monkeypatch, body)
     assert answers[0] == answers[1]
     status, headers, _ = answers[0]
     assert status == 203
@@ -161,10 +174,15 @@ async def test_what_is_prepared(settings: Settings) -> None:
     assert prepared.document("{ viewer", None) is None  # does not parse
     assert prepared.document("mutation { __typename }", None) is None  # not a query
     assert prepared.document("query A { __typename }", "B") is None  # no such operation
-    deep = "{ viewer { region { " + "children { " * 20 + "code" + " }" * 22
-    assert prepared.document(deep, None) is None  # past the depth limit
-    long = "{ " + " ".join(f"a{i}: __typename" for i in range(settings.max_tokens)) + " }"
-    assert prepared.document(long, None) is None  # past the token (or alias) limit
+    # Each limit alone rejects its query: with that limit raised, the same text is prepared.
+    depth = settings.max_query_depth
+    deep = "{ viewer { region { " + "parent { " * depth + "code" + " }" * (depth + 3)
+    many = "{ " + " ".join(f"a{i}: __typename" for i in range(settings.max_aliases + 1)) + " }"
+    long = "{ labels(enums: [" + '"Light" ' * settings.max_tokens + "]) { enum } }"
+    for query, limit in ((deep, "max_query_depth"), (many, "max_aliases"), (long, "max_tokens")):
+        assert prepared.document(query, None) is None, limit
+        raised = build_schema(settings.model_copy(update={limit: 100_000}))
+        assert raised.prepared.document(query, None) is not None, limit
     closed = build_schema(settings.model_copy(update={"introspection": False}))
     assert closed.prepared.document("{ __schema { queryType { name } } }", None) is None
     assert schema.prepared.document("{ __schema { queryType { name } } }", None) is not None
