@@ -79,6 +79,14 @@ def _announce(conn: AsyncConnection, sql: str, args: Sequence[Any]) -> None:
 async def fetch(source: AsyncConnection | Reader, statement: sa.Executable) -> list[Any]:
     """The rows of a SELECT as asyncpg records, in the open transaction of ``source`` (a
     reader, or a SQLAlchemy connection whose transaction has run a statement already)."""
+    sql, args = sql_and_args(source, statement)
+    return await fetch_sql(source, sql, *args)
+
+
+def sql_and_args(
+    source: AsyncConnection | Reader, statement: sa.Executable
+) -> tuple[str, list[Any]]:
+    """The SQL text ``fetch`` sends for ``statement`` and its positional arguments."""
     key = statement._generate_cache_key()  # type: ignore[attr-defined]
     if key is None:
         raise ValueError("statement cannot be cached")
@@ -93,7 +101,7 @@ async def fetch(source: AsyncConnection | Reader, statement: sa.Executable) -> l
     for position, process in zip(plan.positions, plan.processors, strict=True):
         value = bound[position].effective_value
         args.append(process(value) if process is not None and value is not None else value)
-    return await fetch_sql(source, plan.sql, *args)
+    return plan.sql, args
 
 
 async def fetch_sql(source: AsyncConnection | Reader, sql: str, *args: Any) -> list[Any]:

@@ -207,6 +207,14 @@ issue = sa.Table(
         "holding_region_code",
         sa.text("created_at DESC"),
         sa.text("id DESC"),
+        # Covering the pool's count: row-level security reads these (migration 0008).
+        postgresql_include=[
+            "state",
+            "origin_region_code",
+            "enterprise_id",
+            "board_id",
+            "department_id",
+        ],
         postgresql_where=sa.text(
             "state IN ('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"
         ),

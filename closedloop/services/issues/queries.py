@@ -168,7 +168,7 @@ async def count_issues(
     conn: AsyncConnection | driver.Reader, principal: Principal, f: IssueFilter, now: dt.datetime
 ) -> int:
     key = ("count", _scope_key(principal), _filter_key(f, now))
-    q = _statement(key, lambda: _count(principal, f, now))
+    q = _statement(key, lambda: count_statement(principal, f, now))
     return int((await driver.fetch(conn, q))[0][0])
 
 
@@ -208,7 +208,7 @@ async def page_issues(
         key,
         lambda: _page_with_total(
             _page(principal, f, order, limit, after, now),
-            _count(principal, f, now),
+            count_statement(principal, f, now),
             order,
             last_events,
             public_events_only,
@@ -275,7 +275,8 @@ def _page(
     ).limit(limit)
 
 
-def _count(principal: Principal, f: IssueFilter, now: dt.datetime) -> sa.Select[Any]:
+def count_statement(principal: Principal, f: IssueFilter, now: dt.datetime) -> sa.Select[Any]:
+    """How many issues the filter finds in the caller's scope."""
     return sa.select(sa.func.count()).select_from(t.issue).where(*filter_clauses(f, principal, now))
 
 
