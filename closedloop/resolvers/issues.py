@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from closedloop.domain.issues import Category, Channel, HandlingLevel, IssueState, Light
 from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
-from closedloop.schema.issues import Issue
+from closedloop.schema.issues import ISSUE_FIELD_COLUMNS, Issue
 from closedloop.schema.paging import paging
 from closedloop.schema.relay import (
     Connection,
@@ -98,41 +101,63 @@ def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
     )
 
 
-def _selects_last_event(info: Info) -> bool:
-    """Whether the query asks for ``nodes { lastEvent }`` or ``edges { node { lastEvent } }``.
-    Remembered per operation and field path: the parser cache hands back the same document
-    for the same query, and converting the selection costs more than the rest of the page's
-    resolver work."""
+@dataclass(frozen=True, slots=True)
+class PageSelection:
+    """What a query asks of each issue of a page."""
+
+    last_event: bool
+    # The record columns its fields read (``ISSUE_FIELD_COLUMNS``); None: whole rows.
+    columns: frozenset[str] | None
+
+
+def _page_selection(info: Info) -> PageSelection:
+    """The selection under ``nodes`` and ``edges { node }``, remembered per operation and
+    field path: the parser cache hands back the same document for the same query, and
+    converting the selection costs more than the rest of the page's resolver work.
+    Directives are not evaluated (their variables change between requests): a field under
+    ``@skip`` or ``@include`` counts as asked for."""
     operation = info.operation
     key = (id(operation), tuple(k for k in info.path.as_list() if isinstance(k, str)))
-    known = _LAST_EVENT_SELECTED.get(key)
+    known = _SELECTIONS.get(key)
     if known is not None and known[0] is operation:
         return known[1]
-    found = _asks_last_event(info)
-    if len(_LAST_EVENT_SELECTED) >= 1024:
-        _LAST_EVENT_SELECTED.clear()
-    _LAST_EVENT_SELECTED[key] = (operation, found)
+    names = {field.name for field in _issue_fields(info.selected_fields)}
+    columns: set[str] | None = set()
+    for name in names:
+        read = ISSUE_FIELD_COLUMNS.get(name)
+        if read is None or columns is None:
+            columns = None
+        else:
+            columns.update(read)
+    found = PageSelection("lastEvent" in names, None if columns is None else frozenset(columns))
+    if len(_SELECTIONS) >= 1024:
+        _SELECTIONS.clear()
+    _SELECTIONS[key] = (operation, found)
     return found
 
 
-_LAST_EVENT_SELECTED: dict[tuple[int, tuple[str, ...]], tuple[object, bool]] = {}
+_SELECTIONS: dict[tuple[int, tuple[str, ...]], tuple[object, PageSelection]] = {}
 
 
-def _asks_last_event(info: Info) -> bool:
-    for field in info.selected_fields:
-        for sel in field.selections:
-            name = getattr(sel, "name", None)
-            children = getattr(sel, "selections", [])
-            if name == "nodes" and any(getattr(c, "name", None) == "lastEvent" for c in children):
-                return True
-            if name == "edges":
-                for node in children:
-                    if getattr(node, "name", None) == "node" and any(
-                        getattr(c, "name", None) == "lastEvent"
-                        for c in getattr(node, "selections", [])
-                    ):
-                        return True
-    return False
+def _issue_fields(connections: Iterable[Selection]) -> Iterator[SelectedField]:
+    """The fields asked of each issue, from the connection fields' selections."""
+    for connection in _fields(connections):
+        for field in _fields(connection.selections):
+            if field.name == "nodes":
+                yield from _fields(field.selections)
+            elif field.name == "edges":
+                for edge_field in _fields(field.selections):
+                    if edge_field.name == "node":
+                        yield from _fields(edge_field.selections)
+
+
+def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
+    """Fields, with those of fragments (spread or inline) in their place."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)
 
 
 async def issue(info: Info, id: strawberry.ID) -> Issue | None:
@@ -157,8 +182,8 @@ async def issues(
     now = info.context.now
     loaders = info.context.loaders
     # A page that shows each issue's last event gets them in its own statement, rather
-    # than in a loader batch afterwards.
-    with_events = _selects_last_event(info)
+    # than in a loader batch afterwards; it reads only the columns its fields need.
+    selection = _page_selection(info)
     async with info.context.db.reader(principal) as conn:
         page = await page_issues(
             conn,
@@ -168,13 +193,15 @@ async def issues(
             size + 1,
             key,
             now,
-            last_events=with_events,
+            last_events=selection.last_event,
             public_events_only=loaders.public_only,
+            columns=selection.columns,
         )
     recs, total = page.records, page.total
     if page.last_events is not None:
         loaders.prime("last_event", {rec.id: page.last_events.get(rec.id) for rec in recs})
-    loaders.prime("issue", {rec.id: rec for rec in recs})
+    if selection.columns is None:  # partial records must not answer the issue loader
+        loaders.prime("issue", {rec.id: rec for rec in recs})
     return make_connection(
         [Issue.from_record(r) for r in recs],
         lambda issue: encode_cursor(encode_key(sort_value(issue.rec, order_by), issue.rec.id)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -16,7 +16,7 @@ from closedloop.authz.roles import Principal
 from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
-from closedloop.services.issues.records import EventRecord, IssueRecord
+from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
 from closedloop.tenancy.scope import in_subtree, issue_visibility
 
 
@@ -142,6 +142,15 @@ def decode_key(raw: str) -> tuple[dt.datetime, int] | None:
         return None
 
 
+# The record columns each order sorts by (``_sort_column``, ``sort_value``).
+_ORDER_COLUMNS = {
+    IssueOrder.CREATED_AT_DESC: ("created_at",),
+    IssueOrder.CREATED_AT_ASC: ("created_at",),
+    IssueOrder.DUE_AT_ASC: ("due_at",),
+    IssueOrder.UPDATED_AT_DESC: ("updated_at",),
+}
+
+
 def sort_value(rec: IssueRecord, order: IssueOrder) -> dt.datetime:
     if order is IssueOrder.DUE_AT_ASC:
         return rec.due_at or FAR_FUTURE
@@ -191,9 +200,14 @@ async def page_issues(
     *,
     last_events: bool = False,
     public_events_only: bool = False,
+    columns: Iterable[str] | None = None,
 ) -> IssuePage:
     """A page of issues, its total and (``last_events``) each issue's newest event, in one
-    statement: one round trip instead of three."""
+    statement: one round trip instead of three. With ``columns``, the records hold those
+    columns only (``IssueRecord.partial_records``; the id and the order's columns are
+    always read): a page that shows a few fields of each issue decodes a quarter of the
+    row."""
+    picked = None if columns is None else issue_columns({*columns, "id", *_ORDER_COLUMNS[order]})
     key = (
         "page+total",
         _scope_key(principal),
@@ -203,11 +217,12 @@ async def page_issues(
         after,
         last_events,
         public_events_only,
+        picked,
     )
     q = _statement(
         key,
         lambda: _page_with_total(
-            _page(principal, f, order, limit, after, now),
+            _page(principal, f, order, limit, after, now, picked),
             count_statement(principal, f, now),
             order,
             last_events,
@@ -221,7 +236,12 @@ async def page_issues(
     events = None
     if last_events:
         events = {e.issue_id: e for e in EventRecord.from_records(rows, prefix="last_")}
-    return IssuePage(IssueRecord.from_records(rows), int(rows[0]["total_count"]), events)
+    records = (
+        IssueRecord.from_records(rows)
+        if picked is None
+        else IssueRecord.partial_records(rows, picked)
+    )
+    return IssuePage(records, int(rows[0]["total_count"]), events)
 
 
 def _page_with_total(
@@ -262,9 +282,11 @@ def _page(
     limit: int,
     after: tuple[dt.datetime, int] | None,
     now: dt.datetime,
+    columns: Sequence[str] | None = None,
 ) -> sa.Select[Any]:
     col, ascending = _sort_column(order)
-    q = sa.select(t.issue).where(*filter_clauses(f, principal, now))
+    read = t.issue.c if columns is None else [t.issue.c[name] for name in columns]
+    q = sa.select(*read).where(*filter_clauses(f, principal, now))
     if after is not None:
         key = sa.tuple_(col, t.issue.c.id)
         bound = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, make_dataclass
+from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -89,23 +90,53 @@ class IssueRecord:
     def from_records(cls, rows: Sequence[Any]) -> list[IssueRecord]:
         """From asyncpg records (``driver.fetch``): columns are matched to fields once per
         result, and each row is read by position (half the time of ``from_row``)."""
-        if not rows:
-            return []
-        names = list(rows[0].keys())
-        pick = itemgetter(*(names.index(name) for name in _ISSUE_FIELDS))
-        tags, level, state, clock, rating = (
-            names.index(n) for n in ("tags", "handling_level", "state", "clock_kind", "rating")
-        )
-        out = []
-        for row in rows:
-            v = list(row)
-            v[tags] = tuple(v[tags] or ())
-            v[level] = _LEVELS[v[level]]
-            v[state] = _STATES[v[state]]
-            v[clock] = _CLOCKS.get(v[clock])
-            v[rating] = _GRADES.get(v[rating])
-            out.append(cls(*pick(v)))
-        return out
+        return _build(cls, _ISSUE_FIELDS, rows)
+
+    @staticmethod
+    def partial_records(rows: Sequence[Any], columns: Sequence[str]) -> list[IssueRecord]:
+        """Records of some of the columns only (``columns``, in field order: see
+        ``issue_columns``), for a page whose selection reads no others. They are typed as
+        issue records; reading a column left out raises ``AttributeError``, never a wrong
+        value. Converted like full records."""
+        return _build(_partial_class(tuple(columns)), columns, rows)
+
+
+def issue_columns(wanted: Iterable[str]) -> tuple[str, ...]:
+    """The issue columns of ``wanted`` in field order (the key of a partial record class);
+    unknown names raise ``KeyError``."""
+    chosen = set(wanted)
+    unknown = chosen.difference(_ISSUE_FIELDS)
+    if unknown:
+        raise KeyError(f"not issue columns: {sorted(unknown)}")
+    return tuple(name for name in _ISSUE_FIELDS if name in chosen)
+
+
+@lru_cache(maxsize=256)
+def _partial_class(columns: tuple[str, ...]) -> type[IssueRecord]:
+    """A slots dataclass of ``columns`` (one per column set: a selection asks for the same
+    set each time)."""
+    partial = make_dataclass(
+        "PartialIssueRecord", [(name, _FIELD_TYPES[name]) for name in columns], slots=True
+    )
+    return cast(type[IssueRecord], partial)
+
+
+def _build(cls: Callable[..., T], columns: Sequence[str], rows: Sequence[Any]) -> list[T]:
+    """``cls(*values)`` for each row, its values in the order of ``columns`` and converted
+    to the records' types."""
+    if not rows:
+        return []
+    names = list(rows[0].keys())
+    pick = itemgetter(*(names.index(name) for name in columns))
+    converters = [(names.index(n), _CONVERTERS[n]) for n in columns if n in _CONVERTERS]
+    out = []
+    for row in rows:
+        v = list(row)
+        for at, convert in converters:
+            v[at] = convert(v[at])
+        values = pick(v)
+        out.append(cls(*values) if len(columns) > 1 else cls(values))
+    return out
 
 
 # Plain dict look-ups: calling an Enum class per value is slow on a hot path.
@@ -114,6 +145,16 @@ _STATES = {m.value: m for m in IssueState}
 _CLOCKS: dict[str | None, ClockKind] = {m.value: m for m in ClockKind}
 _GRADES: dict[str | None, RatingGrade] = {m.value: m for m in RatingGrade}
 _ISSUE_FIELDS = tuple(f.name for f in fields(IssueRecord))
+_FIELD_TYPES = {f.name: f.type for f in fields(IssueRecord)}
+# Columns whose database values are not the record's (text to enums, arrays to tuples).
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "tags": lambda v: tuple(v or ()),
+    "handling_level": _LEVELS.__getitem__,
+    "state": _STATES.__getitem__,
+    "clock_kind": _CLOCKS.get,
+    "rating": _GRADES.get,
+}
+T = TypeVar("T")
 
 
 @dataclass(slots=True)  # not frozen: a page builds one per issue

@@ -1,0 +1,67 @@
+"""Issue records built from driver rows: whole rows and partial ones (a page's columns
+only), converted alike; a partial record refuses the columns it does not hold."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from closedloop.domain.issues import ClockKind, HandlingLevel, IssueState, RatingGrade
+from closedloop.services.issues.records import IssueRecord, issue_columns
+from tests.unit.test_issue_object import record
+
+
+class FakeRow:
+    """What ``_build`` reads of an asyncpg record: names and values in column order."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def keys(self) -> list[str]:
+        return list(self.values)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.values.values())
+
+
+def database_row(rec: IssueRecord, extra: dict[str, Any] | None = None) -> FakeRow:
+    """The row PostgreSQL sends for ``rec``: enums as text, tags as a list, columns in an
+    order of their own, other columns beside."""
+    values = dataclasses.asdict(rec)
+    for name in ("handling_level", "state", "clock_kind", "rating"):
+        values[name] = values[name].value if values[name] is not None else None
+    values["tags"] = list(values["tags"])
+    ordered = dict(reversed(values.items()))
+    return FakeRow({"total_count": 9, **ordered, **(extra or {})})
+
+
+def test_whole_rows_make_equal_records() -> None:
+    recs = [record(), record(id=43, rating=None, clock_kind=None, tags=())]
+    assert IssueRecord.from_records([database_row(r) for r in recs]) == recs
+
+
+def test_partial_records_hold_their_columns_converted_and_nothing_else() -> None:
+    rec = record()
+    assert isinstance(rec.state, IssueState) and isinstance(rec.rating, RatingGrade)
+    columns = issue_columns({"state", "tags", "id", "clock_kind", "handling_level", "rating"})
+    assert columns == ("id", "tags", "handling_level", "state", "clock_kind", "rating")
+    (partial,) = IssueRecord.partial_records([database_row(rec)], columns)
+    for name in columns:
+        assert getattr(partial, name) == getattr(rec, name), name
+    assert isinstance(partial.handling_level, HandlingLevel)
+    assert isinstance(partial.clock_kind, ClockKind) and partial.tags == rec.tags
+    with pytest.raises(AttributeError):
+        _ = partial.content
+    # One class per column set, shared between pages.
+    (again,) = IssueRecord.partial_records([database_row(rec)], columns)
+    assert type(again) is type(partial)
+
+
+def test_a_single_column_and_unknown_columns() -> None:
+    (only_id,) = IssueRecord.partial_records([database_row(record())], issue_columns({"id"}))
+    assert only_id.id == 42
+    with pytest.raises(KeyError, match="last_id"):
+        issue_columns({"id", "last_id"})
