@@ -670,7 +670,7 @@ def _build_batch(
         )
         story = Story(category, tags, unit, other, reply, enterprise_submitted)
         plot = choose_plot(rng, story)
-        if plot == "escalated":
+        if plot in ("escalated", "delegated"):
             parent = parent_code(holding)
             upper = (
                 _units(world, rng, parent, topic)

@@ -15,8 +15,8 @@ time spent past a running limit accrued to the holder at the moment the limit st
 the issue moves on.
 
 A *plot* is a short script over an ``IssueSim`` (accept, assign, escalate, resolve,
-rate, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue life (delegation down
-the tree, leaders' joint meetings, merged duplicates) are a new ``IssueSim`` method
+rate, delegate, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue life
+(leaders' joint meetings, merged duplicates) are a new ``IssueSim`` method
 mirroring the new command plus a new entry in ``PLOTS`` and ``choose_plot``.
 """
 
@@ -45,7 +45,7 @@ from closedloop.domain.issues import (
     transition,
 )
 from closedloop.domain.regions import parent_code
-from closedloop.domain.sla import TimeLimit, is_late, light, window
+from closedloop.domain.sla import YELLOW_AT, TimeLimit, is_late, light, window
 
 S = IssueState
 MAX_EVENTS = 8
@@ -593,6 +593,44 @@ class IssueSim:
         self._event("ESCALATED", lower, public=True, to_state=to, message=reason, payload=payload)
         d.state = to
 
+    def delegate(
+        self,
+        to_region: str,
+        due_at: dt.datetime,
+        reason: str | None,
+        center: Actor,
+        limits: Callable[[str | None], Limits],
+    ) -> None:
+        """Down to a region under the holder (``tiers.delegate``): that region's center gets
+        it in ACCEPTED, unassigned, with a reply limit ending at ``due_at``, which must lie
+        within the holder's own running limit."""
+        d = self.d
+        holder = d.holding_region_code
+        assert to_region != holder and to_region.startswith(holder), "not below the holder"
+        own_due = d.due_at if d.clock_kind is not None else None
+        assert self.t < due_at and (own_due is None or due_at <= own_due), "deadline invalid"
+        to = self._move(Command.DELEGATE)
+        self._keep_custody(to_region, HandlingLevel.CENTER.value, clock_changed=True)
+        upper = self.center
+        self.limits, self.center = limits, center
+        d.holding_region_code, d.delegated_from_region_code = to_region, holder
+        d.handling_level = HandlingLevel.CENTER.value
+        d.board_id = d.department_id = None
+        d.clock_kind, d.clock_started_at = ClockKind.REPLY.value, self.t
+        d.warn_at = self.t + (due_at - self.t) * YELLOW_AT.numerator / YELLOW_AT.denominator
+        d.due_at, d.light_notified = due_at, None
+        payload = {"from": holder, "to": to_region, "dueAt": due_at.isoformat()}
+        self._event(
+            "DELEGATED",
+            upper,
+            public=True,
+            to_state=to,
+            message=reason,
+            payload=payload,
+            clock_start=True,
+        )
+        d.state = to
+
     # --- the end -------------------------------------------------------------------------
 
     def finish(self) -> None:
@@ -933,6 +971,34 @@ def plot_escalated(s: IssueSim, story: Story) -> None:
     _rate_or_close(s)
 
 
+def plot_delegated(s: IssueSim, story: Story) -> None:
+    """Escalated to the parent tier, whose center hands it back down to the tier it came
+    from with a deadline inside its own (交办); that tier assigns and resolves it."""
+    rng = s.rng
+    assert story.upper_center and story.upper_limits and story.unit is not None
+    _submit(s, story, classified=True)
+    _accept(s)
+    s.wait(lognormal_hours(rng, 20.0, 0.8))
+    town, town_center, town_limits = s.d.holding_region_code, s.center, s.limits
+    s.escalate(rng.choice(vocab.ESCALATE_REASONS), story.upper_center, story.upper_limits)
+    own_due = s.d.due_at
+    assert own_due is not None
+    # Decided within the parent's own assignment limit, the deadline inside it.
+    s.wait((own_due - s.t).total_seconds() / 3600 * rng.uniform(0.05, 0.6))
+    due = s.t + (own_due - s.t) * rng.uniform(0.6, 1.0)
+    s.delegate(town, due, rng.choice(vocab.DELEGATE_REASONS), town_center, town_limits)
+    s.wait((due - s.t).total_seconds() / 3600 * rng.uniform(0.05, 0.4))
+    s.assign(story.unit)
+    # The delegated deadline is short: about a quarter of the replies come after it.
+    resolve_at = s.t + (due - s.t) * rng.uniform(0.3, 1.35)
+    if rng.random() < 0.6:
+        s.wait((resolve_at - s.t).total_seconds() / 3600 * rng.uniform(0.05, 0.5))
+        s.start(story.unit)
+    s.wait_until(resolve_at)
+    s.resolve(story.unit.actor, story.reply)
+    _rate_or_close(s)
+
+
 Plot = Callable[[IssueSim, Story], None]
 
 PLOTS: dict[str, Plot] = {
@@ -942,6 +1008,7 @@ PLOTS: dict[str, Plot] = {
     "reopen_request": plot_reopen_request,
     "hand_back": plot_hand_back,
     "escalated": plot_escalated,
+    "delegated": plot_delegated,
     "center_answer": plot_center_answer,
     "routed_out": plot_routed_out,
     "rejected": plot_rejected,
@@ -955,6 +1022,7 @@ BOARD_PLOTS = (
     ("reopen_request", 0.006),
     ("hand_back", 0.025),
     ("escalated", 0.030),
+    ("delegated", 0.010),
     ("rejected", 0.025),
 )
 CENTER_ANSWER_SHARE = {"CONSULTATION": 0.35, "APPEAL": 0.04, "SUGGESTION": 0.08}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import random
 from collections import Counter
 from functools import cache
@@ -15,6 +16,7 @@ from stdnum.cn import uscc
 from closedloop.devtools import generate as g
 from closedloop.devtools import lifecycle, vocab
 from closedloop.domain.issues import FINAL_STATES, OPEN_STATES, IssueState
+from closedloop.domain.regions import parent_code
 from closedloop.domain.sla import light
 from closedloop.tenancy.seed import default_region_file, parse_region_csv
 
@@ -122,7 +124,11 @@ def test_state_and_time_limits_agree() -> None:
             assert r["board_id"] is None and r["department_id"] is None
         if kind is not None:
             span = r["due_at"] - r["clock_started_at"]
-            assert span == dt.timedelta(days=window_days[kind])
+            if kind == "REPLY" and r["delegated_from_region_code"]:
+                # The delegator's deadline, inside its own assignment limit.
+                assert dt.timedelta(0) < span <= dt.timedelta(days=window_days["ASSIGN"])
+            else:
+                assert span == dt.timedelta(days=window_days[kind])
             assert r["warn_at"] == r["clock_started_at"] + span * 2 / 3
             # The sweeper would have nothing to do as of NOW (give or take its period).
             current = light(NOW, r["warn_at"], r["due_at"]).value
@@ -195,6 +201,24 @@ def test_plausible_proportions() -> None:
     assert rated[None] > 0 and rated["SATISFIED"] > len(closed) / 2
     tags = Counter(t for r in rows for t in r["tags"])
     assert {"人才", "融资", "用地", "政策兑现"} <= set(tags)
+
+
+def test_delegated_issues_come_back_down_to_the_tier_that_escalated_them() -> None:
+    b = batch()
+    events, custody = by_issue(b.events), by_issue(b.custody)
+    delegated = [r for r in issues(b) if r["delegated_from_region_code"]]
+    assert 0.002 < len(delegated) / N < 0.02
+    for r in delegated:
+        holder, upper = r["holding_region_code"], r["delegated_from_region_code"]
+        assert parent_code(holder) == upper and r["escalation_count"] == 1
+        types = [e[4] for e in events[r["id"]]]
+        assert types.index("ESCALATED") < types.index("DELEGATED") < types.index("ASSIGNED")
+        delegation = next(e for e in events[r["id"]] if e[4] == "DELEGATED")
+        payload = json.loads(delegation[9])
+        assert (payload["from"], payload["to"]) == (upper, holder)
+        assert dt.datetime.fromisoformat(payload["dueAt"]) > delegation[1]
+        holders = [(c[1], c[2]) for c in custody[r["id"]]]
+        assert holders[:3] == [(holder, "CENTER"), (upper, "PARENT_TIER"), (holder, "CENTER")]
 
 
 def test_the_busy_county_holds_many() -> None:

@@ -1,0 +1,206 @@
+"""The benchmark generator writes an issue's life as the API would have written it: the
+same steps, at the same times, through the GraphQL API and through ``IssueSim``, leave the
+same issue row, timeline and custody ledger (the sweeper's light events aside: the test
+API runs no sweeper)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import random
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from closedloop.db import tables as t
+from closedloop.db.database import Database
+from closedloop.devtools import generate, lifecycle
+from closedloop.domain.clock import FrozenClock
+from closedloop.domain.issues import RatingGrade
+from closedloop.schema.relay import from_global_id
+from tests.api.issue_helpers import step, submit, unit_id
+from tests.conftest import Api
+
+COMPARED = (
+    "state",
+    "holding_region_code",
+    "delegated_from_region_code",
+    "handling_level",
+    "board_id",
+    "department_id",
+    "category",
+    "version",
+    "updated_at",
+    "accepted_at",
+    "assigned_at",
+    "started_at",
+    "clock_kind",
+    "clock_started_at",
+    "warn_at",
+    "due_at",
+    "assign_overdue",
+    "resolved_at",
+    "reply",
+    "overdue",
+    "closed_at",
+    "rating",
+    "rated_at",
+    "escalation_count",
+    "delegation_return_count",
+    "reopen_count",
+)
+
+
+async def _rows(db: Database, issue_id: int) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    async with db.admin.connect() as conn:
+        issue = (await conn.execute(sa.select(t.issue).where(t.issue.c.id == issue_id))).one()
+        e, c = t.issue_event.c, t.issue_custody.c
+        events = (
+            await conn.execute(
+                sa.select(
+                    e.occurred_at,
+                    e.actor_name,
+                    e.type,
+                    e.from_state,
+                    e.to_state,
+                    e.public,
+                    e.message,
+                    e.payload,
+                )
+                .where(e.issue_id == issue_id)
+                .order_by(e.id)
+            )
+        ).all()
+        custody = (
+            await conn.execute(
+                sa.select(
+                    c.region_code, c.handling_level, c.started_at, c.ended_at, c.overdue_seconds
+                )
+                .where(c.issue_id == issue_id)
+                .order_by(c.id)
+            )
+        ).all()
+    return dict(issue._mapping), [tuple(r) for r in events], [tuple(r) for r in custody]
+
+
+@pytest.mark.usefixtures("clean_issues")
+async def test_a_delegated_life_through_the_api_and_the_generator(
+    api: Api, db: Database, clock: FrozenClock
+) -> None:
+    talent = await unit_id(api, "330521102", "boards", "TALENT")
+    times: list[dt.datetime] = []
+
+    async def later(delta: dt.timedelta) -> None:
+        clock.advance(delta)
+        times.append(clock.now())
+
+    # Through the API: 新市 escalates to 德清, which hands it back down with a deadline
+    # inside its own; 新市 assigns; the board replies after the deadline; the enterprise
+    # rates it.
+    issue = await submit(api, category="APPEAL")
+    await later(hours(3))
+    issue = await step(api, "acceptIssue", issue, "xinshi.center")
+    await later(hours(20))
+    issue = await step(api, "escalateIssue", issue, "xinshi.center", reason="需上级部门政策支持")
+    await later(hours(5))
+    own_due = dt.datetime.fromisoformat(issue["dueAt"])  # 德清's assignment limit
+    due = clock.now() + (own_due - clock.now()) * 0.8
+    issue = await step(
+        api,
+        "delegateIssue",
+        issue,
+        "deqing.center",
+        toRegion="330521102",
+        dueAt=due.isoformat(),
+        reason="请属地核实情况后限期答复",
+    )
+    await later(hours(4))
+    issue = await step(api, "assignIssue", issue, "xinshi.center", boardId=talent)
+    await later(hours(6))
+    issue = await step(api, "startIssue", issue, "xinshi.talent")
+    await later(hours(40))  # past the delegated deadline
+    issue = await step(api, "resolveIssue", issue, "xinshi.talent", reply="已办结")
+    await later(hours(12))
+    issue = await step(api, "rateIssue", issue, "ent.xinshi-silk", grade="FAIRLY_SATISFIED")
+    api_issue, api_events, api_custody = await _rows(db, _db_id(issue["id"]))
+
+    # Through the generator's simulation, at the same times.
+    async with db.admin.connect() as conn:
+        world = await generate.load_world(conn, "33")
+    draft = lifecycle.IssueDraft(
+        id=api_issue["id"],
+        number=api_issue["number"],
+        title=api_issue["title"],
+        content=api_issue["content"],
+        enterprise_id=api_issue["enterprise_id"],
+        origin_region_code=api_issue["origin_region_code"],
+        holding_region_code=api_issue["origin_region_code"],
+        channel=api_issue["channel"],
+        proactive=api_issue["proactive"],
+        created_at=api_issue["created_at"],
+        category="APPEAL",
+        tags=list(api_issue["tags"]),
+        submitted_by=api_issue["submitted_by"],
+    )
+    enterprise = lifecycle.Actor(api_events[0][1], api_issue["submitted_by"])
+    sim = lifecycle.IssueSim(
+        draft,
+        random.Random(1),
+        clock.now(),
+        functools.partial(world.limits, "330521102"),
+        world.centers["330521102"],
+        enterprise,
+        dt.timedelta(days=world.rating_window_days),
+    )
+    board = world.boards["330521102"]["TALENT"]
+    sim.submit(enterprise)
+    at = iter(times)
+    sim.wait_until(next(at))
+    sim.accept()
+    sim.wait_until(next(at))
+    sim.escalate(
+        "需上级部门政策支持", world.centers["330521"], functools.partial(world.limits, "330521")
+    )
+    sim.wait_until(next(at))
+    sim.delegate(
+        "330521102",
+        due,
+        "请属地核实情况后限期答复",
+        world.centers["330521102"],
+        functools.partial(world.limits, "330521102"),
+    )
+    sim.wait_until(next(at))
+    sim.assign(board)
+    sim.wait_until(next(at))
+    sim.start(board)
+    sim.wait_until(next(at))
+    sim.resolve(board.actor, "已办结")
+    sim.wait_until(next(at))
+    sim.rate(RatingGrade.FAIRLY_SATISFIED, None)
+    sim.finish()
+
+    generated = dict(zip(lifecycle.ISSUE_COLUMNS, sim.issue_row(), strict=True))
+    assert {k: generated[k] for k in COMPARED} == {k: api_issue[k] for k in COMPARED}
+    assert api_issue["overdue"] and api_issue["delegated_from_region_code"] == "330521"
+    sim_events = [
+        (e[1], e[3], e[4], e[5], e[6], e[7], e[8], json.loads(e[9]))
+        for e in sim.event_rows()
+        if e[4] != "LIGHT_CHANGED"
+    ]
+    assert sim_events == [
+        (at_, actor, type_, frm, to, public, message, payload)
+        for at_, actor, type_, frm, to, public, message, payload in api_events
+    ]
+    assert [c[1:] for c in sim.custody_rows()] == api_custody
+
+
+def hours(n: float) -> dt.timedelta:
+    return dt.timedelta(hours=n)
+
+
+def _db_id(global_id: str) -> int:
+    decoded = from_global_id(global_id)
+    assert decoded is not None
+    return int(decoded[1])
