@@ -16,6 +16,7 @@ from closedloop.authz.enforcer import can
 from closedloop.authz.roles import Action, Role
 from closedloop.domain.errors import IssueErrorCode
 from closedloop.domain.issues import (
+    FINAL_STATES,
     Category,
     Channel,
     HandlingLevel,
@@ -257,11 +258,13 @@ class Issue(Node):
     async def custody(self, info: Info) -> list[CustodyEntry]:
         rows = await info.context.loaders.custody.load(self.rec.id)
         running = self.rec.due_at if self.rec.clock_kind is not None else None
+        # A finished issue's last holder held it until it was closed, not until now.
+        finished = self.rec.closed_at if self.rec.state in FINAL_STATES else None
         return [
             CustodyEntry(
                 handling_level=HandlingLevel(r.handling_level),
                 started_at=r.started_at,
-                ended_at=r.ended_at,
+                ended_at=r.ended_at or finished,
                 region_code=r.region_code,
                 overdue_so_far=r.overdue_seconds,
                 running_due_at=running if r.ended_at is None else None,
@@ -392,7 +395,7 @@ ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "board": ("board_id",),
     "department": ("department_id",),
     "timeline": ("id",),
-    "custody": ("id", "clock_kind", "due_at"),
+    "custody": ("id", "clock_kind", "due_at", "state", "closed_at"),
     "duplicateCandidates": ("id",),
     "recurrenceCandidates": ("id",),
     "mergedInto": ("merged_into_id",),

@@ -117,6 +117,35 @@ async def test_enterprise_issue_walks_the_whole_loop(
     del settings
 
 
+async def test_a_closed_issue_was_held_until_it_closed(api: Api, clock: FrozenClock) -> None:
+    """The custody ledger of a finished issue ends when it closed: its last holder's time
+    does not grow with the clock afterwards."""
+    talent = await unit_id(api, "330521102", "boards", "TALENT")
+    issue = await submit(api)
+    clock.advance(dt.timedelta(hours=1))
+    issue = await step(api, "acceptIssue", issue, "xinshi.center")
+    clock.advance(dt.timedelta(hours=2))
+    issue = await step(api, "assignIssue", issue, "xinshi.center", boardId=talent)
+    clock.advance(dt.timedelta(hours=3))
+    issue = await step(api, "resolveIssue", issue, "xinshi.talent", reply="已办结")
+    clock.advance(dt.timedelta(hours=4))
+    issue = await step(api, "rateIssue", issue, "ent.xinshi-silk", grade="SATISFIED")
+    query = """query($id: ID!) { issue(id: $id) { state closedAt
+      custody { handlingLevel startedAt endedAt heldSeconds } } }"""
+    answers = []
+    for _ in range(2):
+        answers.append((await api.gql(query, {"id": issue["id"]}, as_="xinshi.center"))["issue"])
+        clock.advance(dt.timedelta(days=30))
+    assert answers[0] == answers[1]
+    closed = answers[0]
+    assert closed["state"] == "CLOSED"
+    assert [(c["handlingLevel"], c["heldSeconds"]) for c in closed["custody"]] == [
+        ("CENTER", 3 * 3600),
+        ("BOARD", 7 * 3600),
+    ]
+    assert closed["custody"][-1]["endedAt"] == closed["closedAt"]
+
+
 async def test_lights_move_green_yellow_red_and_late_resolution_is_overdue(
     api: Api, clock: FrozenClock, db: Database, settings: Settings
 ) -> None:
