@@ -207,7 +207,8 @@ issue = sa.Table(
         "holding_region_code",
         sa.text("created_at DESC"),
         sa.text("id DESC"),
-        # Covering the pool's count: row-level security reads these (migration 0008).
+        # The pool's count reads these (row-level security, and a pool page's state
+        # filter): an index-only scan (migration 0008).
         postgresql_include=[
             "state",
             "origin_region_code",

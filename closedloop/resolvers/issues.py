@@ -200,7 +200,7 @@ async def issues(
     recs, total = page.records, page.total
     if page.last_events is not None:
         loaders.prime("last_event", {rec.id: page.last_events.get(rec.id) for rec in recs})
-    if selection.columns is None:  # partial records must not answer the issue loader
+    if not page.partial:
         loaders.prime("issue", {rec.id: rec for rec in recs})
     return make_connection(
         [Issue.from_record(r) for r in recs],

@@ -376,10 +376,12 @@ _ISSUE_FIELDS: dict[str, Callable[[IssueRecord], Any]] = {
 
 
 # The record columns each field of ``Issue`` reads, by GraphQL name: a page whose
-# selection names only these fields reads only their columns (``page_issues(columns=)``).
-# A field missing here makes its page read whole rows (a test keeps the map complete, and
-# one asks every field through a page and through ``issue(id)``).
-ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+# selection names only such fields reads only their columns (``page_issues(columns=)``).
+# ``None``: the field wants whole records from the request's issue loader (the candidate
+# loaders read the listed issues themselves, ``mergedInto`` may point into the page), so its
+# page reads whole rows and primes the loader, as does a field missing here. Tests keep the
+# map complete and ask every field through a page and through ``issue(id)``.
+ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "__typename": (),
     "id": ("id",),
     **{to_camel_case(name): (name,) for name in _ISSUE_FIELDS if name not in ("id", "due_at")},
@@ -396,10 +398,10 @@ ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "department": ("department_id",),
     "timeline": ("id",),
     "custody": ("id", "clock_kind", "due_at", "state", "closed_at"),
-    "duplicateCandidates": ("id",),
-    "recurrenceCandidates": ("id",),
-    "mergedInto": ("merged_into_id",),
-    "recurrenceOf": ("recurrence_of_id",),
+    "duplicateCandidates": None,
+    "recurrenceCandidates": None,
+    "mergedInto": None,
+    "recurrenceOf": None,
     "suggestedTags": ("origin_region_code", "title", "content"),
     "delegatedFrom": ("delegated_from_region_code",),
     "lastEvent": ("id",),

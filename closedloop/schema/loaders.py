@@ -86,7 +86,8 @@ def batch_records(
     ],
 ) -> DataLoader[int, list[Candidate]]:
     """A loader keyed by issue id that computes from the issue records themselves, taken
-    from the request's issue loader (a listed page has already primed it)."""
+    from the request's issue loader (a page that asks for these fields read whole rows
+    and primed it: ``ISSUE_FIELD_COLUMNS``)."""
 
     async def load(keys: list[int]) -> list[list[Candidate]]:
         found = [r for r in await issues.load_many(keys) if r is not None]

@@ -5,6 +5,8 @@ would make the page's answer an error or differ."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from graphql import (
     GraphQLEnumType,
@@ -16,11 +18,14 @@ from graphql import (
     GraphQLType,
 )
 
+from closedloop.db import tables as t
+from closedloop.db.database import Database
 from closedloop.schema.issues import ISSUE_FIELD_COLUMNS
 from closedloop.schema.schema import build_schema
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit, unit_id
 from tests.api.test_compiled_execution import _issues_in_several_states
+from tests.api.test_query_counts import counting
 from tests.conftest import Api
 
 
@@ -118,3 +123,35 @@ async def test_fields_under_directives_and_fragments_are_read(api: Api) -> None:
         nodes = data["issues"]["nodes"]
         assert len(nodes) == 5 and all(n["holdingRegion"]["code"] for n in nodes)
         assert all(("content" in n) is more for n in nodes)
+
+
+def _page_columns(statements: list[str]) -> set[str]:
+    """The issue columns the page statement's inner SELECT reads."""
+    page = next(s for s in statements if "AS total_count" in s)
+    start = page.index("FROM (SELECT")  # the count's subquery comes before it
+    inner = page[start : page.index("FROM issue \nWHERE", start)]
+    return set(re.findall(r"issue\.(\w+) AS \1\b", inner))
+
+
+@pytest.mark.usefixtures("clean_issues")
+async def test_a_page_reads_only_what_its_fields_need(api: Api, db: Database) -> None:
+    await _issues_in_several_states(api)
+    always = {"id", "created_at"}  # the order's column: cursors and keyset paging
+    cases = {
+        "id title": always | {"title"},
+        "light enterprise { name }": always | {"clock_kind", "warn_at", "due_at", "enterprise_id"},
+        "__typename": always,
+    }
+    for fields, expected in cases.items():
+        with counting(db) as statements:
+            await api.gql(f"{{ issues(first: 5) {{ nodes {{ {fields} }} }} }}", as_="xinshi.center")
+        assert _page_columns(statements) == expected, fields
+    # Fields that want whole records from the issue loader make the page read whole rows
+    # and prime it: the candidates cost no second read of the listed issues.
+    whole = {c.name for c in t.issue.c}
+    query = "{ issues(first: 5) { nodes { id duplicateCandidates { score } } } }"
+    with counting(db) as statements:
+        await api.gql(query, as_="xinshi.center")
+    assert _page_columns(statements) == whole
+    # One read of issues by id: the candidates' own; the listed issues come primed.
+    assert len([s for s in statements if "WHERE issue.id IN (" in s]) == 1, statements

@@ -187,6 +187,9 @@ class IssuePage:
     total: int
     # Each listed issue's newest event, when asked for (issues without events are absent).
     last_events: dict[int, EventRecord] | None
+    # The records hold some columns only (``page_issues(columns=)``): they must not stand
+    # in for whole records, e.g. in the request's issue loader.
+    partial: bool = False
 
 
 async def page_issues(
@@ -232,7 +235,7 @@ async def page_issues(
     rows = await driver.fetch(conn, q)
     if not rows:  # the total rides on the rows: an empty page asks for it on its own
         total_alone = await count_issues(conn, principal, f, now)
-        return IssuePage([], total_alone, {} if last_events else None)
+        return IssuePage([], total_alone, {} if last_events else None, picked is not None)
     events = None
     if last_events:
         events = {e.issue_id: e for e in EventRecord.from_records(rows, prefix="last_")}
@@ -241,7 +244,7 @@ async def page_issues(
         if picked is None
         else IssueRecord.partial_records(rows, picked)
     )
-    return IssuePage(records, int(rows[0]["total_count"]), events)
+    return IssuePage(records, int(rows[0]["total_count"]), events, picked is not None)
 
 
 def _page_with_total(
