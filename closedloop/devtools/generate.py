@@ -56,6 +56,7 @@ from closedloop.devtools.lifecycle import (
     Story,
     Unit,
     choose_plot,
+    lognormal_hours,
     simulate,
 )
 from closedloop.domain.issues import OPEN_STATES, Category, Channel
@@ -617,9 +618,17 @@ def _build_batch(
     rating_window = dt.timedelta(days=world.rating_window_days)
     rng = chunk_rng(seed, lo // CHUNK)
     busy_set = set(busy)  # counties
+    # The chunk's issues so far, by the region that took them in, with their topics: a
+    # duplicate is merged into one of these. Rows are written when the chunk is done, since
+    # a merge adds an event to its primary (chunks, not batches, so that the rows do not
+    # depend on the batch size).
+    chunk: list[IssueSim] = []
+    taken_in: dict[str, list[tuple[IssueSim, vocab.Topic]]] = {}
     for i in range(lo, hi):
         if i % CHUNK == 0 and i != lo:
             rng = chunk_rng(seed, i // CHUNK)
+            _write(batch, chunk, busy_set)
+            chunk, taken_in = [], {}
         ent = enterprises[plan.enterprise[i]]
         created = plan.created[i]
         issue_id = plan.first_id + i
@@ -683,6 +692,15 @@ def _build_batch(
                 story.upper_unit = upper[0]
                 story.upper_center = world.centers[parent]
                 story.upper_limits = functools.partial(world.limits, parent)
+        if plot == "merged":
+            merge_at = created + dt.timedelta(hours=lognormal_hours(rng, 6.0, 1.0))
+            primary = _primary(taken_in.get(holding, ()), topic, holding, merge_at)
+            if primary is None:
+                plot = "board"
+            else:
+                story.primary, story.merge_at = primary, merge_at
+                # The same matter, reported again.
+                draft.title, draft.tags = primary.d.title, list(primary.d.tags)
         if not enterprise_submitted and category not in DEDICATED_ROUTES and rng.random() < 0.5:
             draft.category = category  # staff often classify at intake already
         sim = IssueSim(
@@ -695,6 +713,36 @@ def _build_batch(
             rating_window,
         )
         simulate(sim, story, plot)
+        chunk.append(sim)
+        taken_in.setdefault(holding, []).append((sim, topic))
+    _write(batch, chunk, busy_set)
+    return batch
+
+
+def _primary(
+    candidates: Sequence[tuple[IssueSim, vocab.Topic]],
+    topic: vocab.Topic,
+    holding: str,
+    at: dt.datetime,
+) -> IssueSim | None:
+    """The newest issue on the same topic that ``holding`` still holds, open, at ``at``;
+    else the newest on any topic (the duplicate then takes its title and tags)."""
+    newest = None
+    for sim, its_topic in reversed(candidates):
+        if (
+            sim.d.created_at < at
+            and sim.state_at(at) in OPEN_STATES
+            and sim.holder_at(at) == holding
+        ):
+            if its_topic is topic:
+                return sim
+            newest = newest or sim
+    return newest
+
+
+def _write(batch: Batch, sims: Sequence[IssueSim], busy: set[str]) -> None:
+    """The rows and the tallies of finished simulations."""
+    for sim in sims:
         batch.issues.append(sim.issue_row())
         batch.events.extend(sim.event_rows())
         batch.custody.extend(sim.custody_rows())
@@ -705,9 +753,8 @@ def _build_batch(
             batch.resolved += 1
             batch.overdue += d.overdue
         batch.rated += d.rating is not None and d.state.value == "CLOSED"
-        if holding in busy_set and d.state in OPEN_STATES:
-            batch.pools[holding] += 1
-    return batch
+        if d.holding_region_code in busy and d.state in OPEN_STATES:
+            batch.pools[d.holding_region_code] += 1
 
 
 # --- building in parallel ------------------------------------------------------------

@@ -15,13 +15,14 @@ time spent past a running limit accrued to the holder at the moment the limit st
 the issue moves on.
 
 A *plot* is a short script over an ``IssueSim`` (accept, assign, escalate, resolve,
-rate, delegate, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue life
-(leaders' joint meetings, merged duplicates) are a new ``IssueSim`` method
+rate, delegate, merge, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue
+life (leaders' joint meetings, returned delegations) are a new ``IssueSim`` method
 mirroring the new command plus a new entry in ``PLOTS`` and ``choose_plot``.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import json
@@ -250,6 +251,9 @@ class Story:
     upper_center: Actor | None = None
     upper_unit: Unit | None = None
     upper_limits: Callable[[str | None], Limits] | None = None
+    # For a duplicate: the open issue it repeats (simulated already) and when it is merged.
+    primary: IssueSim | None = None
+    merge_at: dt.datetime | None = None
 
 
 class IssueSim:
@@ -631,6 +635,76 @@ class IssueSim:
         )
         d.state = to
 
+    def merge_into(self, primary: IssueSim, reason: str | None) -> None:
+        """Fold this issue into ``primary`` (``learning.merge``), both held by the same
+        region and open now: this one ends MERGED and points at the primary, whose timeline
+        (already simulated) gains the MERGED_IN event at this moment."""
+        d, p = self.d, primary.d
+        at = self.t
+        primary_state = primary.state_at(at)
+        assert primary_state in OPEN_STATES, "the primary must be open"
+        assert primary.holder_at(at) == d.holding_region_code, "merged across scopes"
+        to = self._move(Command.MERGE)
+        self._keep_custody(clock_changed=True)
+        d.merged_into_id, d.closed_at = p.id, at
+        self._stop_clock()
+        self._event(
+            "MERGED",
+            self.center,
+            public=True,
+            to_state=to,
+            message=f"与问题 {p.number} 合并办理",
+            payload={"primaryId": p.id, "primary": p.number, "reason": reason},
+        )
+        d.state = to
+        folded = {"id": d.id, "number": d.number, "enterpriseId": d.enterprise_id, "title": d.title}
+        merged_in = DraftEvent(
+            at=at,
+            type="MERGED_IN",
+            actor=self.center,
+            from_state=primary_state,
+            to_state=primary_state,
+            public=False,
+            message=reason,
+            payload={"duplicates": [folded]},
+        )
+        primary.events.insert(bisect.bisect_right([e.at for e in primary.events], at), merged_in)
+        primary.finish()  # its version and update time count the new event
+        # Each later resolution of the primary is told on this timeline too
+        # (``tell_merged_reporters``), without changing this issue's row.
+        for e in primary.events:
+            if e.type == "RESOLVED" and e.at > at:
+                self.events.append(
+                    DraftEvent(
+                        at=e.at,
+                        type="PRIMARY_RESOLVED",
+                        actor=e.actor,
+                        from_state=S.MERGED,
+                        to_state=S.MERGED,
+                        public=True,
+                        message=e.message,
+                        payload={"primaryId": p.id, "primary": p.number},
+                        bumps=False,
+                    )
+                )
+
+    def state_at(self, at: dt.datetime) -> IssueState:
+        """The state the simulated timeline had reached at ``at``."""
+        state = S.SUBMITTED
+        for e in self.events:
+            if e.at > at:
+                break
+            if e.to_state is not None:
+                state = S(e.to_state)
+        return state
+
+    def holder_at(self, at: dt.datetime) -> str | None:
+        """The region holding the issue at ``at`` (its custody ledger)."""
+        for c in self.custody:
+            if c.started_at <= at and (c.ended_at is None or at < c.ended_at):
+                return c.region_code
+        return None
+
     # --- the end -------------------------------------------------------------------------
 
     def finish(self) -> None:
@@ -999,6 +1073,18 @@ def plot_delegated(s: IssueSim, story: Story) -> None:
     _rate_or_close(s)
 
 
+def plot_merged(s: IssueSim, story: Story) -> None:
+    """A report of a matter already in the pool: the center folds it into the open issue
+    it repeats (``story.primary``) soon after it comes in, sometimes after accepting it."""
+    assert story.primary is not None and story.merge_at is not None
+    _submit(s, story)
+    if s.rng.random() < 0.3 and story.merge_at - s.t > dt.timedelta(hours=1):
+        s.wait((story.merge_at - s.t).total_seconds() / 3600 * s.rng.uniform(0.1, 0.8))
+        s.accept()
+    s.wait_until(story.merge_at)
+    s.merge_into(story.primary, s.rng.choice(vocab.MERGE_REASONS))
+
+
 Plot = Callable[[IssueSim, Story], None]
 
 PLOTS: dict[str, Plot] = {
@@ -1009,6 +1095,7 @@ PLOTS: dict[str, Plot] = {
     "hand_back": plot_hand_back,
     "escalated": plot_escalated,
     "delegated": plot_delegated,
+    "merged": plot_merged,
     "center_answer": plot_center_answer,
     "routed_out": plot_routed_out,
     "rejected": plot_rejected,
@@ -1023,6 +1110,7 @@ BOARD_PLOTS = (
     ("hand_back", 0.025),
     ("escalated", 0.030),
     ("delegated", 0.010),
+    ("merged", 0.020),
     ("rejected", 0.025),
 )
 CENTER_ANSWER_SHARE = {"CONSULTATION": 0.35, "APPEAL": 0.04, "SUGGESTION": 0.08}

@@ -20,7 +20,7 @@ from closedloop.devtools import generate, lifecycle
 from closedloop.domain.clock import FrozenClock
 from closedloop.domain.issues import RatingGrade
 from closedloop.schema.relay import from_global_id
-from tests.api.issue_helpers import step, submit, unit_id
+from tests.api.issue_helpers import ok, step, submit, unit_id
 from tests.conftest import Api
 
 COMPARED = (
@@ -50,6 +50,9 @@ COMPARED = (
     "escalation_count",
     "delegation_return_count",
     "reopen_count",
+    "merged_into_id",
+    "title",
+    "tags",
 )
 
 
@@ -127,35 +130,10 @@ async def test_a_delegated_life_through_the_api_and_the_generator(
     api_issue, api_events, api_custody = await _rows(db, _db_id(issue["id"]))
 
     # Through the generator's simulation, at the same times.
-    async with db.admin.connect() as conn:
-        world = await generate.load_world(conn, "33")
-    draft = lifecycle.IssueDraft(
-        id=api_issue["id"],
-        number=api_issue["number"],
-        title=api_issue["title"],
-        content=api_issue["content"],
-        enterprise_id=api_issue["enterprise_id"],
-        origin_region_code=api_issue["origin_region_code"],
-        holding_region_code=api_issue["origin_region_code"],
-        channel=api_issue["channel"],
-        proactive=api_issue["proactive"],
-        created_at=api_issue["created_at"],
-        category="APPEAL",
-        tags=list(api_issue["tags"]),
-        submitted_by=api_issue["submitted_by"],
-    )
-    enterprise = lifecycle.Actor(api_events[0][1], api_issue["submitted_by"])
-    sim = lifecycle.IssueSim(
-        draft,
-        random.Random(1),
-        clock.now(),
-        functools.partial(world.limits, "330521102"),
-        world.centers["330521102"],
-        enterprise,
-        dt.timedelta(days=world.rating_window_days),
-    )
+    world = await _world(db)
+    sim = _sim(world, api_issue, api_events[0][1], clock.now())
     board = world.boards["330521102"]["TALENT"]
-    sim.submit(enterprise)
+    sim.submit(sim.enterprise)
     at = iter(times)
     sim.wait_until(next(at))
     sim.accept()
@@ -181,18 +159,119 @@ async def test_a_delegated_life_through_the_api_and_the_generator(
     sim.rate(RatingGrade.FAIRLY_SATISFIED, None)
     sim.finish()
 
+    assert api_issue["overdue"] and api_issue["delegated_from_region_code"] == "330521"
+    _assert_same(sim, (api_issue, api_events, api_custody))
+
+
+@pytest.mark.usefixtures("clean_issues")
+async def test_a_merged_duplicate_through_the_api_and_the_generator(
+    api: Api, db: Database, clock: FrozenClock
+) -> None:
+    talent = await unit_id(api, "330521102", "boards", "TALENT")
+    times: list[dt.datetime] = []
+
+    async def later(delta: dt.timedelta) -> None:
+        clock.advance(delta)
+        times.append(clock.now())
+
+    # Through the API: an issue is accepted; the same matter comes in again and the center
+    # folds it into the first, which is then assigned and resolved.
+    primary = await submit(api, category="APPEAL")
+    await later(hours(2))
+    primary = await step(api, "acceptIssue", primary, "xinshi.center")
+    await later(hours(1))
+    dup = await submit(api, as_="ent.xinshi-silk")
+    await later(hours(3))
+    primary = await ok(
+        api,
+        "mergeIssues",
+        {
+            "primaryId": primary["id"],
+            "primaryVersion": primary["version"],
+            "duplicates": [{"id": dup["id"], "expectedVersion": dup["version"]}],
+            "reason": "同一事项重复反映，合并办理",
+        },
+        "xinshi.center",
+    )
+    await later(hours(5))
+    primary = await step(api, "assignIssue", primary, "xinshi.center", boardId=talent)
+    await later(hours(30))
+    primary = await step(api, "resolveIssue", primary, "xinshi.talent", reply="已办结")
+    api_primary = await _rows(db, _db_id(primary["id"]))
+    api_dup = await _rows(db, _db_id(dup["id"]))
+
+    # Through the generator: the primary's whole life first, then the duplicate's merge
+    # writes into it (as the generator does within a chunk).
+    world = await _world(db)
+    board = world.boards["330521102"]["TALENT"]
+    first = _sim(world, api_primary[0], api_primary[1][0][1], clock.now())
+    first.submit(first.enterprise)
+    first.wait_until(times[0])
+    first.accept()
+    first.wait_until(times[3])
+    first.assign(board)
+    first.wait_until(times[4])
+    first.resolve(board.actor, "已办结")
+    first.finish()
+    second = _sim(world, api_dup[0], api_dup[1][0][1], clock.now())
+    second.submit(second.enterprise)
+    second.wait_until(times[2])
+    second.merge_into(first, "同一事项重复反映，合并办理")
+    second.finish()
+
+    assert api_dup[0]["state"] == "MERGED" and api_dup[0]["merged_into_id"] == first.d.id
+    _assert_same(first, api_primary)
+    _assert_same(second, api_dup)
+
+
+async def _world(db: Database) -> generate.World:
+    async with db.admin.connect() as conn:
+        return await generate.load_world(conn, "33")
+
+
+def _sim(
+    world: generate.World, row: dict[str, Any], enterprise_name: str, now: dt.datetime
+) -> lifecycle.IssueSim:
+    """A simulation of the issue the API created as ``row`` (its first state)."""
+    draft = lifecycle.IssueDraft(
+        id=row["id"],
+        number=row["number"],
+        title=row["title"],
+        content=row["content"],
+        enterprise_id=row["enterprise_id"],
+        origin_region_code=row["origin_region_code"],
+        holding_region_code=row["origin_region_code"],
+        channel=row["channel"],
+        proactive=row["proactive"],
+        created_at=row["created_at"],
+        category=row["category"] if row["state"] != "MERGED" else None,
+        tags=list(row["tags"]),
+        submitted_by=row["submitted_by"],
+    )
+    region = row["origin_region_code"]
+    return lifecycle.IssueSim(
+        draft,
+        random.Random(1),
+        now,
+        functools.partial(world.limits, region),
+        world.centers[region],
+        lifecycle.Actor(enterprise_name, row["submitted_by"]),
+        dt.timedelta(days=world.rating_window_days),
+    )
+
+
+def _assert_same(sim: lifecycle.IssueSim, api: tuple[dict[str, Any], list[Any], list[Any]]) -> None:
+    """The simulated issue row, timeline and custody ledger equal what the API wrote (the
+    sweeper's lights aside)."""
+    api_issue, api_events, api_custody = api
     generated = dict(zip(lifecycle.ISSUE_COLUMNS, sim.issue_row(), strict=True))
     assert {k: generated[k] for k in COMPARED} == {k: api_issue[k] for k in COMPARED}
-    assert api_issue["overdue"] and api_issue["delegated_from_region_code"] == "330521"
     sim_events = [
         (e[1], e[3], e[4], e[5], e[6], e[7], e[8], json.loads(e[9]))
         for e in sim.event_rows()
         if e[4] != "LIGHT_CHANGED"
     ]
-    assert sim_events == [
-        (at_, actor, type_, frm, to, public, message, payload)
-        for at_, actor, type_, frm, to, public, message, payload in api_events
-    ]
+    assert sim_events == [tuple(e) for e in api_events]
     assert [c[1:] for c in sim.custody_rows()] == api_custody
 
 

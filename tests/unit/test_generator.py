@@ -153,10 +153,12 @@ def test_timelines_are_consistent_chains() -> None:
     b = batch()
     events = by_issue(b.events)
     custody = by_issue(b.custody)
-    internal = {"TRIAGED", "HANDED_BACK", "LIGHT_CHANGED"}
+    internal = {"TRIAGED", "HANDED_BACK", "LIGHT_CHANGED", "MERGED_IN"}
     for r in issues(b):
         evs = events[r["id"]]
-        assert 1 <= len(evs) <= lifecycle.MAX_EVENTS
+        # A merge adds its events to both timelines, whatever their length.
+        told = sum(1 for e in evs if e[4] in ("MERGED_IN", "PRIMARY_RESOLVED"))
+        assert 1 <= len(evs) <= lifecycle.MAX_EVENTS + told
         assert len(evs) >= 2 or r["state"] == "SUBMITTED"
         assert evs[0][4] == "SUBMITTED" and evs[0][5] is None
         times = [e[1] for e in evs]
@@ -171,7 +173,9 @@ def test_timelines_are_consistent_chains() -> None:
                 assert e[7] is True
         assert r["urge_count"] == sum(1 for e in evs if e[4] == "URGED")
         # Every command bumps the version once; triage-and-assign is one command.
-        bumps = sum(1 for e in evs if e[4] not in ("SUBMITTED", "LIGHT_CHANGED"))
+        bumps = sum(
+            1 for e in evs if e[4] not in ("SUBMITTED", "LIGHT_CHANGED", "PRIMARY_RESOLVED")
+        )
         one_command = sum(
             1
             for a, z in itertools.pairwise(evs)
@@ -219,6 +223,36 @@ def test_delegated_issues_come_back_down_to_the_tier_that_escalated_them() -> No
         assert dt.datetime.fromisoformat(payload["dueAt"]) > delegation[1]
         holders = [(c[1], c[2]) for c in custody[r["id"]]]
         assert holders[:3] == [(holder, "CENTER"), (upper, "PARENT_TIER"), (holder, "CENTER")]
+
+
+def test_duplicates_are_merged_into_an_open_issue_of_the_same_holder() -> None:
+    b = batch()
+    events, custody = by_issue(b.events), by_issue(b.custody)
+    rows = {r["id"]: r for r in issues(b)}
+    merged = [r for r in rows.values() if r["state"] == "MERGED"]
+    assert 0.002 < len(merged) / N < 0.03
+    for r in merged:
+        primary = rows[r["merged_into_id"]]
+        assert primary["id"] < r["id"] and primary["title"] == r["title"]
+        assert r["closed_at"] is not None and r["clock_kind"] is None
+        merge = next(e for e in events[r["id"]] if e[4] == "MERGED")
+        assert json.loads(merge[9])["primaryId"] == primary["id"]
+        folded_in = [
+            e
+            for e in events[primary["id"]]
+            if e[4] == "MERGED_IN" and r["id"] in [d["id"] for d in json.loads(e[9])["duplicates"]]
+        ]
+        assert len(folded_in) == 1 and folded_in[0][1] == merge[1]
+        assert IssueState(folded_in[0][5]) in OPEN_STATES  # the primary was open then
+        holder = next(
+            c[1]
+            for c in custody[primary["id"]]
+            if c[3] <= merge[1] and (c[4] is None or merge[1] < c[4])
+        )
+        assert holder == r["holding_region_code"]
+        told = [e for e in events[r["id"]] if e[4] == "PRIMARY_RESOLVED"]
+        resolved = [e for e in events[primary["id"]] if e[4] == "RESOLVED" and e[1] > merge[1]]
+        assert [e[1] for e in told] == [e[1] for e in resolved]
 
 
 def test_the_busy_county_holds_many() -> None:
