@@ -105,7 +105,9 @@ class IssueEvent:
 class CustodyEntry:
     handling_level: HandlingLevel
     started_at: dt.datetime
-    ended_at: dt.datetime | None
+    ended_at: dt.datetime | None = strawberry.field(
+        description="移交他人或问题终结的时间；仍在办为空 / when it passed on or the issue ended"
+    )
     region_code: strawberry.Private[str]
     overdue_so_far: strawberry.Private[int]
     running_due_at: strawberry.Private[dt.datetime | None]
