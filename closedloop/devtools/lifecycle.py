@@ -668,7 +668,7 @@ class IssueSim:
             message=reason,
             payload={"duplicates": [folded]},
         )
-        primary.events.insert(bisect.bisect_right([e.at for e in primary.events], at), merged_in)
+        bisect.insort_right(primary.events, merged_in, key=lambda e: e.at)
         primary.finish()  # its version and update time count the new event
         # Each later resolution of the primary is told on this timeline too
         # (``tell_merged_reporters``), without changing this issue's row.

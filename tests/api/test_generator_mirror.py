@@ -23,37 +23,22 @@ from closedloop.schema.relay import from_global_id
 from tests.api.issue_helpers import ok, step, submit, unit_id
 from tests.conftest import Api
 
-COMPARED = (
-    "state",
-    "holding_region_code",
-    "delegated_from_region_code",
-    "handling_level",
-    "board_id",
-    "department_id",
-    "category",
-    "version",
-    "updated_at",
-    "accepted_at",
-    "assigned_at",
-    "started_at",
-    "clock_kind",
-    "clock_started_at",
-    "warn_at",
-    "due_at",
-    "assign_overdue",
-    "resolved_at",
-    "reply",
-    "overdue",
-    "closed_at",
-    "rating",
-    "rated_at",
-    "escalation_count",
-    "delegation_return_count",
-    "reopen_count",
-    "merged_into_id",
-    "title",
-    "tags",
-)
+# Every column the generator writes, but the one the sweeper keeps (the test API runs no
+# sweeper: the simulation raises the lights the sweeper would have).
+COMPARED = tuple(c for c in lifecycle.ISSUE_COLUMNS if c != "light_notified")
+
+
+class Steps:
+    """Moves the frozen clock between API steps and remembers each moment, for the
+    simulation to replay them."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.times: list[dt.datetime] = []
+
+    def later(self, hours: float) -> None:
+        self.clock.advance(dt.timedelta(hours=hours))
+        self.times.append(self.clock.now())
 
 
 async def _rows(db: Database, issue_id: int) -> tuple[dict[str, Any], list[Any], list[Any]]:
@@ -93,21 +78,17 @@ async def test_a_delegated_life_through_the_api_and_the_generator(
     api: Api, db: Database, clock: FrozenClock
 ) -> None:
     talent = await unit_id(api, "330521102", "boards", "TALENT")
-    times: list[dt.datetime] = []
-
-    async def later(delta: dt.timedelta) -> None:
-        clock.advance(delta)
-        times.append(clock.now())
+    steps = Steps(clock)
 
     # Through the API: 新市 escalates to 德清, which hands it back down with a deadline
     # inside its own; 新市 assigns; the board replies after the deadline; the enterprise
     # rates it.
     issue = await submit(api, category="APPEAL")
-    await later(hours(3))
+    steps.later(3)
     issue = await step(api, "acceptIssue", issue, "xinshi.center")
-    await later(hours(20))
+    steps.later(20)
     issue = await step(api, "escalateIssue", issue, "xinshi.center", reason="需上级部门政策支持")
-    await later(hours(5))
+    steps.later(5)
     own_due = dt.datetime.fromisoformat(issue["dueAt"])  # 德清's assignment limit
     due = clock.now() + (own_due - clock.now()) * 0.8
     issue = await step(
@@ -119,13 +100,13 @@ async def test_a_delegated_life_through_the_api_and_the_generator(
         dueAt=due.isoformat(),
         reason="请属地核实情况后限期答复",
     )
-    await later(hours(4))
+    steps.later(4)
     issue = await step(api, "assignIssue", issue, "xinshi.center", boardId=talent)
-    await later(hours(6))
+    steps.later(6)
     issue = await step(api, "startIssue", issue, "xinshi.talent")
-    await later(hours(40))  # past the delegated deadline
+    steps.later(40)  # past the delegated deadline
     issue = await step(api, "resolveIssue", issue, "xinshi.talent", reply="已办结")
-    await later(hours(12))
+    steps.later(12)
     issue = await step(api, "rateIssue", issue, "ent.xinshi-silk", grade="FAIRLY_SATISFIED")
     api_issue, api_events, api_custody = await _rows(db, _db_id(issue["id"]))
 
@@ -134,7 +115,7 @@ async def test_a_delegated_life_through_the_api_and_the_generator(
     sim = _sim(world, api_issue, api_events[0][1], clock.now())
     board = world.boards["330521102"]["TALENT"]
     sim.submit(sim.enterprise)
-    at = iter(times)
+    at = iter(steps.times)
     sim.wait_until(next(at))
     sim.accept()
     sim.wait_until(next(at))
@@ -168,20 +149,16 @@ async def test_a_merged_duplicate_through_the_api_and_the_generator(
     api: Api, db: Database, clock: FrozenClock
 ) -> None:
     talent = await unit_id(api, "330521102", "boards", "TALENT")
-    times: list[dt.datetime] = []
-
-    async def later(delta: dt.timedelta) -> None:
-        clock.advance(delta)
-        times.append(clock.now())
+    steps = Steps(clock)
 
     # Through the API: an issue is accepted; the same matter comes in again and the center
     # folds it into the first, which is then assigned and resolved.
     primary = await submit(api, category="APPEAL")
-    await later(hours(2))
+    steps.later(2)
     primary = await step(api, "acceptIssue", primary, "xinshi.center")
-    await later(hours(1))
+    steps.later(1)
     dup = await submit(api, as_="ent.xinshi-silk")
-    await later(hours(3))
+    steps.later(3)
     primary = await ok(
         api,
         "mergeIssues",
@@ -193,9 +170,9 @@ async def test_a_merged_duplicate_through_the_api_and_the_generator(
         },
         "xinshi.center",
     )
-    await later(hours(5))
+    steps.later(5)
     primary = await step(api, "assignIssue", primary, "xinshi.center", boardId=talent)
-    await later(hours(30))
+    steps.later(30)
     primary = await step(api, "resolveIssue", primary, "xinshi.talent", reply="已办结")
     api_primary = await _rows(db, _db_id(primary["id"]))
     api_dup = await _rows(db, _db_id(dup["id"]))
@@ -206,16 +183,16 @@ async def test_a_merged_duplicate_through_the_api_and_the_generator(
     board = world.boards["330521102"]["TALENT"]
     first = _sim(world, api_primary[0], api_primary[1][0][1], clock.now())
     first.submit(first.enterprise)
-    first.wait_until(times[0])
+    first.wait_until(steps.times[0])
     first.accept()
-    first.wait_until(times[3])
+    first.wait_until(steps.times[3])
     first.assign(board)
-    first.wait_until(times[4])
+    first.wait_until(steps.times[4])
     first.resolve(board.actor, "已办结")
     first.finish()
     second = _sim(world, api_dup[0], api_dup[1][0][1], clock.now())
     second.submit(second.enterprise)
-    second.wait_until(times[2])
+    second.wait_until(steps.times[2])
     second.merge_into(first, "同一事项重复反映，合并办理")
     second.finish()
 
@@ -273,10 +250,6 @@ def _assert_same(sim: lifecycle.IssueSim, api: tuple[dict[str, Any], list[Any], 
     ]
     assert sim_events == [tuple(e) for e in api_events]
     assert [c[1:] for c in sim.custody_rows()] == api_custody
-
-
-def hours(n: float) -> dt.timedelta:
-    return dt.timedelta(hours=n)
 
 
 def _db_id(global_id: str) -> int:

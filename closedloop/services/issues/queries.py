@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,18 +31,25 @@ class IssueOrder(enum.StrEnum):
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
+# Each order: the issue column it sorts by and whether it ascends (ties: the id, the same
+# way). The statements (``_sort_column``), the cursors (``sort_value``) and the columns a
+# page must read all follow from this one table.
+_ORDERS: dict[IssueOrder, tuple[str, bool]] = {
+    IssueOrder.CREATED_AT_DESC: ("created_at", False),
+    IssueOrder.CREATED_AT_ASC: ("created_at", True),
+    IssueOrder.DUE_AT_ASC: ("due_at", True),
+    IssueOrder.UPDATED_AT_DESC: ("updated_at", False),
+}
+
+
 def _sort_column(
     order: IssueOrder, c: Any = t.issue.c
 ) -> tuple[sa.ColumnElement[dt.datetime], bool]:
     """The sort expression (over the issue table, or a subquery's columns ``c``) and
-    whether it ascends."""
-    if order is IssueOrder.CREATED_AT_ASC:
-        return c.created_at, True
-    if order is IssueOrder.DUE_AT_ASC:
-        return sa.func.coalesce(c.due_at, FAR_FUTURE), True
-    if order is IssueOrder.UPDATED_AT_DESC:
-        return c.updated_at, False
-    return c.created_at, False
+    whether it ascends. Issues without a deadline sort last by due date."""
+    name, ascending = _ORDERS[order]
+    column = c[name]
+    return (sa.func.coalesce(column, FAR_FUTURE) if name == "due_at" else column), ascending
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,21 +150,17 @@ def decode_key(raw: str) -> tuple[dt.datetime, int] | None:
         return None
 
 
-# The record columns each order sorts by (``_sort_column``, ``sort_value``).
-_ORDER_COLUMNS = {
-    IssueOrder.CREATED_AT_DESC: ("created_at",),
-    IssueOrder.CREATED_AT_ASC: ("created_at",),
-    IssueOrder.DUE_AT_ASC: ("due_at",),
-    IssueOrder.UPDATED_AT_DESC: ("updated_at",),
-}
-
-
 def sort_value(rec: IssueRecord, order: IssueOrder) -> dt.datetime:
-    if order is IssueOrder.DUE_AT_ASC:
-        return rec.due_at or FAR_FUTURE
-    if order is IssueOrder.UPDATED_AT_DESC:
-        return rec.updated_at
-    return rec.created_at
+    """The record's value of the order's sort expression (``_sort_column``)."""
+    value: dt.datetime | None = getattr(rec, _ORDERS[order][0])
+    return value or FAR_FUTURE
+
+
+@lru_cache(maxsize=256)
+def _page_columns(columns: frozenset[str], order: IssueOrder) -> tuple[str, ...]:
+    """The columns a page reads for ``columns``: those, its ids and its order's column
+    (remembered: a selection asks for the same set on every request)."""
+    return issue_columns({*columns, "id", _ORDERS[order][0]})
 
 
 async def list_issues(
@@ -203,14 +207,14 @@ async def page_issues(
     *,
     last_events: bool = False,
     public_events_only: bool = False,
-    columns: Iterable[str] | None = None,
+    columns: frozenset[str] | None = None,
 ) -> IssuePage:
     """A page of issues, its total and (``last_events``) each issue's newest event, in one
     statement: one round trip instead of three. With ``columns``, the records hold those
     columns only (``IssueRecord.partial_records``; the id and the order's columns are
     always read): a page that shows a few fields of each issue decodes a quarter of the
     row."""
-    picked = None if columns is None else issue_columns({*columns, "id", *_ORDER_COLUMNS[order]})
+    picked = None if columns is None else _page_columns(columns, order)
     key = (
         "page+total",
         _scope_key(principal),
