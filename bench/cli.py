@@ -1,5 +1,5 @@
-"""``closedloop bench …``: benchmark data (register with
-``app.add_typer(bench_app, name="bench")`` in ``closedloop.cli``)."""
+"""``python -m bench …`` (from the repository root): benchmark data. Not part of the runtime
+package: ``closedloop`` the command never imports it."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def generate(
 ) -> None:
     """Fill the database named by DATABASE_URL (migrated, regions loaded) with enterprises,
     issues and their timelines over the last two years. Adds to what is there."""
-    from closedloop.devtools.generate import DEFAULT_BUSY
-    from closedloop.devtools.generate import generate as run
+    from bench.generator.generate import DEFAULT_BUSY
+    from bench.generator.generate import generate as run
 
     settings = Settings()
     if not settings.database_url:

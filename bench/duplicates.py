@@ -4,7 +4,7 @@
         --database-url postgresql://postgres@127.0.0.1:5432/closedloop_bench_1m \\
         [--samples 200] [--seed 1] [--recent-days 30] [--graphql http://127.0.0.1:8004]
 
-Needs the similarity keys (``python -m closedloop.devtools.similarity_keys``).
+Needs the similarity keys (``python -m bench.generator.similarity_keys``).
 
 1. Service: picks ``--samples`` random existing issues (fixed ``--seed``) and, for each, as
    the center of the issue's county (``Principal(role=CENTER_STAFF, region=<county>)``),
@@ -177,7 +177,7 @@ async def amain(args: argparse.Namespace) -> int:
             ).scalar()
         print(f"issue ≈ {issues:,} rows, issue_similarity_key ≈ {keys:,} rows (reltuples)")
         if not keys or keys <= 0:
-            print("no similarity keys: run python -m closedloop.devtools.similarity_keys first")
+            print("no similarity keys: run python -m bench.generator.similarity_keys first")
             return 2
         picked = await pick(
             admin, args.samples + args.warmup, args.seed, args.recent_days, origin=args.county

@@ -28,8 +28,8 @@ import httpx
 import uvloop
 
 from bench.harness import SCENARIOS
-from closedloop.app import create_app
 from closedloop.db.database import SQL_STATEMENTS
+from closedloop.http.app import create_app
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
 
@@ -88,7 +88,7 @@ async def _bodies(app: Any, scenario: str, token: str) -> list[bytes]:
 
 
 def _statements() -> float:
-    return SQL_STATEMENTS._value.get()
+    return float(SQL_STATEMENTS._value.get())
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -19,11 +19,11 @@ import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
-from closedloop.app import Runtime, create_app
 from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import upgrade
 from closedloop.domain.clock import FrozenClock
+from closedloop.http.app import Runtime, create_app
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.settings import Settings
 from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code, seed_demo

@@ -41,11 +41,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from stdnum.cn import uscc
 
-from closedloop.catalog import DEDICATED_ROUTES, get_catalog
-from closedloop.db import tables as t
-from closedloop.db.database import async_url
-from closedloop.devtools import vocab
-from closedloop.devtools.lifecycle import (
+from bench.generator import vocab
+from bench.generator.lifecycle import (
     CUSTODY_COLUMNS,
     EVENT_COLUMNS,
     ISSUE_COLUMNS,
@@ -59,6 +56,9 @@ from closedloop.devtools.lifecycle import (
     lognormal_hours,
     simulate,
 )
+from closedloop.catalog import DEDICATED_ROUTES, get_catalog
+from closedloop.db import tables as t
+from closedloop.db.database import async_url
 from closedloop.domain.issues import OPEN_STATES, Category, Channel
 from closedloop.domain.regions import RegionLevel, level_of, parent_code
 from closedloop.domain.sla import CHINA, TimeLimit, is_workday

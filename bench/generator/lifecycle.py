@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.generator import vocab
 from closedloop.catalog import DEDICATED_ROUTES
-from closedloop.devtools import vocab
 from closedloop.domain.issues import (
     OPEN_STATES,
     ClockKind,

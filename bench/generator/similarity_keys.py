@@ -1,9 +1,9 @@
 """Fill ``issue_similarity_key`` for issues that have none (benchmark data, backfills).
 
-    python -m closedloop.devtools.similarity_keys --database-url postgresql://postgres@.../db
+    python -m bench.generator.similarity_keys --database-url postgresql://postgres@.../db
 
 On intake ``closedloop.services.learning.similar.write_keys`` writes an issue's MinHash band
-keys and its enterprise key; issues loaded another way (``closedloop bench generate``, an
+keys and its enterprise key; issues loaded another way (``python -m bench generate``, an
 import predating the table) have none, so duplicate and recurrence look-ups never find
 them. This fills the table with exactly what ``write_keys`` would have written:
 ``candidate_keys(IssueText(title, content, str(enterprise_id), frozenset(tags)))``, deduplicated,
@@ -301,7 +301,7 @@ async def load_similarity_keys(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m closedloop.devtools.similarity_keys",
+        prog="python -m bench.generator.similarity_keys",
         description="Fill issue_similarity_key for every issue that has no keys.",
     )
     parser.add_argument(

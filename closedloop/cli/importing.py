@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from closedloop.cli_support import _database, _run
+from closedloop.cli.support import _database, _run
 from closedloop.domain.clock import SystemClock
 from closedloop.domain.issues import Channel
 from closedloop.services.issues.importer import (

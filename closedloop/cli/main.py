@@ -11,11 +11,10 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from closedloop.cli_support import _database, _run
-from closedloop.devtools.bench_cli import bench_app
-from closedloop.import_cli import import_app
-from closedloop.relay_cli import relay_app
-from closedloop.report_cli import report_app
+from closedloop.cli.importing import import_app
+from closedloop.cli.relay import relay_app
+from closedloop.cli.report import report_app
+from closedloop.cli.support import _database, _run
 from closedloop.settings import Settings
 
 app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues (GraphQL API)")
@@ -24,7 +23,6 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(relay_app, name="relay")
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
-app.add_typer(bench_app, name="bench")
 
 
 @app.command()
@@ -46,7 +44,7 @@ def serve(
         typer.echo("Token:     closedloop token deqing.center")
     typer.echo(f"GraphQL:   http://{host}:{port}/graphql")
     uvicorn.run(
-        "closedloop.app:create_app",
+        "closedloop.http.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -60,7 +58,7 @@ def serve(
 def migrate() -> None:
     """Upgrade the database to the latest migration (and load the Zhejiang tree if empty),
     then bring the dashboard rollup up to date (a migration may have marked every slice)."""
-    from closedloop.app import prepare_data
+    from closedloop.http.app import prepare_data
     from closedloop.services.evaluation import rollup
 
     async def go() -> int:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from closedloop.cli_support import _database, _run
+from closedloop.cli.support import _database, _run
 from closedloop.settings import Settings
 
 relay_app = typer.Typer(help="Deliver outbox notifications (webhooks, or the log by default)")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from closedloop.cli_support import _database, _run
+from closedloop.cli.support import _database, _run
 from closedloop.settings import Settings
 
 report_app = typer.Typer(help="Generated reports")

@@ -22,8 +22,8 @@ def _run(coro: Awaitable[T]) -> T:
 
 @asynccontextmanager
 async def _database(settings: Settings, migrate: bool = False) -> AsyncIterator[Database]:
-    from closedloop.app import open_database
     from closedloop.db.migrate import upgrade
+    from closedloop.http.app import open_database
 
     db, embedded = await open_database(settings)
     try:

@@ -35,11 +35,11 @@ from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import is_at_head, upgrade
 from closedloop.domain.clock import Clock, SystemClock
-from closedloop.exports import routes as export_routes
-from closedloop.graphql_http import answer_prepared, encode_json_bytes
+from closedloop.http.exports import routes as export_routes
+from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
+from closedloop.http.report_http import routes as report_routes
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenError, TokenVerifier
-from closedloop.report_http import routes as report_routes
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
 from closedloop.services.event_bus import EventBus

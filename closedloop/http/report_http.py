@@ -10,7 +10,7 @@ parse is the caller's mistake and says so (400).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -19,6 +19,8 @@ from starlette.routing import Route
 
 from closedloop import i18n
 from closedloop.authz.roles import ANONYMOUS, Principal
+from closedloop.db.database import Database
+from closedloop.domain.clock import Clock
 from closedloop.domain.periods import InvalidPeriod, parse_period
 from closedloop.services.reports.analysis import (
     ReportData,
@@ -30,9 +32,14 @@ from closedloop.services.reports.analysis import (
     title_of,
 )
 
-if TYPE_CHECKING:
-    # Only for the annotation: closedloop.app imports this module for its routes.
-    from closedloop.app import Runtime
+
+class _Runtime(Protocol):
+    """What a download needs of the app's runtime (``request.app.state.runtime``); a
+    protocol, so this module does not import ``closedloop.http.app``, which mounts it."""
+
+    db: Database
+    clock: Clock
+
 
 # The content depends on who asks: no shared cache may keep it.
 _PRIVATE = {"Cache-Control": "private, no-store"}
@@ -61,7 +68,7 @@ async def _gather(request: Request) -> ReportData | JSONResponse:
     except InvalidPeriod as exc:
         return _error(400, exc.code, exc.zh, exc.en, locale)
     principal: Principal = getattr(request.state, "principal", ANONYMOUS)
-    runtime: Runtime = request.app.state.runtime
+    runtime: _Runtime = request.app.state.runtime
     try:
         return await gather(runtime.db, principal, region, period, now=runtime.clock.now())
     except ReportNotFound:

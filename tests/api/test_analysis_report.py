@@ -17,13 +17,13 @@ from starlette.applications import Starlette
 from typer.testing import CliRunner
 
 from closedloop.authz.roles import Principal
+from closedloop.cli.report import report_app
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.domain.periods import InvalidPeriod, parse_period
 from closedloop.domain.regions import RegionLevel
+from closedloop.http.report_http import routes
 from closedloop.identity.accounts import principal_for
-from closedloop.report_cli import report_app
-from closedloop.report_http import routes
 from closedloop.services.reports.analysis import (
     Counts,
     MonthCount,

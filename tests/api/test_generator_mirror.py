@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from bench.generator import generate, lifecycle
 from closedloop.db import tables as t
 from closedloop.db.database import Database
-from closedloop.devtools import generate, lifecycle
 from closedloop.domain.clock import FrozenClock
 from closedloop.domain.issues import RatingGrade
 from closedloop.schema.relay import from_global_id

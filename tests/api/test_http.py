@@ -6,9 +6,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from closedloop.app import Runtime, create_app
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
+from closedloop.http.app import Runtime, create_app
 from closedloop.identity.tokens import TokenVerifier
 from closedloop.services import tenancy
 from closedloop.settings import Settings

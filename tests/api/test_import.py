@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
+from closedloop.cli.importing import import_app
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.domain.issues import Channel
-from closedloop.import_cli import import_app
 from closedloop.services.issues.importer import (
     ImportFormat,
     ImportRefused,

@@ -355,7 +355,7 @@ async def test_the_cli_delivers_once_with_the_environment_configuration(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from closedloop.relay_cli import relay_app; relay_app()",
+        "from closedloop.cli.relay import relay_app; relay_app()",
         "run",
         "--once",
         env=env,

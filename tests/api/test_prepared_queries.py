@@ -13,9 +13,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from closedloop.app import GraphQLApp
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
+from closedloop.http.app import GraphQLApp
 from closedloop.identity.accounts import principal_for
 from closedloop.resolvers import issues as issue_resolvers
 from closedloop.schema.context import Context

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from closedloop import i18n
-from closedloop.app import GraphQLApp, Runtime, url_of
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
+from closedloop.http.app import GraphQLApp, Runtime, url_of
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.schema.context import Context

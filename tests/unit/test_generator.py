@@ -13,8 +13,8 @@ from typing import Any
 
 from stdnum.cn import uscc
 
-from closedloop.devtools import generate as g
-from closedloop.devtools import lifecycle, vocab
+from bench.generator import generate as g
+from bench.generator import lifecycle, vocab
 from closedloop.domain.issues import FINAL_STATES, OPEN_STATES, IssueState
 from closedloop.domain.regions import parent_code
 from closedloop.domain.sla import light

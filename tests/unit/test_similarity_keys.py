@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from closedloop.devtools import similarity_keys as sk
+from bench.generator import similarity_keys as sk
 from closedloop.domain.similarity import IssueText, candidate_keys
 
 AT = dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC)
