@@ -1,4 +1,10 @@
-"""Runtime configuration, read from the environment (prefix ``CLOSEDLOOP_``)."""
+"""Runtime configuration, read from the environment (prefix ``CLOSEDLOOP_``).
+
+Every field is listed in the README's configuration table (a test checks it). In
+production (``CLOSEDLOOP_ENVIRONMENT=production``) the server refuses to start while any
+of ``Settings.problems()`` holds, and the developer conveniences (GraphiQL, introspection,
+field suggestions, an open ``/metrics``, console logs) are off unless switched on.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,17 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "closedloop-development-secret-change-me"
+DEV_WEBHOOK_SECRET = "closedloop-webhook-secret"
+
+
+class UnsafeSettings(Exception):
+    """The configuration must not serve requests; ``problems`` says why, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "closedloop refuses to start:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
 
 
 class Settings(BaseSettings):
@@ -30,7 +47,7 @@ class Settings(BaseSettings):
     # own user runs migrations and seeding. Empty: use the URL's user for everything.
     app_db_user: str = "closedloop_app"
     app_db_password: str | None = None
-    # Seed the demo data set (idempotent) when the server starts.
+    # Seed the demo data set (idempotent) when the server starts; refused in production.
     demo: bool = False
 
     jwt_secret: str = Field(default=DEV_JWT_SECRET, min_length=32)
@@ -38,14 +55,32 @@ class Settings(BaseSettings):
     jwt_issuer: str = "closedloop"
     # When set, tokens are RS256 and verified against this JWKS (external identity provider).
     jwks_url: str | None = None
-    token_ttl_minutes: int = 12 * 60
+    token_ttl_minutes: int = Field(default=12 * 60, ge=1)
+    # Tokens living longer than this (exp - iat, or exp - now without iat) are refused.
+    max_token_lifetime_minutes: int = Field(default=24 * 60, ge=1)
+    # Clock skew allowed when checking exp, nbf and iat.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
 
     cors_origins: list[str] = Field(default_factory=list)
-    graphiql: bool = True
-    introspection: bool = True
+    # Unset: on in development and test, off in production.
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    field_suggestions: bool | None = None
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+
+    # Logs: JSON lines or structlog's console renderer (unset: JSON in production).
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # /metrics: served on this separate port when set (and not on the API's port); else on
+    # the API's port, behind ``Authorization: Bearer <metrics_token>`` when a token is set,
+    # open in development and test, and refused in production.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: str | None = Field(default=None, min_length=16)
+    # OpenTelemetry tracing of every request (needs the ``otel`` extra); spans go to the
+    # OTLP endpoint of the standard OTEL_EXPORTER_OTLP_* variables.
+    otel: bool = False
 
     # Issue loop.
     rating_window_days: int = 7
@@ -54,8 +89,71 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 60.0
     relay_interval_seconds: float = 5.0
     webhook_urls: list[str] = Field(default_factory=list)
-    webhook_secret: str = "closedloop-webhook-secret"
+    webhook_secret: str = DEV_WEBHOOK_SECRET
     outbox_max_attempts: int = 8
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def _default_on(self, value: bool | None) -> bool:
+        return (not self.production) if value is None else value
+
+    @property
+    def graphiql_on(self) -> bool:
+        return self._default_on(self.graphiql)
+
+    @property
+    def introspection_on(self) -> bool:
+        return self._default_on(self.introspection)
+
+    @property
+    def suggestions_on(self) -> bool:
+        return self._default_on(self.field_suggestions)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format is None and self.production)
+
+    @property
+    def metrics_open(self) -> bool:
+        """``/metrics`` on the API's port without a token (development and test only)."""
+        return self.metrics_token is None and not self.production
+
+    def problems(self) -> list[str]:
+        """Why this configuration must not serve requests (empty: it may)."""
+        found: list[str] = []
+        if self.token_ttl_minutes > self.max_token_lifetime_minutes:
+            found.append(
+                f"CLOSEDLOOP_TOKEN_TTL_MINUTES ({self.token_ttl_minutes}) exceeds "
+                f"CLOSEDLOOP_MAX_TOKEN_LIFETIME_MINUTES ({self.max_token_lifetime_minutes}): "
+                "minted tokens would be refused"
+            )
+        if not self.production:
+            return found
+        if self.jwt_secret == DEV_JWT_SECRET:
+            found.append(
+                "CLOSEDLOOP_JWT_SECRET is the development secret written in the source: "
+                "set a random secret of at least 32 bytes"
+            )
+        if self.webhook_secret == DEV_WEBHOOK_SECRET:
+            found.append(
+                "CLOSEDLOOP_WEBHOOK_SECRET is the default written in the source: "
+                "set the secret shared with the webhook receivers"
+            )
+        if not self.database_url:
+            found.append(
+                "DATABASE_URL is not set: production does not run on the embedded database"
+            )
+        if self.demo:
+            found.append("CLOSEDLOOP_DEMO is on: the demo data set is never seeded in production")
+        return found
+
+    def check(self) -> None:
+        """Raises ``UnsafeSettings`` listing every problem, if there is one."""
+        found = self.problems()
+        if found:
+            raise UnsafeSettings(found)
 
 
 @lru_cache

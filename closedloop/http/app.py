@@ -39,7 +39,7 @@ from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.report_http import routes as report_routes
 from closedloop.identity.accounts import principal_for
-from closedloop.identity.tokens import TokenError, TokenVerifier
+from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
 from closedloop.schema.context import Context
 from closedloop.schema.schema import build_schema
 from closedloop.services.event_bus import EventBus
@@ -90,15 +90,24 @@ def _unauthorized(message: str) -> JSONResponse:
     )
 
 
+def _keys_unavailable(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def authenticate(runtime: Runtime, authorization: str | None) -> Principal:
-    """The caller for an ``Authorization`` header; raises ``TokenError`` for a bad token."""
+    """The caller for an ``Authorization`` header; raises ``TokenError`` for a bad token
+    (``KeysUnavailable`` when the identity provider cannot be reached)."""
     if not authorization:
         return ANONYMOUS
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("expected 'Authorization: Bearer <token>'")
-    claims = runtime.verifier.verify(token.strip())
-    principal = await runtime.principal(str(claims["sub"]))
+    claims = await runtime.verifier.verify(token.strip())
+    principal = await runtime.principal(claims["sub"])
     if principal is None:
         raise TokenError("unknown or inactive account")
     return principal
@@ -121,6 +130,9 @@ class AuthMiddleware:
             principal = await authenticate(runtime, raw.decode("latin-1") if raw else None)
         except TokenError as exc:
             await _unauthorized(str(exc))(scope, receive, send)
+            return
+        except KeysUnavailable as exc:
+            await _keys_unavailable(str(exc))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
@@ -165,7 +177,7 @@ class GraphQLApp(GraphQL[Context, None]):
         runtime: Runtime = context.request.app.state.runtime
         try:
             context.principal = await authenticate(runtime, str(header) if header else None)
-        except TokenError as exc:
+        except (TokenError, KeysUnavailable) as exc:
             raise ConnectionRejectionError({"message": str(exc)}) from exc
         return None
 
@@ -313,8 +325,9 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     settings = settings or Settings()
+    settings.check()  # refuses unsafe production settings, listing every problem
     schema = build_schema(settings)
-    graphql = GraphQLApp(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    graphql = GraphQLApp(schema, graphql_ide="graphiql" if settings.graphiql_on else None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

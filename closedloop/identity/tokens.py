@@ -1,11 +1,23 @@
-"""JWT bearer tokens: HS256 with a shared secret in development, RS256 via JWKS in production."""
+"""JWT bearer tokens: HS256 with a shared secret in development, RS256 via JWKS in production.
+
+Every way a token can be unusable is a ``TokenError`` with a plain message of our own
+(HTTP 401): the library's messages can quote internals ("'utf-8' codec can't decode byte
+0xb7"), so they are never passed on. A token must name an account (a short printable
+``sub``), and may not live longer than ``max_token_lifetime_minutes``.
+
+The identity provider's keys (JWKS) are fetched asynchronously with httpx and kept by key
+id; a token signed with a key id not seen yet refetches the set, at most once per
+``JWKS_REFRESH_SECONDS`` (so a stream of made-up key ids cannot hammer the provider).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Any
 
+import httpx
 import jwt
 
 from closedloop.settings import Settings
@@ -15,65 +27,156 @@ class TokenError(Exception):
     """A token that is present but unusable (answers HTTP 401)."""
 
 
+class KeysUnavailable(Exception):
+    """The identity provider's keys cannot be fetched (answers HTTP 503: not the caller's
+    fault, and a client must not take it for a rejected token)."""
+
+
 MAX_VERIFIED = 10_000
+MAX_SUBJECT_LENGTH = 128
+JWKS_REFRESH_SECONDS = 30.0
+JWKS_TIMEOUT_SECONDS = 5.0
+
+_MESSAGES: list[tuple[type[jwt.InvalidTokenError], str]] = [
+    (jwt.ExpiredSignatureError, "token expired"),
+    (jwt.ImmatureSignatureError, "token is not valid yet"),
+    (jwt.InvalidAudienceError, "token audience is not accepted"),
+    (jwt.InvalidIssuerError, "token issuer is not accepted"),
+    (jwt.InvalidSignatureError, "token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "token algorithm is not accepted"),
+    (jwt.InvalidIssuedAtError, "token issued-at time (iat) is not a number"),
+    (jwt.exceptions.InvalidSubjectError, "token subject (sub) is not an account name"),
+    (jwt.DecodeError, "token is malformed"),
+]
+
+
+def plain_message(exc: jwt.InvalidTokenError) -> str:
+    """Our message for a library error (its own text is never shown)."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"token lacks the required claim '{exc.claim}'"
+    for kind, message in _MESSAGES:
+        if isinstance(exc, kind):
+            return message
+    return "token is invalid"
+
+
+class JwksKeys:
+    """The provider's signing keys by key id, fetched without blocking the event loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = -JWKS_REFRESH_SECONDS
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> jwt.PyJWK:
+        found = self._keys.get(kid)
+        if found is not None:
+            return found
+        async with self._lock:
+            found = self._keys.get(kid)  # fetched while this caller waited
+            if found is None and time.monotonic() - self._fetched_at >= JWKS_REFRESH_SECONDS:
+                await self._refresh()
+                found = self._keys.get(kid)
+        if found is None:
+            raise TokenError("token signing key is not known to the identity provider")
+        return found
+
+    async def _refresh(self) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS) as client:
+                response = await client.get(self.url)
+                response.raise_for_status()
+            keys = jwt.PyJWKSet.from_dict(response.json())
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            raise KeysUnavailable("the identity provider's keys cannot be fetched") from exc
+        self._fetched_at = time.monotonic()
+        self._keys = {k.key_id: k for k in keys.keys if k.key_id}
 
 
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._jwks = (
-            jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
-        )
-        # Tokens whose signature, audience and issuer have been checked, with their claims:
-        # a client sends the same token with every request, and checking the signature
-        # again each time costs more than a small GraphQL query. The time claims are
-        # checked on every use.
+        self._jwks = JwksKeys(settings.jwks_url) if settings.jwks_url else None
+        # Tokens whose signature, audience, issuer and lifetime have been checked, with
+        # their claims: a client sends the same token with every request, and checking the
+        # signature again each time costs more than a small GraphQL query. The time claims
+        # are checked on every use.
         self._verified: dict[str, dict[str, Any]] = {}
 
-    def verify(self, token: str) -> dict[str, Any]:
+    async def verify(self, token: str) -> dict[str, Any]:
         claims = self._verified.get(token)
-        if claims is not None and _current(claims, time.time()):
+        if claims is not None and _current(claims, time.time(), self.settings.jwt_leeway_seconds):
             return claims
-        claims = self._verify(token)
+        claims = await self._verify(token)
         if len(self._verified) >= MAX_VERIFIED:
             self._verified.clear()
         self._verified[token] = claims
         return claims
 
-    def _verify(self, token: str) -> dict[str, Any]:
+    def forget(self, subject: str) -> int:
+        """Drops every verified token of ``subject`` (its account changed): the next use is
+        checked again. Returns how many were dropped."""
+        stale = [token for token, claims in self._verified.items() if claims["sub"] == subject]
+        for token in stale:
+            del self._verified[token]
+        return len(stale)
+
+    async def _verify(self, token: str) -> dict[str, Any]:
+        settings = self.settings
         try:
             if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                kid = jwt.get_unverified_header(token).get("kid")
+                if not isinstance(kid, str):
+                    raise TokenError("token header names no signing key (kid)")
+                key: Any = await self._jwks.key(kid)
                 algorithms = ["RS256"]
             else:
-                key = self.settings.jwt_secret
+                key = settings.jwt_secret
                 algorithms = ["HS256"]
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
-                audience=self.settings.jwt_audience,
-                issuer=self.settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                leeway=settings.jwt_leeway_seconds,
                 options={"require": ["exp", "sub", "aud", "iss"]},
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenError("token expired") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise TokenError("token audience is not accepted") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise TokenError("token issuer is not accepted") from exc
-        except jwt.InvalidSignatureError as exc:
-            raise TokenError("token signature is invalid") from exc
-        except jwt.PyJWKClientError as exc:
-            raise TokenError(f"token signing key not found: {exc}") from exc
         except jwt.InvalidTokenError as exc:
-            raise TokenError(f"token is invalid: {exc}") from exc
+            raise TokenError(plain_message(exc)) from None
+        except jwt.PyJWTError as exc:  # a key that does not fit the algorithm, say
+            raise TokenError("token is invalid") from exc
+        _check_subject(claims["sub"])
+        _check_lifetime(claims, time.time(), settings.max_token_lifetime_minutes * 60)
         return claims
 
 
-def _current(claims: dict[str, Any], now: float) -> bool:
+def _check_subject(sub: object) -> None:
+    """An account name: a short string of printable characters (no NUL, no controls)."""
+    if (
+        not isinstance(sub, str)
+        or not sub
+        or len(sub) > MAX_SUBJECT_LENGTH
+        or not sub.isprintable()
+    ):
+        raise TokenError("token subject (sub) is not an account name")
+
+
+def _check_lifetime(claims: dict[str, Any], now: float, limit: float) -> None:
+    exp, iat = claims["exp"], claims.get("iat")
+    start = iat if isinstance(iat, int | float) else now
+    if exp - start > limit:
+        raise TokenError(f"token lifetime exceeds the maximum of {int(limit // 60)} minutes")
+
+
+def _current(claims: dict[str, Any], now: float, leeway: float) -> bool:
     """Still inside the window pyjwt checked: not expired, not before ``nbf`` or ``iat``."""
-    return bool(claims["exp"] > now and claims.get("nbf", 0) <= now and claims.get("iat", 0) <= now)
+    return bool(
+        claims["exp"] > now - leeway
+        and claims.get("nbf", 0) <= now + leeway
+        and claims.get("iat", 0) <= now + leeway
+    )
 
 
 def mint_token(settings: Settings, username: str, ttl: dt.timedelta | None = None) -> str:

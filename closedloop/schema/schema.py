@@ -6,7 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+    ValidationRule,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -39,6 +45,27 @@ def _masked(error: GraphQLError) -> bool:
     return should_mask(error)
 
 
+class HideSuggestions(ValidationRule):
+    """Switches on graphql-core's ``hide_suggestions`` for the validation it takes part in:
+    no "Did you mean …" in validation errors (they leak field names when introspection is
+    off). Strawberry calls ``validate`` without the flag, so the rule sets it on the
+    validation context, before any rule visits the document. Reports nothing itself."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        context._hide_suggestions = True
+
+
+class QuietExecutor(CompiledExecutor):
+    """The compiled executor with graphql-core's ``hide_suggestions`` on: no "Did you
+    mean …" in errors about variable values (an enum value misspelt, say)."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
+
+
 class Schema(strawberry.Schema):
     """The API's schema, with its prepared queries (see ``closedloop.schema.prepared``)."""
 
@@ -52,9 +79,17 @@ def request_limits(settings: Settings) -> RequestLimits:
         depth_validator(settings.max_query_depth, None, None),
         alias_validator(settings.max_aliases),
     ]
-    if not settings.introspection:
+    if not settings.introspection_on:
         rules.append(NoSchemaIntrospectionCustomRule)
+    if not settings.suggestions_on:
+        rules.append(HideSuggestions)
     return RequestLimits(tuple(rules), settings.max_tokens)
+
+
+def _executor(settings: Settings, compiled: bool) -> type[CompiledExecutor] | None:
+    if not compiled:
+        return None
+    return CompiledExecutor if settings.suggestions_on else QuietExecutor
 
 
 def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> Schema:
@@ -79,7 +114,7 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
         subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
-        execution_context_class=CompiledExecutor if compiled else None,
+        execution_context_class=_executor(settings, compiled),
         config=StrawberryConfig(batching_config=None),
     )
     schema.prepared = PreparedQueries(schema, limits, mask)

@@ -56,7 +56,7 @@ async def test_valid_token_signs_in(api: Api, settings: Settings) -> None:
         ("wrong_audience", "audience"),
         ("wrong_issuer", "issuer"),
         ("unknown_account", "unknown"),
-        ("garbage", "invalid"),
+        ("garbage", "malformed"),
     ],
 )
 async def test_bad_tokens_get_401_with_a_clear_message(
