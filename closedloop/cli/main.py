@@ -15,7 +15,7 @@ from closedloop.cli.importing import import_app
 from closedloop.cli.relay import relay_app
 from closedloop.cli.report import report_app
 from closedloop.cli.support import _database, _run
-from closedloop.settings import Settings
+from closedloop.settings import Settings, UnsafeSettings
 
 app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues (GraphQL API)")
 seed_app = typer.Typer(help="Load reference or demo data")
@@ -35,11 +35,18 @@ def serve(
         bool, typer.Option(help="log every request (uvicorn's access log) to stdout")
     ] = True,
 ) -> None:
-    """Run the API (embedded PostgreSQL when DATABASE_URL is not set)."""
+    """Run the API (embedded PostgreSQL when DATABASE_URL is not set). In production
+    (CLOSEDLOOP_ENVIRONMENT=production) it refuses unsafe settings, listing each problem."""
     import uvicorn
 
     if demo:
         os.environ["CLOSEDLOOP_DEMO"] = "true"
+    settings = Settings()
+    problems = settings.problems()
+    if problems:
+        typer.echo(str(UnsafeSettings(problems)), err=True)
+        raise typer.Exit(code=2)
+    if demo:
         typer.echo("Demo data: accounts deqing.center, huzhou.center, changxing.center, ...")
         typer.echo("Token:     closedloop token deqing.center")
     typer.echo(f"GraphQL:   http://{host}:{port}/graphql")
@@ -120,11 +127,16 @@ def seed_department(
 
 @seed_app.command("demo")
 def seed_demo_cmd() -> None:
-    """Seed the demo data set (idempotent)."""
+    """Seed the demo data set (idempotent); refused in production."""
     from closedloop.tenancy.demo import seed_demo
 
+    settings = Settings()
+    if settings.production:
+        typer.echo("the demo data set is never seeded in production", err=True)
+        raise typer.Exit(code=2)
+
     async def go() -> list[str]:
-        async with _database(Settings(), migrate=True) as db, db.admin.begin() as conn:
+        async with _database(settings, migrate=True) as db, db.admin.begin() as conn:
             return await seed_demo(conn)
 
     names = _run(go())
@@ -143,6 +155,13 @@ def token(
     settings = Settings()
     if settings.jwks_url:
         typer.echo("tokens come from the identity provider when a JWKS URL is set", err=True)
+        raise typer.Exit(code=2)
+    if hours * 60 > settings.max_token_lifetime_minutes:
+        typer.echo(
+            f"--hours {hours} exceeds CLOSEDLOOP_MAX_TOKEN_LIFETIME_MINUTES "
+            f"({settings.max_token_lifetime_minutes}): the server would refuse the token",
+            err=True,
+        )
         raise typer.Exit(code=2)
 
     async def exists() -> bool:

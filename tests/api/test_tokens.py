@@ -20,9 +20,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 
-from closedloop.app import Runtime, create_app
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
+from closedloop.http.app import Runtime, create_app
 from closedloop.identity import tokens
 from closedloop.identity.tokens import TokenVerifier
 from closedloop.settings import Settings
