@@ -196,7 +196,7 @@ def export_schema(
     output: Annotated[Path, typer.Option(help="where to write the SDL")] = Path("schema.graphql"),
 ) -> None:
     """Write the GraphQL schema (SDL) that front-end teams code against."""
-    from closedloop.schema.schema import build_schema
+    from closedloop.http.schema import build_schema
 
     output.write_text(schema_sdl(build_schema()), encoding="utf-8")
     typer.echo(f"wrote {output}")

@@ -38,10 +38,10 @@ from closedloop.domain.clock import Clock, SystemClock
 from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.report_http import routes as report_routes
+from closedloop.http.schema import build_schema
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
 from closedloop.schema.context import Context
-from closedloop.schema.schema import build_schema
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning.tags import load_library

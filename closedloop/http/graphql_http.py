@@ -1,6 +1,6 @@
 """``POST /graphql`` for prepared queries, without strawberry's request pipeline.
 
-A JSON request whose query is prepared (see ``closedloop.schema.prepared``) is answered
+A JSON request whose query is prepared (see ``closedloop.schema.execution.prepared``) is answered
 here with the view's own hooks (context, sub-response, result processing, response), so
 the answer is the one strawberry's view would give. Anything else (another content type,
 a streaming ``Accept``, a batch, operation extensions, a query that is not prepared) goes
@@ -18,7 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http.parse_content_type import parse_content_type
 
-from closedloop.schema.prepared import PreparedQueries
+from closedloop.schema.execution.prepared import PreparedQueries
 
 _FIELDS = frozenset({"query", "variables", "operationName", "extensions"})
 

@@ -1,4 +1,5 @@
-"""Builds the schema with its protective extensions."""
+"""Builds the GraphQL schema: the root types of ``closedloop.resolvers``, the execution of
+``closedloop.schema.execution``, and the protective extensions."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
+from closedloop.resolvers.root import Mutation, Query
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
-from closedloop.schema.compiled import CompiledExecutor
 from closedloop.schema.errors import should_mask
+from closedloop.schema.execution.executor import CompiledExecutor
+from closedloop.schema.execution.prepared import PreparedQueries, RequestLimits
 from closedloop.schema.issues import Enterprise, Issue
 from closedloop.schema.payloads import IssueError
-from closedloop.schema.prepared import PreparedQueries, RequestLimits
-from closedloop.schema.root import Mutation, Query
 from closedloop.schema.subscription import Subscription
 from closedloop.schema.tenancy import Board, Center, Department, Region
 from closedloop.settings import Settings
@@ -67,7 +68,7 @@ class QuietExecutor(CompiledExecutor):
 
 
 class Schema(strawberry.Schema):
-    """The API's schema, with its prepared queries (see ``closedloop.schema.prepared``)."""
+    """The API's schema, with its prepared queries (``closedloop.schema.execution.prepared``)."""
 
     prepared: PreparedQueries
 

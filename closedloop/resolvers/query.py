@@ -1,13 +1,14 @@
-"""The root ``Query`` type. Resolvers stay in ``closedloop.resolvers``."""
+"""The core of the root ``Query`` type: viewer, nodes, regions, labels, issues, problem
+lists. Each field hands over to a function of ``closedloop.resolvers`` or ``closedloop.schema``."""
 
 from __future__ import annotations
 
 import strawberry
 
 from closedloop.domain.issues import ProblemListKind
-from closedloop.resolvers import issues as issue_resolvers
 from closedloop.resolvers import nodes as node_resolvers
 from closedloop.resolvers import regions as region_resolvers
+from closedloop.schema import issue_list
 from closedloop.schema.context import Info
 from closedloop.schema.enums import RegionLevel
 from closedloop.schema.issues import Issue
@@ -61,18 +62,18 @@ class CoreQuery:
 
     @strawberry.field(description="按全局 ID 取诉求；不存在或超出范围时为 null")
     async def issue(self, info: Info, id: strawberry.ID) -> Issue | None:
-        return await issue_resolvers.issue(info, id)
+        return await issue_list.issue(info, id)
 
     @strawberry.field(description="诉求列表（仅限调用者范围）/ issues in the caller's scope")
     async def issues(
         self,
         info: Info,
-        filter: issue_resolvers.IssueFilterInput | None = None,
+        filter: issue_list.IssueFilterInput | None = None,
         order_by: IssueOrder = IssueOrder.CREATED_AT_DESC,
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[Issue]:
-        return await issue_resolvers.issues(info, filter, order_by, first, after)
+        return await issue_list.issues(info, filter, order_by, first, after)
 
     @strawberry.field(description="本级七张问题清单 / a tier's seven problem lists")
     async def problem_lists(

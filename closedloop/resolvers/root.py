@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from closedloop.schema.evaluation import EvaluationMutation, EvaluationQuery
-from closedloop.schema.learning import LearningQuery
-from closedloop.schema.mutation import IssueMutation, LearningMutation
-from closedloop.schema.query import CoreQuery
+from closedloop.resolvers.evaluation import EvaluationMutation, EvaluationQuery
+from closedloop.resolvers.learning import LearningQuery
+from closedloop.resolvers.mutation import IssueMutation, LearningMutation
+from closedloop.resolvers.query import CoreQuery
 
 
 @strawberry.type

@@ -1,4 +1,6 @@
-"""Root resolvers for reading issues: ``issue(id)`` and ``issues(filter, orderBy, ...)``."""
+"""Reading issues: ``issue(id)`` and the ``issues(filter, orderBy, ...)`` connection, used by
+the root fields (``closedloop.resolvers.query``) and by types that list issues (a dashboard
+tag)."""
 
 from __future__ import annotations
 

@@ -20,11 +20,11 @@ from strawberry.types import ExecutionResult
 
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
+from closedloop.http.schema import build_schema
 from closedloop.identity.accounts import principal_for
-from closedloop.schema import compiled as compiled_module
-from closedloop.schema.compiled import CompiledExecutor
 from closedloop.schema.context import Context
-from closedloop.schema.schema import build_schema
+from closedloop.schema.execution import executor as compiled_module
+from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit, unit_id
 from tests.conftest import Api

@@ -20,8 +20,8 @@ from graphql import (
 
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.http.schema import build_schema
 from closedloop.schema.issues import ISSUE_FIELD_COLUMNS
-from closedloop.schema.schema import build_schema
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit, unit_id
 from tests.api.test_compiled_execution import _issues_in_several_states

@@ -16,11 +16,11 @@ from starlette.routing import Route
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.http.app import GraphQLApp
+from closedloop.http.schema import MASKED_MESSAGE, build_schema
 from closedloop.identity.accounts import principal_for
-from closedloop.resolvers import issues as issue_resolvers
+from closedloop.schema import issue_list
 from closedloop.schema.context import Context
-from closedloop.schema.prepared import PreparedQueries
-from closedloop.schema.schema import MASKED_MESSAGE, build_schema
+from closedloop.schema.execution.prepared import PreparedQueries
 from closedloop.settings import Settings
 from tests.api.test_compiled_execution import API_QUERIES, _issues_in_several_states
 from tests.conftest import Api
@@ -137,7 +137,7 @@ async def test_unexpected_errors_are_logged_and_masked_on_both_paths(
         assert "database exploded" in caplog.text
         caplog.clear()
 
-    monkeypatch.setattr(issue_resolvers, "issue", broken)
+    monkeypatch.setattr(issue_list, "issue", broken)
     body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } viewer { username } }'}
     answers = await _on_both_paths(api, app, monkeypatch, body, logged_as_raised)
     assert answers[0] == answers[1]
@@ -155,7 +155,7 @@ async def test_a_status_or_header_set_by_a_resolver_is_sent_on_both_paths(
         info.context.response.headers["x-closedloop-note"] = "seen"
         info.context.response.status_code = 203
 
-    monkeypatch.setattr(issue_resolvers, "issue", noting)
+    monkeypatch.setattr(issue_list, "issue", noting)
     body = {"query": '{ issue(id: "SXNzdWU6MQ") { id } }'}
     answers = await _on_both_paths(api, app, monkeypatch, body)
     assert answers[0] == answers[1]

@@ -12,10 +12,10 @@ from closedloop import i18n
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.http.app import GraphQLApp, Runtime, url_of
+from closedloop.http.schema import build_schema
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.schema.context import Context
-from closedloop.schema.schema import build_schema
 from closedloop.services.event_bus import EventBus
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit

@@ -1,27 +1,20 @@
 """``addListEntry``: an evaluator puts a department or a region of its scope on the red list
 (a model practice, +1) or the black list (weak service, −1), with the reason and the issue
 or model case behind it.
-
-Input and payload types live in ``closedloop.schema.evaluation`` (see ``record_indicator``
-for why this module imports it only when a request runs).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from closedloop.schema.context import Info
+from closedloop.schema.evaluation.inputs import AddListEntryInput, AddListEntryPayload
+from closedloop.schema.evaluation.loaders import evaluation_loaders
+from closedloop.schema.evaluation.records import ListEntry, evaluation_error
 from closedloop.schema.payloads import unit_pk
 from closedloop.services.evaluation import records
 from closedloop.services.evaluation.errors import EvaluationError as Failure
 
-if TYPE_CHECKING:
-    from closedloop.schema.evaluation import AddListEntryInput, AddListEntryPayload
-
 
 async def resolve(info: Info, input: AddListEntryInput) -> AddListEntryPayload:
-    from closedloop.schema import evaluation as schema
-
     ctx = info.context
     cmd = records.AddListEntry(
         kind=input.kind,
@@ -41,8 +34,6 @@ async def resolve(info: Info, input: AddListEntryInput) -> AddListEntryPayload:
             ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
         )
     except Failure as exc:
-        return schema.AddListEntryPayload(entry=None, errors=[schema.evaluation_error(info, exc)])
-    row = await schema.evaluation_loaders(info).entry.load(new_id)
-    return schema.AddListEntryPayload(
-        entry=schema.ListEntry.from_row(row) if row else None, errors=[]
-    )
+        return AddListEntryPayload(entry=None, errors=[evaluation_error(info, exc)])
+    row = await evaluation_loaders(info).entry.load(new_id)
+    return AddListEntryPayload(entry=ListEntry.from_row(row) if row else None, errors=[])

@@ -1,15 +1,8 @@
 """``recordIndicator``: an evaluator records an external indicator input for a department or
 a region in its scope; the new record supersedes the current one, whose history stays.
-
-The input and payload types live with the other evaluation types in
-``closedloop.schema.evaluation`` (which registers the shared enums before any type uses
-them); that module imports this one for its root type, so this one imports it when a
-request runs, never at import time.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from closedloop.domain.scoring import (
     ChecksInput,
@@ -19,16 +12,16 @@ from closedloop.domain.scoring import (
     RateInput,
 )
 from closedloop.schema.context import Info
+from closedloop.schema.evaluation.inputs import (
+    IndicatorValueInput,
+    RecordIndicatorInput,
+    RecordIndicatorPayload,
+)
+from closedloop.schema.evaluation.loaders import evaluation_loaders
+from closedloop.schema.evaluation.records import IndicatorRecord, evaluation_error
 from closedloop.schema.payloads import unit_pk
 from closedloop.services.evaluation import records
 from closedloop.services.evaluation.errors import EvaluationError as Failure
-
-if TYPE_CHECKING:
-    from closedloop.schema.evaluation import (
-        IndicatorValueInput,
-        RecordIndicatorInput,
-        RecordIndicatorPayload,
-    )
 
 
 def to_value(v: IndicatorValueInput) -> ExternalInput | None:
@@ -47,8 +40,6 @@ def to_value(v: IndicatorValueInput) -> ExternalInput | None:
 
 
 async def resolve(info: Info, input: RecordIndicatorInput) -> RecordIndicatorPayload:
-    from closedloop.schema import evaluation as schema
-
     ctx = info.context
     cmd = records.RecordIndicator(
         scheme=input.scheme,
@@ -66,10 +57,6 @@ async def resolve(info: Info, input: RecordIndicatorInput) -> RecordIndicatorPay
             ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
         )
     except Failure as exc:
-        return schema.RecordIndicatorPayload(
-            record=None, errors=[schema.evaluation_error(info, exc)]
-        )
-    row = await schema.evaluation_loaders(info).record.load(new_id)
-    return schema.RecordIndicatorPayload(
-        record=schema.IndicatorRecord.from_row(row) if row else None, errors=[]
-    )
+        return RecordIndicatorPayload(record=None, errors=[evaluation_error(info, exc)])
+    row = await evaluation_loaders(info).record.load(new_id)
+    return RecordIndicatorPayload(record=IndicatorRecord.from_row(row) if row else None, errors=[])
