@@ -46,6 +46,7 @@ from bench.generator.lifecycle import (
     CUSTODY_COLUMNS,
     EVENT_COLUMNS,
     ISSUE_COLUMNS,
+    RATING_COLUMNS,
     Actor,
     IssueDraft,
     IssueSim,
@@ -570,6 +571,7 @@ class Batch:
     issues: list[tuple[Any, ...]]
     events: list[tuple[Any, ...]]
     custody: list[tuple[Any, ...]]
+    ratings: list[tuple[Any, ...]]
     states: Counter[str]
     proactive: int = 0
     overdue: int = 0
@@ -614,7 +616,7 @@ def _build_batch(
     now: dt.datetime,
     busy: Sequence[str],
 ) -> Batch:
-    batch = Batch(hi, [], [], [], Counter())
+    batch = Batch(hi, [], [], [], [], Counter())
     rating_window = dt.timedelta(days=world.rating_window_days)
     rng = chunk_rng(seed, lo // CHUNK)
     busy_set = set(busy)  # counties
@@ -746,6 +748,7 @@ def _write(batch: Batch, sims: Sequence[IssueSim], busy: set[str]) -> None:
         batch.issues.append(sim.issue_row())
         batch.events.extend(sim.event_rows())
         batch.custody.extend(sim.custody_rows())
+        batch.ratings.extend(sim.rating_rows())
         d = sim.d
         batch.states[d.state.value] += 1
         batch.proactive += d.proactive
@@ -1030,10 +1033,13 @@ async def generate(
                 await _target(conn, "issue", ISSUE_COLUMNS),
                 await _target(conn, "issue_event", EVENT_COLUMNS),
                 await _target(conn, "issue_custody", CUSTODY_COLUMNS),
+                await _target(conn, "issue_rating", RATING_COLUMNS),
             ]
 
             async def load(b: Batch) -> None:
-                for target, rows in zip(targets, (b.issues, b.events, b.custody), strict=True):
+                for target, rows in zip(
+                    targets, (b.issues, b.events, b.custody, b.ratings), strict=True
+                ):
                     if target is not None:
                         await _copy(conn, target.table, target.columns, target.rows(rows))
 

@@ -9,10 +9,10 @@ would happen after ``now`` raises ``Cutoff``, so the issue is left in whatever s
 had reached: recent issues are naturally still open. While a time limit runs, ``wait``
 also writes the sweeper's LIGHT_CHANGED events and the enterprise's occasional urges.
 
-It also keeps the custody ledger (``issue_custody``) the way ``CommandTx._keep_custody``
-does: a row per holder and handling level, closed when the issue changes hands, with the
-time spent past a running limit accrued to the holder at the moment the limit stops or
-the issue moves on.
+It also keeps the custody ledger (``issue_custody``) by the rule ``CommandTx._keep_custody``
+applies (``closedloop.domain.custody``): a span per holder (tier, level, board or
+department), the late time and the lapse of a limit charged to the span that held the issue
+at its deadline; and every rating (``issue_rating``) with the resolution it rates.
 
 A *plot* is a short script over an ``IssueSim`` (accept, assign, escalate, resolve,
 rate, delegate, merge, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue
@@ -34,6 +34,7 @@ from typing import Any
 
 from bench.generator import vocab
 from closedloop.catalog import DEDICATED_ROUTES
+from closedloop.domain import custody
 from closedloop.domain.issues import (
     OPEN_STATES,
     ClockKind,
@@ -216,19 +217,34 @@ CUSTODY_COLUMNS = (
     "issue_id",
     "region_code",
     "handling_level",
+    "board_id",
+    "department_id",
     "started_at",
     "ended_at",
     "overdue_seconds",
+    "lapsed_limits",
+)
+RATING_COLUMNS = (
+    "issue_id",
+    "resolution",
+    "resolved_at",
+    "region_code",
+    "board_id",
+    "department_id",
+    "grade",
+    "comment",
+    "rated_by",
+    "rated_at",
 )
 
 
-@dataclass(slots=True)
-class Custody:
-    region_code: str
-    handling_level: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None = None
-    overdue_seconds: int = 0
+@dataclass(frozen=True, slots=True)
+class PendingCustody:
+    """What a command's custody change needs from before the command changed the draft."""
+
+    before: custody.Holder
+    due_at: dt.datetime | None
+    limit_ends: bool
 
 
 def lognormal_hours(rng: random.Random, median: float, sigma: float) -> float:
@@ -278,7 +294,9 @@ class IssueSim:
         self.urge_interval = urge_interval
         self.t = draft.created_at
         self.events: list[DraftEvent] = []
-        self.custody: list[Custody] = []
+        self.ledger = custody.Ledger()
+        self.pending_custody: PendingCustody | None = None
+        self.ratings: list[tuple[Any, ...]] = []
         self.urge_chance = 0.0  # set by plots: how keen this enterprise is to urge
 
     # --- time --------------------------------------------------------------------------
@@ -357,6 +375,7 @@ class IssueSim:
         clock_start: bool = False,
         optional: str | None = None,
     ) -> None:
+        self._settle_custody(at or self.t, to_state or self.d.state)
         self.events.append(
             DraftEvent(
                 at=at or self.t,
@@ -384,30 +403,43 @@ class IssueSim:
     def _stop_clock(self) -> None:
         self.d.clock_kind = None
 
+    def _holder(self) -> custody.Holder:
+        d = self.d
+        return custody.holder_of(
+            d.holding_region_code, d.handling_level, d.board_id, d.department_id, d.state.value
+        )
+
     def _keep_custody(
         self, region: str | None = None, level: str | None = None, clock_changed: bool = False
     ) -> None:
-        """Before a change: accrue time past the running limit to the holder, and open a
-        new ledger row when the holder or the handling level changes."""
+        """Before a change: remember the holder and the running limit; the command's event
+        (``_event``) applies the change to the ledger once the draft has its new columns."""
         d = self.d
-        region = region or d.holding_region_code
-        level = level or d.handling_level
-        moved = region != d.holding_region_code or level != d.handling_level
-        if not (moved or clock_changed):
+        running = d.clock_kind is not None
+        self.pending_custody = PendingCustody(
+            self._holder(), d.due_at if running else None, clock_changed and running
+        )
+
+    def _settle_custody(self, at: dt.datetime, state: IssueState) -> None:
+        pending, self.pending_custody = self.pending_custody, None
+        if pending is None:
             return
-        row = self.custody[-1]
-        if d.clock_kind is not None and d.due_at is not None and self.t > d.due_at:
-            late_from = max(d.due_at, row.started_at)
-            row.overdue_seconds += max(0, round((self.t - late_from).total_seconds()))
-        if moved:
-            row.ended_at = self.t
-            self.custody.append(Custody(region, level, self.t))
+        d = self.d
+        after = custody.holder_after(
+            pending.before,
+            d.holding_region_code,
+            d.handling_level,
+            d.board_id,
+            d.department_id,
+            state.value,
+        )
+        self.ledger.change(at, due_at=pending.due_at, holder=after, limit_ends=pending.limit_ends)
 
     # --- the commands ------------------------------------------------------------------
 
     def submit(self, actor: Actor) -> None:
         d = self.d
-        self.custody.append(Custody(d.holding_region_code, d.handling_level, d.created_at))
+        self.ledger.open(self._holder(), d.created_at)
         self.events.append(
             DraftEvent(
                 at=d.created_at,
@@ -525,6 +557,23 @@ class IssueSim:
         self._move(Command.RATE)
         to = after_rating(grade)
         d = self.d
+        assert d.resolved_at is not None
+        holder = self._holder()
+        resolutions = sum(1 for e in self.events if e.type in ("RESOLVED", "SETTLED_IN_CHANNEL"))
+        self.ratings.append(
+            (
+                d.id,
+                max(1, resolutions),
+                d.resolved_at,
+                holder.region_code,
+                holder.board_id,
+                holder.department_id,
+                grade.value,
+                comment,
+                self.enterprise.account_id,
+                self.t,
+            )
+        )
         d.rating, d.rating_comment, d.rated_at = grade.value, comment, self.t
         if to is S.CLOSED:
             d.closed_at = self.t
@@ -700,10 +749,8 @@ class IssueSim:
 
     def holder_at(self, at: dt.datetime) -> str | None:
         """The region holding the issue at ``at`` (its custody ledger)."""
-        for c in self.custody:
-            if c.started_at <= at and (c.ended_at is None or at < c.ended_at):
-                return c.region_code
-        return None
+        index = custody.span_at(self.ledger.spans, at)
+        return None if index is None else self.ledger.spans[index].holder.region_code
 
     # --- the end -------------------------------------------------------------------------
 
@@ -789,9 +836,22 @@ class IssueSim:
     def custody_rows(self) -> list[tuple[Any, ...]]:
         issue_id = self.d.id
         return [
-            (issue_id, c.region_code, c.handling_level, c.started_at, c.ended_at, c.overdue_seconds)
-            for c in self.custody
+            (
+                issue_id,
+                c.holder.region_code,
+                c.holder.handling_level,
+                c.holder.board_id,
+                c.holder.department_id,
+                c.started_at,
+                c.ended_at,
+                c.overdue_seconds,
+                c.lapsed_limits,
+            )
+            for c in self.ledger.spans
         ]
+
+    def rating_rows(self) -> list[tuple[Any, ...]]:
+        return list(self.ratings)
 
     def event_rows(self) -> list[tuple[Any, ...]]:
         issue_id = self.d.id

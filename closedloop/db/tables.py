@@ -285,14 +285,39 @@ issue_custody = sa.Table(
     sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False),
     sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
     sa.Column("handling_level", sa.Text, nullable=False),
+    # The unit of the holding region working on it (none while the center has the move).
+    sa.Column("board_id", sa.Integer, sa.ForeignKey("board.id"), nullable=True),
+    sa.Column("department_id", sa.Integer, sa.ForeignKey("department.id"), nullable=True),
     sa.Column("started_at", TZ, nullable=False),
     sa.Column("ended_at", TZ, nullable=True),
-    # Time past a running limit while this holder had the issue (the holder is to blame).
+    # Limits whose deadline fell in this span and that ended late, and their late time
+    # (closedloop.domain.custody: charged to this holder whoever held the issue later).
     sa.Column("overdue_seconds", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("lapsed_limits", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_issue_custody_issue", "issue_id", "id"),
     sa.Index("ix_issue_custody_region", "region_code", "started_at"),
     # Appended under row-level security; a RETURNING would re-read rows the writer may no
     # longer see (an event on an issue that just left its scope).
+    implicit_returning=False,
+)
+
+# Every rating an enterprise gave, kept when the issue is reopened and resolved again:
+# which resolution it rated (its ordinal and time) and who held the issue then.
+issue_rating = sa.Table(
+    "issue_rating",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False),
+    sa.Column("resolution", sa.Integer, nullable=False),
+    sa.Column("resolved_at", TZ, nullable=False),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("board_id", sa.Integer, sa.ForeignKey("board.id"), nullable=True),
+    sa.Column("department_id", sa.Integer, sa.ForeignKey("department.id"), nullable=True),
+    sa.Column("grade", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("rated_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("rated_at", TZ, nullable=False),
+    sa.UniqueConstraint("issue_id", "resolution", name="uq_issue_rating_issue_resolution"),
     implicit_returning=False,
 )
 

@@ -63,6 +63,10 @@ DERIVED_COUNTERS: Mapping[str, Label] = MappingProxyType(
         "rated": Label("评价总数", "rated issues"),
         "satisfied_ratings": Label("满意数", "ratings in the satisfied grades"),
         "good_ratings": Label("好评数（含未评价）", "good ratings (satisfied or unrated)"),
+        "resolutions": Label(
+            "参评办结数（已评价的每次办结及未评价的办结）",
+            "resolutions rated or left unrated (each counted once)",
+        ),
     }
 )
 
@@ -143,6 +147,16 @@ class EmptyPolicy(enum.StrEnum):
 
     FULL_POINTS = "full_points"
     ZERO_POINTS = "zero_points"
+
+
+class RatingCount(enum.StrEnum):
+    """Which ratings a scheme counts when an issue was resolved more than once."""
+
+    # Every rated resolution: an unsatisfied rating that reopened the issue stays counted
+    # after the issue is resolved again (一事一评: each resolution is rated).
+    EVERY_RESOLUTION = "every_resolution"
+    # Only the last rating of each resolved issue (a work order's final return visit).
+    LAST_PER_ISSUE = "last_per_issue"
 
 
 class Gap(enum.StrEnum):
@@ -261,6 +275,7 @@ class Scheme:
     label: Label
     max_total: Decimal  # the sum of the indicator maxima
     satisfied_grades: frozenset[str]
+    rating_count: RatingCount
     indicators: tuple[Indicator, ...]
     adjustments: tuple[Adjustment, ...] = ()
     total_floor: Decimal = Decimal(0)
@@ -483,6 +498,8 @@ def parse_scheme(data: Mapping[str, Any], *, origin: str = "<data>") -> Scheme:
                 f"unknown rating grade {grade} (known: {', '.join(RATING_GRADES)})",
             )
 
+    rating_count: RatingCount = r.enum(RatingCount, data.get("rating_count"), "rating_count")
+
     raw_adjustments = r.obj(data.get("adjustments", {}), "adjustments")
     adjustments = tuple(
         Adjustment(
@@ -505,6 +522,7 @@ def parse_scheme(data: Mapping[str, Any], *, origin: str = "<data>") -> Scheme:
         label=label,
         max_total=max_total,
         satisfied_grades=frozenset(grades),
+        rating_count=rating_count,
         indicators=indicators,
         adjustments=adjustments,
         total_floor=floor,

@@ -76,8 +76,9 @@ class InvalidIndicatorInput(ScoringError):
 class Counters:
     """Per target and period, computed from issues by the database layer.
 
-    Every resolved issue should be counted once in ``ratings`` (by grade) or in
-    ``unrated_resolved``; issues still inside the rating window count as unrated, i.e. good.
+    ``ratings`` holds the ratings the scheme counts (every rated resolution, or the last one
+    of each resolved issue); a resolved issue whose current resolution is unrated counts in
+    ``unrated_resolved`` (issues still inside the rating window too: good ratings).
     """
 
     total: int = 0  # issues attributed to the target (问题总数)
@@ -114,6 +115,11 @@ class Counters:
     def good_ratings(self, satisfied_grades: frozenset[str]) -> int:
         return self.satisfied_ratings(satisfied_grades) + self.unrated_resolved
 
+    def resolutions(self) -> int:
+        """Resolutions counted for satisfaction: every rating counted (one per rated
+        resolution, as the scheme counts them) and every resolved issue left unrated."""
+        return self.rated() + self.unrated_resolved
+
     def value(self, name: str, satisfied_grades: frozenset[str]) -> int:
         """A base or derived counter by the name a scheme's ``rate`` uses."""
         if name == "rated":
@@ -122,6 +128,8 @@ class Counters:
             return self.satisfied_ratings(satisfied_grades)
         if name == "good_ratings":
             return self.good_ratings(satisfied_grades)
+        if name == "resolutions":
+            return self.resolutions()
         if name in BASE_COUNTERS:
             count: int = getattr(self, name)
             return count

@@ -14,6 +14,7 @@ from strawberry.utils.str_converters import to_camel_case
 from closedloop import i18n
 from closedloop.authz.enforcer import can
 from closedloop.authz.roles import Action, Role
+from closedloop.domain.custody import running_late
 from closedloop.domain.errors import IssueErrorCode
 from closedloop.domain.issues import (
     FINAL_STATES,
@@ -108,27 +109,46 @@ class CustodyEntry:
     ended_at: dt.datetime | None = strawberry.field(
         description="移交他人或问题终结的时间；仍在办为空 / when it passed on or the issue ended"
     )
+    lapsed_limits: int = strawberry.field(
+        description="截止时间落在本段承办期内且已超时的时限数（记于本承办方）"
+        " / time limits whose deadline fell in this holder's span and that ran out"
+    )
     region_code: strawberry.Private[str]
+    board_id: strawberry.Private[int | None]
+    department_id: strawberry.Private[int | None]
     overdue_so_far: strawberry.Private[int]
-    running_due_at: strawberry.Private[dt.datetime | None]
+    running_late: strawberry.Private[int]
 
     @strawberry.field
     async def region(self, info: Info) -> Region | None:
         rec = await info.context.loaders.region.load(self.region_code)
         return Region.from_record(rec) if rec else None
 
+    @strawberry.field(description="承办板块 / the board that held it (none at center level)")
+    async def board(self, info: Info) -> Board | None:
+        if self.board_id is None:
+            return None
+        rec = await info.context.loaders.board.load(self.board_id)
+        return Board.from_record(rec) if rec else None
+
+    @strawberry.field(description="承办部门 / the department that held it")
+    async def department(self, info: Info) -> Department | None:
+        if self.department_id is None:
+            return None
+        rec = await info.context.loaders.department.load(self.department_id)
+        return Department.from_record(rec) if rec else None
+
     @strawberry.field(description="承办时长（秒）/ how long this holder had it")
     def held_seconds(self, info: Info) -> int:
         end = self.ended_at or info.context.clock.now()
         return int((end - self.started_at).total_seconds())
 
-    @strawberry.field(description="超时时长（秒），归于当时的承办方 / time past the limit")
-    def overdue_seconds(self, info: Info) -> int:
-        extra = 0
-        if self.ended_at is None and self.running_due_at is not None:
-            now = info.context.clock.now()
-            extra = max(0, int((now - max(self.running_due_at, self.started_at)).total_seconds()))
-        return self.overdue_so_far + extra
+    @strawberry.field(
+        description="超时时长（秒），记于截止时为承办方者，不论之后由谁办结"
+        " / time past a limit, booked to the holder when its deadline passed"
+    )
+    def overdue_seconds(self) -> int:
+        return self.overdue_so_far + self.running_late
 
 
 @strawberry.type(description="涉企问题 / an enterprise issue")
@@ -260,6 +280,8 @@ class Issue(Node):
     async def custody(self, info: Info) -> list[CustodyEntry]:
         rows = await info.context.loaders.custody.load(self.rec.id)
         running = self.rec.due_at if self.rec.clock_kind is not None else None
+        # A running limit's late time so far, booked to whoever held it at the deadline.
+        late = running_late(rows, running, info.context.clock.now())
         # A finished issue's last holder held it until it was closed, not until now.
         finished = self.rec.closed_at if self.rec.state in FINAL_STATES else None
         return [
@@ -267,11 +289,14 @@ class Issue(Node):
                 handling_level=HandlingLevel(r.handling_level),
                 started_at=r.started_at,
                 ended_at=r.ended_at or finished,
+                lapsed_limits=r.lapsed_limits,
                 region_code=r.region_code,
+                board_id=r.board_id,
+                department_id=r.department_id,
                 overdue_so_far=r.overdue_seconds,
-                running_due_at=running if r.ended_at is None else None,
+                running_late=late.seconds if late is not None and late.index == n else 0,
             )
-            for r in rows
+            for n, r in enumerate(rows)
         ]
 
     @strawberry.field(description="疑似重复件及相似度 / near-duplicate candidates, best first")

@@ -64,7 +64,14 @@ async def _rows(db: Database, issue_id: int) -> tuple[dict[str, Any], list[Any],
         custody = (
             await conn.execute(
                 sa.select(
-                    c.region_code, c.handling_level, c.started_at, c.ended_at, c.overdue_seconds
+                    c.region_code,
+                    c.handling_level,
+                    c.board_id,
+                    c.department_id,
+                    c.started_at,
+                    c.ended_at,
+                    c.overdue_seconds,
+                    c.lapsed_limits,
                 )
                 .where(c.issue_id == issue_id)
                 .order_by(c.id)

@@ -202,7 +202,7 @@ def test_huzhou_keeps_every_transcribed_fact() -> None:
         "OVERDUE_RESOLUTION_RATE": ("overdue_resolved", "handled"),
         "RESOLUTION_RATE": ("resolved", "handled"),
         "RECURRENCE_RATE": ("recurred", "resolved"),
-        "SATISFACTION_RATE": ("good_ratings", "resolved"),
+        "SATISFACTION_RATE": ("good_ratings", "resolutions"),
         "POLICY_FULFILMENT_RATE": ("policy_funds_paid", "policy_funds_budgeted"),
     }
     proactive = scheme.indicator("PROACTIVE_DISCOVERY_RATE").rule

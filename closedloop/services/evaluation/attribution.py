@@ -14,10 +14,19 @@ Department target (department D of region R, catalog key K), period P
       ``lead_department_key`` is K (e.g. the IP and REGISTRATION boards count for
       MARKET_REGULATION), and whose (latest) assignment time ``assigned_at`` falls in P.
       A board led by the reform office (GENERAL, FALLBACK) counts for no department. An
-      issue handed back, escalated or delegated loses its board/department and leaves the
-      count; a re-assignment moves it to the new unit and to the period of the new
-      assignment. (Boards and departments are only ever set for units of the holding
+      issue handed back, escalated or delegated in time loses its board/department and
+      leaves the count; a re-assignment moves it to the new unit and to the period of the
+      new assignment. (Boards and departments are only ever set for units of the holding
       region, so the query walks the holding-region index.)
+  A3a. An issue D let a time limit run out on (a custody span of D's unit was charged with
+      a lapse, ``closedloop.domain.custody`` C3) counts for D even when another unit holds
+      it now: in its total and its handled issues, and, once resolved, in its issues
+      resolved after the limit (not in its resolved issues: D did not resolve it), in the
+      period D received it (the span's start).
+  A3b. A rating is the rating of the unit that made the resolution rated (``issue_rating``):
+      under a scheme that counts every rated resolution, a resolution D made and the
+      enterprise rated stays D's rating after the issue moved on (in the period of that
+      resolution).
 
 Region target (region G, a child of the peer group's region), period P
   A4. The issues originating in G's subtree (``origin_region_code`` starts with G) and
@@ -33,19 +42,20 @@ Counters (``closedloop.domain.scoring.Counters``), the same for both kinds unles
                      SUBMITTED counts, it is waiting on the target
   resolved           state RESOLVED or CLOSED; a reopened issue is not resolved until it is
                      resolved again
-  overdue_resolved   of the resolved:
-                     A5 (department) ``issue.overdue``: resolved after its running limit;
-                     A6 (region G) a time limit passed while a holder inside G's subtree had
-                     the issue: an ``issue_custody`` row of the issue with its region in G's
-                     subtree has ``overdue_seconds > 0``. Overdue time belongs to whoever
-                     held the issue when its limit passed: lateness at an ancestor after an
-                     escalation is not G's; lateness anywhere inside G's subtree (at the
-                     assignment or the reply stage, at G or one of its towns) is G's, even
-                     when a later holder replied in time.
+  overdue_resolved   resolved issues charged with a lapsed time limit (the custody ledger,
+                     ``lapsed_limits > 0``, rule C5):
+                     A5 (department D) on a span of D's unit, whoever resolved the issue;
+                     A6 (region G) on a span of a holder inside G's subtree (at the
+                     assignment or the reply stage, at G or one of its towns), even when a
+                     later holder replied in time; lateness at an ancestor after an
+                     escalation is not G's.
   recurred           of the resolved, ``issue.recurred`` (a later issue repeats it)
-  ratings            of the resolved, by grade (``issue.rating``)
-  unrated_resolved   of the resolved, ``rating IS NULL``: good ratings, per the scheme
-                     (未作评价的默认为好评); also the issues still inside the rating window
+  ratings            by grade, as the scheme counts them (``RatingCount``): every rated
+                     resolution (``issue_rating``, reopening keeps them) or only the last
+                     rating of each resolved issue (``issue.rating``)
+  unrated_resolved   of the resolved, ``rating IS NULL``: the current resolution is unrated,
+                     a good rating per the scheme (未作评价的默认为好评); also the issues still
+                     inside the rating window
   responded_on_time  assigned within the assignment limit (``assigned_at`` set and not
                      ``assign_overdue``), or resolved in time by the center itself without
                      an assignment
@@ -70,7 +80,7 @@ from closedloop.authz.roles import Principal
 from closedloop.db import tables as t
 from closedloop.domain.issues import IssueState
 from closedloop.domain.periods import Period
-from closedloop.domain.schemes import BASE_COUNTERS
+from closedloop.domain.schemes import BASE_COUNTERS, RatingCount
 from closedloop.domain.scoring import Counters
 from closedloop.services.evaluation.targets import PeerGroup, TargetKind
 from closedloop.tenancy.scope import in_subtree, issue_visibility
@@ -100,13 +110,16 @@ def counter_columns(
     live: ColumnElement[bool] | None = None,
     responded: ColumnElement[bool] | None = None,
     weight: Any = None,
+    ratings: Mapping[str, Any] | None = None,
 ) -> list[sa.Label[Any]]:
     """The aggregates behind ``Counters`` over rows with the issue's columns ``c``.
 
-    ``overdue`` decides who is blamed for lateness (A5/A6); ``live`` restricts every counter
+    ``overdue`` decides who is charged with a lapse (A5/A6); ``live`` restricts every counter
     when the rows still contain MERGED duplicates (the dashboard counts those apart).
     ``weight`` names a count column when the rows are already grouped (the dashboard groups
     issues by their facts first, so that each issue feeds one aggregate, not twenty).
+    ``ratings``: per grade, a column with each row's count of ratings of that grade (every
+    rated resolution); without it, the current rating of each resolved issue.
     """
 
     def count(*conds: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -131,10 +144,31 @@ def counter_columns(
         ),
         count(resolved, c.rating.is_(None)).label("unrated_resolved"),
     ]
-    columns += [
-        count(resolved, c.rating == grade).label(name) for grade, name in RATING_COLUMNS.items()
-    ]
+    if ratings is None:
+        columns += [
+            count(resolved, c.rating == grade).label(name) for grade, name in RATING_COLUMNS.items()
+        ]
+    else:
+        columns += [
+            sa.func.coalesce(sa.func.sum(ratings[grade]), 0).label(name)
+            for grade, name in RATING_COLUMNS.items()
+        ]
     return columns
+
+
+def rating_counts(key: Any = None) -> sa.Subquery:
+    """Every rating on record, counted by grade per issue (and per ``key``, e.g. the unit
+    that made the rated resolution)."""
+    r = t.issue_rating.c
+    keys = [r.issue_id] if key is None else [r.issue_id, key.label("unit")]
+    return (
+        sa.select(
+            *keys,
+            *(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS),
+        )
+        .group_by(*keys)
+        .subquery("rated")
+    )
 
 
 def counters_from(m: Mapping[Any, Any]) -> Counters:
@@ -167,18 +201,24 @@ def date_bucket(column: Any, periods: Sequence[Period]) -> ColumnElement[int]:
 
 
 async def group_counters(
-    conn: AsyncConnection, principal: Principal, group: PeerGroup, periods: Sequence[Period]
+    conn: AsyncConnection,
+    principal: Principal,
+    group: PeerGroup,
+    periods: Sequence[Period],
+    rating_count: RatingCount = RatingCount.LAST_PER_ISSUE,
 ) -> list[dict[str, Counters]]:
     """For each period (in order), the counters of every target of the group that has
-    issues, by target key; targets without issues are absent (all counters 0)."""
+    issues, by target key; targets without issues are absent (all counters 0).
+    ``rating_count``: how the scheme counts ratings."""
     check_contiguous(periods)
     if not group.targets:
         return [{} for _ in periods]
+    every = rating_count is RatingCount.EVERY_RESOLUTION
     if group.kind is TargetKind.REGION:
-        rows = await conn.execute(_region_statement(principal, group, periods))
+        rows = await conn.execute(_region_statement(principal, group, periods, every))
         key_of: dict[Any, str] = {x.key: x.key for x in group.targets}
     else:
-        rows = await conn.execute(_department_statement(principal, group, periods))
+        rows = await conn.execute(_department_statement(principal, group, periods, every))
         key_of = {x.department_id: x.key for x in group.targets}
     out: list[dict[str, Counters]] = [{} for _ in periods]
     for row in rows:
@@ -189,26 +229,37 @@ async def group_counters(
 
 
 def _region_statement(
-    principal: Principal, group: PeerGroup, periods: Sequence[Period]
+    principal: Principal, group: PeerGroup, periods: Sequence[Period], every: bool
 ) -> sa.Select[*tuple[Any, ...]]:
     length = group.child_length
     assert length is not None  # a group with targets has children
     c = t.issue.c
     target = sa.func.substr(c.origin_region_code, 1, length)
     k = t.issue_custody.c
-    # A6: blamed when a holder inside the target's subtree let a limit pass.
-    blamed = (
+    # A6: charged when a holder inside the target's subtree let a limit lapse.
+    charged = (
         sa.exists()
         .where(
             k.issue_id == c.id,
-            k.overdue_seconds > 0,
+            k.lapsed_limits > 0,
             sa.func.starts_with(k.region_code, target),
         )
         .correlate(t.issue)
     )
     bucket = instant_bucket(c.created_at, periods)
+    source: Any = t.issue
+    ratings = None
+    if every:
+        rated = rating_counts()
+        source = t.issue.outerjoin(rated, rated.c.issue_id == c.id)
+        ratings = {g: rated.c[g] for g in RATING_COLUMNS}
     return (
-        sa.select(bucket.label("bucket"), target.label("target"), *counter_columns(c, blamed))
+        sa.select(
+            bucket.label("bucket"),
+            target.label("target"),
+            *counter_columns(c, charged, ratings=ratings),
+        )
+        .select_from(source)
         .where(
             in_subtree(c.origin_region_code, group.region.code),
             # Issues of the group's own region belong to none of its children.
@@ -223,25 +274,145 @@ def _region_statement(
 
 
 def _department_statement(
-    principal: Principal, group: PeerGroup, periods: Sequence[Period]
+    principal: Principal, group: PeerGroup, periods: Sequence[Period], every: bool
 ) -> sa.Select[*tuple[Any, ...]]:
+    """Rows (bucket, target, counters) summed over three kinds of booking: the unit holding
+    the issue now (A3), a unit charged with a lapse that no longer holds it (A3a), and a
+    unit whose rated resolution the issue has left behind (A3b, every rated resolution)."""
     c = t.issue.c
+    k = t.issue_custody.c
+    r = t.issue_rating.c
     department_ids = [x.department_id for x in group.targets if x.department_id is not None]
     board_ids = list(group.led_boards)
-    led: ColumnElement[Any] = (
-        sa.case(dict(group.led_boards), value=c.board_id) if group.led_boards else sa.null()
+
+    def unit(board: Any, department: Any) -> ColumnElement[Any]:
+        led: ColumnElement[Any] = (
+            sa.case(dict(group.led_boards), value=board) if group.led_boards else sa.null()
+        )
+        return sa.func.coalesce(department, led)
+
+    def ours(board: Any, department: Any) -> ColumnElement[bool]:
+        return sa.or_(department.in_(department_ids), board.in_(board_ids))
+
+    current = unit(c.board_id, c.department_id)
+    resolved = c.state.in_(RESOLVED_STATES)
+    first, last = periods[0].start_at, periods[-1].end_at
+    scope = (c.state != MERGED, issue_visibility(principal))
+
+    def one(cond: ColumnElement[bool]) -> ColumnElement[int]:
+        return sa.case((cond, 1), else_=0)
+
+    zero = sa.literal(0)
+    names = (*BASE_COUNTER_COLUMNS, *RATING_COLUMNS.values())
+
+    # A3: the unit holding it now; A5: charged when a span of that unit had a lapse.
+    charged_here = (
+        sa.exists()
+        .where(
+            k.issue_id == c.id, k.lapsed_limits > 0, unit(k.board_id, k.department_id) == current
+        )
+        .correlate(t.issue)
     )
-    target = sa.func.coalesce(c.department_id, led)
-    bucket = instant_bucket(c.assigned_at, periods)
-    return (
-        sa.select(bucket.label("bucket"), target.label("target"), *counter_columns(c, c.overdue))
+    if every:
+        rated = (
+            sa.select(*(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS))
+            .where(r.issue_id == c.id, unit(r.board_id, r.department_id) == current)
+            .correlate(t.issue)
+            .lateral("rated")
+        )
+        held_source: Any = t.issue.join(rated, sa.true())
+        held_ratings: dict[str, ColumnElement[Any]] = {g: rated.c[g] for g in RATING_COLUMNS}
+    else:
+        held_source = t.issue
+        held_ratings = {g: one(sa.and_(resolved, c.rating == g)) for g in RATING_COLUMNS}
+    held = (
+        sa.select(
+            instant_bucket(c.assigned_at, periods).label("bucket"),
+            current.label("target"),
+            sa.literal(1).label("total"),
+            one(c.proactive).label("proactive"),
+            one(c.state.not_in(NOT_HANDLED_STATES)).label("handled"),
+            one(resolved).label("resolved"),
+            one(sa.and_(resolved, charged_here)).label("overdue_resolved"),
+            one(sa.and_(resolved, c.recurred)).label("recurred"),
+            one(responded_in_time(c)).label("responded_on_time"),
+            one(sa.and_(resolved, c.rating.is_(None))).label("unrated_resolved"),
+            *(held_ratings[g].label(name) for g, name in RATING_COLUMNS.items()),
+        )
+        .select_from(held_source)
         .where(
             c.holding_region_code == group.region.code,
-            sa.or_(c.department_id.in_(department_ids), c.board_id.in_(board_ids)),
-            c.assigned_at >= periods[0].start_at,
-            c.assigned_at < periods[-1].end_at,
-            c.state != MERGED,
-            issue_visibility(principal),
+            ours(c.board_id, c.department_id),
+            c.assigned_at >= first,
+            c.assigned_at < last,
+            *scope,
         )
+    )
+
+    # A3a: charged with a lapse, no longer holding it.
+    lapsed = (
+        sa.select(
+            k.issue_id,
+            unit(k.board_id, k.department_id).label("unit"),
+            sa.func.min(k.started_at).label("received_at"),
+        )
+        .where(k.lapsed_limits > 0, ours(k.board_id, k.department_id))
         .group_by(sa.text("1, 2"))
+        .subquery("lapsed")
+    )
+    l_ = lapsed.c
+    elsewhere = sa.or_(current.is_(None), current != l_.unit)
+    charged = (
+        sa.select(
+            instant_bucket(l_.received_at, periods).label("bucket"),
+            l_.unit.label("target"),
+            sa.literal(1).label("total"),
+            zero.label("proactive"),
+            one(c.state.not_in(NOT_HANDLED_STATES)).label("handled"),
+            zero.label("resolved"),
+            one(resolved).label("overdue_resolved"),
+            *(
+                zero.label(n)
+                for n in names
+                if n not in {"total", "proactive", "handled", "resolved", "overdue_resolved"}
+            ),
+        )
+        .select_from(lapsed.join(t.issue, c.id == l_.issue_id))
+        .where(l_.received_at >= first, l_.received_at < last, elsewhere, *scope)
+    )
+    parts: list[Any] = [held, charged]
+
+    if every:
+        # A3b: ratings of a unit's resolutions the issue has left behind.
+        left = (
+            sa.select(
+                r.issue_id,
+                unit(r.board_id, r.department_id).label("unit"),
+                sa.func.min(r.resolved_at).label("resolved_at"),
+                *(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS),
+            )
+            .where(ours(r.board_id, r.department_id))
+            .group_by(sa.text("1, 2"))
+            .subquery("left_rated")
+        )
+        f = left.c
+        parts.append(
+            sa.select(
+                instant_bucket(f.resolved_at, periods).label("bucket"),
+                f.unit.label("target"),
+                *(zero.label(n) for n in BASE_COUNTER_COLUMNS),
+                *(f[g].label(name) for g, name in RATING_COLUMNS.items()),
+            )
+            .select_from(left.join(t.issue, c.id == f.issue_id))
+            .where(
+                f.resolved_at >= first,
+                f.resolved_at < last,
+                sa.or_(current.is_(None), current != f.unit),
+                *scope,
+            )
+        )
+    booked = sa.union_all(*parts).subquery("booked")
+    b = booked.c
+    return sa.select(b.bucket, b.target, *(sa.func.sum(b[n]).label(n) for n in names)).group_by(
+        b.bucket, b.target
     )

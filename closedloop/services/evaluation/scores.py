@@ -108,7 +108,7 @@ async def _score(
     group: PeerGroup,
     periods: Sequence[Period],
 ) -> list[GroupScores]:
-    counters = await group_counters(conn, principal, group, periods)
+    counters = await group_counters(conn, principal, group, periods, scheme.rating_count)
     inputs = await current_inputs(
         conn, scheme.key, group.kind, group.region.code, group.targets, periods
     )

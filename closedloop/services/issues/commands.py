@@ -16,6 +16,7 @@ from closedloop.authz.roles import Action, Role, Target
 from closedloop.catalog import DEDICATED_ROUTES, get_catalog
 from closedloop.db import tables as t
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
+from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import (
     Category,
@@ -223,7 +224,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
             .returning(t.issue.c.id)
         )
     ).scalar_one()
-    await tx.open_custody(int(issue_id), holding, level.value)
+    await tx.open_custody(int(issue_id), holder_of(holding, level.value, None, None, state.value))
     await tx.append_event(
         int(issue_id),
         "SETTLED_IN_CHANNEL" if settled else "SUBMITTED",
@@ -471,6 +472,43 @@ async def urge(tx: CommandTx, issue_id: int, version: int) -> int:
     return issue.id
 
 
+async def _keep_rating(
+    tx: CommandTx, issue: IssueRecord, grade: RatingGrade, comment: str | None
+) -> None:
+    """Every rating stays on record (``issue_rating``): the resolution it rates (ordinal and
+    time) and the holder that resolved it, whatever happens to the issue afterwards."""
+    e = t.issue_event.c
+    resolutions = (
+        await tx.conn.execute(
+            sa.select(sa.func.count()).where(
+                e.issue_id == issue.id, e.type.in_(("RESOLVED", "SETTLED_IN_CHANNEL"))
+            )
+        )
+    ).scalar_one()
+    holder = holder_of(
+        issue.holding_region_code,
+        issue.handling_level.value,
+        issue.board_id,
+        issue.department_id,
+        issue.state.value,
+    )
+    assert issue.resolved_at is not None  # only a resolved issue is rated
+    await tx.conn.execute(
+        t.issue_rating.insert().values(
+            issue_id=issue.id,
+            resolution=max(1, int(resolutions)),
+            resolved_at=issue.resolved_at,
+            region_code=holder.region_code,
+            board_id=holder.board_id,
+            department_id=holder.department_id,
+            grade=grade.value,
+            comment=comment,
+            rated_by=tx.principal.account_id,
+            rated_at=tx.now,
+        )
+    )
+
+
 async def rate(
     tx: CommandTx, issue_id: int, version: int, grade: RatingGrade, comment: str | None
 ) -> int:
@@ -489,6 +527,7 @@ async def rate(
     else:
         changes["reopen_count"] = issue.reopen_count + 1
         changes.update(await _start_clock(tx, issue, ClockKind.ASSIGN))
+    await _keep_rating(tx, issue, grade, comment)
     await tx.update(issue, **changes)
     await tx.event(
         issue, "RATED", public=True, to_state=to, message=comment, payload={"grade": grade.value}

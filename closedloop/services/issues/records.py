@@ -268,9 +268,12 @@ class CustodyRecord:
     issue_id: int
     region_code: str
     handling_level: str
+    board_id: int | None
+    department_id: int | None
     started_at: dt.datetime
     ended_at: dt.datetime | None
     overdue_seconds: int
+    lapsed_limits: int
 
 
 async def custody_for(

@@ -19,6 +19,7 @@ from closedloop.authz.enforcer import can
 from closedloop.authz.roles import Action, Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.domain import custody
 from closedloop.domain.clock import Clock
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Command, IllegalTransition, IssueState, transition
@@ -110,35 +111,64 @@ class CommandTx:
             raise IssueCommandError(IssueErrorCode.VERSION_CONFLICT, "expectedVersion")
 
     async def _keep_custody(self, issue: IssueRecord, values: dict[str, Any]) -> None:
-        """The custody ledger: who held the issue, at which level, and for how long past a
-        running limit. Overdue time accrues to the open row whenever the clock changes or
-        the issue changes hands, so it belongs to the holder when the limit passed."""
-        region = values.get("holding_region_code", issue.holding_region_code)
-        level = values.get("handling_level", issue.handling_level.value)
-        moved = region != issue.holding_region_code or level != issue.handling_level.value
-        clock_changed = "clock_kind" in values or "due_at" in values
-        if not (moved or clock_changed):
+        """The custody ledger (``closedloop.domain.custody``): a span per holder (tier, level,
+        board or department); a limit's late time and lapse go to the span that held the
+        issue at its deadline."""
+        before = custody.holder_of(
+            issue.holding_region_code,
+            issue.handling_level.value,
+            issue.board_id,
+            issue.department_id,
+            issue.state.value,
+        )
+        after = custody.holder_after(
+            before,
+            values.get("holding_region_code", issue.holding_region_code),
+            values.get("handling_level", issue.handling_level.value),
+            values.get("board_id", issue.board_id),
+            values.get("department_id", issue.department_id),
+            values.get("state", issue.state.value),
+        )
+        moved = after != before
+        limit_ends = issue.clock_kind is not None and ("clock_kind" in values or "due_at" in values)
+        if not (moved or limit_ends):
             return
         c = t.issue_custody.c
-        open_row = sa.and_(c.issue_id == issue.id, c.ended_at.is_(None))
-        if issue.clock_kind is not None and issue.due_at is not None and self.now > issue.due_at:
-            late_from = sa.func.greatest(sa.literal(issue.due_at), c.started_at)
-            seconds = sa.cast(sa.extract("epoch", sa.literal(self.now) - late_from), sa.BigInteger)
-            await self.conn.execute(
-                t.issue_custody.update()
-                .where(open_row)
-                .values(overdue_seconds=c.overdue_seconds + sa.func.greatest(0, seconds))
-            )
+        due_at = issue.due_at if issue.clock_kind is not None else None
+        if due_at is not None and self.now > due_at:
+            spans = (
+                await self.conn.execute(
+                    sa.select(c.id, c.started_at, c.ended_at)
+                    .where(c.issue_id == issue.id)
+                    .order_by(c.id)
+                )
+            ).all()
+            booking = custody.book(spans, due_at, self.now, limit_ends=limit_ends)
+            if booking is not None:
+                await self.conn.execute(
+                    t.issue_custody.update()
+                    .where(c.id == spans[booking.index].id)
+                    .values(
+                        overdue_seconds=c.overdue_seconds + booking.seconds,
+                        lapsed_limits=c.lapsed_limits + booking.lapses,
+                    )
+                )
         if moved:
+            open_row = sa.and_(c.issue_id == issue.id, c.ended_at.is_(None))
             await self.conn.execute(
                 t.issue_custody.update().where(open_row).values(ended_at=self.now)
             )
-            await self.open_custody(issue.id, region, level)
+            await self.open_custody(issue.id, after)
 
-    async def open_custody(self, issue_id: int, region: str, level: str) -> None:
+    async def open_custody(self, issue_id: int, holder: custody.Holder) -> None:
         await self.conn.execute(
             t.issue_custody.insert().values(
-                issue_id=issue_id, region_code=region, handling_level=level, started_at=self.now
+                issue_id=issue_id,
+                region_code=holder.region_code,
+                handling_level=holder.handling_level,
+                board_id=holder.board_id,
+                department_id=holder.department_id,
+                started_at=self.now,
             )
         )
 
