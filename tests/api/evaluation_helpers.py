@@ -52,8 +52,9 @@ async def unit(db: Database, table: sa.Table, region: str, key: str) -> int:
 
 
 async def insert_issues(db: Database, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert issues with sensible defaults; ``overdue_at`` adds a custody row with overdue
-    time at that region (the holder blamed for lateness)."""
+    """Insert issues with sensible defaults; ``overdue_at`` adds a custody row with a lapsed
+    limit at that region (the holder charged with it); otherwise an ``overdue`` issue's
+    holder is charged."""
     ent = await enterprise_id(db)
     ids: list[int] = []
     async with db.admin.begin() as conn:
@@ -78,14 +79,33 @@ async def insert_issues(db: Database, rows: list[dict[str, Any]]) -> list[int]:
                 await conn.execute(t.issue.insert().values(**data).returning(t.issue.c.id))
             ).scalar_one()
             ids.append(int(new_id))
+            # The holder now; an overdue issue of a unit lapsed a limit while it held it.
+            late_here = bool(data.get("overdue")) and custody_late is None
             await conn.execute(
                 t.issue_custody.insert().values(
                     issue_id=new_id,
                     region_code=data["holding_region_code"],
-                    handling_level="CENTER",
+                    handling_level=data["handling_level"],
+                    board_id=data.get("board_id"),
+                    department_id=data.get("department_id"),
                     started_at=created,
+                    overdue_seconds=86_400 if late_here else 0,
+                    lapsed_limits=1 if late_here else 0,
                 )
             )
+            if data.get("rating") is not None:
+                await conn.execute(
+                    t.issue_rating.insert().values(
+                        issue_id=new_id,
+                        resolution=1,
+                        resolved_at=data["resolved_at"],
+                        region_code=data["holding_region_code"],
+                        board_id=data.get("board_id"),
+                        department_id=data.get("department_id"),
+                        grade=data["rating"],
+                        rated_at=data.get("rated_at") or data["resolved_at"],
+                    )
+                )
             if custody_late is not None:
                 await conn.execute(
                     t.issue_custody.insert().values(
@@ -95,6 +115,7 @@ async def insert_issues(db: Database, rows: list[dict[str, Any]]) -> list[int]:
                         started_at=created,
                         ended_at=created + dt.timedelta(days=5),
                         overdue_seconds=86_400,
+                        lapsed_limits=1,
                     )
                 )
     return ids
