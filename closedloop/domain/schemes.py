@@ -70,7 +70,8 @@ DERIVED_COUNTERS: Mapping[str, Label] = MappingProxyType(
     }
 )
 
-COUNTER_NAMES: frozenset[str] = frozenset(BASE_COUNTERS) | frozenset(DERIVED_COUNTERS)
+COUNTER_LABELS: Mapping[str, Label] = MappingProxyType({**BASE_COUNTERS, **DERIVED_COUNTERS})
+COUNTER_NAMES: frozenset[str] = frozenset(COUNTER_LABELS)
 
 
 class ScoringError(ValueError):

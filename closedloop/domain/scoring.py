@@ -12,9 +12,15 @@ Decisions (the scheme text is silent on them):
   the exact rate and rounded once, to 2 decimals, half-up (13.765 → 13.77). Reported rates
   are rounded the same way. The total is the sum of the rounded points, so it always equals
   what a reader adds up from the table.
-* Empty denominator (no issues handled, nothing resolved, no budget): the rate is ``None``
-  and the indicator scores the scheme's ``when_empty`` (Huzhou: full points — with nothing to
-  measure nothing went wrong, as "未发生超时办结问题得满分" reads). Status ``EMPTY``.
+* Empty is not perfect. Empty denominator (no issues handled, nothing resolved, no budget):
+  the rate is ``None``, the target has no rank for the indicator, the status is ``EMPTY``
+  with a ``reason`` naming the empty amount (e.g. 办理问题总数为 0), and the indicator scores
+  what the scheme's ``when_empty`` says. Huzhou reads its own text: where full points are
+  for something that did not happen ("未发生超时办结问题得满分"), nothing handled earns
+  them; where they are for a rate reached ("满意率100%得满分") or a place in a ranking
+  ("排名第1位得满分"), a target with nothing to measure has no rate and no place, and earns
+  none. Ranks are among the targets that have a rate.
+* No negative zero: every amount reported is normalised (``-0`` becomes ``0``).
 * External input never recorded: the indicator scores ``when_missing`` (Huzhou: 0) with status
   ``MISSING``, so a dashboard can show it as pending.
 * Ties share a rank, standard competition ranking (1, 1, 3), on the exact rate for indicators
@@ -41,6 +47,7 @@ from typing import TypeAlias, TypeVar
 
 from closedloop.domain.schemes import (
     BASE_COUNTERS,
+    COUNTER_LABELS,
     RATING_GRADES,
     ChecksRule,
     DeductPerPointRule,
@@ -206,6 +213,22 @@ RESULT_STATUS_LABELS: Mapping[ResultStatus, Label] = MappingProxyType(
 )
 
 
+def empty_reason(name: str) -> Label:
+    """Why an indicator has nothing to measure: its denominator ``name`` is zero."""
+    counter = COUNTER_LABELS.get(name)
+    if counter is None:  # an external amount, named by the scheme
+        return Label(f"{name} 为 0 或未录入，无可计算数据", f"{name} is 0 or not recorded")
+    return Label(f"{counter.zh}为 0，无可计算数据", f"no {counter.en}: nothing to measure")
+
+
+MISSING_REASON = Label("外部结果尚未录入", "the external result has not been recorded")
+
+
+def no_negative_zero(value: Decimal) -> Decimal:
+    """``value`` with a negative zero (``Decimal('-0')``) turned into zero."""
+    return value.copy_abs() if value.is_zero() else value
+
+
 @dataclass(frozen=True, slots=True)
 class IndicatorResult:
     key: str
@@ -218,6 +241,7 @@ class IndicatorResult:
     rank: int | None  # among peers by rate, or the external rank; None otherwise
     points: Decimal
     deduction: Decimal  # max_points − points
+    reason: Label | None = None  # why the status is EMPTY or MISSING
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +479,14 @@ class _Measure:
     rate: Fraction | None = None
     value: ExternalInput | None = None
 
+    def reason(self, indicator: Indicator) -> Label | None:
+        if self.status is ResultStatus.MISSING:
+            return MISSING_REASON
+        if self.status is ResultStatus.EMPTY:
+            assert indicator.rate is not None
+            return empty_reason(indicator.rate.denominator)
+        return None
+
 
 def _measure(scheme: Scheme, indicator: Indicator, inputs: TargetInputs) -> _Measure:
     spec = indicator.rate
@@ -558,12 +590,15 @@ def score_peers(scheme: Scheme, peers: Mapping[str, TargetInputs]) -> Scoreboard
                     label=indicator.label,
                     max_points=indicator.points,
                     status=measure.status,
-                    rate=None if measure.rate is None else round_half_up(measure.rate, RATE_PLACES),
+                    rate=None
+                    if measure.rate is None
+                    else no_negative_zero(round_half_up(measure.rate, RATE_PLACES)),
                     numerator=measure.numerator,
                     denominator=measure.denominator,
                     rank=rank,
-                    points=points,
-                    deduction=indicator.points - points,
+                    points=no_negative_zero(points),
+                    deduction=no_negative_zero(indicator.points - points),
+                    reason=measure.reason(indicator),
                 )
             )
 
@@ -574,7 +609,7 @@ def score_peers(scheme: Scheme, peers: Mapping[str, TargetInputs]) -> Scoreboard
                 key=a.key,
                 label=a.label,
                 count=inputs.adjustments.get(a.key, 0),
-                points=a.points_each * inputs.adjustments.get(a.key, 0),
+                points=no_negative_zero(a.points_each * inputs.adjustments.get(a.key, 0)),
             )
             for a in scheme.adjustments
         )
@@ -582,7 +617,7 @@ def score_peers(scheme: Scheme, peers: Mapping[str, TargetInputs]) -> Scoreboard
         total = max(subtotal + sum((a.points for a in adjustments), Decimal(0)), scheme.total_floor)
         if scheme.total_cap is not None:
             total = min(total, scheme.total_cap)
-        partial[target] = (adjustments, subtotal, total)
+        partial[target] = (adjustments, no_negative_zero(subtotal), no_negative_zero(total))
 
     ranks = competition_ranks({t: p[2] for t, p in partial.items()}, higher_is_better=True)
     scores = [

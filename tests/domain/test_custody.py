@@ -43,7 +43,7 @@ class Move:
     at: float
     to: Holder | None = None
     ends: bool = False
-    due: float | None | str = "keep"
+    due: float | str | None = "keep"
 
 
 Case = tuple[str, list[Move], list[tuple[Holder, int, int]]]

@@ -34,6 +34,7 @@ from closedloop.domain.schemes import (
     Direction,
     ExternalPointsRule,
     InvalidScheme,
+    Label,
     RankRule,
     Scheme,
     ScoringError,
@@ -465,34 +466,67 @@ def test_unrated_resolved_issues_count_as_good() -> None:
 # --- empty denominators, floors, caps, rounding --------------------------------------------
 
 
-def test_empty_denominators_score_full_points_and_are_not_ranked() -> None:
+def test_empty_is_not_perfect_unranked_and_scored_as_the_scheme_says() -> None:
     idle = TargetInputs(
         counters=Counters(),
         external={"POLICY_FULFILMENT_RATE": RateInput(0, None)},  # no budget, nothing paid
     )
     result = score_peers(huzhou(), {"A": A, "IDLE": idle})
     e = result["IDLE"]
-    for key in (
-        "PROACTIVE_DISCOVERY_RATE",
-        "OVERDUE_RESOLUTION_RATE",
-        "RESOLUTION_RATE",
-        "RECURRENCE_RATE",
-        "SATISFACTION_RATE",
-        "POLICY_FULFILMENT_RATE",
-    ):
+    # Full points where the plan gives them for something that did not happen, none where
+    # it gives them for a rate reached or a place in a ranking.
+    expected = {
+        "PROACTIVE_DISCOVERY_RATE": (D(0), "问题总数为 0，无可计算数据"),  # 排名第1位得满分
+        "OVERDUE_RESOLUTION_RATE": (D(10), "办理问题总数为 0，无可计算数据"),  # 未发生…得满分
+        "RESOLUTION_RATE": (D(0), "办理问题总数为 0，无可计算数据"),  # 问题100%解决得满分
+        "RECURRENCE_RATE": (D(10), "办结问题数为 0，无可计算数据"),  # 未发生…得满分
+        "SATISFACTION_RATE": (
+            D(0),
+            "参评办结数（已评价的每次办结及未评价的办结）为 0，无可计算数据",
+        ),
+        "POLICY_FULFILMENT_RATE": (
+            D(0),
+            "policy_funds_budgeted 为 0 或未录入，无可计算数据",
+        ),
+    }
+    for key, (points, reason_zh) in expected.items():
         r = e.indicator(key)
         assert r.status is ResultStatus.EMPTY
         assert r.rate is None and r.rank is None
-        assert r.points == r.max_points and r.deduction == 0
+        assert r.points == points and r.deduction == r.max_points - points
+        assert r.reason is not None and r.reason.zh == reason_zh
+        assert str(r.points)[0] != "-" and str(r.deduction)[0] != "-"
+    assert e.indicator("RESOLUTION_RATE").reason == Label(
+        "办理问题总数为 0，无可计算数据", "no issues handled: nothing to measure"
+    )
+    assert e.indicator("ENTERPRISE_REVIEW").reason is not None  # MISSING says why too
+    assert result["A"].indicator("SATISFACTION_RATE").reason is None
     # A is alone among the ranked peers now: rank 1
     assert result["A"].indicator("PROACTIVE_DISCOVERY_RATE").rank == 1
-    # 5 + 10 + 15 + 10 + 10 + 10 (policy, empty) = 60; the three other externals missing = 0
-    assert e.total == 60
+    # 10 + 10 (nothing went wrong); the three other externals missing = 0
+    assert e.total == 20
+    assert result["A"].total > e.total
     zero_budget = score_peers(
         huzhou(),
         {"Z": TargetInputs(external={"POLICY_FULFILMENT_RATE": RateInput(0, 0)})},
     ).scores[0]
     assert zero_budget.indicator("POLICY_FULFILMENT_RATE").status is ResultStatus.EMPTY
+
+
+def test_no_negative_zero_anywhere() -> None:
+    """A black-list adjustment of zero entries is 0, not -0 (points_each is -1)."""
+    result = score_peers(huzhou(), {"A": A, "IDLE": TargetInputs()})
+    for score in result.scores:
+        amounts = [score.subtotal, score.total]
+        amounts += [a.points for a in score.adjustments]
+        for r in score.indicators:
+            amounts += [r.points, r.deduction]
+            amounts += [x for x in (r.rate, r.numerator, r.denominator) if x is not None]
+        for amount in amounts:
+            assert not amount.is_signed() or amount < 0, (score.target, amount)
+            assert not str(amount).startswith("-0"), (score.target, amount)
+    black = result["IDLE"].adjustment("BLACK_LIST")
+    assert (black.count, str(black.points)) == (0, "0")
 
 
 def test_terrible_overdue_rate_floors_at_zero() -> None:
@@ -731,10 +765,11 @@ def test_hotline_satisfaction_ignores_unrated() -> None:
     )
     r = score_peers(scheme, {"X": TargetInputs(counters=counters)}).scores[0]
     satisfaction = r.indicator("SATISFACTION_RATE")
-    # nothing rated: 0/0 → empty → full 30; in Huzhou the same counters give 10/10 good
+    # nothing rated: 0/0 → empty → no rate reached, 0 of 30; in Huzhou the same counters
+    # give 10/10 good
     assert (satisfaction.status, satisfaction.rate, satisfaction.points) == (
         ResultStatus.EMPTY,
         None,
-        D(30),
+        D(0),
     )
-    assert r.total == 100
+    assert r.total == 70
