@@ -63,10 +63,8 @@ DERIVED_COUNTERS: Mapping[str, Label] = MappingProxyType(
         "rated": Label("评价总数", "rated issues"),
         "satisfied_ratings": Label("满意数", "ratings in the satisfied grades"),
         "good_ratings": Label("好评数（含未评价）", "good ratings (satisfied or unrated)"),
-        "resolutions": Label(
-            "参评办结数（已评价的每次办结及未评价的办结）",
-            "resolutions rated or left unrated (each counted once)",
-        ),
+        # Every rated resolution and every resolved issue left unrated, each once.
+        "resolutions": Label("参评办结数", "resolutions rated or left unrated"),
     }
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pytest
 
@@ -139,7 +140,7 @@ def test_timeline(name: str, steps: list[Move], expected: list[tuple[Holder, int
     ledger = run(steps)
     got = [(s.holder, s.overdue_seconds // 3600, s.lapsed_limits) for s in ledger.spans]
     assert got == expected, name
-    assert all(a.ended_at == b.started_at for a, b in zip(ledger.spans, ledger.spans[1:]))
+    assert all(a.ended_at == b.started_at for a, b in pairwise(ledger.spans))
 
 
 def test_charged_holders_once_each_in_order() -> None:

@@ -482,7 +482,7 @@ def test_empty_is_not_perfect_unranked_and_scored_as_the_scheme_says() -> None:
         "RECURRENCE_RATE": (D(10), "办结问题数为 0，无可计算数据"),  # 未发生…得满分
         "SATISFACTION_RATE": (
             D(0),
-            "参评办结数（已评价的每次办结及未评价的办结）为 0，无可计算数据",
+            "参评办结数为 0，无可计算数据",
         ),
         "POLICY_FULFILMENT_RATE": (
             D(0),
