@@ -224,7 +224,7 @@ async def test_counties_of_huzhou_worked_example(
     for key in ("ENTERPRISE_REVIEW", "INVESTMENT_APPROVAL_TIMELINESS", "PERSONALIZED"):
         expect(changxing, key, status="MISSING", points="0")
     # 4.9 + 10 + 15 + 10 + 10 = 49.9; 2 black entries → 47.9 (the April red ones don't count)
-    assert Decimal(changxing["total"]) == Decimal("47.9") and changxing["rank"] == 4
+    assert Decimal(changxing["total"]) == Decimal("47.9") and changxing["rank"] == 2
 
     wuxing = entries["330502"]
     # 3/4 = 75 %, rank 1 → 5
@@ -238,18 +238,20 @@ async def test_counties_of_huzhou_worked_example(
     assert Decimal(wuxing["subtotal"]) == Decimal(20)
     assert Decimal(wuxing["total"]) == Decimal(0) and wuxing["rank"] == 5
 
-    # No issues at all: every platform rate is empty (full points), inputs missing (0).
+    # No issues at all: every platform rate is empty, no rank; the plan's text gives full
+    # points only where nothing went wrong (overdue, recurrence): 10 + 10; inputs missing.
     for code in ("330503", "330523"):
         empty = entries[code]
-        expect(empty, "PROACTIVE_DISCOVERY_RATE", status="EMPTY", rank=None, points="5")
-        expect(empty, "RESOLUTION_RATE", status="EMPTY", rate=None, points="15")
-        assert Decimal(empty["total"]) == Decimal(50)
-        assert empty["rank"] == 2  # tied, and the next rank is 4
+        expect(empty, "PROACTIVE_DISCOVERY_RATE", status="EMPTY", rank=None, points="0")
+        expect(empty, "RESOLUTION_RATE", status="EMPTY", rate=None, points="0")
+        expect(empty, "OVERDUE_RESOLUTION_RATE", status="EMPTY", rate=None, points="10")
+        assert Decimal(empty["total"]) == Decimal(20)
+        assert empty["rank"] == 3  # tied, and the next rank is 5
     assert [e["target"]["key"] for e in board["entries"]] == [
         "330521",
+        "330522",
         "330503",
         "330523",
-        "330522",
         "330502",
     ]
 
@@ -334,22 +336,26 @@ async def test_departments_of_deqing_worked_example(
     expect(talent, "RECURRENCE_RATE", rate="25", points="7.5")
     expect(talent, "SATISFACTION_RATE", rate="75", points="7.5")
     # 5 + 10 + 15 + 7.5 + 7.5 = 45
-    assert Decimal(talent["total"]) == Decimal(45) and talent["rank"] == 15
+    assert Decimal(talent["total"]) == Decimal(45) and talent["rank"] == 2
 
     hr = entries["HUMAN_RESOURCES"]
     expect(hr, "PROACTIVE_DISCOVERY_RATE", rate="50", rank=1, points="5")
-    # nothing resolved: 0 % → 15 − 10 = 5; recurrence and satisfaction have nothing to measure
+    # nothing resolved: 0 % → 15 − 10 = 5; recurrence and satisfaction have nothing to
+    # measure: no recurrence happened (full 10), no satisfaction was reached (0)
     expect(hr, "RESOLUTION_RATE", rate="0", points="5")
     expect(hr, "RECURRENCE_RATE", status="EMPTY", points="10")
-    assert Decimal(hr["total"]) == Decimal(40) and hr["rank"] == 16
+    expect(hr, "SATISFACTION_RATE", status="EMPTY", rate=None, rank=None, points="0")
+    assert Decimal(hr["total"]) == Decimal(30) and hr["rank"] == 3
 
-    # the 13 departments without issues: 5 + 10 + 15 + 10 + 10 = 50, tied at rank 2
+    # the 13 departments without issues rank below every one that worked: no rank points
+    # (主动发现率), no resolution or satisfaction reached; 10 + 10 for nothing gone wrong
     idle = [
         e
         for k, e in entries.items()
         if k not in ("MARKET_REGULATION", "TALENT_OFFICE", "HUMAN_RESOURCES")
     ]
-    assert {(Decimal(e["total"]), e["rank"]) for e in idle} == {(Decimal(50), 2)}
+    assert {(Decimal(e["total"]), e["rank"]) for e in idle} == {(Decimal(20), 4)}
+    assert {indicator(e, "PROACTIVE_DISCOVERY_RATE")["rank"] for e in idle} == {None}
 
     # The superseded record stays in the history.
     history = await api.gql(
@@ -396,13 +402,16 @@ async def test_history_of_a_department_across_months(
         )
         for p in history["points"]
     ]
-    # Jan: 1 resolved in time → 50. Feb: nothing → 50. Mar: 2 handled, 1 resolved, late →
-    # overdue 50 % → 5; resolution 50 % → 10; proactive 0 % → rank 1 alone → 5: total 40.
+    # Jan: 1 resolved in time → 50. Feb: nothing → 10 + 10 (no overdue, no recurrence) = 20.
+    # Mar: 2 handled, 1 resolved, late → overdue 50 % → 5; resolution 50 % → 10; proactive
+    # 0 % → rank 1 alone → 5: total 40.
     assert points == [
         ("2026-01", 16, 1, Decimal(50)),
-        ("2026-02", 16, 0, Decimal(50)),
+        ("2026-02", 16, 0, Decimal(20)),
         ("2026-03", 16, 2, Decimal(40)),
     ]
+    ranks = [p["score"]["rank"] for p in history["points"]]
+    assert ranks == [1, 1, 1]  # every peer idle in February: all tied at 20
 
 
 async def test_scores_scope_and_bad_arguments(api: Api) -> None:
