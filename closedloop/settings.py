@@ -24,9 +24,7 @@ class UnsafeSettings(Exception):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "closedloop refuses to start:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("closedloop refuses to start:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class Settings(BaseSettings):

@@ -151,6 +151,36 @@ class CustodyEntry:
         return self.overdue_so_far + self.running_late
 
 
+@strawberry.type(description="企业评价 / one rating of one resolution, kept when reopened")
+class IssueRating:
+    resolution: int = strawberry.field(description="第几次办结 / which resolution it rates (1…)")
+    resolved_at: dt.datetime
+    grade: RatingGrade
+    comment: str | None
+    rated_at: dt.datetime
+    rated_by_name: str | None = strawberry.field(description="评价人 / who rated")
+    board_id: strawberry.Private[int | None]
+    department_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    def grade_label(self, info: Info) -> str:
+        return i18n.label(self.grade, info.context.locale, "RatingGrade")
+
+    @strawberry.field(description="办结时的承办板块 / the board that made the rated resolution")
+    async def board(self, info: Info) -> Board | None:
+        if self.board_id is None:
+            return None
+        rec = await info.context.loaders.board.load(self.board_id)
+        return Board.from_record(rec) if rec else None
+
+    @strawberry.field(description="办结时的承办部门 / the department that made it")
+    async def department(self, info: Info) -> Department | None:
+        if self.department_id is None:
+            return None
+        rec = await info.context.loaders.department.load(self.department_id)
+        return Department.from_record(rec) if rec else None
+
+
 @strawberry.type(description="涉企问题 / an enterprise issue")
 class Issue(Node):
     number: str = strawberry.field(description="编号：区划-年份-序号 / human-readable number")
@@ -274,6 +304,25 @@ class Issue(Node):
     async def timeline(self, info: Info) -> list[IssueEvent]:
         return [
             IssueEvent.from_record(e) for e in await info.context.loaders.events.load(self.rec.id)
+        ]
+
+    @strawberry.field(
+        description="评价记录：每次办结的评价，重新办理后仍保留 / every rating, oldest first"
+    )
+    async def ratings(self, info: Info) -> list[IssueRating]:
+        rows = await info.context.loaders.ratings.load(self.rec.id)
+        return [
+            IssueRating(
+                resolution=r.resolution,
+                resolved_at=r.resolved_at,
+                grade=RatingGrade(r.grade),
+                comment=r.comment,
+                rated_at=r.rated_at,
+                rated_by_name=r.rated_by_name,
+                board_id=r.board_id,
+                department_id=r.department_id,
+            )
+            for r in rows
         ]
 
     @strawberry.field(description="承办台账 / the custody ledger: each holder, level and time")
@@ -424,6 +473,7 @@ ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "board": ("board_id",),
     "department": ("department_id",),
     "timeline": ("id",),
+    "ratings": ("id",),
     "custody": ("id", "clock_kind", "due_at", "state", "closed_at"),
     "duplicateCandidates": None,
     "recurrenceCandidates": None,

@@ -21,6 +21,7 @@ from closedloop.services.issues.records import (
     EnterpriseRecord,
     EventRecord,
     IssueRecord,
+    RatingRecord,
 )
 from closedloop.services.learning import similar, tags
 from closedloop.services.learning.similar import Candidate
@@ -173,6 +174,10 @@ class Loaders:
     @cached_property
     def custody(self) -> DataLoader[int, list[CustodyRecord]]:
         return batch(self.db, self.principal, records.custody_for, default=list)
+
+    @cached_property
+    def ratings(self) -> DataLoader[int, list[RatingRecord]]:
+        return batch(self.db, self.principal, records.ratings_for, default=list)
 
     @cached_property
     def duplicates(self) -> DataLoader[int, list[Candidate]]:

@@ -291,6 +291,39 @@ async def custody_for(
 
 
 @dataclass(frozen=True, slots=True)
+class RatingRecord:
+    id: int
+    issue_id: int
+    resolution: int
+    resolved_at: dt.datetime
+    region_code: str
+    board_id: int | None
+    department_id: int | None
+    grade: str
+    comment: str | None
+    rated_by: int | None
+    rated_at: dt.datetime
+    rated_by_name: str | None
+
+
+async def ratings_for(
+    conn: AsyncConnection, issue_ids: Sequence[int]
+) -> dict[int, list[RatingRecord]]:
+    """Every rating of each issue, oldest first (``issue_rating``: reopening keeps them)."""
+    r, a = t.issue_rating.c, t.account.c
+    rows = await conn.execute(
+        sa.select(t.issue_rating, a.display_name.label("rated_by_name"))
+        .select_from(t.issue_rating.outerjoin(t.account, a.id == r.rated_by))
+        .where(r.issue_id.in_(list(issue_ids)))
+        .order_by(r.issue_id, r.resolution)
+    )
+    out: dict[int, list[RatingRecord]] = defaultdict(list)
+    for row in rows.mappings():
+        out[row["issue_id"]].append(RatingRecord(**dict(row)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class ProblemListRecord:
     id: int
     issue_id: int
