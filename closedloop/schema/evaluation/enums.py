@@ -11,6 +11,8 @@ import strawberry
 from closedloop import i18n
 from closedloop.domain.periods import PeriodKind
 from closedloop.domain.schemes import (
+    EmptyPolicy,
+    RatingCount,
     Source,
 )
 from closedloop.domain.scoring import (
@@ -27,6 +29,12 @@ strawberry.enum(ResultStatus, name="IndicatorStatus", description="指标计分�
 strawberry.enum(Source, name="IndicatorSource", description="指标来源 / where a value comes from")
 strawberry.enum(PeriodKind, name="PeriodKind", description="统计周期类型 / period kind")
 strawberry.enum(
+    RatingCount, name="RatingCount", description="多次办结时如何计入评价 / which ratings count"
+)
+strawberry.enum(
+    EmptyPolicy, name="EmptyPolicy", description="无可计算数据时的得分 / points when empty"
+)
+strawberry.enum(
     EvaluationErrorCode, name="EvaluationErrorCode", description="评价操作错误 / evaluation errors"
 )
 
@@ -37,6 +45,17 @@ i18n.register(
 i18n.register("ListEntryKind", {"RED": ("红榜", "Red list"), "BLACK": ("黑榜", "Black list")})
 i18n.register(
     "IndicatorStatus", {s.value: (label.zh, label.en) for s, label in RESULT_STATUS_LABELS.items()}
+)
+i18n.register(
+    "RatingCount",
+    {
+        "EVERY_RESOLUTION": ("每次办结的评价均计入", "Every rated resolution"),
+        "LAST_PER_ISSUE": ("每个问题只计最后一次评价", "The last rating of each issue"),
+    },
+)
+i18n.register(
+    "EmptyPolicy",
+    {"FULL_POINTS": ("得满分", "Full points"), "ZERO_POINTS": ("不得分", "No points")},
 )
 i18n.register(
     "IndicatorSource",

@@ -14,7 +14,9 @@ from closedloop.domain.periods import Period, PeriodKind
 from closedloop.domain.schemes import (
     RATING_GRADES,
     ChecksRule,
+    EmptyPolicy,
     Indicator,
+    RatingCount,
     Scheme,
     Source,
 )
@@ -78,6 +80,9 @@ class SchemeIndicator:
     rate_numerator: str | None = strawberry.field(description="比率分子 / the rate's numerator")
     rate_denominator: str | None
     provider: str | None
+    when_empty: EmptyPolicy = strawberry.field(
+        description="无可计算数据时的得分（方案规定）/ points when there is nothing to measure"
+    )
 
 
 INPUT_KINDS: dict[type[Any], str] = {
@@ -102,6 +107,7 @@ def _scheme_indicator(info: Info, ind: Indicator) -> SchemeIndicator:
         rate_numerator=ind.rate.numerator if ind.rate else None,
         rate_denominator=ind.rate.denominator if ind.rate else None,
         provider=localized(info, ind.provider) if ind.provider else None,
+        when_empty=ind.when_empty,
     )
 
 
@@ -113,7 +119,14 @@ class ScoringScheme:
     satisfied_grades: list[RatingGrade] = strawberry.field(
         description="计为满意的评价档次 / grades counted as satisfied"
     )
+    rating_count: RatingCount = strawberry.field(
+        description="问题多次办结时计入哪些评价 / which ratings count when resolved again"
+    )
     indicators: list[SchemeIndicator]
+
+    @strawberry.field
+    def rating_count_label(self, info: Info) -> str:
+        return i18n.label(self.rating_count, info.context.locale, "RatingCount")
 
     @classmethod
     def of(cls, info: Info, s: Scheme) -> ScoringScheme:
@@ -122,5 +135,6 @@ class ScoringScheme:
             name=localized(info, s.label),
             max_total=s.max_total,
             satisfied_grades=[RatingGrade(g) for g in RATING_GRADES if g in s.satisfied_grades],
+            rating_count=s.rating_count,
             indicators=[_scheme_indicator(info, i) for i in s.indicators],
         )

@@ -152,6 +152,10 @@ class IndicatorScore:
     points: Decimal
     deduction: Decimal
     input: IndicatorValue | None = strawberry.field(description="外部录入值 / the recorded value")
+    status_reason: str | None = strawberry.field(
+        description="无可计算数据或待录入的原因（如“办理问题总数为 0”）；已计分为空"
+        " / why there is nothing to measure or the input is pending; null when scored"
+    )
 
     @strawberry.field
     def status_label(self, info: Info) -> str:
@@ -185,7 +189,12 @@ class ScoreCounters:
     rated: int
     satisfied_ratings: int
     good_ratings: int = strawberry.field(description="好评数（含未评价）")
-    ratings: list[GradeCount]
+    resolutions: int = strawberry.field(
+        description="参评办结数：方案计入的每次评价及未评价的办结 / resolutions counted"
+    )
+    ratings: list[GradeCount] = strawberry.field(
+        description="按方案计入的评价（每次办结的评价，或每个问题的最后一次）/ as the scheme counts"
+    )
 
     @classmethod
     def of(cls, c: Counters, satisfied: frozenset[str]) -> ScoreCounters:
@@ -201,6 +210,7 @@ class ScoreCounters:
             rated=c.rated(),
             satisfied_ratings=c.satisfied_ratings(satisfied),
             good_ratings=c.good_ratings(satisfied),
+            resolutions=c.resolutions(),
             ratings=[
                 GradeCount(grade=RatingGrade(g), count=c.ratings.get(g, 0)) for g in RATING_GRADES
             ],
@@ -235,6 +245,7 @@ def _indicator_score(
         points=r.points,
         deduction=r.deduction,
         input=IndicatorValue.of(value) if value is not None else None,
+        status_reason=None if r.reason is None else localized(info, r.reason),
     )
 
 
