@@ -89,11 +89,16 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def app(db: Database, settings: Settings, clock: FrozenClock) -> Starlette:
+async def app(db: Database, settings: Settings, clock: FrozenClock) -> AsyncIterator[Starlette]:
     application = create_app(settings, database=db, clock=clock)
-    # httpx's ASGI transport does not run the lifespan: install the runtime directly.
-    application.state.runtime = Runtime(settings, db, clock, TokenVerifier(settings))
-    return application
+    # httpx's ASGI transport does not run the lifespan: install the runtime directly, with
+    # its event bus (account changes reach the principal cache through it).
+    runtime = Runtime(settings, db, clock, TokenVerifier(settings))
+    bus = runtime.open_bus()
+    await bus.start()
+    application.state.runtime = runtime
+    yield application
+    await bus.stop()
 
 
 class Api:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from closedloop import i18n
@@ -39,7 +40,9 @@ from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.report_http import routes as report_routes
 from closedloop.http.schema import build_schema
+from closedloop.http.sessions import EXPIRES_AT, SessionHandler, Sessions
 from closedloop.identity.accounts import principal_for
+from closedloop.identity.principal_cache import PrincipalCache
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
 from closedloop.schema.context import Context
 from closedloop.services.event_bus import EventBus
@@ -55,8 +58,6 @@ log = structlog.get_logger("closedloop")
 REQUESTS = Counter("closedloop_http_requests_total", "HTTP requests", ["path", "status"])
 LATENCY = Histogram("closedloop_http_request_seconds", "HTTP request latency", ["path"])
 
-PRINCIPAL_TTL_SECONDS = 30.0
-
 
 @dataclass
 class Runtime:
@@ -66,20 +67,36 @@ class Runtime:
     verifier: TokenVerifier
     embedded: EmbeddedPostgres | None = None
     bus: EventBus | None = None
-    principals: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.principal)
 
     async def principal(self, username: str) -> Principal | None:
-        """Account look-up with a short cache: a revoked account stops working within 30 s."""
-        now = time.monotonic()
-        hit = self.principals.get(username)
-        if hit and hit[0] > now:
-            return hit[1]
+        """The active account, remembered until it changes: the account NOTIFY drops it in
+        every process, so a deactivation bites at the next request. Nothing is remembered
+        while the bus is not listening (a change could go unheard)."""
+        live = self.bus is not None and self.bus.connected
+        return await self.principals.get(username, self._load_principal, live=live)
+
+    async def _load_principal(self, username: str) -> Principal | None:
         async with self.db.read_reference() as conn:
-            found = await principal_for(conn, username)
-        if len(self.principals) > 10_000:
-            self.principals.clear()
-        self.principals[username] = (now + PRINCIPAL_TTL_SECONDS, found)
-        return found
+            return await principal_for(conn, username)
+
+    def account_changed(self, username: str) -> None:
+        self.principals.forget(username)
+        self.verifier.forget(username)
+        self.sessions.recheck(username)
+
+    def resync(self) -> None:
+        """The bus was disconnected: any account may have changed meanwhile."""
+        self.principals.clear()
+        self.sessions.recheck(None)
+
+    def open_bus(self) -> EventBus:
+        self.bus = EventBus(url_of(self.db), on_account=self.account_changed, on_resync=self.resync)
+        return self.bus
 
 
 def _unauthorized(message: str) -> JSONResponse:
@@ -101,8 +118,16 @@ def _keys_unavailable(message: str) -> JSONResponse:
 async def authenticate(runtime: Runtime, authorization: str | None) -> Principal:
     """The caller for an ``Authorization`` header; raises ``TokenError`` for a bad token
     (``KeysUnavailable`` when the identity provider cannot be reached)."""
+    return (await authenticate_session(runtime, authorization))[0]
+
+
+async def authenticate_session(
+    runtime: Runtime, authorization: str | None
+) -> tuple[Principal, float | None]:
+    """The caller and when its token stops being accepted (Unix seconds: ``exp`` plus the
+    clock-skew leeway the verifier allows; ``None`` for anonymous)."""
     if not authorization:
-        return ANONYMOUS
+        return ANONYMOUS, None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("expected 'Authorization: Bearer <token>'")
@@ -110,7 +135,7 @@ async def authenticate(runtime: Runtime, authorization: str | None) -> Principal
     principal = await runtime.principal(claims["sub"])
     if principal is None:
         raise TokenError("unknown or inactive account")
-    return principal
+    return principal, float(claims["exp"]) + runtime.settings.jwt_leeway_seconds
 
 
 class AuthMiddleware:
@@ -139,6 +164,12 @@ class AuthMiddleware:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SessionHandler
+
+    def __init__(self, schema: Any, **options: Any) -> None:
+        # graphql-transport-ws only: the legacy protocol has no place to refuse a socket.
+        super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **options)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         prepared = getattr(self.schema, "prepared", None)
         if scope["type"] == "http" and scope["method"] == "POST" and prepared is not None:
@@ -171,14 +202,19 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Subscriptions authenticate with ``{"Authorization": "Bearer …"}`` in
-        connection_init (browsers cannot set headers on a WebSocket)."""
+        connection_init (browsers cannot set headers on a WebSocket); without a valid token
+        the socket is refused (4403). The token's expiry ends the session
+        (``closedloop.http.sessions``)."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
+        if not header:
+            raise ConnectionRejectionError({"message": "authentication required"})
         runtime: Runtime = context.request.app.state.runtime
         try:
-            context.principal = await authenticate(runtime, str(header) if header else None)
+            context.principal, expires_at = await authenticate_session(runtime, str(header))
         except (TokenError, KeysUnavailable) as exc:
             raise ConnectionRejectionError({"message": str(exc)}) from exc
+        context.extras[EXPIRES_AT] = expires_at
         return None
 
 
@@ -338,11 +374,10 @@ def create_app(
         get_enforcer()  # the policy loads once, at start
         if embedded is not None or settings.demo:
             await prepare_data(db, demo=settings.demo)
-        bus = EventBus(url_of(db))
+        runtime = Runtime(settings, db, clock or SystemClock(), TokenVerifier(settings), embedded)
+        bus = runtime.open_bus()
         await bus.start()
-        app.state.runtime = Runtime(
-            settings, db, clock or SystemClock(), TokenVerifier(settings), embedded, bus
-        )
+        app.state.runtime = runtime
         tune_garbage_collector()
         stop = asyncio.Event()
         workers = start_background(app.state.runtime, stop)

@@ -1,9 +1,21 @@
-"""Issue events fan out to every API process through PostgreSQL LISTEN/NOTIFY.
+"""Issue events and account changes fan out to every API process through LISTEN/NOTIFY.
 
 A command that changes issues sends one NOTIFY (transactional: delivered on commit) with
 the issue ids it touched. Each process holds one listening connection and hands the ids
 to its local subscribers; a subscriber then reads the new events *in its own caller's
 scope*, so a notification never carries data past the scope rules.
+
+A trigger on ``account`` (migration 0011) sends the username of every account inserted,
+changed or deleted on a second channel; the process drops what it remembers about that
+account (``on_account``), so a deactivation bites at the next request in every process.
+
+Faults: when the listening connection is lost, the bus reconnects with a growing pause
+(``RECONNECT_FIRST`` doubling up to ``RECONNECT_CAP``). Notifications sent in between are
+lost, so afterwards every subscriber gets ``CATCH_UP`` (read everything since the last
+event you saw) and ``on_resync`` runs (forget every account: any of them may have
+changed). ``connected`` is what ``/readyz`` reports. A subscriber whose queue is full
+(it stopped reading) is dropped alone: its stream ends with ``SubscriberDropped`` and
+the others still get every notification.
 """
 
 from __future__ import annotations
@@ -11,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
 
 import asyncpg
 import sqlalchemy as sa
@@ -21,7 +33,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHANNEL = "closedloop_issue_events"
+ACCOUNT_CHANNEL = "closedloop_account_changes"  # written by the trigger of migration 0011
+QUEUE_SIZE = 1000
+RECONNECT_FIRST = 0.05  # seconds
+RECONNECT_CAP = 5.0
+CATCH_UP: Final = None  # what a subscriber receives after the bus was disconnected
+
 log = structlog.get_logger("closedloop.events")
+
+Notice = list[int] | None  # touched issue ids, or CATCH_UP
+
+
+class SubscriberDropped(Exception):
+    """The subscriber did not keep up: its queue filled and it was cut off."""
 
 
 async def publish(conn: AsyncConnection, issue_ids: set[int]) -> None:
@@ -32,40 +56,142 @@ async def publish(conn: AsyncConnection, issue_ids: set[int]) -> None:
         )
 
 
-class EventBus:
-    """One LISTEN connection per process; subscribers get the touched issue ids."""
+class _Subscriber:
+    __slots__ = ("dropped", "queue")
 
-    def __init__(self, url: str) -> None:
-        self._url = url
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=size)
+        self.dropped = False
+
+
+class EventBus:
+    """One LISTEN connection per process, kept open; subscribers get the touched issue ids."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_account: Callable[[str], None] | None = None,
+        on_resync: Callable[[], None] | None = None,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._on_account = on_account
+        self._on_resync = on_resync
+        self._queue_size = queue_size
         self._conn: asyncpg.Connection | None = None
-        self._queues: set[asyncio.Queue[list[int]]] = set()
+        self._subscribers: set[_Subscriber] = set()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._stopped = False
+        self._changed = asyncio.Condition()
+        self.reconnects = 0  # successful reconnections since start (for /metrics and tests)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
 
     async def start(self) -> None:
-        url = make_url(self._url)
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn = await asyncpg.connect(dsn)
-        await self._conn.add_listener(CHANNEL, self._on_notify)
+        """Connect and listen; the first connection must succeed (the server does not start
+        without its database)."""
+        self._stopped = False
+        await self._connect()
 
     async def stop(self) -> None:
-        if self._conn is not None:
+        self._stopped = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
+            self._reconnecting = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
             with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
+                await conn.close()
 
-    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+    async def wait_connected(self, reconnects: int) -> None:
+        """Until the bus has reconnected ``reconnects`` times since start (tests, readiness)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.connected and self.reconnects >= reconnects)
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            await conn.add_listener(CHANNEL, self._on_issue_notify)
+            await conn.add_listener(ACCOUNT_CHANNEL, self._on_account_notify)
+        except BaseException:
+            conn.terminate()
+            raise
+        conn.add_termination_listener(self._on_terminated)
+        self._conn = conn
+
+    def _on_terminated(self, conn: Any) -> None:
+        if conn is not self._conn or self._stopped:
+            return
+        self._conn = None
+        log.warning("events.listen_connection_lost")
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.get_running_loop().create_task(
+                self._reconnect(), name="event-bus-reconnect"
+            )
+
+    async def _reconnect(self) -> None:
+        pause = RECONNECT_FIRST
+        attempts = 0
+        while not self._stopped:
+            attempts += 1
+            try:
+                await self._connect()
+            except Exception as exc:  # refused, reset, timed out, not yet accepting
+                log.warning("events.reconnect_failed", attempt=attempts, error=type(exc).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECONNECT_CAP)
+                continue
+            self.reconnects += 1
+            log.info("events.reconnected", attempts=attempts)
+            # Whatever was sent while nobody listened is lost: everyone catches up.
+            if self._on_resync is not None:
+                self._on_resync()
+            self._deliver(CATCH_UP)
+            async with self._changed:
+                self._changed.notify_all()
+            return
+
+    def _on_issue_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         try:
             ids = [int(i) for i in json.loads(payload)]
         except (ValueError, TypeError):
             log.warning("events.bad_payload")
             return
-        for queue in list(self._queues):
-            queue.put_nowait(ids)
+        self._deliver(ids)
 
-    async def subscribe(self) -> AsyncIterator[list[int]]:
-        queue: asyncio.Queue[list[int]] = asyncio.Queue(maxsize=1000)
-        self._queues.add(queue)
+    def _on_account_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        if self._on_account is not None:
+            self._on_account(payload)
+
+    def _deliver(self, notice: Notice) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber.queue.put_nowait(notice)
+            except asyncio.QueueFull:
+                # Cut off this one alone; the others still get every notice.
+                subscriber.dropped = True
+                self._subscribers.discard(subscriber)
+                log.warning("events.subscriber_dropped", queued=subscriber.queue.qsize())
+
+    async def subscribe(self) -> AsyncIterator[Notice]:
+        """Touched issue ids as they are committed, or ``CATCH_UP`` after an outage.
+        Raises ``SubscriberDropped`` once this subscriber fell too far behind."""
+        subscriber = _Subscriber(self._queue_size)
+        self._subscribers.add(subscriber)
         try:
             while True:
-                yield await queue.get()
+                if subscriber.dropped:  # its queue is full: it wakes up at once
+                    raise SubscriberDropped
+                notice = await subscriber.queue.get()
+                yield notice
         finally:
-            self._queues.discard(queue)
+            self._subscribers.discard(subscriber)
