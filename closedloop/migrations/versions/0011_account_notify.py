@@ -7,7 +7,7 @@ the change commits, so every process drops what it remembers and re-checks its o
 sockets at once: a deactivation bites at the next request, not after a time-to-live.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
