@@ -3,7 +3,7 @@
 Every field is listed in the README's configuration table (a test checks it). In
 production (``CLOSEDLOOP_ENVIRONMENT=production``) the server refuses to start while any
 of ``Settings.problems()`` holds, and the developer conveniences (GraphiQL, introspection,
-field suggestions) are off unless switched on.
+field suggestions, an open ``/metrics``, console logs) are off unless switched on.
 """
 
 from __future__ import annotations
@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 4000
 
+    # Logs: JSON lines or structlog's console renderer (unset: JSON in production).
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # /metrics: served on this separate port when set (and not on the API's port); else on
+    # the API's port, behind ``Authorization: Bearer <metrics_token>`` when a token is set,
+    # open in development and test, and refused in production.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: str | None = Field(default=None, min_length=16)
+    # OpenTelemetry tracing of every request (needs the ``otel`` extra); spans go to the
+    # OTLP endpoint of the standard OTEL_EXPORTER_OTLP_* variables.
+    otel: bool = False
+
     # Issue loop.
     rating_window_days: int = 7
     urge_interval_hours: int = 24
@@ -96,6 +108,15 @@ class Settings(BaseSettings):
     @property
     def suggestions_on(self) -> bool:
         return self._default_on(self.field_suggestions)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format is None and self.production)
+
+    @property
+    def metrics_open(self) -> bool:
+        """``/metrics`` on the API's port without a token (development and test only)."""
+        return self.metrics_token is None and not self.production
 
     def problems(self) -> list[str]:
         """Why this configuration must not serve requests (empty: it may)."""

@@ -15,6 +15,7 @@ from closedloop.cli.importing import import_app
 from closedloop.cli.relay import relay_app
 from closedloop.cli.report import report_app
 from closedloop.cli.support import _database, _run
+from closedloop.observability import configure_logging
 from closedloop.settings import Settings, UnsafeSettings
 
 app = typer.Typer(help="closedloop: closed-loop resolution of enterprise issues (GraphQL API)")
@@ -43,6 +44,10 @@ def serve(
         os.environ["CLOSEDLOOP_DEMO"] = "true"
     settings = Settings()
     problems = settings.problems()
+    if settings.metrics_port is not None and workers > 1:
+        problems.append(
+            "CLOSEDLOOP_METRICS_PORT serves one process's metrics: run one worker per process"
+        )
     if problems:
         typer.echo(str(UnsafeSettings(problems)), err=True)
         raise typer.Exit(code=2)
@@ -50,13 +55,16 @@ def serve(
         typer.echo("Demo data: accounts deqing.center, huzhou.center, changxing.center, ...")
         typer.echo("Token:     closedloop token deqing.center")
     typer.echo(f"GraphQL:   http://{host}:{port}/graphql")
+    # One log configuration (JSON in production); each worker sets it again at start.
+    configure_logging(settings)
     uvicorn.run(
         "closedloop.http.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level=settings.log_level,
+        log_config=None,
         access_log=access_log,
     )
 

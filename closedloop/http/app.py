@@ -1,4 +1,5 @@
-"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics``."""
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics`` (see
+``closedloop.http.observability``)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -38,12 +39,20 @@ from closedloop.db.migrate import is_at_head, upgrade
 from closedloop.domain.clock import Clock, SystemClock
 from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
+from closedloop.http.observability import (
+    MetricsServer,
+    RequestIdMiddleware,
+    install_tracing,
+    metrics_routes,
+    tracing_middleware,
+)
 from closedloop.http.report_http import routes as report_routes
 from closedloop.http.schema import build_schema
 from closedloop.http.sessions import EXPIRES_AT, SessionHandler, Sessions
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.principal_cache import PrincipalCache
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
+from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
@@ -154,9 +163,11 @@ class AuthMiddleware:
         try:
             principal = await authenticate(runtime, raw.decode("latin-1") if raw else None)
         except TokenError as exc:
+            log.info("auth.rejected", reason=str(exc), path=scope["path"])
             await _unauthorized(str(exc))(scope, receive, send)
             return
         except KeysUnavailable as exc:
+            log.error("auth.keys_unavailable", reason=str(exc.__cause__ or exc))
             await _keys_unavailable(str(exc))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -236,10 +247,6 @@ async def readyz(request: Request) -> Response:
             {"status": "unavailable", "database": True, "migrations": "behind"}, status_code=503
         )
     return JSONResponse({"status": "ready", "database": True, "migrations": "head"})
-
-
-async def metrics(request: Request) -> Response:
-    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:
@@ -359,6 +366,7 @@ def create_app(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
+    tracer_provider: Any = None,
 ) -> Starlette:
     settings = settings or Settings()
     settings.check()  # refuses unsafe production settings, listing every problem
@@ -367,6 +375,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_logging(settings)
+        install_tracing(settings)
+        metrics_server = (
+            MetricsServer(settings.metrics_port) if settings.metrics_port is not None else None
+        )
         if database is not None:
             db, embedded = database, None
         else:
@@ -391,8 +404,14 @@ def create_app(
                 await db.dispose()
             if embedded is not None:
                 embedded.stop()
+            if metrics_server is not None:
+                metrics_server.stop()
 
-    middleware = [Middleware(MetricsMiddleware)]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        *tracing_middleware(settings, tracer_provider),
+        Middleware(MetricsMiddleware),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -409,7 +428,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics),
+        *metrics_routes(settings),
         *report_routes,
         *export_routes,
     ]

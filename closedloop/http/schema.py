@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
+import structlog
 from graphql import (
     ASTValidationRule,
     GraphQLError,
@@ -25,7 +26,9 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
+from closedloop.observability import current_request_id
 from closedloop.resolvers.root import Mutation, Query
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
 from closedloop.schema.errors import should_mask
@@ -36,6 +39,8 @@ from closedloop.schema.payloads import IssueError
 from closedloop.schema.subscription import Subscription
 from closedloop.schema.tenancy import Board, Center, Department, Region
 from closedloop.settings import Settings
+
+log = structlog.get_logger("closedloop.graphql")
 
 MASKED_MESSAGE = "Unexpected error / 服务器内部错误"
 
@@ -67,10 +72,38 @@ class QuietExecutor(CompiledExecutor):
         return super().build(*args, **kwargs)
 
 
+class RequestMaskErrors(MaskErrors):
+    """Masks unexpected errors, keeping the request id so a user can quote it."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        request_id = current_request_id()
+        if request_id is not None:
+            masked.extensions = {"requestId": request_id}
+        return masked
+
+
 class Schema(strawberry.Schema):
     """The API's schema, with its prepared queries (``closedloop.schema.execution.prepared``)."""
 
     prepared: PreparedQueries
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """The client's own errors (validation, typed errors, refusals) as one line each;
+        unexpected ones with their traceback."""
+        for error in errors:
+            if should_mask(error):
+                log.error(
+                    "graphql.unexpected_error",
+                    error=error.message,
+                    path=error.path,
+                    exc_info=error.original_error or error,
+                )
+            else:
+                code = (error.extensions or {}).get("code")
+                log.info("graphql.client_error", error=error.message, path=error.path, code=code)
 
 
 def request_limits(settings: Settings) -> RequestLimits:
@@ -98,14 +131,14 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
     reference the compiled executor is tested against)."""
     settings = settings or Settings()
     limits = request_limits(settings)
-    mask = MaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE)
+    mask = RequestMaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE)
     # Factories, not instances: a fresh extension per request (the caches are module-level).
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: AddValidationRules(list(limits.rules)),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: MaskErrors(
+        lambda: RequestMaskErrors(
             should_mask_error=mask.should_mask_error, error_message=mask.error_message
         ),
     ]

@@ -67,6 +67,7 @@ async def _answers(api: Api, body: Any, username: str, locale: str) -> tuple[Any
             "Authorization": f"Bearer {api.token(username)}",
             "Content-Type": "application/json",
             "Accept-Language": locale,
+            "X-Request-ID": "same-on-both-paths",
         },
     )
     return response.status_code, response.headers.multi_items(), response.content
