@@ -64,9 +64,30 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     introspection: bool | None = None
     field_suggestions: bool | None = None
-    max_query_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 4000
+    # --- Query shape and rate limits (closedloop.schema.shape, services.rate_limit). ---
+    # Checked before any SQL runs; 0 turns a limit off. Depth, aliases, tokens and
+    # directives are GraphQL Armor's defaults: the portal's queries (the pool page with
+    # timeline, custody and regions, the dashboard, the reports) fit within them.
+    max_query_depth: int = 6
+    max_aliases: int = 15
+    max_tokens: int = 1000
+    max_directives: int = 50
+    # Objects an answer may hold (GitHub's node limit, see closedloop.schema.shape). The
+    # pool page of 50 issues costs 301; with every issue's timeline and custody (a page
+    # of 100 each) and the custody's regions and their parents, 20,151; 100 regions with
+    # their children 10,101; a county's dashboard 843.
+    max_query_cost: int = 50_000
+    # Request bodies above this are refused with 413 before they are read in full.
+    max_body_bytes: int = 1_000_000
+    # Cost points per window (a query's objects / 100, at least 1): per signed-in account,
+    # and per client address for anonymous and failed-authentication traffic (a failed
+    # authentication spends one point). rate_limit_points = 0 turns rate limiting off.
+    rate_limit_points: int = 1_000
+    rate_limit_address_points: int = 100
+    rate_limit_window_seconds: int = 60
+    # Share the rate-limit counters across processes (redis://host:port/db); default: each
+    # process counts for itself.
+    redis_url: str | None = None
 
     # Logs: JSON lines or structlog's console renderer (unset: JSON in production).
     log_format: Literal["json", "console"] | None = None

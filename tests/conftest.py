@@ -33,6 +33,14 @@ XINSHI_CREDIT = credit_code(DEMO_ENTERPRISES[1].base17)  # 新市丝绸织造, 3
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # a Monday, 09:00 in Beijing
 
 
+def cost(objects: int) -> dict[str, Any]:
+    """The ``extensions`` every accepted answer carries: its query's cost."""
+    return {"extensions": {"cost": {"requested": objects, "maximum": Settings().max_query_cost}}}
+
+
+COST_1 = cost(1)
+
+
 def _server_url() -> str | None:
     return os.environ.get("CLOSEDLOOP_TEST_DATABASE_URL")
 
@@ -80,7 +88,15 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(environment="test", database_url=None, jwt_secret="t" * 40, demo=False)
+    # No rate limit: the suite sends far more than an account's budget (tests/api/
+    # test_rate_limits.py turns it on).
+    return Settings(
+        environment="test",
+        database_url=None,
+        jwt_secret="t" * 40,
+        demo=False,
+        rate_limit_points=0,
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import COST_1, Api
 
 NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
 
@@ -47,7 +47,7 @@ class ScopeVisibilityMixin:
             missing = await api.post(
                 NODE, {"id": missing_id_like(case.global_id)}, as_=case.outsider
             )
-            assert hidden.json() == missing.json() == {"data": {"node": None}}
+            assert hidden.json() == missing.json() == {"data": {"node": None}, **COST_1}
 
     async def test_lists_leave_out_of_scope_objects_out(self, api: Api) -> None:
         if self.list_query is None:

@@ -12,6 +12,13 @@ import re
 
 CODE_PATTERN = re.compile(r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")
 
+# The most children a region may have (a region file with more is refused): the bound of
+# ``Region.children`` in the query cost. Zhejiang's largest is 32 (a county's towns).
+MAX_CHILDREN = 100
+# The most departments of a region: the 16 key ones and up to 48 "+N" (``add_department``
+# refuses more): the bound of ``Region.departments``.
+MAX_DEPARTMENTS = 64
+
 
 class RegionLevel(enum.StrEnum):
     PROVINCE = "PROVINCE"

@@ -37,6 +37,7 @@ from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import is_at_head, upgrade
 from closedloop.domain.clock import Clock, SystemClock
+from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.observability import (
@@ -54,10 +55,12 @@ from closedloop.identity.principal_cache import PrincipalCache
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
+from closedloop.schema.shape import bilingual
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
+from closedloop.services.rate_limit import RateLimiter, address_key
 from closedloop.settings import Settings
 from closedloop.tenancy.demo import seed_demo
 from closedloop.tenancy.seed import load_region_file
@@ -147,6 +150,24 @@ async def authenticate_session(
     return principal, float(claims["exp"]) + runtime.settings.jwt_leeway_seconds
 
 
+async def _throttled(scope: Scope) -> Response | None:
+    """A failed authentication spends a point of its client address's budget; 429 (instead
+    of 401) once that is spent."""
+    limiter: RateLimiter | None = scope["app"].state.limiter
+    if limiter is None:
+        return None
+    client = scope.get("client")
+    decision = await limiter.spend(address_key(client[0] if client else None), 1)
+    if decision.allowed:
+        return None
+    message = bilingual("RATE_LIMITED", f"retry after {decision.retry_after} s")
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}]},
+        status_code=429,
+        headers=decision.headers(),
+    )
+
+
 class AuthMiddleware:
     """Resolves the caller once per HTTP request; a bad token stops here with 401."""
 
@@ -164,7 +185,8 @@ class AuthMiddleware:
             principal = await authenticate(runtime, raw.decode("latin-1") if raw else None)
         except TokenError as exc:
             log.info("auth.rejected", reason=str(exc), path=scope["path"])
-            await _unauthorized(str(exc))(scope, receive, send)
+            throttled = await _throttled(scope)
+            await (throttled or _unauthorized(str(exc)))(scope, receive, send)
             return
         except KeysUnavailable as exc:
             log.error("auth.keys_unavailable", reason=str(exc.__cause__ or exc))
@@ -411,6 +433,7 @@ def create_app(
         Middleware(RequestIdMiddleware),
         *tracing_middleware(settings, tracer_provider),
         Middleware(MetricsMiddleware),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
     ]
     if settings.cors_origins:
         middleware.append(
@@ -432,4 +455,6 @@ def create_app(
         *report_routes,
         *export_routes,
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.limiter = schema.limiter
+    return app

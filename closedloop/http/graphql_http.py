@@ -1,10 +1,11 @@
-"""``POST /graphql`` for prepared queries, without strawberry's request pipeline.
+"""``POST /graphql`` for prepared queries, without strawberry's HTTP request handling.
 
 A JSON request whose query is prepared (see ``closedloop.schema.execution.prepared``) is answered
 here with the view's own hooks (context, sub-response, result processing, response), so
-the answer is the one strawberry's view would give. Anything else (another content type,
-a streaming ``Accept``, a batch, operation extensions, a query that is not prepared) goes
-to the view with its body replayed.
+the answer is the one strawberry's view would give; the operation itself runs through the
+schema's whole pipeline (``Schema.execute``: every extension) as any other. Anything else
+(another content type, a streaming ``Accept``, a batch, operation extensions, a query that
+is not prepared) goes to the view with its body replayed.
 """
 
 from __future__ import annotations
@@ -42,18 +43,17 @@ async def answer_prepared(
     if request is None:
         return replay
     query, variables, operation_name = request
-    document = prepared.document(query, operation_name)
-    if document is None:
+    if prepared.document(query, operation_name) is None:
         return replay
     http_request = Request(scope, replay)
     sub_response = await view.get_sub_response(http_request)
     context = await view.get_context(http_request, sub_response)
-    result = await prepared.execute(document, variables, operation_name, context)
+    result = await prepared.execute(query, variables, operation_name, context)
     response_data = await view.process_result(http_request, result)
     if result.errors:
         view._handle_errors(result.errors, response_data)
-    if sub_response.status_code or sub_response.headers.raw or sub_response.background:
-        # A resolver set a status, a header or a background task: the view's own response.
+    if sub_response.status_code or sub_response.background:
+        # A resolver set a status or a background task: the view's own response.
         response = view.create_response(response_data, sub_response)
         await response(scope, replay, send)
         return None
@@ -66,6 +66,7 @@ async def answer_prepared(
             "headers": [
                 (b"content-length", str(len(body)).encode()),
                 (b"content-type", b"application/json"),
+                *sub_response.headers.raw,
             ],
         }
     )

@@ -15,16 +15,7 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -33,11 +24,13 @@ from closedloop.resolvers.root import Mutation, Query
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
 from closedloop.schema.errors import should_mask
 from closedloop.schema.execution.executor import CompiledExecutor
-from closedloop.schema.execution.prepared import PreparedQueries, RequestLimits
+from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
 from closedloop.schema.issues import Enterprise, Issue
 from closedloop.schema.payloads import IssueError
+from closedloop.schema.shape import ShapeLimits, shape_rule
 from closedloop.schema.subscription import Subscription
 from closedloop.schema.tenancy import Board, Center, Department, Region
+from closedloop.services.rate_limit import RateLimiter
 from closedloop.settings import Settings
 
 log = structlog.get_logger("closedloop.graphql")
@@ -84,9 +77,11 @@ class RequestMaskErrors(MaskErrors):
 
 
 class Schema(strawberry.Schema):
-    """The API's schema, with its prepared queries (``closedloop.schema.execution.prepared``)."""
+    """The API's schema, with its prepared queries (``closedloop.schema.execution.prepared``)
+    and its rate limiter (``None``: off)."""
 
     prepared: PreparedQueries
+    limiter: RateLimiter | None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -109,15 +104,13 @@ class Schema(strawberry.Schema):
 def request_limits(settings: Settings) -> RequestLimits:
     # The limit rules are built once: the validation cache is keyed by the rule classes, and
     # a limiter built per request would make a new class each time and never hit.
-    rules: list[type[ASTValidationRule]] = [
-        depth_validator(settings.max_query_depth, None, None),
-        alias_validator(settings.max_aliases),
-    ]
+    shape = ShapeLimits(settings.max_query_depth, settings.max_aliases, settings.max_directives)
+    rules: list[type[ASTValidationRule]] = [shape_rule(shape)]
     if not settings.introspection_on:
         rules.append(NoSchemaIntrospectionCustomRule)
     if not settings.suggestions_on:
         rules.append(HideSuggestions)
-    return RequestLimits(tuple(rules), settings.max_tokens)
+    return RequestLimits(tuple(rules), settings.max_tokens, settings.max_query_cost)
 
 
 def _executor(settings: Settings, compiled: bool) -> type[CompiledExecutor] | None:
@@ -130,17 +123,12 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
     """The API's schema; ``compiled=False`` executes with graphql-core's executor only (the
     reference the compiled executor is tested against)."""
     settings = settings or Settings()
-    limits = request_limits(settings)
-    mask = RequestMaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE)
-    # Factories, not instances: a fresh extension per request (the caches are module-level).
+    limiter = RateLimiter.for_settings(settings)
+    # Factories, not instances: a fresh extension per request. The gate comes first: it
+    # parses and validates (from the prepared documents) before the others see the request.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: AddValidationRules(list(limits.rules)),
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: RequestMaskErrors(
-            should_mask_error=mask.should_mask_error, error_message=mask.error_message
-        ),
+        lambda: QueryGate(prepared, limiter),
+        lambda: RequestMaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE),
     ]
     schema = Schema(
         query=Query,
@@ -151,5 +139,7 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
         execution_context_class=_executor(settings, compiled),
         config=StrawberryConfig(batching_config=None),
     )
-    schema.prepared = PreparedQueries(schema, limits, mask)
+    prepared = PreparedQueries(schema, request_limits(settings))
+    schema.prepared = prepared
+    schema.limiter = limiter
     return schema

@@ -66,9 +66,7 @@ class LearningQuery:
         check_region(info, region, "region")
         p = info.context.principal
         async with info.context.db.read(p) as conn:
-            rows = await tag_service.top_tags(
-                conn, p, region, created_from, created_to, max(1, min(first, 50))
-            )
+            rows = await tag_service.top_tags(conn, p, region, created_from, created_to, first)
         return [TagCount(tag=r.tag, count=r.count) for r in rows]
 
     @strawberry.field(description="典型案例库（全省共享，只读）/ the province's model cases")

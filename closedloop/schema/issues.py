@@ -30,8 +30,9 @@ from closedloop.domain.sla import light as light_at
 from closedloop.schema.context import Info
 from closedloop.schema.loaders import resolve_loaded
 from closedloop.schema.node_registry import register_node
+from closedloop.schema.paging import list_page
 from closedloop.schema.reference import resolve_cached
-from closedloop.schema.relay import Node, to_global_id
+from closedloop.schema.relay import MAX_PAGE, Node, to_global_id
 from closedloop.schema.tenancy import Board, Department, Region
 from closedloop.services.issues.queries import IssueOrder
 from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
@@ -112,6 +113,9 @@ class CustodyEntry:
     lapsed_limits: int = strawberry.field(
         description="截止时间落在本段承办期内且已超时的时限数（记于本承办方）"
         " / time limits whose deadline fell in this holder's span and that ran out"
+    )
+    position: int = strawberry.field(
+        description="在台账中的序号（从 1 起）/ 1-based place in the ledger"
     )
     region_code: strawberry.Private[str]
     board_id: strawberry.Private[int | None]
@@ -299,19 +303,29 @@ class Issue(Node):
         )
 
     @strawberry.field(
-        description="办理轨迹；企业只看到公开记录 / timeline (public part for enterprises)"
+        description="办理轨迹，按时间先后，每页至多 first 条（1–100），"
+        "after 为上一页最后一条的 id；企业只看到公开记录 / timeline, oldest first, in pages"
+        " of `first` (1-100) after the entry `after` (the last id of the previous page);"
+        " public part for enterprises"
     )
-    async def timeline(self, info: Info) -> list[IssueEvent]:
-        return [
-            IssueEvent.from_record(e) for e in await info.context.loaders.events.load(self.rec.id)
-        ]
+    async def timeline(
+        self, info: Info, first: int | None = MAX_PAGE, after: strawberry.ID | None = None
+    ) -> list[IssueEvent]:
+        events = await info.context.loaders.events.load(self.rec.id)
+        page = list_page(info.context.locale, events, first, after, _event_key)
+        return [IssueEvent.from_record(e) for e in page]
 
     @strawberry.field(
-        description="评价记录：每次办结的评价，重新办理后仍保留 / every rating, oldest first"
+        description="评价记录：每次办结的评价，重新办理后仍保留；每页至多 first 条（1–100），"
+        "after 为上一页最后一条的 resolution / every rating, oldest first, in pages of"
+        " `first` (1-100) after the rating of resolution `after`"
     )
-    async def ratings(self, info: Info) -> list[IssueRating]:
+    async def ratings(
+        self, info: Info, first: int | None = MAX_PAGE, after: int | None = None
+    ) -> list[IssueRating]:
         rows = await info.context.loaders.ratings.load(self.rec.id)
-        return [
+        cursor = None if after is None else str(after)
+        ratings = [
             IssueRating(
                 resolution=r.resolution,
                 resolved_at=r.resolved_at,
@@ -324,9 +338,21 @@ class Issue(Node):
             )
             for r in rows
         ]
+        return list_page(info.context.locale, ratings, first, cursor, _resolution_key)
 
-    @strawberry.field(description="承办台账 / the custody ledger: each holder, level and time")
-    async def custody(self, info: Info) -> list[CustodyEntry]:
+    @strawberry.field(
+        description="承办台账，每页至多 first 段（1–100），after 为上一页最后一段的 position"
+        " / the custody ledger: each holder, level and time, in pages of `first` (1-100)"
+        " after the entry at position `after`"
+    )
+    async def custody(
+        self, info: Info, first: int | None = MAX_PAGE, after: int | None = None
+    ) -> list[CustodyEntry]:
+        entries = await self._custody(info)
+        cursor = None if after is None else str(after)
+        return list_page(info.context.locale, entries, first, cursor, _position_key)
+
+    async def _custody(self, info: Info) -> list[CustodyEntry]:
         rows = await info.context.loaders.custody.load(self.rec.id)
         running = self.rec.due_at if self.rec.clock_kind is not None else None
         # A running limit's late time so far, booked to whoever held it at the deadline.
@@ -344,6 +370,7 @@ class Issue(Node):
                 department_id=r.department_id,
                 overdue_so_far=r.overdue_seconds,
                 running_late=late.seconds if late is not None and late.index == n else 0,
+                position=n + 1,
             )
             for n, r in enumerate(rows)
         ]
@@ -351,12 +378,12 @@ class Issue(Node):
     @strawberry.field(description="疑似重复件及相似度 / near-duplicate candidates, best first")
     async def duplicate_candidates(self, info: Info, first: int = 10) -> list[SimilarIssue]:
         found = await info.context.loaders.duplicates.load(self.rec.id)
-        return [SimilarIssue.from_candidate(c) for c in found[: max(0, min(first, 50))]]
+        return [SimilarIssue.from_candidate(c) for c in found[:first]]
 
     @strawberry.field(description="疑似重发的已办结问题 / earlier resolved issues this may repeat")
     async def recurrence_candidates(self, info: Info, first: int = 10) -> list[SimilarIssue]:
         found = await info.context.loaders.recurrences.load(self.rec.id)
-        return [SimilarIssue.from_candidate(c) for c in found[: max(0, min(first, 50))]]
+        return [SimilarIssue.from_candidate(c) for c in found[:first]]
 
     @strawberry.field(description="合并到的主问题 / the primary this duplicate was merged into")
     async def merged_into(self, info: Info) -> Issue | None:
@@ -551,3 +578,15 @@ async def _enterprise_node(info: Info, key: str) -> Enterprise | None:
     ):
         return None
     return Enterprise.from_record(rec)
+
+
+def _event_key(event: EventRecord) -> str:
+    return str(event.id)
+
+
+def _position_key(entry: CustodyEntry) -> str:
+    return str(entry.position)
+
+
+def _resolution_key(rating: IssueRating) -> str:
+    return str(rating.resolution)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from closedloop.schema.errors import PublicError
@@ -34,3 +34,21 @@ def paging(
     if key is None:
         raise PublicError("INVALID_PAGING", "unreadable cursor", locale, field="after")
     return size, key
+
+
+def list_page(
+    locale: str, items: Sequence[T], first: int | None, after: str | None, key: Callable[[T], str]
+) -> list[T]:
+    """A page of a list held in memory: the ``first`` items after the one whose key is
+    ``after`` (from the start when ``after`` is null). ``first`` 1–100 (``page_size``); an
+    ``after`` that names no item is a typed INVALID_PAGING."""
+    size, _ = paging(locale, first, None, as_text)
+    start = 0
+    if after is not None:
+        keys = [key(item) for item in items]
+        if after not in keys:
+            raise PublicError(
+                "INVALID_PAGING", f"no entry {after!r} to continue after", locale, field="after"
+            )
+        start = keys.index(after) + 1
+    return list(items[start : start + size])

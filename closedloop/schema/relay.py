@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 MAX_PAGE = 100
+MAX_IDS = 100  # ids of one nodes(ids:)
 
 T = TypeVar("T")
 
@@ -49,10 +50,19 @@ class InvalidPaging(ValueError):
 
 
 def page_size(first: int | None) -> int:
+    """The page size ``first`` asks for (omitted or null: the largest); 1 to ``MAX_PAGE``,
+    else ``InvalidPaging`` (never a silent clamp). The one home of this rule: resolvers and
+    the query cost (``closedloop.schema.shape``) both read page sizes through it."""
     size = MAX_PAGE if first is None else first
-    if size < 0 or size > MAX_PAGE:
-        raise InvalidPaging(f"first must be between 0 and {MAX_PAGE}")
+    if size < 1 or size > MAX_PAGE:
+        raise InvalidPaging(f"first must be between 1 and {MAX_PAGE}, got {size}")
     return size
+
+
+def check_ids(count: int, field: str = "ids") -> None:
+    """At most ``MAX_IDS`` ids in one request for several objects (never truncated)."""
+    if count > MAX_IDS:
+        raise InvalidPaging(f"{field}: at most {MAX_IDS} ids, got {count}")
 
 
 @strawberry.interface(description="An object with a global ID (Relay).")

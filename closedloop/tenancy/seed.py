@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -12,7 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.catalog import get_catalog
-from closedloop.domain.regions import RegionLevel, is_valid_code, level_of, parent_code
+from closedloop.domain.regions import (
+    MAX_CHILDREN,
+    MAX_DEPARTMENTS,
+    RegionLevel,
+    is_valid_code,
+    level_of,
+    parent_code,
+)
 
 LEVEL_SUFFIX = {
     RegionLevel.PROVINCE: "省",
@@ -45,6 +53,7 @@ def parse_region_csv(text: str) -> RegionFileReport:
         report.errors.append((1, f"header must be {','.join(sorted(expected))}"))
         return report
     seen: set[str] = set()
+    children: Counter[str] = Counter()
     for line_no, rec in enumerate(reader, start=2):
         code = (rec["code"] or "").strip()
         name = (rec["name"] or "").strip()
@@ -68,6 +77,11 @@ def parse_region_csv(text: str) -> RegionFileReport:
         if parent is not None and parent not in seen:
             report.errors.append((line_no, f"parent {parent} is not defined before {code}"))
             continue
+        if parent is not None and children[parent] >= MAX_CHILDREN:
+            report.errors.append((line_no, f"{parent} has more than {MAX_CHILDREN} children"))
+            continue
+        if parent is not None:
+            children[parent] += 1
         seen.add(code)
         report.rows.append(RegionRow(code, name, level, parent))
     return report
@@ -173,8 +187,16 @@ async def add_department(
         sa.text(
             "INSERT INTO department (region_code, key, name_zh, name_en, is_key)"
             f" SELECT code, :key, :zh, :en, false FROM region WHERE {where}"
+            " AND (SELECT count(*) FROM department d WHERE d.region_code = region.code) < :most"
             " ON CONFLICT (region_code, key) DO NOTHING"
         ),
-        {"region": region_code, "upper": region_code + "~", "key": key, "zh": zh, "en": en},
+        {
+            "region": region_code,
+            "upper": region_code + "~",
+            "key": key,
+            "zh": zh,
+            "en": en,
+            "most": MAX_DEPARTMENTS,
+        },
     )
     return int(result.rowcount or 0)

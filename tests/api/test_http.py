@@ -37,19 +37,19 @@ async def test_graphiql_on_get(api: Api) -> None:
 async def test_depth_limit(api: Api) -> None:
     deep = '{ region(code: "33") { ' + "children { " * 14 + "code" + " }" * 14 + " } }"
     body = (await api.post(deep, as_="admin")).json()
-    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
 
 
 async def test_alias_limit(api: Api) -> None:
     many = "{ " + " ".join(f"a{i}: viewer {{ username }}" for i in range(40)) + " }"
     body = (await api.post(many, as_="admin")).json()
-    assert "aliases" in body["errors"][0]["message"].lower()
+    assert body["errors"][0]["extensions"]["code"] == "TOO_MANY_ALIASES"
 
 
 async def test_token_limit(api: Api) -> None:
     huge = "{ viewer { " + " ".join(["username"] * 5000) + " } }"
     body = (await api.post(huge, as_="admin")).json()
-    assert "token" in body["errors"][0]["message"].lower()
+    assert body["errors"][0]["extensions"]["code"] == "TOO_MANY_TOKENS"
 
 
 async def test_batching_is_off(api: Api) -> None:

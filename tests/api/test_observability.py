@@ -55,9 +55,7 @@ def _records(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_every_response_carries_a_request_id(api: Api) -> None:
-    generated = {
-        (await api.client.get("/healthz")).headers["x-request-id"] for _ in range(3)
-    }
+    generated = {(await api.client.get("/healthz")).headers["x-request-id"] for _ in range(3)}
     assert len(generated) == 3 and all(len(g) == 32 for g in generated)
     kept = await api.client.get("/healthz", headers={"X-Request-ID": "portal-7f3a:42"})
     assert kept.headers["x-request-id"] == "portal-7f3a:42"
@@ -209,9 +207,7 @@ async def test_metrics_on_a_port_of_their_own(settings: Settings, client_for: An
     assert "closedloop_http_requests_total" in scraped.text
 
 
-async def test_tracing_is_optional_and_off_by_default(
-    settings: Settings, client_for: Any
-) -> None:
+async def test_tracing_is_optional_and_off_by_default(settings: Settings, client_for: Any) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

@@ -205,7 +205,7 @@ async def test_a_page_leaves_nothing_for_the_garbage_collector(
 
     async def page() -> None:
         context = Context(principal, db, clock, settings, "zh-CN")
-        result = await schema.prepared.execute(document, None, None, context)
+        result = await schema.prepared.execute(POOL, None, None, context)
         assert not result.errors and result.data and result.data["issues"]["nodes"]
 
     await page()  # compiles the plan, fills the caches
@@ -222,3 +222,53 @@ async def test_a_page_leaves_nothing_for_the_garbage_collector(
         gc.garbage.clear()
         gc.enable()
     assert found == 0, sorted(set(left))
+
+
+async def test_every_request_runs_every_schema_extension(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A schema extension added to the schema runs for a prepared query (the HTTP fast
+    path), for the same query through strawberry's view, for a mutation, and for a query
+    refused by a limit."""
+    from strawberry.extensions import SchemaExtension
+
+    seen: list[str] = []
+
+    class Counting(SchemaExtension):
+        def on_execute(self) -> Any:
+            seen.append(self.execution_context.query or "")
+            yield
+
+        def on_operation(self) -> Any:
+            seen.append("operation")
+            yield
+
+    view = _graphql_view(app)
+    monkeypatch.setattr(view.schema, "extensions", [*view.schema.extensions, Counting])
+    runs: list[str] = []
+    real_execute = PreparedQueries.execute
+
+    async def counted(self: PreparedQueries, *args: Any) -> Any:
+        runs.append("prepared")
+        return await real_execute(self, *args)
+
+    monkeypatch.setattr(PreparedQueries, "execute", counted)
+    answers = await _on_both_paths(api, app, monkeypatch, {"query": POOL})
+    assert answers[0] == answers[1]
+    assert runs == ["prepared"]  # the first went the fast path, the second did not
+    assert seen == ["operation", POOL] * 2
+    seen.clear()
+    await _answers(
+        api,
+        {
+            "query": 'mutation { urgeIssue(input: {id: "x", expectedVersion: 1}) '
+            "{ errors { code } } }"
+        },
+        "xinshi.center",
+        "en",
+    )
+    assert seen[0] == "operation" and len(seen) == 2
+    seen.clear()
+    deep = "{ issues(first: 2) { nodes { custody { region { parent { parent { name } } } } } } }"
+    await _answers(api, {"query": deep}, "xinshi.center", "en")
+    assert seen == ["operation"]  # refused at validation: no execution

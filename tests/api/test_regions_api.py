@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.conftest import COST_1, Api
 
 VIEWER = """{ viewer { isAnonymous username role roleLabel scopes region { code name }
   permissions { action targets } } }"""
@@ -120,8 +120,8 @@ async def test_node_hides_out_of_scope_objects_exactly_like_missing_ones(api: Ap
     for gid in foreign_ids:
         hidden = await api.post(NODE, {"id": gid}, as_="deqing.center")
         missing = await api.post(NODE, {"id": gid[:-2] + "zz"}, as_="deqing.center")
-        assert hidden.json() == {"data": {"node": None}}
-        assert missing.json() == {"data": {"node": None}}
+        assert hidden.json() == {"data": {"node": None}, **COST_1}
+        assert missing.json() == {"data": {"node": None}, **COST_1}
     # The province monitor sees everything below it.
     for gid in own_ids + foreign_ids:
         assert (await api.gql(NODE, {"id": gid}, as_="province.monitor"))["node"] is not None

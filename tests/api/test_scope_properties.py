@@ -24,7 +24,7 @@ from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.identity.accounts import upsert_account
 from closedloop.schema.relay import to_global_id
-from tests.conftest import T0, Api
+from tests.conftest import T0, Api, cost
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
@@ -252,7 +252,7 @@ async def test_out_of_scope_is_indistinguishable_from_missing(
         if gid in expected:
             assert one["data"] == {"issue": {"id": gid}, "node": {"id": gid}}
             continue
-        assert one == {"data": {"issue": None, "node": None}}
+        assert one == {"data": {"issue": None, "node": None}, **cost(2)}
         # Acting on it answers like acting on a missing issue.
         act = (
             await api.post(

@@ -127,9 +127,7 @@ async def test_a_subject_that_is_no_account_name_is_401(
     assert "sub" in message
 
 
-async def test_a_token_valid_until_the_year_3000_is_refused(
-    api: Api, settings: Settings
-) -> None:
+async def test_a_token_valid_until_the_year_3000_is_refused(api: Api, settings: Settings) -> None:
     year_3000 = int(dt.datetime(3000, 1, 1, tzinfo=dt.UTC).timestamp())
     for claims in (_claims(settings, exp=year_3000), _claims(settings, exp=year_3000, iat=None)):
         token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -1,60 +1,79 @@
-"""Queries prepared once: parsed, checked against the request limits and validated, then
-executed straight on the compiled executor.
+"""Every request's pipeline: documents prepared once, then the same schema extensions for
+every operation.
 
-Strawberry runs every request through its schema extensions (parser cache, validation
-cache, token limit, extra validation rules, error masking): generator hooks, an
-execution context and several look-ups, about a tenth of a pool page's CPU time. Most
-requests repeat a few query texts, and for a query text that parsed and validated once
-the answer of those hooks is known. ``PreparedQueries`` keeps that answer per query text
-and operation name, and runs such a query with exactly the steps that remain: execute,
-log the errors, mask the unexpected ones.
+``PreparedQueries`` keeps, per query text, the parsed document (the token limit applied)
+and its validation errors (graphql-core's rules, the query-shape rule of
+``closedloop.schema.shape``, introspection when disabled), and per document and operation
+its cost plan. ``QueryGate``, the schema's first extension, hands those to strawberry's
+pipeline instead of parsing and validating again, and before execution reads the request's
+page sizes, refuses a query over the cost budget, spends the caller's rate-limit points,
+and afterwards reports the cost in the response's ``extensions``.
 
-Anything else (a document that fails to parse or validate, a mutation, a subscription, an
-unknown operation name) is not prepared: the caller sends it through strawberry as
-before, which answers it with the usual errors. ``tests/api/test_prepared_queries.py``
-checks that both ways answer the same, byte for byte.
+Every operation goes through ``strawberry.Schema.execute`` / ``subscribe`` and so through
+every extension (gate, error masking, and any added later): the HTTP fast path
+(``closedloop.http.graphql_http``) only skips the view's request parsing and response
+building for a JSON query that is prepared, and calls ``PreparedQueries.execute``, which is
+``Schema.execute``. ``tests/api/test_prepared_queries.py`` checks that both ways answer the
+same, byte for byte, and that an extension runs on both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import strawberry
 from graphql import (
     ASTValidationRule,
     DocumentNode,
     GraphQLError,
     OperationType,
-    execute,
     get_operation_ast,
     parse,
     specified_rules,
 )
-from strawberry.execution.is_awaitable import optimized_is_awaitable
-from strawberry.extensions import MaskErrors
+from graphql import ExecutionResult as GraphQLExecutionResult
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperationType
+
+from closedloop.schema.errors import PublicError
+from closedloop.schema.shape import CostPlan, PagingRefused, cost_plan, shape_error
+from closedloop.services.rate_limit import (
+    Decision,
+    RateLimiter,
+    account_key,
+    address_key,
+    points_for,
+)
+
+if TYPE_CHECKING:
+    import strawberry
 
 MAX_PREPARED = 512
+_QUERIES = frozenset({StrawberryOperationType.QUERY})
 
 
 @dataclass(frozen=True)
 class RequestLimits:
     """What every request document must pass before it runs: the extra validation rules
-    (depth, aliases, introspection when disabled) and the token limit of the parser. The
-    schema's extensions and ``PreparedQueries`` are built from the same instance."""
+    (query shape, introspection when disabled), the token limit of the parser and the cost
+    budget (0: none)."""
 
     rules: tuple[type[ASTValidationRule], ...]
     max_tokens: int
+    max_cost: int
 
 
-class _Rejected:
-    """A query text that is not prepared (strawberry answers it)."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A query text, parsed and validated: the document (``None`` when it did not parse)
+    and its errors (empty: valid)."""
 
-
-_REJECTED = _Rejected()
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...]
 
 
 class PreparedQueries:
@@ -62,74 +81,172 @@ class PreparedQueries:
         self,
         schema: strawberry.Schema,
         limits: RequestLimits,
-        mask: MaskErrors,
         maxsize: int = MAX_PREPARED,
     ) -> None:
         self.schema = schema
         self.rules = (*specified_rules, *limits.rules)
         self.max_tokens = limits.max_tokens
-        self.mask = mask
+        self.max_cost = limits.max_cost
         self.maxsize = maxsize
-        self._documents: dict[tuple[str, str | None], DocumentNode | _Rejected] = {}
+        self._prepared: dict[str, Prepared] = {}
+        self._plans: dict[tuple[int, str | None], CostPlan | PagingRefused | None] = {}
+
+    def prepared(self, query: str) -> Prepared:
+        found = self._prepared.get(query)
+        if found is None:
+            found = self._prepare(query)
+            if len(self._prepared) >= self.maxsize:
+                self._prepared.clear()
+                self._plans.clear()
+            self._prepared[query] = found
+        return found
 
     def document(self, query: str, operation_name: str | None) -> DocumentNode | None:
-        """The prepared document of a query (its operation a query), or ``None``."""
-        key = (query, operation_name)
-        found = self._documents.get(key)
-        if found is None:
-            found = self._prepare(query, operation_name)
-            if len(self._documents) >= self.maxsize:
-                self._documents.clear()
-            self._documents[key] = found
-        return None if isinstance(found, _Rejected) else found
-
-    def _prepare(self, query: str, operation_name: str | None) -> DocumentNode | _Rejected:
-        try:
-            document = parse(query, max_tokens=self.max_tokens)
-        except GraphQLError:
-            return _REJECTED
-        operation = get_operation_ast(document, operation_name)
+        """The document of a valid query whose operation is a query, or ``None``."""
+        found = self.prepared(query)
+        if found.document is None or found.errors:
+            return None
+        operation = get_operation_ast(found.document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
-            return _REJECTED
-        if validate_document(self.schema._schema, document, self.rules):
-            return _REJECTED
-        return document
+            return None
+        return found.document
+
+    def plan(self, document: DocumentNode, operation_name: str | None) -> CostPlan | PagingRefused:
+        key = (id(document), operation_name)
+        if key not in self._plans:
+            try:
+                self._plans[key] = cost_plan(self.schema._schema, document, operation_name)
+            except PagingRefused as refused:
+                self._plans[key] = refused
+        found = self._plans[key]
+        # No such operation: graphql-core's executor says so.
+        return found if found is not None else CostPlan((), 0)
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=self.max_tokens or None)
+        except GraphQLError as error:
+            if "tokens. Parsing aborted" in error.message:
+                error = shape_error(
+                    "TOO_MANY_TOKENS",
+                    f"more than {self.max_tokens} tokens",
+                    maxTokens=self.max_tokens,
+                )
+            return Prepared(None, (error,))
+        errors = validate_document(self.schema._schema, document, self.rules)
+        return Prepared(document, tuple(errors))
 
     async def execute(
         self,
-        document: DocumentNode,
+        query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
         context: Any,
     ) -> ExecutionResult:
-        """What ``strawberry.Schema.execute`` answers for this prepared document."""
-        schema = self.schema
-        data: dict[str, Any] | None
-        errors: list[GraphQLError] | None
+        """A prepared query through the schema's whole pipeline."""
+        return await self.schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            operation_name=operation_name,
+            allowed_operation_types=_QUERIES,
+        )
+
+
+class QueryGate(SchemaExtension):
+    """Parse and validation from ``PreparedQueries``; cost, page sizes and the rate limit
+    checked before execution; the cost reported after."""
+
+    def __init__(self, prepared: PreparedQueries, limiter: RateLimiter | None) -> None:
+        self.prepared = prepared
+        self.limiter = limiter
+        self.found: Prepared | None = None
+        self.cost: int | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query is not None:
+            self.found = self.prepared.prepared(context.query)
+            if self.found.document is None:
+                raise self.found.errors[0]
+            context.graphql_document = self.found.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        if self.found is not None:
+            self.execution_context.pre_execution_errors = list(self.found.errors)
+        yield
+
+    async def on_execute(self) -> Any:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            refusal = await self._admit(document)
+            if refusal is not None:
+                context.result = GraphQLExecutionResult(data=None, errors=[refusal])
+        yield
+
+    async def _admit(self, document: DocumentNode) -> GraphQLError | None:
+        """``None`` when the request may run; else the error that refuses it."""
+        context = self.execution_context
+        request = context.context
+        locale = getattr(request, "locale", "zh-CN")
+        plan = self.prepared.plan(document, context.operation_name)
         try:
-            result = execute(
-                schema._schema,
-                document,
-                root_value=None,
-                context_value=context,
-                variable_values=variables,
-                operation_name=operation_name,
-                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                executor_class=schema.execution_context_class,
-                operation_extensions=None,
+            if isinstance(plan, PagingRefused):
+                raise plan
+            cost = plan.cost(context.variables)
+        except PagingRefused as refused:
+            return PublicError("INVALID_PAGING", refused.detail, locale, field=refused.path)
+        maximum = self.prepared.max_cost
+        if maximum and cost > maximum:
+            return PublicError(
+                "QUERY_TOO_COSTLY",
+                f"cost {cost} exceeds {maximum}",
+                locale,
+                cost=cost,
+                maxCost=maximum,
             )
-            if isinstance(result, Awaitable):
-                result = await result
-            data, errors = result.data, result.errors
-        except Exception as exc:  # as strawberry: the error in the response, not a 500
-            if not isinstance(exc, GraphQLError):
-                exc = GraphQLError(str(exc), original_error=exc)
-            data, errors = None, [exc]
-        if errors:
-            # As strawberry does: log the errors as raised, then send masked copies.
-            schema._process_errors(errors)
-            errors = [
-                self.mask.anonymise_error(e) if self.mask.should_mask_error(e) else e
-                for e in errors
-            ]
-        return ExecutionResult(data=data, errors=errors)
+        self.cost = cost
+        if self.limiter is None:
+            return None
+        decision = await self.limiter.spend(_caller_key(request), points_for(cost))
+        _send_headers(request, decision)
+        if decision.allowed:
+            return None
+        self.cost = None
+        response = getattr(request, "response", None)
+        if isinstance(response, Response):
+            response.status_code = 429
+        return PublicError(
+            "RATE_LIMITED",
+            f"retry after {decision.retry_after} s",
+            locale,
+            cost=cost,
+            retryAfter=decision.retry_after,
+        )
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "maximum": self.prepared.max_cost}}
+
+
+def _caller_key(context: Any) -> str:
+    """Whose budget a request spends: the signed-in account's, else its client address's."""
+    principal = getattr(context, "principal", None)
+    account = getattr(principal, "account_id", None)
+    if account is not None:
+        return account_key(account)
+    request = getattr(context, "request", None)
+    client = getattr(request, "client", None)
+    return address_key(client.host if client is not None else None)
+
+
+def _send_headers(context: Any, decision: Decision) -> None:
+    response = getattr(context, "response", None)
+    if not isinstance(response, Response):
+        return  # a WebSocket operation: no HTTP response to carry them
+    headers = response.headers
+    for name, value in decision.headers().items():
+        headers[name] = value
