@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # own user runs migrations and seeding. Empty: use the URL's user for everything.
     app_db_user: str = "closedloop_app"
     app_db_password: str | None = None
+    # The role of the system's own work (sweeps, outbox relay, rollup refreshes, seeding),
+    # never used to serve a request. Empty: the URL's user does that work.
+    system_db_user: str = "closedloop_system"
+    system_db_password: str | None = None
     # Seed the demo data set (idempotent) when the server starts; refused in production.
     demo: bool = False
 

@@ -77,11 +77,17 @@ def database_url() -> Iterator[str]:
 async def db(database_url: str) -> AsyncIterator[Database]:
     admin = make_engine(database_url, pool_size=2)
     await upgrade(admin)
-    async with admin.begin() as conn:
+    # The API runs as the application role, under row-level security, and the system's
+    # work (seeding here, sweeps, the relay, rollups) as the system role, as in production.
+    defaults = Settings()
+    app_url = as_user(database_url, defaults.app_db_user, None)
+    system_url = as_user(database_url, defaults.system_db_user, None)
+    database = Database(
+        make_engine(app_url, pool_size=5), admin=admin, system=make_engine(system_url, pool_size=3)
+    )
+    async with database.system_transaction() as conn:
         await seed_demo(conn)
-    # The API runs as the application role, under row-level security, as in production.
-    app_url = as_user(database_url, Settings().app_db_user, None)
-    database = Database(make_engine(app_url, pool_size=5), admin=admin)
+        await conn.commit()
     yield database
     await database.dispose()
 

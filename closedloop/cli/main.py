@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 
 from closedloop.cli.importing import import_app
@@ -79,8 +78,10 @@ def migrate() -> None:
     async def go() -> int:
         async with _database(Settings(), migrate=True) as db:
             await prepare_data(db, demo=False)
-            async with db.admin.begin() as conn:
-                return await rollup.refresh_on(conn)
+            async with db.system_transaction() as conn:
+                slices = await rollup.refresh_on(conn)
+                await conn.commit()
+                return slices
 
     slices = _run(go())
     typer.echo(f"database at head; dashboard rollup: {slices} slices recomputed")
@@ -97,8 +98,9 @@ def seed_regions(
 
     async def go() -> int:
         async with _database(Settings(), migrate=True) as db:
-            async with db.admin.begin() as conn:
+            async with db.system_transaction() as conn:
                 report = await load_region_file(conn, text)
+                await conn.commit()
             for line, reason in report.errors[:50]:
                 typer.echo(f"line {line}: {reason}", err=True)
             typer.echo(f"loaded {len(report.rows)} regions, {len(report.errors)} rejected")
@@ -127,8 +129,10 @@ def seed_department(
         raise typer.Exit(code=2)
 
     async def go() -> int:
-        async with _database(Settings(), migrate=True) as db, db.admin.begin() as conn:
-            return await add_department(conn, region, key, zh, en, subtree)
+        async with _database(Settings(), migrate=True) as db, db.system_transaction() as conn:
+            added = await add_department(conn, region, key, zh, en, subtree)
+            await conn.commit()
+            return added
 
     typer.echo(f"added to {_run(go())} regions")
 
@@ -144,8 +148,10 @@ def seed_demo_cmd() -> None:
         raise typer.Exit(code=2)
 
     async def go() -> list[str]:
-        async with _database(settings, migrate=True) as db, db.admin.begin() as conn:
-            return await seed_demo(conn)
+        async with _database(settings, migrate=True) as db, db.system_transaction() as conn:
+            names = await seed_demo(conn)
+            await conn.commit()
+            return names
 
     names = _run(go())
     typer.echo("accounts: " + ", ".join(names))
@@ -157,7 +163,7 @@ def token(
     hours: Annotated[int, typer.Option(help="validity")] = 12,
 ) -> None:
     """Mint a development token (HS256) for an existing account."""
-    from closedloop.db import tables as t
+    from closedloop.identity.accounts import principal_for
     from closedloop.identity.tokens import mint_token
 
     settings = Settings()
@@ -174,8 +180,7 @@ def token(
 
     async def exists() -> bool:
         async with _database(settings) as db, db.read_reference() as conn:
-            q = sa.select(t.account.c.id).where(t.account.c.username == account, t.account.c.active)
-            return (await conn.execute(q)).first() is not None
+            return await principal_for(conn, account) is not None
 
     if not _run(exists()):
         typer.echo(f"unknown account: {account}", err=True)

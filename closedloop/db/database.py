@@ -1,8 +1,12 @@
 """Engines and per-transaction connections, each tagged with the caller's scope.
 
-Two engines: ``admin`` (the owner: migrations, seeding) and ``engine`` (the application's
-own role, subject to row-level security). Every transaction on ``engine`` first writes the
-caller's scope with ``set_config(..., true)``, which the RLS policies read.
+Three engines (migration 0012 describes the roles):
+- ``engine``: the request path's role ``closedloop_app``, under forced row-level security.
+  Every transaction on it first writes the caller's scope with ``set_config(..., true)``,
+  which the policies read; no value widens it past one caller.
+- ``system``: the role ``closedloop_system``, whose policies let it see and write every row:
+  the sweeper, the outbox relay, rollup refreshes, seeding (``system_transaction``).
+- ``admin``: the URL's own user, the tables' owner: migrations only.
 """
 
 from __future__ import annotations
@@ -25,9 +29,7 @@ if TYPE_CHECKING:
 
 SQL_STATEMENTS = Counter("closedloop_sql_statements_total", "SQL statements sent to PostgreSQL")
 
-SYSTEM_SCOPE = "SYSTEM"
-
-_SCOPE_SETTINGS = ("role", "region", "enterprise", "board", "department")
+_SCOPE_SETTINGS = ("role", "region", "enterprise", "board", "department", "account")
 _SET_SCOPE = sa.text(
     "SELECT " + ", ".join(f"set_config('closedloop.{s}', :{s}, true)" for s in _SCOPE_SETTINGS)
 )
@@ -102,29 +104,35 @@ def _count_statement(*args: object) -> None:
     SQL_STATEMENTS.inc()
 
 
-def scope_params(principal: Principal | None) -> dict[str, str]:
-    if principal is None:
-        return {"role": SYSTEM_SCOPE, "region": "", "enterprise": "", "board": "", "department": ""}
+def scope_params(principal: Principal) -> dict[str, str]:
     return {
         "role": principal.role.value if principal.role and principal.account_id else "",
         "region": principal.region_code or "",
         "enterprise": str(principal.enterprise_id or ""),
         "board": str(principal.board_id or ""),
         "department": str(principal.department_id or ""),
+        "account": str(principal.account_id or ""),
     }
 
 
-async def set_scope(conn: AsyncConnection, principal: Principal | None) -> None:
-    """Tag the current transaction with the caller (``None``: the system itself)."""
+async def set_scope(conn: AsyncConnection, principal: Principal) -> None:
+    """Tag the current transaction with the caller."""
     await conn.execute(_SET_SCOPE, scope_params(principal))
 
 
 class Database:
     """Owns the engines; hands out short transactions, never a shared session."""
 
-    def __init__(self, engine: AsyncEngine, admin: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        admin: AsyncEngine | None = None,
+        system: AsyncEngine | None = None,
+    ) -> None:
         self.engine = engine
         self.admin = admin or engine
+        # No system role configured: the owner does the system's work.
+        self.system = system or self.admin
 
     @asynccontextmanager
     async def read(self, principal: Principal) -> AsyncIterator[AsyncConnection]:
@@ -155,8 +163,8 @@ class Database:
     @asynccontextmanager
     async def read_reference(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction with no caller scope: for reference data (regions,
-        centers, boards, departments, accounts), which row-level security does not guard.
-        Issue tables answer nothing here."""
+        centers, boards, departments, tags, time limits), which row-level security does
+        not guard. Every tenant table answers nothing here."""
         async with self.engine.connect() as conn:
             await conn.begin()
             try:
@@ -165,9 +173,9 @@ class Database:
                 await conn.rollback()
 
     @asynccontextmanager
-    async def transaction(self, principal: Principal | None) -> AsyncIterator[AsyncConnection]:
-        """A transaction in the caller's scope (``None``: the system). Commit explicitly;
-        anything not committed is rolled back."""
+    async def transaction(self, principal: Principal) -> AsyncIterator[AsyncConnection]:
+        """A transaction in the caller's scope. Commit explicitly; anything not committed
+        is rolled back."""
         async with self.engine.connect() as conn:
             await conn.begin()
             await set_scope(conn, principal)
@@ -177,7 +185,18 @@ class Database:
                 if conn.in_transaction():
                     await conn.rollback()
 
+    @asynccontextmanager
+    async def system_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction as the system role (every row; no caller scope exists or is
+        needed). Commit explicitly; anything not committed is rolled back."""
+        async with self.system.connect() as conn:
+            await conn.begin()
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    await conn.rollback()
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.admin is not self.engine:
-            await self.admin.dispose()
+        for engine in {id(e): e for e in (self.engine, self.admin, self.system)}.values():
+            await engine.dispose()

@@ -260,7 +260,9 @@ async def readyz(request: Request) -> Response:
     try:
         async with runtime.db.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
-        at_head = await is_at_head(runtime.db.engine)
+        # The request role may not read migration bookkeeping; the system role, which the
+        # sweeper and the relay need, may (and so is checked too).
+        at_head = await is_at_head(runtime.db.system)
     except Exception as exc:  # any failure means "not ready", never a crash
         log.warning("readyz.database_unavailable", error=type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": False}, status_code=503)
@@ -316,7 +318,9 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     admin = make_engine(url, 2)
     if embedded is not None:
         await upgrade(admin)
-    return Database(app_engine(url, settings, admin), admin=admin), embedded
+    app = role_engine(url, settings.app_db_user, settings.app_db_password, settings.db_pool_size)
+    system = role_engine(url, settings.system_db_user, settings.system_db_password, 4)
+    return Database(app or admin, admin=admin, system=system or admin), embedded
 
 
 def url_of(db: Database) -> str:
@@ -324,13 +328,9 @@ def url_of(db: Database) -> str:
     return db.engine.url.render_as_string(hide_password=False)
 
 
-def app_engine(url: str, settings: Settings, admin: AsyncEngine) -> AsyncEngine:
-    """The application's own role (subject to row-level security), unless switched off."""
-    if not settings.app_db_user:
-        return admin
-    return make_engine(
-        as_user(url, settings.app_db_user, settings.app_db_password), settings.db_pool_size
-    )
+def role_engine(url: str, user: str, password: str | None, pool_size: int) -> AsyncEngine | None:
+    """An engine connecting as ``user`` (None when no user is configured: the URL's own)."""
+    return make_engine(as_user(url, user, password), pool_size) if user else None
 
 
 def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
@@ -374,13 +374,14 @@ def tune_garbage_collector() -> None:
 
 async def prepare_data(db: Database, *, demo: bool) -> None:
     """Load the shipped Zhejiang tree into an empty database, and the demo set on request."""
-    async with db.admin.begin() as conn:
+    async with db.system_transaction() as conn:
         empty = not (await conn.execute(sa.text("SELECT exists(SELECT 1 FROM region)"))).scalar()
         if empty:
             await load_region_file(conn, None)
             await load_library(conn)
         if demo:
             await seed_demo(conn)
+        await conn.commit()
 
 
 def create_app(

@@ -18,23 +18,16 @@ class AccountError(ValueError):
     pass
 
 
-_PRINCIPAL_QUERY = (
-    sa.select(
-        t.account.c.id,
-        t.account.c.username,
-        t.account.c.display_name,
-        t.account.c.role,
-        sa.func.coalesce(t.account.c.region_code, t.enterprise.c.region_code).label("region_code"),
-        t.account.c.board_id,
-        t.account.c.department_id,
-        t.account.c.enterprise_id,
-    )
-    .select_from(t.account.outerjoin(t.enterprise, t.enterprise.c.id == t.account.c.enterprise_id))
-    .where(t.account.c.username == sa.bindparam("username"), t.account.c.active)
+# Accounts are under row-level security; authentication reads the one active account of a
+# username, before any scope exists, through the function migration 0012 defines for it.
+_PRINCIPAL_QUERY = sa.text(
+    "SELECT id, username, display_name, role, region_code, board_id, department_id,"
+    " enterprise_id FROM closedloop_principal(:username)"
 )
 
 
 async def principal_for(conn: AsyncConnection, username: str) -> Principal | None:
+    """The principal of an active account (any role may ask: it answers one username)."""
     row = (await conn.execute(_PRINCIPAL_QUERY, {"username": username})).mappings().first()
     if row is None:
         return None

@@ -86,7 +86,7 @@ class LearningQuery:
         province = province_reader(info)
         if province is None:
             return make_connection([], [], size, 0, after=after is not None)
-        async with info.context.db.read_reference() as conn:
+        async with info.context.db.read(info.context.principal) as conn:
             rows, total = await case_service.list_cases(
                 conn, province, tag, text, region_within, size + 1, after_id
             )

@@ -42,7 +42,7 @@ class CallbackSample:
 
 
 async def load_callback_sample(info: Info, sample_id: int) -> CallbackSample | None:
-    async with info.context.db.read_reference() as conn:
+    async with info.context.db.read(info.context.principal) as conn:
         found = await callbacks.load_sample(conn, sample_id)
     if found is None:
         return None
@@ -73,6 +73,6 @@ async def resolve_callback_sample(info: Info, region: str, period: str) -> Callb
         raise PublicError("INVALID_PERIOD", period, locale, field="period") from exc
     if not can_on_region(info.context.principal, Action.ISSUE_READ, region):
         return None
-    async with info.context.db.read_reference() as conn:
+    async with info.context.db.read(info.context.principal) as conn:
         sample_id = await callbacks.existing_sample(conn, region, label)
     return await load_callback_sample(info, sample_id) if sample_id else None

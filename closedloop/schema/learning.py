@@ -80,6 +80,6 @@ async def _case_node(info: Info, key: str) -> Case | None:
     province = province_reader(info)
     if province is None or not key.isdigit():
         return None
-    async with info.context.db.read_reference() as conn:
+    async with info.context.db.read(info.context.principal) as conn:
         found = (await case_service.cases_by_id(conn, [int(key)])).get(int(key))
     return Case.from_record(found) if found and found.province_code == province else None

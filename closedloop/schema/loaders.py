@@ -63,7 +63,8 @@ def batch(
 ) -> DataLoader[K, Any]:
     """A loader whose batches run in their own transaction: in the caller's scope, or for
     reference data (``principal=None``) without one. ``cache_as`` also fills the
-    process-wide reference cache."""
+    process-wide reference cache: with what was found (a row one caller's scope hides is
+    not absent for the next caller)."""
 
     async def load(keys: list[K]) -> list[Any]:
         reading = db.read(principal) if principal is not None else db.read_reference()
@@ -72,7 +73,8 @@ def batch(
         values = [found.get(k, default()) for k in keys]
         if cache_as is not None:
             for key, value in zip(keys, values, strict=True):
-                REFERENCE.put(cache_as, key, value)
+                if value is not None or principal is None:
+                    REFERENCE.put(cache_as, key, value)
         return values
 
     return DataLoader(load_fn=load)
@@ -193,7 +195,10 @@ class Loaders:
 
     @cached_property
     def enterprise(self) -> DataLoader[int, EnterpriseRecord | None]:
-        return batch(self.db, None, records.enterprises_by_id, cache_as="enterprise")
+        # Enterprises are under row-level security: read in the caller's scope (asked for
+        # by the enterprise id of an issue the caller sees, so a cached row shows nothing
+        # that caller's own read would not).
+        return batch(self.db, self.principal, records.enterprises_by_id, cache_as="enterprise")
 
     @cached_property
     def region(self) -> DataLoader[str, RegionRecord | None]:

@@ -131,8 +131,8 @@ class OutboxRelay:
         """Deliver up to ``limit`` due rows, in one transaction; returns what happened."""
         report = RelayReport()
         c = t.outbox.c
-        # The system's own scope (no caller): the relay works for every tenant.
-        async with self.db.transaction(None) as conn:
+        # The system's own role: the relay works for every tenant.
+        async with self.db.system_transaction() as conn:
             rows = (
                 await conn.execute(
                     sa.select(t.outbox)

@@ -99,7 +99,7 @@ async def test_enterprise_issue_walks_the_whole_loop(
     assert "已对接县人力社保局" not in str(ent_view)
     assert ent_view["issue"]["timeline"][1]["typeLabel"] == "中心受理"
 
-    async with db.engine.connect() as conn:
+    async with db.system.connect() as conn:
         rows = (
             await conn.execute(
                 sa.select(t.outbox.c.channel, t.outbox.c.topic, t.outbox.c.recipient).order_by(
@@ -182,7 +182,7 @@ async def test_lights_move_green_yellow_red_and_late_resolution_is_overdue(
     assert red["issues"]["totalCount"] == 1
     issue = await step(api, "resolveIssue", issue, "xinshi.talent", reply="已办结")
     assert issue["overdue"] is True
-    async with db.engine.connect() as conn:
+    async with db.system.connect() as conn:
         topics = (await conn.execute(sa.select(t.outbox.c.topic))).scalars().all()
     assert "ISSUE_LIGHT_YELLOW" in topics and "ISSUE_LIGHT_RED" in topics
 
@@ -190,7 +190,7 @@ async def test_lights_move_green_yellow_red_and_late_resolution_is_overdue(
 async def test_working_day_limits_skip_the_national_holiday(
     api: Api, clock: FrozenClock, db: Database
 ) -> None:
-    async with db.engine.begin() as conn:
+    async with db.system.begin() as conn:
         await conn.execute(
             t.time_limit_rule.insert().values(
                 region_code="330521102",
@@ -208,7 +208,7 @@ async def test_working_day_limits_skip_the_national_holiday(
         # 2 working days after 30 Sep skip the 1-8 Oct holiday (and count the make-up days).
         assert due.astimezone(dt.timezone(dt.timedelta(hours=8))).date() > dt.date(2026, 10, 8)
     finally:
-        async with db.engine.begin() as conn:
+        async with db.system.begin() as conn:
             await conn.execute(
                 t.time_limit_rule.delete().where(t.time_limit_rule.c.region_code == "330521102")
             )

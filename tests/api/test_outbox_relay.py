@@ -138,7 +138,7 @@ def relay(
 async def add_rows(
     db: Database, when: dt.datetime, n: int = 1, recipient: str = "13800001111"
 ) -> list[int]:
-    async with db.engine.begin() as conn:
+    async with db.system.begin() as conn:
         result = await conn.execute(
             t.outbox.insert()
             .values(
@@ -161,7 +161,7 @@ async def add_rows(
 
 
 async def rows(db: Database) -> list[sa.RowMapping]:
-    async with db.engine.connect() as conn:
+    async with db.system.connect() as conn:
         result = await conn.execute(sa.select(t.outbox).order_by(t.outbox.c.id))
         return list(result.mappings())
 

@@ -45,7 +45,7 @@ async def resolve(info: Info, input: ShareCaseInput) -> CasePayload:
     )
     if result.errors:
         return CasePayload(case=None, errors=result.errors)
-    async with info.context.db.read_reference() as conn:
+    async with info.context.db.read(info.context.principal) as conn:
         case_id = await case_service.case_id_for_issue(conn, issue_id)
         found = await case_service.cases_by_id(conn, [case_id]) if case_id else {}
     record = found.get(case_id) if case_id else None

@@ -178,8 +178,8 @@ async def pending(conn: AsyncConnection, scope: Scope | None = None) -> bool:
 
 
 async def refresh_on(conn: AsyncConnection, scope: Scope | None = None) -> int:
-    """Recompute the dirty slices (of ``scope``) in ``conn``'s transaction (the system's
-    scope, or the owner); returns how many. The caller commits."""
+    """Recompute the dirty slices (of ``scope``) in ``conn``'s transaction (the system
+    role's, or the owner's); returns how many. The caller commits."""
     await conn.execute(_LOCK)
     d = t.issue_rollup_dirty.c
     taking = t.issue_rollup_dirty.delete().returning(d.month, d.county_code)
@@ -192,12 +192,14 @@ async def refresh_on(conn: AsyncConnection, scope: Scope | None = None) -> int:
 
 async def refresh(db: Database, scope: Scope | None = None) -> int:
     """Recompute the dirty slices (of ``scope``: a reader refreshes only what it reads) in
-    a transaction of the system's own. Call it holding no other connection: a reader that
-    waited for a second connection while holding one could starve the pool."""
-    async with db.read_reference() as conn:
+    a transaction of the system role: the slices sum issues whoever may read them, and only
+    the system writes them (a reader passes nothing but the slices' range). Call it holding
+    no other connection: a reader that waited for a second connection while holding one
+    could starve the pool."""
+    async with db.system_transaction() as conn:
         if not await pending(conn, scope):
             return 0
-    async with db.transaction(None) as conn:
+    async with db.system_transaction() as conn:
         count = await refresh_on(conn, scope)
         await conn.commit()
     return count

@@ -144,11 +144,15 @@ async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, s
     name = _required(cmd.enterprise_name, "enterpriseName", 200)
     new_id = (
         await tx.conn.execute(
-            t.enterprise.insert()
+            pg_insert(t.enterprise)
             .values(credit_code=code, name=name, region_code=region)
+            .on_conflict_do_nothing(index_elements=[t.enterprise.c.credit_code])
             .returning(t.enterprise.c.id)
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if new_id is None:
+        # Registered already, outside the caller's scope (row-level security hid it).
+        raise IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
     return int(new_id), region
 
 

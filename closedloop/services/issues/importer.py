@@ -412,14 +412,17 @@ class _Importer:
                 )
             ).scalars()
         )
-        enterprises: dict[str, str] = {
-            row.credit_code: row.region_code
-            for row in await conn.execute(
-                sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
-                    t.enterprise.c.credit_code.in_({r.credit_code for r in batch})
+        # Every enterprise of these credit codes, in scope or not (the system's read): one
+        # outside the account's scope is refused by name below, never registered twice.
+        async with self.db.system_transaction() as system:
+            enterprises: dict[str, str] = {
+                row.credit_code: row.region_code
+                for row in await system.execute(
+                    sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
+                        t.enterprise.c.credit_code.in_({r.credit_code for r in batch})
+                    )
                 )
-            )
-        }
+            }
         wanted_regions = {r.region_code for r in batch if r.region_code}
         regions = (
             set(

@@ -37,7 +37,7 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
     now = clock.now()
     report = SweepReport()
     c = t.issue.c
-    async with db.transaction(None) as conn:
+    async with db.system_transaction() as conn:
         tx = CommandTx(conn, SYSTEM, now, settings)
         changed = await conn.execute(
             sa.select(t.issue)
