@@ -129,10 +129,13 @@ _ENTERPRISE = f"""(CASE
     AND starts_with(region_code, {REGION}) THEN true
   ELSE EXISTS (SELECT 1 FROM issue i WHERE i.enterprise_id = enterprise.id)
 END)"""
-# An account: the caller's own; staff and handlers also the accounts along their region's
-# line (their subtree and the tiers above, whose names appear on records and lists).
+# An account: the caller's own; an enterprise's accounts to whoever sees the enterprise
+# (who rated a resolution); staff and handlers also the accounts along their region's line
+# (their subtree and the tiers above, whose names appear on records and lists).
 _ACCOUNT = f"""(CASE
   WHEN id = {_number("account")} THEN true
+  WHEN enterprise_id IS NOT NULL THEN
+    EXISTS (SELECT 1 FROM enterprise e WHERE e.id = account.enterprise_id)
   WHEN {ROLE} IN ({STAFF},'BOARD_HANDLER','DEPARTMENT_HANDLER') AND {REGION} <> '' THEN
     starts_with(region_code, {REGION}) OR starts_with({REGION}, region_code)
   ELSE false
