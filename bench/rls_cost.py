@@ -33,6 +33,7 @@ import uvloop
 
 from bench.harness import COUNTY_POOL, backend_cpu, backend_delta
 from bench.inprocess import _asgi_post
+from closedloop.db.database import SQL_STATEMENTS
 from closedloop.http.app import create_app
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
@@ -69,6 +70,7 @@ class Arm:
     wall: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
     pg: dict[str, list[float]] = field(default_factory=dict)
+    statements: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def database(self) -> str:
@@ -97,6 +99,7 @@ async def _request(arm: Arm, scenario: str) -> None:
 
 async def _batch(arm: Arm, scenario: str, size: int) -> None:
     pg_before = backend_cpu(arm.database)
+    statements = SQL_STATEMENTS._value.get()
     cpu0 = time.process_time()
     walls = []
     for _ in range(size):
@@ -108,6 +111,9 @@ async def _batch(arm: Arm, scenario: str, size: int) -> None:
         backend_delta(pg_before, backend_cpu(arm.database)) / size
     )
     arm.wall.setdefault(scenario, []).extend(walls)
+    arm.statements.setdefault(scenario, []).append(
+        (SQL_STATEMENTS._value.get() - statements) / size
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -148,6 +154,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"  {arm.name:6} wall ms median {statistics.median(arm.wall[scenario]) * ms:.3f}"
                 f"  PostgreSQL CPU ms/request median {statistics.median(arm.pg[scenario]) * ms:.3f}"
                 f"  process CPU ms/request median {statistics.median(arm.cpu[scenario]) * ms:.3f}"
+                f"  SQL statements/request {statistics.mean(arm.statements[scenario]):.2f}"
             )
         ratios = [
             statistics.median(after.wall[scenario]) / statistics.median(before.wall[scenario]),

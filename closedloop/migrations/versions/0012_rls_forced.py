@@ -98,8 +98,10 @@ _ISSUE_CHILD = "EXISTS (SELECT 1 FROM issue i WHERE i.id = issue_id)"
 # Resolving a primary tells the reporters of the duplicates merged into it, on their own
 # timelines: those may lie outside the resolver's scope. ``closedloop_merged_into`` (SECURITY
 # DEFINER) answers the one id a duplicate was merged into, nothing else.
+# (An OR of two tests: the function runs only when the issue itself is out of sight.)
 _ISSUE_OR_MERGED_CHILD = (
-    "EXISTS (SELECT 1 FROM issue i WHERE i.id IN (issue_id, closedloop_merged_into(issue_id)))"
+    f"({_ISSUE_CHILD}"
+    " OR EXISTS (SELECT 1 FROM issue i WHERE i.id = closedloop_merged_into(issue_id)))"
 )
 # Enterprises read the public part of a timeline only.
 _PUBLIC_EVENT = f"(public OR {ROLE} IS DISTINCT FROM 'ENTERPRISE')"
