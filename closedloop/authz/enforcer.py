@@ -27,6 +27,12 @@ def allowed(role: Role, action: Action, target: Target) -> bool:
     return bool(get_enforcer().enforce(role.value, action.value, target.value))
 
 
+@lru_cache(maxsize=256)
+def allowed_targets(role: Role, action: Action) -> frozenset[Target]:
+    """Every target on which ``role`` may do ``action``."""
+    return frozenset(target for target in Target if allowed(role, action, target))
+
+
 def region_target(principal: Principal, region_code: str) -> Target:
     """How a region relates to the principal (an enterprise is placed at its own region)."""
     if principal.region_code is None:

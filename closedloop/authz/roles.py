@@ -50,6 +50,8 @@ class Action(enum.StrEnum):
     SCORE_READ = "score.read"
     DASHBOARD_READ = "dashboard.read"
     CASE_SHARE = "case.share"
+    CASE_READ = "case.read"
+    ENTERPRISE_READ = "enterprise.read"
 
 
 class Target(enum.StrEnum):

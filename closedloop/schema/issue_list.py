@@ -31,6 +31,7 @@ from closedloop.services.issues.queries import (
     page_issues,
     sort_value,
 )
+from closedloop.tenancy.scope import Internal
 
 
 @strawberry.input(description="诉求筛选 / issue filters (all combine with AND)")
@@ -195,7 +196,8 @@ async def issues(
             size + 1,
             key,
             now,
-            last_events=selection.last_event,
+            # Per-issue internal entries (Internal.SOME) come through the loader instead.
+            last_events=selection.last_event and loaders.internal is not Internal.SOME,
             public_events_only=loaders.public_only,
             columns=selection.columns,
         )

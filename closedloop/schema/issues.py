@@ -12,8 +12,8 @@ from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
 from closedloop import i18n
-from closedloop.authz.enforcer import can
-from closedloop.authz.roles import Action, Role
+from closedloop.authz.enforcer import can, region_target
+from closedloop.authz.roles import Action, Target
 from closedloop.domain.custody import running_late
 from closedloop.domain.errors import IssueErrorCode
 from closedloop.domain.issues import (
@@ -547,10 +547,6 @@ class SimilarIssue:
         )
 
 
-def is_enterprise(info: Info) -> bool:
-    return info.context.principal.role is Role.ENTERPRISE
-
-
 @register_node("Issue")
 async def _issue_node(info: Info, key: str) -> Issue | None:
     if not key.isdigit():
@@ -561,23 +557,16 @@ async def _issue_node(info: Info, key: str) -> Issue | None:
 
 @register_node("Enterprise")
 async def _enterprise_node(info: Info, key: str) -> Enterprise | None:
-    """An enterprise is visible to itself and to staff whose subtree holds it."""
+    """The policy's ``enterprise.read``: an enterprise reads itself (OWN), staff the
+    enterprises of the regions the policy grants (how its region relates to theirs)."""
     if not key.isdigit():
         return None
     p = info.context.principal
-    if p.role is Role.ENTERPRISE and p.enterprise_id != int(key):
-        return None
     rec = await info.context.loaders.enterprise.load(int(key))
     if rec is None:
         return None
-    if p.role is not Role.ENTERPRISE and not (
-        p.region_code
-        and rec.region_code.startswith(p.region_code)
-        and p.role
-        in (Role.CENTER_STAFF, Role.LEADER, Role.EVALUATOR, Role.PROVINCE_MONITOR, Role.ADMIN)
-    ):
-        return None
-    return Enterprise.from_record(rec)
+    target = Target.OWN if p.enterprise_id == rec.id else region_target(p, rec.region_code)
+    return Enterprise.from_record(rec) if can(p, Action.ENTERPRISE_READ, target) else None
 
 
 def _event_key(event: EventRecord) -> str:

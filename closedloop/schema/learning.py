@@ -8,7 +8,8 @@ import datetime as dt
 
 import strawberry
 
-from closedloop.authz.roles import Role
+from closedloop.authz.enforcer import can_on_region
+from closedloop.authz.roles import Action
 from closedloop.schema.context import Info
 from closedloop.schema.node_registry import register_node
 from closedloop.schema.relay import (
@@ -17,8 +18,6 @@ from closedloop.schema.relay import (
 )
 from closedloop.services.learning import cases as case_service
 from closedloop.services.learning.cases import CaseRecord
-
-STAFF = frozenset(Role) - {Role.ENTERPRISE}
 
 
 @strawberry.type(description="标签库中的标签 / a tag of the province's library")
@@ -67,12 +66,14 @@ class LibraryStats:
 
 
 def province_reader(info: Info) -> str | None:
-    """The case library is shared with every staff tier of the province (一地突破、全域共享):
-    a deliberate exception to region scope. Enterprises do not read it."""
+    """The case library is shared across the province (一地突破、全域共享): a deliberate
+    exception to region scope. The policy's ``case.read`` says which roles read it (every
+    staff role, whatever the relation; not enterprises)."""
     p = info.context.principal
-    if p.role not in STAFF or p.region_code is None:
+    if p.region_code is None:
         return None
-    return p.region_code[:2]
+    province = p.region_code[:2]
+    return province if can_on_region(p, Action.CASE_READ, province) else None
 
 
 @register_node("Case")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
-from closedloop.authz.roles import Principal, Role
+from closedloop.authz.roles import Action, Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.schema.reference import MISSING, REFERENCE
@@ -27,7 +27,7 @@ from closedloop.services.learning import similar, tags
 from closedloop.services.learning.similar import Candidate
 from closedloop.services.learning.tags import TagRecord
 from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
-from closedloop.tenancy.scope import issue_visibility
+from closedloop.tenancy.scope import Internal, can_see_issue, internal_entries, issue_visibility
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -105,14 +105,36 @@ async def _libraries(conn: AsyncConnection, provinces: Sequence[str]) -> dict[st
     return {p: await tags.library(conn, p) for p in provinces}
 
 
+async def _reads_internal(
+    conn: AsyncConnection, principal: Principal, keys: Sequence[int]
+) -> set[int]:
+    """The issues among ``keys`` whose internal timeline entries ``principal`` reads."""
+    found = await records.issues_by_id(conn, keys, issue_visibility(principal))
+    return {k for k, rec in found.items() if reads_internal(principal, rec)}
+
+
+def reads_internal(principal: Principal, rec: IssueRecord) -> bool:
+    """Whether ``principal`` reads the internal timeline entries of an issue it reads."""
+    return can_see_issue(
+        principal,
+        enterprise_id=rec.enterprise_id,
+        origin_region=rec.origin_region_code,
+        holding_region=rec.holding_region_code,
+        board_id=rec.board_id,
+        department_id=rec.department_id,
+        action=Action.ISSUE_READ_INTERNAL,
+    )
+
+
 class Loaders:
     """The request's loaders, each built on first use (a request needs a few of them)."""
 
     def __init__(self, db: Database, principal: Principal) -> None:
         self.db = db
         self.principal = principal
-        # Enterprises see the public part of a timeline only.
-        self.public_only = principal.role is Role.ENTERPRISE
+        # Whose internal timeline entries the caller reads (the policy's issue.read_internal).
+        self.internal = internal_entries(principal)
+        self.public_only = self.internal is Internal.NONE
         # Values primed before their loader was built, by loader name.
         self._primed: dict[str, dict[Any, Any]] = {}
 
@@ -158,20 +180,41 @@ class Loaders:
     @cached_property
     def events(self) -> DataLoader[int, list[EventRecord]]:
         public_only = self.public_only
-        return batch(
-            self.db,
-            self.principal,
-            lambda c, k: records.events_for(c, k, public_only),
-            default=list,
-        )
+        principal = self.principal
+        if self.internal is not Internal.SOME:
+            return batch(
+                self.db,
+                principal,
+                lambda c, k: records.events_for(c, k, public_only),
+                default=list,
+            )
+
+        async def per_issue(conn: AsyncConnection, keys: Sequence[int]) -> dict[int, Any]:
+            found = await records.events_for(conn, keys, False)
+            internal = await _reads_internal(conn, principal, keys)
+            return {
+                k: [e for e in events if e.public or k in internal] for k, events in found.items()
+            }
+
+        return batch(self.db, principal, per_issue, default=list)
 
     @cached_property
     def last_event(self) -> DataLoader[int, EventRecord | None]:
         public_only = self.public_only
-        loader: DataLoader[int, EventRecord | None] = batch(
-            self.db, self.principal, lambda c, k: records.last_events(c, k, public_only)
-        )
-        return self._primed_loader("last_event", loader)
+        principal = self.principal
+        if self.internal is not Internal.SOME:
+            loader: DataLoader[int, EventRecord | None] = batch(
+                self.db, principal, lambda c, k: records.last_events(c, k, public_only)
+            )
+            return self._primed_loader("last_event", loader)
+
+        async def per_issue(conn: AsyncConnection, keys: Sequence[int]) -> dict[int, Any]:
+            every = await records.last_events(conn, keys, False)
+            public = await records.last_events(conn, keys, True)
+            internal = await _reads_internal(conn, principal, keys)
+            return {k: (every if k in internal else public).get(k) for k in keys}
+
+        return self._primed_loader("last_event", batch(self.db, principal, per_issue))
 
     @cached_property
     def custody(self) -> DataLoader[int, list[CustodyRecord]]:

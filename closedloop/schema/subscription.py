@@ -15,16 +15,17 @@ import sqlalchemy as sa
 import strawberry
 
 from closedloop import i18n
-from closedloop.authz.roles import Principal, Role
+from closedloop.authz.roles import Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.issues import Issue, IssueEvent
+from closedloop.schema.loaders import reads_internal
 from closedloop.schema.relay import from_global_id
 from closedloop.services.event_bus import CATCH_UP, SubscriberDropped
 from closedloop.services.issues.records import EventRecord, issues_by_id
-from closedloop.tenancy.scope import issue_visibility
+from closedloop.tenancy.scope import Internal, internal_entries, issue_visibility
 
 i18n.register(
     "RequestErrorCode",
@@ -112,13 +113,16 @@ async def _new_events(
             .where(e.issue_id.in_(list(visible)), e.id > min(cursor.after(i) for i in visible))
             .order_by(e.id)
         )
-        if principal.role is Role.ENTERPRISE:
+        if internal_entries(principal) is Internal.NONE:
             q = q.where(e.public)
         rows = (await conn.execute(q)).mappings().all()
+    internal = {i for i, rec in visible.items() if reads_internal(principal, rec)}
     out = []
     for row in rows:
         event = EventRecord.from_row(row)
         if event.id <= cursor.after(event.issue_id):
+            continue
+        if not event.public and event.issue_id not in internal:
             continue
         cursor.saw(event)
         out.append(

@@ -1,21 +1,30 @@
 """Who sees which issue: one rule, as a SQL predicate (lists, counts, loaders) and in
-Python (a single loaded row). DESIGN §3:
+Python (a single loaded row). The policy (``closedloop/authz/policy.csv``) decides which
+relations a role reads (``issue.read``) and whose internal timeline entries it reads
+(``issue.read_internal``); this module says what each relation means for an issue:
 
-- an enterprise sees its own enterprise's issues;
-- center staff, leaders and evaluators of R see issues originating in R's subtree or
-  held anywhere in it;
-- a board or department handler sees what is assigned to its board/department in R;
-- a province monitor or admin sees everything in its subtree;
-- the anonymous caller sees nothing.
+- OWN: the caller's own enterprise raised it;
+- ASSIGNED: it is held in the caller's region by the caller's board or department;
+- SELF, DESCENDANT, ANCESTOR, UNRELATED: how its origin region, or its holding region,
+  relates to the caller's region (either one suffices).
+
+The anonymous caller sees nothing. Row-level security mirrors the common case in the
+database as a second barrier.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 
-from closedloop.authz.roles import Principal, Role, Target
+from closedloop.authz.enforcer import allowed_targets
+from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
-from closedloop.domain.regions import relation, subtree_upper_bound
+from closedloop.domain.regions import ancestors, relation, subtree_upper_bound
+
+REGION_TARGETS = (Target.SELF, Target.DESCENDANT, Target.ANCESTOR, Target.UNRELATED)
 
 
 def in_subtree(column: sa.ColumnElement[str], root: str) -> sa.ColumnElement[bool]:
@@ -23,25 +32,96 @@ def in_subtree(column: sa.ColumnElement[str], root: str) -> sa.ColumnElement[boo
     return sa.and_(column >= root, column < subtree_upper_bound(root))
 
 
-def issue_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:
+def _readable(p: Principal, action: Action) -> frozenset[Target]:
     if p.role is None or p.account_id is None:
+        return frozenset()
+    return allowed_targets(p.role, action)
+
+
+def _region_clause(
+    column: sa.ColumnElement[str], region: str, targets: frozenset[Target]
+) -> sa.ColumnElement[bool] | None:
+    """``column``'s region relates to ``region`` as one of ``targets``."""
+    below = Target.SELF in targets, Target.DESCENDANT in targets
+    parts: list[sa.ColumnElement[bool]] = []
+    if all(below):
+        parts.append(in_subtree(column, region))
+    elif below[0]:
+        parts.append(column == region)
+    elif below[1]:
+        parts.append(sa.and_(in_subtree(column, region), column != region))
+    if Target.ANCESTOR in targets or Target.UNRELATED in targets:
+        up = ancestors(region)
+        if Target.ANCESTOR in targets and up:
+            parts.append(column.in_(up))
+        if Target.UNRELATED in targets:
+            parts.append(sa.and_(sa.not_(in_subtree(column, region)), column.not_in(up)))
+    return sa.or_(*parts) if parts else None
+
+
+def _visibility(
+    p: Principal, targets: frozenset[Target], issue: sa.Table
+) -> sa.ColumnElement[bool]:
+    c = issue.c
+    parts: list[sa.ColumnElement[bool]] = []
+    if Target.OWN in targets and p.enterprise_id is not None:
+        parts.append(c.enterprise_id == p.enterprise_id)
+    region = p.region_code
+    if region is not None:
+        if Target.ASSIGNED in targets:
+            unit = _unit_clause(p, issue)
+            if unit is not None:
+                parts.append(sa.and_(c.holding_region_code == region, unit))
+        if targets.intersection(REGION_TARGETS):
+            for column in (c.origin_region_code, c.holding_region_code):
+                clause = _region_clause(column, region, targets)
+                if clause is not None:
+                    parts.append(clause)
+    if not parts:
         return sa.false()
-    if p.role is Role.ENTERPRISE:
-        return issue.c.enterprise_id == p.enterprise_id if p.enterprise_id else sa.false()
+    return parts[0] if len(parts) == 1 else sa.or_(*parts)
+
+
+def _unit_clause(p: Principal, issue: sa.Table) -> sa.ColumnElement[bool] | None:
+    if p.board_id is not None:
+        return issue.c.board_id == p.board_id
+    if p.department_id is not None:
+        return issue.c.department_id == p.department_id
+    return None
+
+
+def issue_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:
+    """The issues ``p`` reads, as a predicate on ``issue``."""
+    return _visibility(p, _readable(p, Action.ISSUE_READ), issue)
+
+
+def issue_targets(
+    p: Principal,
+    *,
+    enterprise_id: int,
+    origin_region: str,
+    holding_region: str,
+    board_id: int | None,
+    department_id: int | None,
+) -> Iterator[Target]:
+    """Every relation an issue has to the caller (for reading)."""
+    if p.enterprise_id is not None and enterprise_id == p.enterprise_id:
+        yield Target.OWN
     region = p.region_code
     if region is None:
-        return sa.false()
-    if p.role in (Role.BOARD_HANDLER, Role.DEPARTMENT_HANDLER):
-        unit = (
-            issue.c.board_id == p.board_id
-            if p.role is Role.BOARD_HANDLER
-            else issue.c.department_id == p.department_id
-        )
-        return sa.and_(issue.c.holding_region_code == region, unit)
-    return sa.or_(
-        in_subtree(issue.c.origin_region_code, region),
-        in_subtree(issue.c.holding_region_code, region),
-    )
+        return
+    if holding_region == region and _in_unit(p, board_id, department_id):
+        yield Target.ASSIGNED
+    yield Target(relation(region, origin_region).value)
+    yield Target(relation(region, holding_region).value)
+
+
+def _in_unit(p: Principal, board_id: int | None, department_id: int | None) -> bool:
+    if p.board_id is not None:
+        return board_id == p.board_id
+    if p.department_id is not None:
+        return department_id == p.department_id
+    return False
 
 
 def can_see_issue(
@@ -52,24 +132,41 @@ def can_see_issue(
     holding_region: str,
     board_id: int | None,
     department_id: int | None,
+    action: Action = Action.ISSUE_READ,
 ) -> bool:
-    """The same rule as ``issue_visibility`` for one row already in memory."""
-    if p.role is None or p.account_id is None:
+    """The same rule as ``issue_visibility`` for one row already in memory (``action``
+    ``issue.read_internal``: whether its internal timeline entries are read too)."""
+    readable = _readable(p, action)
+    if not readable:
         return False
-    if p.role is Role.ENTERPRISE:
-        return p.enterprise_id is not None and enterprise_id == p.enterprise_id
-    region = p.region_code
-    if region is None:
-        return False
-    if p.role is Role.BOARD_HANDLER:
-        return holding_region == region and board_id is not None and board_id == p.board_id
-    if p.role is Role.DEPARTMENT_HANDLER:
-        return (
-            holding_region == region
-            and department_id is not None
-            and department_id == p.department_id
+    return any(
+        target in readable
+        for target in issue_targets(
+            p,
+            enterprise_id=enterprise_id,
+            origin_region=origin_region,
+            holding_region=holding_region,
+            board_id=board_id,
+            department_id=department_id,
         )
-    return origin_region.startswith(region) or holding_region.startswith(region)
+    )
+
+
+class Internal(enum.Enum):
+    """Whose internal timeline entries a caller reads, among the issues it reads."""
+
+    ALL = "all"  # every issue it reads (the policy grants read_internal wherever read)
+    NONE = "none"  # no issue: public entries only
+    SOME = "some"  # decided per issue (``can_see_issue(..., action=ISSUE_READ_INTERNAL)``)
+
+
+def internal_entries(p: Principal) -> Internal:
+    internal = _readable(p, Action.ISSUE_READ_INTERNAL)
+    if not internal:
+        return Internal.NONE
+    if _readable(p, Action.ISSUE_READ) <= internal:
+        return Internal.ALL
+    return Internal.SOME
 
 
 def issue_target(
@@ -81,16 +178,10 @@ def issue_target(
     department_id: int | None,
 ) -> Target:
     """How an issue relates to the caller, for the policy: acting is about the holder."""
-    if p.role is Role.ENTERPRISE:
+    if p.enterprise_id is not None:
         return Target.OWN if enterprise_id == p.enterprise_id else Target.UNRELATED
     if p.region_code is None:
         return Target.UNRELATED
-    if p.role in (Role.BOARD_HANDLER, Role.DEPARTMENT_HANDLER) and holding_region == p.region_code:
-        unit, mine = (
-            (board_id, p.board_id)
-            if p.role is Role.BOARD_HANDLER
-            else (department_id, p.department_id)
-        )
-        if unit is not None and unit == mine:
-            return Target.ASSIGNED
+    if holding_region == p.region_code and _in_unit(p, board_id, department_id):
+        return Target.ASSIGNED
     return Target(relation(p.region_code, holding_region).value)

@@ -25,16 +25,23 @@ WORK = {
     A.ISSUE_RESOLVE,
     A.ISSUE_REOPEN,
     A.ISSUE_VERIFY,
-    A.ISSUE_READ_INTERNAL,
     A.CASE_SHARE,
 }
-SCOPED_READ = {A.CENTER_READ, A.ISSUE_READ, A.DASHBOARD_READ, A.SCORE_READ}
+SCOPED_READ = {
+    A.CENTER_READ,
+    A.ISSUE_READ,
+    A.ISSUE_READ_INTERNAL,
+    A.ENTERPRISE_READ,
+    A.DASHBOARD_READ,
+    A.SCORE_READ,
+}
 SELF_DOWN = {Target.SELF, Target.DESCENDANT}
 
 # role -> action -> the targets on which it is allowed (anything absent: denied everywhere)
 EXPECTED: dict[Role, dict[Action, set[Target]]] = {
     Role.ENTERPRISE: {
         A.CENTER_READ: {Target.SELF},
+        A.ENTERPRISE_READ: {Target.OWN},
         **{
             a: {Target.OWN}
             for a in (A.ISSUE_READ, A.ISSUE_SUBMIT, A.ISSUE_URGE, A.ISSUE_RATE, A.ISSUE_REOPEN)
@@ -63,12 +70,9 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
             )
         },
     },
-    Role.EVALUATOR: {
-        a: SELF_DOWN
-        for a in SCOPED_READ | {A.ISSUE_READ_INTERNAL, A.INDICATOR_RECORD, A.LIST_ENTRY_ADD}
-    },
-    Role.PROVINCE_MONITOR: {a: SELF_DOWN for a in SCOPED_READ | {A.ISSUE_READ_INTERNAL}},
-    Role.ADMIN: {a: SELF_DOWN for a in SCOPED_READ | {A.ISSUE_READ_INTERNAL}},
+    Role.EVALUATOR: {a: SELF_DOWN for a in SCOPED_READ | {A.INDICATOR_RECORD, A.LIST_ENTRY_ADD}},
+    Role.PROVINCE_MONITOR: {a: SELF_DOWN for a in SCOPED_READ},
+    Role.ADMIN: {a: SELF_DOWN for a in SCOPED_READ},
 }
 EXPECTED[Role.DEPARTMENT_HANDLER] = EXPECTED[Role.BOARD_HANDLER]
 
@@ -77,8 +81,13 @@ MATRIX = [(r, a, t) for r in Role for a in Action for t in Target]
 
 @pytest.mark.parametrize(("role", "action", "target"), MATRIX)
 def test_permission_matrix(role: Role, action: Action, target: Target) -> None:
-    # The region tree itself is public to every signed-in role.
-    expected = action is A.REGION_READ or target in EXPECTED[role].get(action, set())
+    # The region tree is public to every signed-in role; the case library to every staff
+    # role (shared across the province).
+    expected = (
+        action is A.REGION_READ
+        or (action is A.CASE_READ and role is not Role.ENTERPRISE)
+        or target in EXPECTED[role].get(action, set())
+    )
     assert allowed(role, action, target) is expected
 
 

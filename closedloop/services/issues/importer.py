@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.enforcer import can, can_on_region
-from closedloop.authz.roles import Action, Principal, Role, Target
+from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock, FrozenClock
@@ -589,10 +589,8 @@ async def import_issues(
         principal = await principal_for(conn, username)
     if principal is None:
         raise ImportRefused(f"unknown or inactive account {username}")
-    if (
-        principal.role is Role.ENTERPRISE
-        or principal.region_code is None
-        or not can(principal, Action.ISSUE_SUBMIT_ON_BEHALF, Target.SELF)
+    if principal.region_code is None or not can(
+        principal, Action.ISSUE_SUBMIT_ON_BEHALF, Target.SELF
     ):
         raise ImportRefused(
             f"{username} ({principal.role}) may not submit issues on behalf of enterprises"
