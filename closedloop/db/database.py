@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -97,7 +97,17 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     )
     # Counted for /metrics and the benchmarks (statements per request).
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection whose server went away (backend terminated, server restarted)
+    is never handed out: asyncpg notices the closed socket as soon as the server hangs up,
+    so this is a flag check, not a round trip (``pool_pre_ping`` would cost one per
+    request; see bench/RESULTS.md). The pool discards it and opens another."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa.exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _count_statement(*args: object) -> None:

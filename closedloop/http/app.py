@@ -192,6 +192,10 @@ class AuthMiddleware:
             log.error("auth.keys_unavailable", reason=str(exc.__cause__ or exc))
             await _keys_unavailable(str(exc))(scope, receive, send)
             return
+        except (sa.exc.DBAPIError, OSError) as exc:  # the account look-up lost its database
+            log.warning("auth.database_unavailable", error=type(exc).__name__)
+            await _keys_unavailable("database unavailable")(scope, receive, send)
+            return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
@@ -270,7 +274,13 @@ async def readyz(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "database": True, "migrations": "behind"}, status_code=503
         )
-    return JSONResponse({"status": "ready", "database": True, "migrations": "head"})
+    # Without its LISTEN connection the process neither pushes events nor hears account
+    # changes: not ready until the bus has reconnected (it keeps trying).
+    listening = runtime.bus is not None and runtime.bus.connected
+    body = {"status": "ready", "database": True, "migrations": "head", "listening": listening}
+    if not listening:
+        return JSONResponse({**body, "status": "unavailable"}, status_code=503)
+    return JSONResponse(body)
 
 
 class MetricsMiddleware:
