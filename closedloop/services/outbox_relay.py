@@ -12,6 +12,10 @@ Commands write ``outbox`` rows in the same transaction as the change they report
   with ``X-Closedloop-Timestamp: <ts>`` (Unix seconds), checked by ``verify_signature``;
 * a failed row is retried after an exponential backoff, and given up (``failed_at``) after
   ``settings.outbox_max_attempts`` attempts;
+* the notifications of one issue go out in order, one after another: a row is sent only
+  when every earlier pending row of its issue is in the same batch (rows another relay
+  holds, or rows waiting out a backoff, hold back the later ones), and a failure stops its
+  issue's rest of the batch (left untouched, they follow the failed one later);
 * with no webhook configured, the default sink logs each message and marks it delivered.
 """
 
@@ -23,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.db import tables as t
 from closedloop.db.database import Database
@@ -109,9 +115,36 @@ class RelayReport:
 @dataclass(frozen=True)
 class _Message:
     id: int
+    issue_id: int | None
     attempts: int
     body: bytes
     log_fields: dict[str, Any]
+
+
+async def _in_issue_order(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> list[sa.Row[Any]]:
+    """The picked rows that may go now: for each issue, the picked rows from its earliest
+    pending row on, up to the first pending row that was not picked (held by another
+    relay, or not yet due)."""
+    issues = {row.issue_id for row in rows if row.issue_id is not None}
+    if not issues:
+        return list(rows)
+    c = t.outbox.c
+    pending = await conn.execute(
+        sa.select(c.id, c.issue_id)
+        .where(c.issue_id.in_(issues), c.delivered_at.is_(None), c.failed_at.is_(None))
+        .order_by(c.id)
+    )
+    picked = {row.id for row in rows}
+    allowed: set[int] = set()
+    blocked: set[int] = set()
+    for row_id, issue_id in pending:
+        if issue_id in blocked:
+            continue
+        if row_id in picked:
+            allowed.add(row_id)
+        else:
+            blocked.add(issue_id)
+    return [row for row in rows if row.issue_id is None or row.id in allowed]
 
 
 class OutboxRelay:
@@ -146,6 +179,7 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            rows = await _in_issue_order(conn, rows)
             messages = [_message(row) for row in rows]
             report.picked = len(messages)
             if not messages:
@@ -153,7 +187,9 @@ class OutboxRelay:
             errors = await self._send_all(messages)
             now = self.clock.now()
             for message in messages:
-                error = errors.get(message.id)
+                if message.id not in errors:
+                    continue  # not sent: an earlier one of its issue failed
+                error = errors[message.id]
                 if error is None:
                     report.delivered += 1
                     await conn.execute(
@@ -197,24 +233,34 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):  # the interval passed: poll again
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
-    async def _send_all(self, messages: list[_Message]) -> dict[int, str]:
-        """Send every message; the error (if any) of each one that failed, by id."""
+    async def _send_all(self, messages: list[_Message]) -> dict[int, str | None]:
+        """Send the messages, each issue's in order (issues in parallel): the outcome of
+        each one sent, by id (None: delivered); an issue's rest after a failure is not
+        sent and not in the result."""
         urls = self.settings.webhook_urls
         if not urls:
             for message in messages:  # the default sink
                 log.info("notification", **message.log_fields)
-            return {}
+            return {m.id: None for m in messages}
+        queues: dict[object, list[_Message]] = {}
+        for message in messages:  # rows without an issue have no order to keep
+            queues.setdefault(message.issue_id or ("row", message.id), []).append(message)
         limiter = asyncio.Semaphore(PARALLEL_POSTS)
+        outcome: dict[int, str | None] = {}
         async with httpx.AsyncClient(
             transport=self.transport, timeout=HTTP_TIMEOUT, follow_redirects=False
         ) as client:
 
-            async def one(message: _Message) -> str | None:
-                async with limiter:
-                    return await self._post(client, urls, message)
+            async def in_order(queue: list[_Message]) -> None:
+                for message in queue:
+                    async with limiter:
+                        error = await self._post(client, urls, message)
+                    outcome[message.id] = error
+                    if error is not None:
+                        return
 
-            results = await asyncio.gather(*(one(m) for m in messages))
-        return {m.id: error for m, error in zip(messages, results, strict=True) if error}
+            await asyncio.gather(*(in_order(q) for q in queues.values()))
+        return outcome
 
     async def _post(
         self, client: httpx.AsyncClient, urls: list[str], message: _Message
@@ -264,7 +310,7 @@ def _message(row: sa.Row[Any]) -> _Message:
         "issue_id": row.issue_id,
         "payload": row.payload,
     }
-    return _Message(row.id, row.attempts, body, fields)
+    return _Message(row.id, row.issue_id, row.attempts, body, fields)
 
 
 def _mask(recipient: str) -> str:

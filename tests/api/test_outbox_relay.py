@@ -55,13 +55,19 @@ class Receiver:
     """A webhook receiver on 127.0.0.1, in a thread. Answers ``statuses`` in turn, then
     ``default``; ``delay`` seconds per request make relays overlap."""
 
-    def __init__(self, statuses: list[int] | None = None, default: int = 200, delay: float = 0):
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        default: int = 200,
+        delay: float = 0,
+        port: int = 0,
+    ):
         self.statuses = list(statuses or [])
         self.default = default
         self.delay = delay
         self.received: list[Received] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
