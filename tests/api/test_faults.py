@@ -172,7 +172,12 @@ async def test_terminated_backends_under_load_recover_without_a_500(
             if response.status_code == 200 and "errors" in response.json():
                 errors.append(response.json()["errors"])
 
-    async with httpx.AsyncClient(base_url=server.url) as client, socket(server, token) as ws:
+    # Generous: on a loaded machine a request that waited for the pool to reconnect may be
+    # slow; a request that never returns still fails the test.
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+        socket(server, token) as ws,
+    ):
         await subscribe(ws, EVENTS)
         await until(lambda: bus.subscribers == 1)
         workers = [asyncio.ensure_future(load(client)) for _ in range(4)]
