@@ -140,9 +140,10 @@ async def test_a_subscriber_that_stops_reading_is_dropped_alone(db: Database) ->
 
         reader = asyncio.ensure_future(read_fast())
         await until(lambda: bus.subscribers == 2)
-        for n in range(1, 21):
+        for n in range(1, 21):  # in step with the reader: only the slow one falls behind
             async with db.admin.begin() as conn:
                 await publish(conn, {n})
+            await until(lambda n=n: len(seen) == n)  # type: ignore[misc]
         await asyncio.wait_for(reader, 20)
         assert seen == [[n] for n in range(1, 21)]  # every one, in order
         assert await first_slow == [1]
