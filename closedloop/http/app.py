@@ -93,6 +93,13 @@ class Runtime:
         return await self.principals.get(username, self._load_principal, live=live)
 
     async def _load_principal(self, username: str) -> Principal | None:
+        """One read-only statement, so safe to repeat: when it fails (its backend was
+        terminated under it), it is read once more on another connection."""
+        try:
+            async with self.db.read_reference() as conn:
+                return await principal_for(conn, username)
+        except (sa.exc.DBAPIError, OSError) as exc:
+            log.warning("auth.account_read_retried", error=type(exc).__name__)
         async with self.db.read_reference() as conn:
             return await principal_for(conn, username)
 

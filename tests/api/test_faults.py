@@ -191,12 +191,14 @@ async def test_terminated_backends_under_load_recover_without_a_500(
         stop.set()
         await asyncio.gather(*workers)
 
-        assert all(code < 500 for code in statuses), sorted(set(statuses))
+        # Never a 500; a request whose connection died under it may be told to retry (503).
+        assert set(statuses) <= {200, 503}, sorted(set(statuses))
         assert (await client.get("/readyz")).status_code == 200
         issue = await submit(api)  # subscriptions still deliver
         notice = await message(ws)
         assert notice["payload"]["data"]["issueEvents"]["issue"]["number"] == issue["number"]
-    # Requests in flight when their backend died may fail (as GraphQL errors, never a
-    # 500); once the pool has replaced its connections every request succeeds.
+    # Requests in flight when their backend died may fail (a GraphQL error, or 503 from the
+    # account look-up; never a 500); once the pool has replaced its connections every
+    # request succeeds.
     tail = statuses[after + 20 :]
     assert tail and all(code == 200 for code in tail)

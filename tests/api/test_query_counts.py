@@ -37,6 +37,14 @@ def counting(db: Database) -> Iterator[list[str]]:
 
 async def _statements_for_page(api: Api, db: Database, first: int) -> int:
     await api.gql(POOL_PAGE, {"first": first}, as_="xinshi.center")  # warm the account cache
+    # The account is remembered unless a change was heard while it was read (then the read
+    # may predate the change): warm until it is, so only the page's statements are counted.
+    runtime = api.client._transport.app.state.runtime  # type: ignore[attr-defined]
+    for _ in range(3):
+        if "xinshi.center" in runtime.principals:
+            break
+        await api.gql(POOL_PAGE, {"first": first}, as_="xinshi.center")
+    assert "xinshi.center" in runtime.principals
     with counting(db) as statements:
         data = await api.gql(POOL_PAGE, {"first": first}, as_="xinshi.center")
     assert len(data["issues"]["nodes"]) == first
