@@ -251,6 +251,8 @@ idempotency_key = sa.Table(
     sa.Column("request_hash", sa.Text, nullable=False),
     sa.Column("issue_id", sa.BigInteger, nullable=True),
     sa.Column("created_at", TZ, nullable=False),
+    # The row the first request answered with (see closedloop.services.idempotency).
+    sa.Column("result", pg.JSONB, nullable=True),
 )
 
 outbox = sa.Table(

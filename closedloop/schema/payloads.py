@@ -11,6 +11,7 @@ from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.schema.context import Info
 from closedloop.schema.issues import Issue
 from closedloop.schema.relay import from_global_id
+from closedloop.services.issues.records import IssueRecord
 from closedloop.services.issues.unit_of_work import Handler, IssueCommands
 
 
@@ -74,7 +75,9 @@ async def run_command(
     commands = IssueCommands(ctx.db, ctx.clock, ctx.settings)
     result = await commands.run(ctx.principal, operation, fields, key, handler)
     issue = None
-    if result.issue_id is not None:
+    if result.first is not None:  # a replay answers with the issue as the first request did
+        issue = Issue.from_record(IssueRecord.from_row(result.first))
+    elif result.issue_id is not None:
         rec = await ctx.loaders.issue.load(result.issue_id)
         issue = Issue.from_record(rec) if rec else None
     return IssuePayload(

@@ -30,10 +30,11 @@ async def resolve(info: Info, input: AddListEntryInput) -> AddListEntryPayload:
         listed_on=input.listed_on,
     )
     try:
-        new_id = await records.add_list_entry(
+        new_id, first = await records.add_list_entry(
             ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
         )
     except Failure as exc:
         return AddListEntryPayload(entry=None, errors=[evaluation_error(info, exc)])
-    row = await evaluation_loaders(info).entry.load(new_id)
+    # A replay answers with the row as the first request did.
+    row = first or await evaluation_loaders(info).entry.load(new_id)
     return AddListEntryPayload(entry=ListEntry.from_row(row) if row else None, errors=[])

@@ -53,10 +53,11 @@ async def resolve(info: Info, input: RecordIndicatorInput) -> RecordIndicatorPay
         value=to_value(input.value),
     )
     try:
-        new_id = await records.record_indicator(
+        new_id, first = await records.record_indicator(
             ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
         )
     except Failure as exc:
         return RecordIndicatorPayload(record=None, errors=[evaluation_error(info, exc)])
-    row = await evaluation_loaders(info).record.load(new_id)
+    # A replay answers with the row as the first request did.
+    row = first or await evaluation_loaders(info).record.load(new_id)
     return RecordIndicatorPayload(record=IndicatorRecord.from_row(row) if row else None, errors=[])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from closedloop.db import tables as t
 from closedloop.schema.context import Info
 from closedloop.schema.learning import Case
-from closedloop.schema.payloads import IssueError, issue_pk, not_found, run_command
+from closedloop.schema.payloads import IssueError, issue_errors, issue_pk, not_found
+from closedloop.services.issues.unit_of_work import Answer, IssueCommands
 from closedloop.services.learning import cases as case_service
 from closedloop.services.learning import commands
 
@@ -37,15 +39,24 @@ async def resolve(info: Info, input: ShareCaseInput) -> CasePayload:
     if issue_id is None:
         return CasePayload(case=None, errors=not_found(info).errors)
     cmd = commands.ShareCase(input.title, input.problem, input.solution, input.tags)
-    result = await run_command(
-        info,
+    ctx = info.context
+    fields = strawberry.asdict(input)
+    fields.pop("idempotency_key", None)
+    result = await IssueCommands(ctx.db, ctx.clock, ctx.settings).run(
+        ctx.principal,
         "shareCase",
-        strawberry.asdict(input),
+        fields,
+        input.idempotency_key,
         lambda tx: commands.share_case(tx, issue_id, input.expected_version, cmd),
+        answer=Answer(t.model_case, "issue_id"),  # a replay answers with the case as it was
     )
     if result.errors:
-        return CasePayload(case=None, errors=result.errors)
-    async with info.context.db.read(info.context.principal) as conn:
+        return CasePayload(case=None, errors=issue_errors(info, result.errors))
+    if result.first is not None:
+        return CasePayload(
+            case=Case.from_record(case_service.case_from_row(result.first)), errors=[]
+        )
+    async with ctx.db.read(ctx.principal) as conn:
         case_id = await case_service.case_id_for_issue(conn, issue_id)
         found = await case_service.cases_by_id(conn, [case_id]) if case_id else {}
     record = found.get(case_id) if case_id else None

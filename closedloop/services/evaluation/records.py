@@ -446,8 +446,10 @@ async def _replayed(
     operation: str,
     cmd: Any,
     now: dt.datetime,
-) -> int | None:
-    """The first result's id when this is a retry with the same key; None to go ahead."""
+    answer: sa.Select[Any],
+) -> tuple[int, Mapping[str, Any] | None] | None:
+    """On a retry with the same key: the first result's id and the row it answered with
+    (read with ``answer``'s columns); None to go ahead."""
     if key is None or principal.account_id is None:
         return None
     payload = {"cmd": repr(cmd)}
@@ -456,7 +458,10 @@ async def _replayed(
         return None
     if replay.reused or replay.result_id is None:
         raise EvaluationError(E.IDEMPOTENCY_KEY_REUSED, "idempotencyKey")
-    return replay.result_id
+    first: Mapping[str, Any] | None = None
+    if replay.first is not None:
+        first = await idempotency.first_row(conn, answer, replay.first)
+    return replay.result_id, first
 
 
 async def record_indicator(
@@ -465,17 +470,17 @@ async def record_indicator(
     principal: Principal,
     cmd: RecordIndicator,
     idempotency_key: str | None = None,
-) -> int:
+) -> tuple[int, IndicatorRecordRow | None]:
     """Validate everything, then store the input and supersede the current one."""
     scheme = _scheme(cmd.scheme)
     indicator = _indicator(scheme, cmd.indicator)
     period = _period(cmd.period)
     async with db.transaction(principal) as conn:
         first = await _replayed(
-            conn, principal, idempotency_key, "recordIndicator", cmd, clock.now()
+            conn, principal, idempotency_key, "recordIndicator", cmd, clock.now(), _record_query()
         )
         if first is not None:
-            return first
+            return first[0], _record_row(first[1]) if first[1] is not None else None
         target = await _target(conn, principal, cmd.target, Action.INDICATOR_RECORD)
         if cmd.value is None:
             raise EvaluationError(
@@ -540,9 +545,12 @@ async def record_indicator(
             .values(superseded_by=new_id)
         )
         if idempotency_key and principal.account_id is not None:
-            await idempotency.record_result(conn, principal.account_id, idempotency_key, new_id)
+            answer = _record_query().where(t.indicator_record.c.id == new_id)
+            await idempotency.record_result(
+                conn, principal.account_id, idempotency_key, new_id, answer
+            )
         await conn.commit()
-    return int(new_id)
+    return int(new_id), None
 
 
 async def add_list_entry(
@@ -551,7 +559,7 @@ async def add_list_entry(
     principal: Principal,
     cmd: AddListEntry,
     idempotency_key: str | None = None,
-) -> int:
+) -> tuple[int, ListEntryRow | None]:
     reason = (cmd.reason or "").strip()
     if not reason:
         raise EvaluationError(E.REQUIRED, "reason")
@@ -567,9 +575,11 @@ async def add_list_entry(
             E.INVALID_DATE, "listedOn", detail_zh="不能晚于今天", detail_en="not after today"
         )
     async with db.transaction(principal) as conn:
-        first = await _replayed(conn, principal, idempotency_key, "addListEntry", cmd, now)
+        first = await _replayed(
+            conn, principal, idempotency_key, "addListEntry", cmd, now, _entry_query()
+        )
         if first is not None:
-            return first
+            return first[0], _entry_row(first[1]) if first[1] is not None else None
         target = await _target(conn, principal, cmd.target, Action.LIST_ENTRY_ADD)
         if cmd.issue_id is not None:
             # Only an issue the caller can see: RLS and the application's predicate agree.
@@ -609,9 +619,12 @@ async def add_list_entry(
             )
         ).scalar_one()
         if idempotency_key and principal.account_id is not None:
-            await idempotency.record_result(conn, principal.account_id, idempotency_key, new_id)
+            answer = _entry_query().where(t.list_entry.c.id == new_id)
+            await idempotency.record_result(
+                conn, principal.account_id, idempotency_key, new_id, answer
+            )
         await conn.commit()
-    return int(new_id)
+    return int(new_id), None
 
 
 async def adjustment_counts(

@@ -37,6 +37,23 @@ class CommandResult:
     issue_id: int | None
     errors: list[IssueCommandError] = field(default_factory=list)
     replayed: bool = False
+    # On a replay: the row the first request answered with (see ``Answer``).
+    first: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The row a command answers with: the one of ``table`` whose ``column`` is the
+    handler's result id. Kept with the idempotency key, so a replay answers the same."""
+
+    table: sa.Table
+    column: str = "id"
+
+    def select(self, result_id: int) -> sa.Select[Any]:
+        return sa.select(self.table).where(self.table.c[self.column] == result_id)
+
+
+ISSUE_ANSWER = Answer(t.issue)
 
 
 @dataclass
@@ -299,6 +316,7 @@ class IssueCommands:
         payload: dict[str, Any],
         idempotency_key: str | None,
         handler: Handler,
+        answer: Answer = ISSUE_ANSWER,
     ) -> CommandResult:
         if principal.account_id is None:
             return CommandResult(None, [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
@@ -315,20 +333,29 @@ class IssueCommands:
                         self.clock.now(),
                     )
                     if replay is not None:
+                        first = None
+                        if not replay.reused and replay.first is not None:
+                            first = await idempotency.first_row(
+                                conn, answer.select(0), replay.first
+                            )
                         await conn.rollback()
                         if replay.reused:
                             reused = IssueCommandError(
                                 IssueErrorCode.IDEMPOTENCY_KEY_REUSED, "idempotencyKey"
                             )
                             return CommandResult(None, [reused])
-                        return CommandResult(replay.result_id, replayed=True)
+                        return CommandResult(replay.result_id, replayed=True, first=first)
                 tx = CommandTx(conn, principal, self.clock.now(), self.settings)
                 issue_id = await handler(tx)
                 await publish(conn, tx.touched)
                 if idempotency_key:
                     assert principal.account_id is not None
                     await idempotency.record_result(
-                        conn, principal.account_id, idempotency_key, issue_id
+                        conn,
+                        principal.account_id,
+                        idempotency_key,
+                        issue_id,
+                        answer.select(issue_id) if issue_id is not None else None,
                     )
                 await conn.commit()
                 return CommandResult(issue_id)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +28,7 @@ class CaseRecord:
     shared_at: dt.datetime
 
 
-def _case(row: sa.RowMapping) -> CaseRecord:
+def case_from_row(row: Mapping[Any, Any]) -> CaseRecord:
     data = dict(row)
     data["tags"] = tuple(data["tags"] or ())
     return CaseRecord(**data)
@@ -57,12 +59,12 @@ async def list_cases(
         page = page.where(c.id < after_id)
     rows = await conn.execute(page.order_by(c.id.desc()).limit(limit))
     total = await conn.execute(sa.select(sa.func.count()).select_from(t.model_case).where(*where))
-    return [_case(r) for r in rows.mappings()], int(total.scalar_one())
+    return [case_from_row(r) for r in rows.mappings()], int(total.scalar_one())
 
 
 async def cases_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, CaseRecord]:
     rows = await conn.execute(sa.select(t.model_case).where(t.model_case.c.id.in_(ids)))
-    return {r["id"]: _case(r) for r in rows.mappings()}
+    return {r["id"]: case_from_row(r) for r in rows.mappings()}
 
 
 async def case_id_for_issue(conn: AsyncConnection, issue_id: int) -> int | None:
