@@ -5,8 +5,8 @@ is now (``closedloop.services.idempotency``): the answer row is stored as JSON w
 key, in the first request's transaction. Keys claimed before this migration have none and
 replay the current state, as before.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
