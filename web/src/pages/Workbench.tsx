@@ -1,0 +1,133 @@
+// 工作台: the pool with lights and filters, an issue's full timeline and custody ledger, and
+// the actions this viewer may take on it now.
+import { useState } from "react";
+import { ActionPanel } from "../components/ActionPanel";
+import { graphql } from "../gql";
+import type { IssueFilterInput, Light } from "../gql/graphql";
+import { useQuery } from "../lib/api";
+import { formatDateTime, formatDuration, useLocale, useWords } from "../lib/i18n";
+import { useLabels } from "../lib/labels";
+import { navigate } from "../lib/router";
+
+const PoolDoc = graphql(`
+  query Pool($filter: IssueFilterInput, $after: String) {
+    issues(filter: $filter, first: 20, after: $after, orderBy: DUE_AT_ASC) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id number title stateLabel light dueAt
+        holdingRegion { name }
+        enterprise { name }
+      }
+    }
+  }
+`);
+
+const DetailDoc = graphql(`
+  query WorkbenchIssue($id: ID!) {
+    issue(id: $id) {
+      id number title content state stateLabel light dueAt version handlingLevelLabel
+      category tags reply viewerActions
+      holdingRegion { code name }
+      originRegion { name }
+      enterprise { name }
+      board { name }
+      department { name }
+      timeline { id typeLabel occurredAt actorName message public }
+      custody { handlingLevel startedAt endedAt heldSeconds overdueSeconds region { name } }
+    }
+  }
+`);
+
+const LIGHTS: Light[] = ["GREEN", "YELLOW", "RED"];
+
+export function Workbench({ issueId }: { issueId: string | null }) {
+  const w = useWords();
+  const { label } = useLabels();
+  const [pool, setPool] = useState(true);
+  const [light, setLight] = useState<Light | "">("");
+  const [text, setText] = useState("");
+  const [search, setSearch] = useState("");
+  const filter: IssueFilterInput = { pool, light: light || null, text: search || null };
+  const q = useQuery(PoolDoc, { filter, after: null });
+  return (
+    <div className="workbench">
+      <section className="card pool">
+        <h2>{w.pool} {q.data && <span className="muted" data-testid="pool-count">{q.data.issues.totalCount}</span>}</h2>
+        <form className="filters" onSubmit={(e) => { e.preventDefault(); setSearch(text); }}>
+          <label><input type="checkbox" checked={pool} onChange={(e) => setPool(e.target.checked)} /> {w.onlyPool}</label>
+          <select value={light} onChange={(e) => setLight(e.target.value as Light | "")} data-testid="light-filter">
+            <option value="">{w.allLights}</option>
+            {LIGHTS.map((l) => <option key={l} value={l}>{label("Light", l)}</option>)}
+          </select>
+          <input placeholder={w.search} value={text} onChange={(e) => setText(e.target.value)} />
+        </form>
+        {q.error && <p className="error">{q.error}</p>}
+        <ul className="plain pool-list">
+          {q.data?.issues.nodes.map((i) => (
+            <li key={i.id} className={i.id === issueId ? "selected" : ""}>
+              <a href={`/workbench/${encodeURIComponent(i.id)}`} data-pool-issue={i.id} onClick={(e) => { e.preventDefault(); navigate(`/workbench/${encodeURIComponent(i.id)}`); }}>
+                {i.light && <span className={`light ${i.light.toLowerCase()}`} data-light={i.light} />}
+                <strong>{i.title}</strong>
+                <span className="muted small">{i.number} · {i.stateLabel} · {i.holdingRegion?.name} · {i.enterprise?.name}</span>
+              </a>
+            </li>
+          ))}
+        </ul>
+      </section>
+      <section className="card detail">
+        {issueId ? <Detail id={issueId} onChange={q.reload} /> : <p className="muted">{w.select}</p>}
+      </section>
+    </div>
+  );
+}
+
+function Detail({ id, onChange }: { id: string; onChange: () => void }) {
+  const w = useWords();
+  const lang = useLocale();
+  const q = useQuery(DetailDoc, { id });
+  const i = q.data?.issue;
+  if (q.error) return <p className="error">{q.error}</p>;
+  if (!q.data) return <p>{w.loading}</p>;
+  if (!i) return <p data-testid="not-found">{w.notFound}</p>;
+  return (
+    <div data-testid="issue-detail" data-issue={i.id} data-state={i.state} data-version={i.version}>
+      <h2>
+        {i.light && <span className={`light ${i.light.toLowerCase()}`} data-light={i.light} />} {i.title}
+      </h2>
+      <p className="muted">
+        {i.number} · <span data-testid="state">{i.stateLabel}</span> · {i.handlingLevelLabel} · {i.holdingRegion?.name}
+        {i.board ? ` · ${i.board.name}` : ""}{i.department ? ` · ${i.department.name}` : ""}
+        {i.dueAt ? ` · ${w.due} ${formatDateTime(i.dueAt, lang)}` : ""}
+      </p>
+      <p>{i.content}</p>
+      {i.reply && <p className="reply">{i.reply}</p>}
+      <h3>{w.actions}</h3>
+      <ActionPanel key={`${i.id}:${i.version}`} issue={i} onDone={() => { q.reload(); onChange(); }} />
+      <h3>{w.timeline}</h3>
+      <ol className="timeline" data-testid="timeline">
+        {[...i.timeline].reverse().map((e) => (
+          <li key={e.id} className={e.public ? "" : "internal"}>
+            <time>{formatDateTime(e.occurredAt, lang)}</time> <strong>{e.typeLabel}</strong>{" "}
+            <span className="muted">{e.actorName}</span>
+            {e.message && <div>{e.message}</div>}
+          </li>
+        ))}
+      </ol>
+      <h3>{w.custody}</h3>
+      <table data-testid="custody">
+        <thead><tr><th>{w.holder}</th><th>{w.level}</th><th>{w.held}</th><th>{w.overdue}</th></tr></thead>
+        <tbody>
+          {i.custody.map((c) => (
+            <tr key={c.startedAt + c.handlingLevel}>
+              <td>{c.region?.name}</td>
+              <td>{c.handlingLevel}</td>
+              <td>{formatDuration(c.heldSeconds, w)}</td>
+              <td className={c.overdueSeconds > 0 ? "late" : ""}>{c.overdueSeconds > 0 ? formatDuration(c.overdueSeconds, w) : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
