@@ -138,4 +138,26 @@ register(
         "FLAGGED": ("列入问题清单", "Put on the problem lists"),
     },
 )
+register(
+    "IssueAction",
+    {
+        "ACCEPT": ("受理", "Accept"),
+        "REJECT": ("不予受理", "Reject"),
+        "TRIAGE": ("分类分级", "Triage"),
+        "ASSIGN": ("交办", "Assign"),
+        "START": ("开始办理", "Start"),
+        "NOTE": ("办理记录", "Add a note"),
+        "HAND_BACK": ("退回中心", "Hand back"),
+        "RESOLVE": ("办结答复", "Resolve"),
+        "RATE": ("评价", "Rate"),
+        "URGE": ("催单", "Urge"),
+        "REOPEN": ("申请重办", "Reopen"),
+        "MERGE": ("合并重复件", "Merge a duplicate"),
+        "ESCALATE": ("逐级上报", "Escalate"),
+        "DELEGATE": ("向下交办", "Delegate"),
+        "RETURN": ("退回交办", "Return the delegation"),
+        "COORDINATE": ("提级协调", "Coordinate higher"),
+        "MEETING_DECISION": ("联席会议决定", "Record the meeting's decision"),
+    },
+)
 register("OutboxChannel", {"SMS": ("短信", "SMS"), "OA": ("OA 消息", "OA message")})

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
     webhook_secret: str = DEV_WEBHOOK_SECRET
     outbox_max_attempts: int = 8
 
+    # Sign-in for the pages (/cockpit, /track, /workbench): OIDC authorization code with
+    # PKCE, run in the browser against these endpoints; the API verifies the token it
+    # gets through jwks_url. Empty: no OIDC button (demo sign-in only with --demo).
+    oidc_authorization_endpoint: str | None = None
+    oidc_token_endpoint: str | None = None
+    oidc_client_id: str = "closedloop-web"
+    oidc_scope: str = "openid profile"
+    oidc_token_field: Literal["access_token", "id_token"] = "access_token"
+
     @property
     def production(self) -> bool:
         return self.environment == "production"

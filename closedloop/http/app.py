@@ -50,6 +50,8 @@ from closedloop.http.observability import (
 from closedloop.http.report_http import routes as report_routes
 from closedloop.http.schema import build_schema
 from closedloop.http.sessions import EXPIRES_AT, SessionHandler, Sessions
+from closedloop.http.web import graphiql_page
+from closedloop.http.web import routes as web_routes
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.principal_cache import PrincipalCache
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
@@ -222,6 +224,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 return
             receive = handed_on
         await super().__call__(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()  # bundled in the package: no CDN
 
     # Text, not bytes, so that subscriptions keep sending text frames.
     def encode_json(self, data: object) -> str:
@@ -472,6 +477,7 @@ def create_app(
         *metrics_routes(settings),
         *report_routes,
         *export_routes,
+        *web_routes,
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.limiter = schema.limiter

@@ -25,6 +25,7 @@ from closedloop.domain.issues import (
     Light,
     ProblemListKind,
     RatingGrade,
+    next_urge_at,
 )
 from closedloop.domain.sla import light as light_at
 from closedloop.schema.context import Info
@@ -34,16 +35,18 @@ from closedloop.schema.paging import list_page
 from closedloop.schema.reference import resolve_cached
 from closedloop.schema.relay import MAX_PAGE, Node, to_global_id
 from closedloop.schema.tenancy import Board, Department, Region
+from closedloop.services.issues.actions import IssueAction, urge_interval
+from closedloop.services.issues.actions import viewer_actions as actions_now
 from closedloop.services.issues.queries import IssueOrder
 from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
 from closedloop.services.learning.similar import Candidate
 from closedloop.services.learning.tags import suggest as suggest_tags
-from closedloop.tenancy.scope import issue_target
 
 strawberry.enum(IssueState, name="IssueState", description="诉求状态 / issue state")
 strawberry.enum(HandlingLevel, name="HandlingLevel", description="处置层级 / handling level")
 strawberry.enum(Light, name="Light", description="亮灯 / time-limit light")
 strawberry.enum(RatingGrade, name="RatingGrade", description="评价等级 / rating grade")
+strawberry.enum(IssueAction, name="IssueAction", description="诉求操作 / a command on an issue")
 strawberry.enum(Channel, name="Channel", description="来源渠道 / intake channel")
 strawberry.enum(Category, name="Category", description="问题类别 / category")
 strawberry.enum(IssueOrder, name="IssueOrder", description="排序 / ordering")
@@ -248,11 +251,7 @@ class Issue(Node):
 
     @strawberry.field(description="下次可催单时间 / when the enterprise may urge again")
     def next_urge_allowed_at(self, info: Info) -> dt.datetime | None:
-        if self.rec.last_urged_at is None:
-            return None
-        return self.rec.last_urged_at + dt.timedelta(
-            hours=info.context.settings.urge_interval_hours
-        )
+        return next_urge_at(self.rec.last_urged_at, urge_interval(info.context.settings))
 
     # Reference rows resolve synchronously from the process cache when they can (a page of
     # issues asks for the same few); see closedloop.schema.reference.
@@ -420,17 +419,12 @@ class Issue(Node):
             info.context.loaders, "last_event", self.rec.id, IssueEvent.from_record
         )
 
-    @strawberry.field(description="当前调用者可执行的操作 / actions the caller may take now")
-    def viewer_actions(self, info: Info) -> list[str]:
-        p = info.context.principal
-        target = issue_target(
-            p,
-            enterprise_id=self.rec.enterprise_id,
-            holding_region=self.rec.holding_region_code,
-            board_id=self.rec.board_id,
-            department_id=self.rec.department_id,
-        )
-        return [a.value for a in Action if a.value.startswith("issue.") and can(p, a, target)]
+    @strawberry.field(
+        description="当前调用者此刻可执行的操作（状态机 ∩ 权限策略）/ what the caller may do now"
+    )
+    def viewer_actions(self, info: Info) -> list[IssueAction]:
+        ctx = info.context
+        return actions_now(ctx.principal, self.rec, ctx.clock.now(), ctx.settings)
 
 
 # Dict look-ups: calling an Enum class per row is slow on a page.
@@ -509,7 +503,18 @@ ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "suggestedTags": ("origin_region_code", "title", "content"),
     "delegatedFrom": ("delegated_from_region_code",),
     "lastEvent": ("id",),
-    "viewerActions": ("enterprise_id", "holding_region_code", "board_id", "department_id"),
+    "viewerActions": (
+        "enterprise_id",
+        "holding_region_code",
+        "board_id",
+        "department_id",
+        "state",
+        "handling_level",
+        "delegated_from_region_code",
+        "last_urged_at",
+        "clock_kind",
+        "due_at",
+    ),
 }
 
 

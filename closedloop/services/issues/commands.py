@@ -4,7 +4,6 @@ and records events and notifications in the same transaction."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +26,13 @@ from closedloop.domain.issues import (
     IssueState,
     RatingGrade,
     after_rating,
+    next_urge_at,
+    urge_too_soon,
 )
 from closedloop.domain.regions import is_valid_code
 from closedloop.domain.similarity import IssueText
 from closedloop.domain.sla import is_late, window
+from closedloop.services.issues.actions import check, urge_interval
 from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
 from closedloop.services.issues.time_limits import limits_for
 from closedloop.services.issues.unit_of_work import CommandTx
@@ -264,8 +266,7 @@ async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
 async def reject(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
     reason = _required(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_REJECT, issue_id, version)
-    if issue.delegated_from_region_code is not None:
-        raise IssueCommandError(E.MUST_RETURN_DELEGATION)
+    check(Command.REJECT, issue, tx.now, tx.settings)
     to = tx.next_state(Command.REJECT, issue)
     await tx.update(issue, state=to, reason=reason, closed_at=tx.now, **_stop_clock())
     await tx.event(issue, "REJECTED", public=True, to_state=to, message=reason)
@@ -466,10 +467,11 @@ async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int
 async def urge(tx: CommandTx, issue_id: int, version: int) -> int:
     issue = await tx.load_for(Action.ISSUE_URGE, issue_id, version)
     tx.next_state(Command.URGE, issue)
-    interval = dt.timedelta(hours=tx.settings.urge_interval_hours)
-    if issue.last_urged_at is not None and tx.now < issue.last_urged_at + interval:
-        next_at = (issue.last_urged_at + interval).isoformat()
-        raise IssueCommandError(E.URGE_TOO_SOON, None, f"next allowed at {next_at}")
+    interval = urge_interval(tx.settings)
+    if urge_too_soon(issue.last_urged_at, interval, tx.now):
+        next_at = next_urge_at(issue.last_urged_at, interval)
+        assert next_at is not None
+        raise IssueCommandError(E.URGE_TOO_SOON, None, f"next allowed at {next_at.isoformat()}")
     await tx.update(issue, last_urged_at=tx.now, urge_count=issue.urge_count + 1)
     await tx.event(issue, "URGED", public=True)
     await tx.notify_handler(issue, "ISSUE_URGED", f"企业催办问题（{issue.number}）：{issue.title}")

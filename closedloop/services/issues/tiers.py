@@ -22,15 +22,15 @@ from closedloop.authz.roles import Action
 from closedloop.db import tables as t
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import (
-    COORDINATION_LEVELS,
     ClockKind,
     Command,
     HandlingLevel,
     ProblemListKind,
-    is_higher,
+    coordination_targets,
 )
 from closedloop.domain.regions import parent_code
 from closedloop.domain.sla import YELLOW_AT
+from closedloop.services.issues.actions import check
 from closedloop.services.issues.commands import _required, _start_clock
 from closedloop.services.issues.unit_of_work import CommandTx
 
@@ -47,12 +47,11 @@ async def escalate(
 ) -> int:
     reason = _required(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
-    if issue.delegated_from_region_code is not None:
-        raise IssueCommandError(E.MUST_RETURN_DELEGATION)
+    check(Command.ESCALATE, issue, tx.now, tx.settings)
     parent = parent_code(issue.holding_region_code)
     if parent is None:
         # The province's own top: its task force (专班).
-        if to_region is not None or issue.handling_level is HandlingLevel.PROVINCE_TASKFORCE:
+        if to_region is not None:
             raise IssueCommandError(E.ESCALATION_TARGET_INVALID, "toRegion")
         tx.next_state(Command.COORDINATE, issue)
         await tx.update(
@@ -155,9 +154,9 @@ async def delegate(
 async def return_delegated(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
     reason = _required(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_RETURN, issue_id, version)
+    check(Command.RETURN, issue, tx.now, tx.settings)
     back_to = issue.delegated_from_region_code
-    if back_to is None:
-        raise IssueCommandError(E.NOT_DELEGATED)
+    assert back_to is not None
     to = tx.next_state(Command.RETURN, issue)
     # The delegated deadline (inside the delegator's own) keeps running.
     await tx.update(
@@ -193,7 +192,7 @@ async def coordinate(
 ) -> int:
     reason = _required(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
-    if level not in COORDINATION_LEVELS or not is_higher(level, issue.handling_level):
+    if level not in coordination_targets(issue.handling_level):
         raise IssueCommandError(E.LEVEL_INVALID, "level")
     tx.next_state(Command.COORDINATE, issue)
     await tx.update(issue, handling_level=level)
@@ -213,8 +212,7 @@ async def record_meeting(
     chair = _required(chair, "chair", 100)
     decision = _required(decision, "decision", 5000)
     issue = await tx.load_for(Action.MEETING_DECIDE, issue_id, version)
-    if issue.handling_level is not HandlingLevel.LEADER_MEETING:
-        raise IssueCommandError(E.LEVEL_INVALID, None, "not at the leaders' joint meeting")
+    check(Command.MEETING_DECISION, issue, tx.now, tx.settings)
     tx.next_state(Command.MEETING_DECISION, issue)
     await tx.update(issue)
     await tx.event(

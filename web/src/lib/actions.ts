@@ -2,11 +2,9 @@
 // actions the API lists in `viewerActions` (state machine ∩ policy, for this viewer, now).
 import { graphql } from "../gql";
 import type {
-  CallbackOutcome,
   Category,
   HandlingLevel,
   IssueAction,
-  ProblemListKind,
   RatingGrade,
 } from "../gql/graphql";
 import { request } from "./api";
@@ -35,10 +33,6 @@ const Delegate = graphql(`mutation Delegate($input: DelegateIssueInput!) { deleg
 const Return = graphql(`mutation Return($input: ReturnIssueInput!) { returnIssue(input: $input) { ...ActionResult } }`);
 const Coordinate = graphql(`mutation Coordinate($input: CoordinateIssueInput!) { coordinateIssue(input: $input) { ...ActionResult } }`);
 const Meeting = graphql(`mutation Meeting($input: RecordMeetingDecisionInput!) { recordMeetingDecision(input: $input) { ...ActionResult } }`);
-const Flag = graphql(`mutation Flag($input: FlagIssueInput!) { flagIssue(input: $input) { ...ActionResult } }`);
-const Verify = graphql(`mutation Verify($input: VerifyIssueInput!) { verifyIssue(input: $input) { ...ActionResult } }`);
-const LinkRecurrence = graphql(`mutation LinkRecurrence($input: ConfirmRecurrenceInput!) { confirmRecurrence(input: $input) { ...ActionResult } }`);
-const Share = graphql(`mutation Share($input: ShareCaseInput!) { shareCase(input: $input) { case { id } errors { code message field } } }`);
 const VersionOf = graphql(`query VersionOf($id: ID!) { issue(id: $id) { id version } }`);
 
 export type FieldKind = "text" | "textarea" | "checkbox" | "date" | "datetime" | "select";
@@ -85,7 +79,7 @@ export const FORMS: Record<IssueAction, FieldSpec[]> = {
   ],
   RETURN: [reason],
   COORDINATE: [
-    { name: "level", kind: "select", required: true, choices: { enum: "HandlingLevel", only: ["CENTER", "LEADER_MEETING", "PROVINCE_TASKFORCE"] } },
+    { name: "level", kind: "select", required: true, choices: { enum: "HandlingLevel", only: ["CENTER", "LEADER_MEETING"] } },
     reason,
   ],
   MEETING_DECISION: [
@@ -93,16 +87,6 @@ export const FORMS: Record<IssueAction, FieldSpec[]> = {
     { name: "chair", kind: "text", required: true },
     { name: "decision", kind: "textarea", required: true },
   ],
-  FLAG: [
-    { name: "kind", kind: "select", required: true, choices: { enum: "ProblemListKind" } },
-    { name: "note", kind: "text" },
-  ],
-  VERIFY: [
-    { name: "outcome", kind: "select", required: true, choices: { enum: "CallbackOutcome" } },
-    { name: "note", kind: "text" },
-  ],
-  SHARE: [{ name: "title", kind: "text" }],
-  LINK_RECURRENCE: [{ name: "previousId", kind: "text", required: true }],
 };
 
 export interface ActionError {
@@ -176,13 +160,5 @@ export async function runAction(
       return (await request(Meeting, {
         input: { ...base, meetingDate: str(v, "meetingDate"), chair: str(v, "chair"), decision: str(v, "decision") },
       })).recordMeetingDecision.errors;
-    case "FLAG":
-      return (await request(Flag, { input: { ...base, kind: str(v, "kind") as ProblemListKind, note: opt(v, "note") } })).flagIssue.errors;
-    case "VERIFY":
-      return (await request(Verify, { input: { ...base, outcome: str(v, "outcome") as CallbackOutcome, note: opt(v, "note") } })).verifyIssue.errors;
-    case "SHARE":
-      return (await request(Share, { input: { issueId: issue.id, expectedVersion: issue.version, title: opt(v, "title"), idempotencyKey } })).shareCase.errors;
-    case "LINK_RECURRENCE":
-      return (await request(LinkRecurrence, { input: { ...base, previousId: str(v, "previousId") } })).confirmRecurrence.errors;
   }
 }

@@ -8,7 +8,7 @@ const LabelsDoc = graphql(`
   }
 `);
 
-const ENUMS = ["IssueAction", "Category", "RatingGrade", "HandlingLevel", "ProblemListKind", "CallbackOutcome", "Light"];
+const ENUMS = ["IssueAction", "Category", "RatingGrade", "HandlingLevel", "Light"];
 
 export type Labels = (enumName: string, value: string) => string;
 export type Options = (enumName: string) => { value: string; label: string }[];
