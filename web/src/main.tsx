@@ -4,8 +4,7 @@ import { App } from "./App";
 import { locale } from "./lib/i18n";
 import "./styles.css";
 
-if (navigator.language.toLowerCase().startsWith("en") && new URLSearchParams(location.search).get("lang") === "en") {
-  locale.set("en");
-}
+// zh-CN by default; ?lang=en opens the pages in English (the header switches too).
+if (new URLSearchParams(location.search).get("lang") === "en") locale.set("en");
 const root = document.getElementById("root");
 if (root) createRoot(root).render(<StrictMode><App /></StrictMode>);
