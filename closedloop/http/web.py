@@ -4,6 +4,7 @@ offline GraphiQL page, and sign-in support (``/auth/config``, ``/auth/demo-token
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import mimetypes
 from functools import lru_cache
 from importlib import resources
@@ -33,7 +34,7 @@ def web_root() -> Traversable:
     return resources.files("closedloop").joinpath("web")
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _read(name: str) -> bytes | None:
     """A built file's bytes (page or asset); None when it is not part of the build."""
     node = web_root()
@@ -44,14 +45,28 @@ def _read(name: str) -> bytes | None:
     return node.read_bytes() if node.is_file() else None
 
 
-def _file(name: str, cache: str) -> Response:
+@lru_cache(maxsize=64)
+def _gzipped(name: str) -> bytes | None:
+    """The file compressed once (mtime 0: the same bytes every time)."""
+    body = _read(name)
+    return None if body is None else gzip.compress(body, 9, mtime=0)
+
+
+def _file(name: str, cache: str, accept_encoding: str) -> Response:
     body = _read(name)
     if body is None:
         return Response("not found", status_code=404, media_type="text/plain")
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if media.startswith("text/") or media == "application/javascript":
+    text = media.startswith("text/") or media in ("application/javascript", "image/svg+xml")
+    if text:
         media += "; charset=utf-8"
-    return Response(body, media_type=media, headers={"Cache-Control": cache})
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    if text and "gzip" in accept_encoding.lower() and len(body) > 1024:
+        zipped = _gzipped(name)
+        if zipped is not None and len(zipped) < len(body):
+            headers["Content-Encoding"] = "gzip"
+            body = zipped
+    return Response(body, media_type=media, headers=headers)
 
 
 def graphiql_page() -> HTMLResponse:
@@ -64,13 +79,14 @@ def graphiql_page() -> HTMLResponse:
 
 async def page(request: Request) -> Response:
     """Every page path answers with the single-page app; it routes on the path."""
-    return _file("index.html", REVALIDATE)
+    return _file("index.html", REVALIDATE, request.headers.get("accept-encoding", ""))
 
 
 async def static(request: Request) -> Response:
     name: str = request.path_params["path"]
     hashed = name.startswith("assets/")
-    return _file(name, IMMUTABLE if hashed else REVALIDATE)
+    cache = IMMUTABLE if hashed else REVALIDATE
+    return _file(name, cache, request.headers.get("accept-encoding", ""))
 
 
 def demo_tokens_allowed(settings: Settings) -> bool:

@@ -11,15 +11,24 @@ const fetcher = createGraphiQLFetcher({
   subscriptionUrl: `${wsScheme}//${location.host}/graphql`,
 });
 
+const DEFAULT_QUERY = `# Sign in: put a token in Headers, e.g.
+#   {"Authorization": "Bearer <token>"}
+# (a development token: closedloop token deqing.center)
+{
+  viewer {
+    isAnonymous
+    username
+    roleLabel
+    region { code name }
+  }
+}
+`;
+
 const root = document.getElementById("graphiql");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <GraphiQL
-        fetcher={fetcher}
-        defaultHeaders={'{"Authorization": "Bearer <token from: closedloop token deqing.center>"}'}
-        defaultQuery={"{\n  viewer {\n    username\n    roleLabel\n    region { code name }\n  }\n}\n"}
-      />
+      <GraphiQL fetcher={fetcher} defaultQuery={DEFAULT_QUERY} />
     </StrictMode>,
   );
 }

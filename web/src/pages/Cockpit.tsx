@@ -181,7 +181,7 @@ function Board({ d, data }: { d: Dash; data: CockpitQuery }) {
     tooltip: {},
     series: [{
       type: "funnel", sort: "none", left: 8, right: 8, top: 8, bottom: 8, minSize: "10%",
-      label: { formatter: "{b} {c}" },
+      label: { position: "inside", formatter: "{b} {c}", color: "#fff" },
       data: funnel.map(([name, value]) => ({ name, value })),
     }],
   }), [d, w]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -224,7 +224,7 @@ function Board({ d, data }: { d: Dash; data: CockpitQuery }) {
             <li key={r.tier}><span>{r.label}</span><strong data-figure={`byTier.${r.tier}.open`}>{r.figures.open}</strong></li>
           ))}
         </ul>
-        <Chart name="tiers" option={tierOption} height={150} />
+        <div className="hide-phone"><Chart name="tiers" option={tierOption} height={150} /></div>
       </section>
       <section className="card">
         <h3>{w.funnel}</h3>
@@ -242,7 +242,7 @@ function Board({ d, data }: { d: Dash; data: CockpitQuery }) {
       {d.children.length > 0 && (
         <section className="card">
           <h3>{w.childRanking}</h3>
-          <table data-testid="children">
+          <table data-testid="children" className="ranked">
             <thead><tr><th>{w.rank}</th><th></th><th>{w.score}</th><th>{w.total}</th><th>{w.open}</th><th>{w.resolutionRate}</th></tr></thead>
             <tbody>
               {childRows(d, data).map((r) => (

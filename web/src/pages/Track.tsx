@@ -1,11 +1,12 @@
 // 企业问题追踪: submit, the parcel-style public timeline, countdown and light, urge, rate, reopen.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ActionPanel } from "../components/ActionPanel";
 import { graphql } from "../gql";
 import type { Category, TrackIssueFragment } from "../gql/graphql";
 import { request, SessionExpired, useQuery } from "../lib/api";
 import { formatDateTime, formatDuration, useLocale, useWords } from "../lib/i18n";
 import { useLabels } from "../lib/labels";
+import { subscribe } from "../lib/live";
 
 graphql(`
   fragment TrackIssue on Issue {
@@ -42,9 +43,28 @@ function useNow(ms = 30_000): number {
   return now;
 }
 
+const LiveDoc = `subscription TrackLive { issueEvents { event { id } } }`;
+
 export function Track() {
   const w = useWords();
   const q = useQuery(TrackDoc, { after: null });
+  // The enterprise's own issues' public events arrive live (the parcel-tracking view).
+  const reload = useRef(q.reload);
+  reload.current = q.reload;
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = subscribe(LiveDoc, {}, {
+      next: () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => reload.current(), 150);
+      },
+      status: () => undefined,
+    });
+    return () => {
+      clearTimeout(timer);
+      stop();
+    };
+  }, []);
   return (
     <div className="track">
       <SubmitForm onDone={q.reload} />

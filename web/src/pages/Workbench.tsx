@@ -34,7 +34,7 @@ const DetailDoc = graphql(`
       board { name }
       department { name }
       timeline { id typeLabel occurredAt actorName message public }
-      custody { handlingLevel startedAt endedAt heldSeconds overdueSeconds region { name } }
+      custody { handlingLevel startedAt endedAt heldSeconds overdueSeconds region { name } board { name } department { name } }
     }
   }
 `);
@@ -84,6 +84,7 @@ export function Workbench({ issueId }: { issueId: string | null }) {
 
 function Detail({ id, onChange }: { id: string; onChange: () => void }) {
   const w = useWords();
+  const { label } = useLabels();
   const lang = useLocale();
   const q = useQuery(DetailDoc, { id });
   const i = q.data?.issue;
@@ -120,8 +121,8 @@ function Detail({ id, onChange }: { id: string; onChange: () => void }) {
         <tbody>
           {i.custody.map((c) => (
             <tr key={c.startedAt + c.handlingLevel}>
-              <td>{c.region?.name}</td>
-              <td>{c.handlingLevel}</td>
+              <td>{[c.region?.name, c.board?.name, c.department?.name].filter(Boolean).join(" · ")}</td>
+              <td>{label("HandlingLevel", c.handlingLevel)}</td>
               <td>{formatDuration(c.heldSeconds, w)}</td>
               <td className={c.overdueSeconds > 0 ? "late" : ""}>{c.overdueSeconds > 0 ? formatDuration(c.overdueSeconds, w) : "—"}</td>
             </tr>
