@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import re
 import statistics
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,74 @@ def one_run(browser: Browser, url: str, account: str) -> dict[str, float]:
     return result
 
 
+def gql(url: str, token: str, query: str, variables: dict[str, Any]) -> Any:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    req = urllib.request.Request(
+        url + "/graphql",
+        body,
+        {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read())["data"]
+
+
+def demo_token(url: str, username: str) -> str:
+    body = json.dumps({"username": username}).encode()
+    req = urllib.request.Request(
+        url + "/auth/demo-token", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req) as r:
+        token: str = json.loads(r.read())["token"]
+        return token
+
+
+MUTATE = (
+    """mutation($input: %sInput!) { %s(input: $input) { issue { id version } errors { code } } }"""
+)
+
+
+def act(url: str, token: str, name: str, input_: dict[str, Any]) -> dict[str, Any]:
+    kind = name[0].upper() + name[1:]
+    out = gql(url, token, MUTATE % (kind, name), {"input": input_})[name]
+    assert out["errors"] == [], out
+    issue: dict[str, Any] = out["issue"]
+    return issue
+
+
+def live_run(browser: Browser, url: str) -> float:
+    """ms from the escalation's response to the county cockpit showing it (no reload)."""
+    ent, town = demo_token(url, "ent.xinshi-silk"), demo_token(url, "xinshi.center")
+    issue = act(url, ent, "submitIssue", {"title": "延迟测量", "content": "bench"})
+    issue = act(url, town, "acceptIssue", {"id": issue["id"], "expectedVersion": issue["version"]})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url + "/cockpit")
+    page.click("[data-account='deqing.center']")
+    page.wait_for_selector("[data-testid='live'][data-live='true']")
+    cell = "[data-figure='byTier.COUNTY.open']"
+    page.wait_for_selector(cell)
+    held = int(page.inner_text(cell))
+    page.evaluate(
+        """([sel, n]) => { window.__seen = new Promise(resolve => {
+            new MutationObserver((_, obs) => {
+              if (document.querySelector(sel).textContent == n) {
+                obs.disconnect(); resolve(performance.now()); }
+            }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }); }""",
+        [cell, str(held + 1)],
+    )
+    act(
+        url,
+        town,
+        "escalateIssue",
+        {"id": issue["id"], "expectedVersion": issue["version"], "reason": "bench"},
+    )
+    answered: float = page.evaluate("performance.now()")
+    seen: float = page.evaluate("window.__seen")
+    context.close()
+    return seen - answered
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8731")
@@ -91,11 +161,15 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
         one_run(browser, args.url, args.account)  # warm the server (not the browser)
         runs = [one_run(browser, args.url, args.account) for _ in range(args.runs)]
+        live = [live_run(browser, args.url) for _ in range(args.runs)]
         browser.close()
     for key in runs[0]:
         values = [r[key] for r in runs]
         shown = [round(v, 1) for v in values]
         print(f"{key:26} median {statistics.median(values):10.1f}   runs {shown}")
+    shown_live = [round(v) for v in live]
+    label = "escalation_to_cockpit_ms"
+    print(f"{label:26} median {statistics.median(live):10.1f}   runs {shown_live}")
     for page in ("index.html", "graphiql.html"):
         raw, zipped = bundle_gzip(page)
         print(f"bundle {page:14} {raw / 1024:8.1f} KiB raw  {zipped / 1024:8.1f} KiB gzip -9")
