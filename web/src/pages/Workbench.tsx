@@ -1,6 +1,6 @@
 // 工作台: the pool with lights and filters, an issue's full timeline and custody ledger, and
 // the actions this viewer may take on it now.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { ActionPanel } from "../components/ActionPanel";
 import { graphql } from "../gql";
 import type { IssueFilterInput, Light } from "../gql/graphql";
@@ -49,11 +49,14 @@ export function Workbench({ issueId }: { issueId: string | null }) {
   const [text, setText] = useState("");
   const [search, setSearch] = useState("");
   const filter: IssueFilterInput = { pool, light: light || null, text: search || null };
-  const q = useQuery(PoolDoc, { filter, after: null });
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [tick, setTick] = useState(0);
+  const filterKey = JSON.stringify(filter);
+  useEffect(() => setCursors([null]), [filterKey]);
   return (
     <div className="workbench">
       <section className="card pool">
-        <h2>{w.pool} {q.data && <span className="muted" data-testid="pool-count">{q.data.issues.totalCount}</span>}</h2>
+        <h2>{w.pool}</h2>
         <form className="filters" onSubmit={(e) => { e.preventDefault(); setSearch(text); }}>
           <label><input type="checkbox" checked={pool} onChange={(e) => setPool(e.target.checked)} /> {w.onlyPool}</label>
           <select value={light} onChange={(e) => setLight(e.target.value as Light | "")} data-testid="light-filter">
@@ -62,23 +65,61 @@ export function Workbench({ issueId }: { issueId: string | null }) {
           </select>
           <input placeholder={w.search} value={text} onChange={(e) => setText(e.target.value)} />
         </form>
-        {q.error && <p className="error">{q.error}</p>}
-        <ul className="plain pool-list">
-          {q.data?.issues.nodes.map((i) => (
-            <li key={i.id} className={i.id === issueId ? "selected" : ""}>
-              <a href={`/workbench/${encodeURIComponent(i.id)}`} data-pool-issue={i.id} onClick={(e) => { e.preventDefault(); navigate(`/workbench/${encodeURIComponent(i.id)}`); }}>
-                {i.light && <span className={`light ${i.light.toLowerCase()}`} data-light={i.light} />}
-                <strong>{i.title}</strong>
-                <span className="muted small">{i.number} · {i.stateLabel} · {i.holdingRegion?.name} · {i.enterprise?.name}</span>
-              </a>
-            </li>
-          ))}
-        </ul>
+        {cursors.map((after, i) => (
+          <PoolPage
+            key={`${filterKey}:${after ?? ""}`}
+            filter={filter}
+            after={after}
+            selected={issueId}
+            tick={tick}
+            first={i === 0}
+            onMore={i === cursors.length - 1 ? (next) => setCursors([...cursors, next]) : null}
+          />
+        ))}
       </section>
       <section className="card detail">
-        {issueId ? <Detail id={issueId} onChange={q.reload} /> : <p className="muted">{w.select}</p>}
+        {issueId ? <Detail id={issueId} onChange={() => setTick((t) => t + 1)} /> : <p className="muted">{w.select}</p>}
       </section>
     </div>
+  );
+}
+
+function PoolPage({ filter, after, selected, tick, first, onMore }: {
+  filter: IssueFilterInput;
+  after: string | null;
+  selected: string | null;
+  tick: number;
+  first: boolean;
+  onMore: ((cursor: string) => void) | null;
+}) {
+  const w = useWords();
+  const q = useQuery(PoolDoc, { filter, after });
+  const reload = q.reload;
+  useEffect(() => {
+    if (tick) reload();
+  }, [tick, reload]);
+  const page = q.data?.issues;
+  return (
+    <>
+      {first && page && <p className="muted small" data-testid="pool-count">{page.totalCount}</p>}
+      {q.error && <p className="error">{q.error}</p>}
+      <ul className="plain pool-list">
+        {page?.nodes.map((i) => (
+          <li key={i.id} className={i.id === selected ? "selected" : ""}>
+            <a href={`/workbench/${encodeURIComponent(i.id)}`} data-pool-issue={i.id} onClick={(e) => { e.preventDefault(); navigate(`/workbench/${encodeURIComponent(i.id)}`); }}>
+              <span>
+                {i.light && <span className={`light ${i.light.toLowerCase()}`} data-light={i.light} />}
+                <strong>{i.title}</strong>
+              </span>
+              <span className="muted small">{i.number} · {i.stateLabel} · {i.holdingRegion?.name} · {i.enterprise?.name}</span>
+            </a>
+          </li>
+        ))}
+      </ul>
+      {onMore && page?.pageInfo.hasNextPage && page.pageInfo.endCursor && (
+        <button type="button" data-testid="more" onClick={() => onMore(page.pageInfo.endCursor!)}>{w.more}</button>
+      )}
+    </>
   );
 }
 
