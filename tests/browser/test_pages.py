@@ -304,3 +304,16 @@ def test_graphiql_works_offline(live: Live, new_page: Any) -> None:
     assert '"isAnonymous": true' in page.locator(".graphiql-response").inner_text()
     assert foreign == []
     screenshot(page, "graphiql")
+
+
+def test_english_from_the_header_with_the_api_labels(live: Live, new_page: Any) -> None:
+    page = new_page()
+    sign_in(page, live, "/cockpit", "deqing.center")
+    wait_for_cockpit(page)
+    assert "省" in page.get_by_test_id("by-tier").inner_text()
+    page.get_by_test_id("locale").click()
+    # The tier labels come from the API (Accept-Language: en), the page's own words switch.
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=by-tier]').textContent.includes('Province')"
+    )
+    assert "Held per tier" in page.inner_text("main")
