@@ -1,21 +1,24 @@
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 // Built assets ship inside the Python package (closedloop/web), served under /static/.
 export default defineConfig({
   base: "/static/",
   plugins: [react()],
   build: {
-    outDir: resolve(__dirname, "../closedloop/web"),
+    outDir: resolve(here, "../closedloop/web"),
     emptyOutDir: true,
     assetsDir: "assets",
     sourcemap: false,
     chunkSizeWarningLimit: 2000,
     rollupOptions: {
       input: {
-        app: resolve(__dirname, "index.html"),
-        graphiql: resolve(__dirname, "graphiql.html"),
+        app: resolve(here, "index.html"),
+        graphiql: resolve(here, "graphiql.html"),
       },
     },
   },
