@@ -42,6 +42,10 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(n for child in plan.get("Plans", []) for n in _nodes(child))]
 
 
+# A freshly emptied table: its size unknown to the planner (as on a table that was never
+# analysed), not "0 pages" as an autovacuum of the empty test table may leave it, where a
+# sequential scan costs nothing whatever is disabled (seen on PostgreSQL 16).
+@pytest.mark.usefixtures("clean_issues")
 @pytest.mark.parametrize("principal", POOL_KEEPERS, ids=lambda p: p.role.value)
 async def test_the_pool_count_is_an_index_only_scan(db: Database, principal: Principal) -> None:
     statement = queries.count_statement(
