@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
+from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code, seed_demo
 from starlette.applications import Starlette
 
 from closedloop.db.database import Database, as_user, make_engine
@@ -26,7 +27,6 @@ from closedloop.domain.clock import FrozenClock
 from closedloop.http.app import Runtime, create_app
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code, seed_demo
 
 DEMO_CREDIT = credit_code(DEMO_ENTERPRISES[0].base17)  # 德清地信科技, 330521001
 XINSHI_CREDIT = credit_code(DEMO_ENTERPRISES[1].base17)  # 新市丝绸织造, 330521102

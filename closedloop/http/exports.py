@@ -38,7 +38,7 @@ from closedloop.services import tenancy
 from closedloop.services.evaluation import dashboard as dashboard_service
 from closedloop.services.evaluation import scores as score_service
 from closedloop.services.evaluation.dashboard import Dashboard, Figures
-from closedloop.services.evaluation.records import ListEntryRow
+from closedloop.services.evaluation.record_queries import ListEntryRow
 from closedloop.services.evaluation.targets import TargetKind
 
 CSV_TYPE = "text/csv; charset=utf-8"

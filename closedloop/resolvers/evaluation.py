@@ -41,7 +41,7 @@ from closedloop.schema.evaluation.scores import (
 from closedloop.schema.payloads import SignedIn
 from closedloop.schema.relay import from_global_id
 from closedloop.services.evaluation import dashboard as dashboard_service
-from closedloop.services.evaluation import records as record_service
+from closedloop.services.evaluation import record_queries as record_service
 from closedloop.services.evaluation import scores as score_service
 from closedloop.services.evaluation.targets import ListKind, TargetKind
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
@@ -35,7 +36,6 @@ from closedloop.services.reports.analysis import (
     render_html,
     render_pdf,
 )
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 from tests.api.issue_helpers import ok, step, submit, unit_id
 from tests.conftest import DEMO_CREDIT, Api
 

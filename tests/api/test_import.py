@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
@@ -26,7 +27,6 @@ from closedloop.services.issues.importer import (
     import_issues,
 )
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 from tests.conftest import Api
 
 pytestmark = pytest.mark.usefixtures("clean_issues")

@@ -9,8 +9,8 @@ from strawberry.dataloader import DataLoader
 from closedloop.authz.roles import Principal
 from closedloop.db.database import Database
 from closedloop.schema.context import Info
-from closedloop.services.evaluation import records as record_service
-from closedloop.services.evaluation.records import (
+from closedloop.services.evaluation import record_queries as record_service
+from closedloop.services.evaluation.record_queries import (
     IndicatorRecordRow,
     ListEntryRow,
 )

@@ -25,7 +25,7 @@ from closedloop.schema.payloads import UserError
 from closedloop.schema.relay import Node, to_global_id
 from closedloop.services.evaluation.errors import EvaluationError as EvaluationFailure
 from closedloop.services.evaluation.errors import EvaluationErrorCode
-from closedloop.services.evaluation.records import (
+from closedloop.services.evaluation.record_queries import (
     IndicatorRecordRow,
     ListEntryRow,
     decode_value,

@@ -57,7 +57,7 @@ from closedloop.services.evaluation.figures import (
     lights_statement,
     marginals_statement,
 )
-from closedloop.services.evaluation.records import ListEntryRow, list_entries
+from closedloop.services.evaluation.record_queries import ListEntryRow, list_entries
 from closedloop.services.evaluation.scores import readable_region
 from closedloop.services.evaluation.targets import CHILD_CODE_LENGTH, ListKind
 from closedloop.services.learning.tags import top_tags

@@ -36,7 +36,7 @@ from closedloop.domain.scoring import (
     validate_external_input,
 )
 from closedloop.services.evaluation.attribution import group_counters
-from closedloop.services.evaluation.records import adjustment_counts, current_inputs
+from closedloop.services.evaluation.record_queries import adjustment_counts, current_inputs
 from closedloop.services.evaluation.targets import (
     ADJUSTMENT_OF,
     ListKind,
