@@ -7,15 +7,11 @@ from typing import Annotated
 
 import typer
 
-from closedloop.cli.support import _database, _run
+from closedloop.cli.support import database_for, run_coroutine
 from closedloop.domain.clock import SystemClock
 from closedloop.domain.issues import Channel
-from closedloop.services.issues.importer import (
-    ImportFormat,
-    ImportRefused,
-    ImportReport,
-    import_issues,
-)
+from closedloop.services.issues.import_records import ImportFormat, ImportRefused, ImportReport
+from closedloop.services.issues.importer import import_issues
 from closedloop.settings import Settings
 
 import_app = typer.Typer(help="Import records of an intake channel into the issue library")
@@ -62,7 +58,7 @@ def issues(
     settings = Settings()
 
     async def go() -> ImportReport:
-        async with _database(settings) as db:
+        async with database_for(settings) as db:
             return await import_issues(
                 db,
                 SystemClock(),
@@ -75,7 +71,7 @@ def issues(
             )
 
     try:
-        report = _run(go())
+        report = run_coroutine(go())
     except ImportRefused as exc:
         typer.echo(f"import refused: {exc}", err=True)
         raise typer.Exit(code=2) from exc

@@ -20,12 +20,9 @@ from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.domain.issues import Channel
-from closedloop.services.issues.importer import (
-    ImportFormat,
-    ImportRefused,
-    ImportReport,
-    import_issues,
-)
+from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
+from closedloop.services.issues.import_records import ImportFormat, ImportRefused, ImportReport
+from closedloop.services.issues.importer import import_issues
 from closedloop.settings import Settings
 from tests.conftest import Api
 

@@ -12,22 +12,17 @@ imported before is counted as already imported and left alone.
 CSV files have a header row; tags are separated by ``;`` or ``|``. JSON lines hold one
 object per line; tags are a list of strings. ``received_at`` (ISO 8601, Beijing time when
 no offset is given) becomes the issue's submission time.
-"""
+
+Reading and checking one record is ``import_records``."""
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import csv
-import datetime as dt
-import enum
-import json
-import re
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -38,284 +33,30 @@ from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock, FrozenClock
-from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.errors import IssueErrorCode
-from closedloop.domain.issues import Category, Channel
-from closedloop.domain.regions import is_valid_code
+from closedloop.domain.issues import Channel
 from closedloop.identity.accounts import principal_for
 from closedloop.services.issues import commands
+from closedloop.services.issues.import_records import (
+    BATCH,
+    COLUMN_OF,
+    QUEUE_SIZE,
+    WORKERS,
+    ImportFileError,
+    ImportFormat,
+    ImportRefused,
+    ImportReport,
+    Parsed,
+    Record,
+    RecordRow,
+    RowError,
+    csv_records,
+    detect_format,
+    jsonl_records,
+    parse_record,
+)
 from closedloop.services.issues.unit_of_work import CommandTx, IssueCommands
 from closedloop.settings import Settings
-
-BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
-BATCH = 500  # records checked against the database at once
-WORKERS = 4  # concurrent units of work while importing
-QUEUE_SIZE = 64
-RECORD_ID_MAX = 100
-NAME_MAX = 200
-TAG_MAX = 50
-TAGS_MAX = 20
-REQUIRED_COLUMNS = ("record_id", "credit_code", "title", "content")
-KNOWN_COLUMNS = (
-    "record_id",
-    "credit_code",
-    "enterprise_name",
-    "region_code",
-    "title",
-    "content",
-    "category",
-    "tags",
-    "received_at",
-)
-_TAG_SEPARATORS = re.compile(r"[;|；｜]")
-# Command error fields (GraphQL names) -> the file's column names.
-_COLUMN_OF = {
-    "creditCode": "credit_code",
-    "enterpriseName": "enterprise_name",
-    "enterpriseRegion": "region_code",
-    "externalId": "record_id",
-}
-
-
-class ImportFormat(enum.StrEnum):
-    CSV = "csv"
-    JSONL = "jsonl"
-
-
-class ImportRefused(Exception):
-    """The import cannot start at all (unknown account, no permission, unknown format)."""
-
-
-class RowError(NamedTuple):
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.reason}"
-
-
-@dataclass
-class ImportReport:
-    imported: int = 0
-    skipped_existing: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    records: int = 0  # records read (blank lines aside)
-
-    @property
-    def bad_lines(self) -> list[int]:
-        return sorted({e.line for e in self.errors})
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def detect_format(path: Path) -> ImportFormat:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return ImportFormat.CSV
-    if suffix in (".jsonl", ".ndjson"):
-        return ImportFormat.JSONL
-    raise ImportRefused(
-        f"cannot tell the format of {path.name} from its extension; give csv or jsonl"
-    )
-
-
-# --- reading -------------------------------------------------------------------------
-
-
-class _FileError(Exception):
-    def __init__(self, error: RowError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-Record = tuple[int, dict[str, Any] | RowError]
-
-
-def _text_lines(path: Path, encoding: str) -> Iterator[str]:
-    """The file's lines, decoded one by one so that a decoding error names its line."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    number = 0
-    with path.open("rb") as handle:
-        try:
-            for number, raw in enumerate(handle, 1):  # noqa: B007 (reported below)
-                yield decoder.decode(raw)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            reason = f"not {encoding} text ({exc.reason}); give the file's encoding"
-            raise _FileError(RowError(max(number, 1), "file", reason)) from exc
-
-
-def _csv_records(path: Path, encoding: str) -> Iterator[Record]:
-    reader = csv.reader(_text_lines(path, encoding))
-    line = 1
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise _FileError(RowError(1, "file", "empty file; expected a header row"))
-        names = [h.strip().lower() for h in header]
-        for name in REQUIRED_COLUMNS:
-            if name not in names:
-                raise _FileError(RowError(1, name, "missing column"))
-        for name in KNOWN_COLUMNS:
-            if names.count(name) > 1:
-                raise _FileError(RowError(1, name, "column appears twice"))
-        line = reader.line_num + 1
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(names):
-                yield start, RowError(start, "file", f"{len(cells)} cells but {len(names)} columns")
-                continue
-            yield start, dict(zip(names, cells, strict=False))
-    except csv.Error as exc:
-        raise _FileError(RowError(line, "file", f"unreadable CSV: {exc}")) from exc
-
-
-def _jsonl_records(path: Path, encoding: str) -> Iterator[Record]:
-    for number, text in enumerate(_text_lines(path, encoding), 1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield number, RowError(number, "file", f"invalid JSON: {exc.msg}")
-            continue
-        if not isinstance(obj, dict):
-            yield number, RowError(number, "file", "expected a JSON object")
-            continue
-        yield number, {str(k).lower(): v for k, v in obj.items()}
-
-
-# --- checking one record -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    line: int
-    record_id: str
-    credit_code: str
-    enterprise_name: str | None
-    region_code: str | None
-    title: str
-    content: str
-    category: Category | None
-    tags: list[str]
-    received_at: dt.datetime | None
-
-
-@dataclass(slots=True)
-class _Parsed:
-    record_id: str | None
-    row: _Row | None
-    errors: list[RowError]
-
-
-class _Fields:
-    """Reads typed values out of one record, collecting errors by field."""
-
-    def __init__(self, line: int, record: dict[str, Any]) -> None:
-        self.line = line
-        self.record = record
-        self.errors: list[RowError] = []
-
-    def fail(self, name: str, reason: str) -> None:
-        self.errors.append(RowError(self.line, name, reason))
-
-    def text(self, name: str, limit: int, *, required: bool = False) -> str | None:
-        value = self.record.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if value is not None and not isinstance(value, str):
-            self.fail(name, "expected a string")
-            return None
-        text = (value or "").strip()
-        if not text:
-            if required:
-                self.fail(name, "required")
-            return None
-        if len(text) > limit:
-            self.fail(name, f"longer than {limit} characters")
-            return None
-        return text
-
-    def tags(self, separated: bool) -> list[str]:
-        value = self.record.get("tags")
-        if value is None or value == "":
-            return []
-        if isinstance(value, str) and separated:
-            items: list[Any] = _TAG_SEPARATORS.split(value)
-        elif isinstance(value, list) and not separated:
-            items = value
-        else:
-            self.fail("tags", "expected a list of strings")
-            return []
-        out: list[str] = []
-        for item in items:
-            if not isinstance(item, str):
-                self.fail("tags", "expected a list of strings")
-                return []
-            tag = item.strip()
-            if len(tag) > TAG_MAX:
-                self.fail("tags", f"tag longer than {TAG_MAX} characters: {tag[:20]}…")
-                return []
-            if tag and tag not in out:
-                out.append(tag)
-        if len(out) > TAGS_MAX:
-            self.fail("tags", f"more than {TAGS_MAX} tags")
-            return []
-        return out
-
-
-def _parse(
-    line: int, record: dict[str, Any] | RowError, now: dt.datetime, separated_tags: bool
-) -> _Parsed:
-    if isinstance(record, RowError):
-        return _Parsed(None, None, [record])
-    f = _Fields(line, record)
-    record_id = f.text("record_id", RECORD_ID_MAX, required=True)
-    raw_code = f.text("credit_code", 40, required=True)
-    code = None
-    if raw_code is not None:
-        try:
-            code = normalize_credit_code(raw_code)
-        except InvalidCreditCode as exc:
-            f.fail("credit_code", f"invalid unified social credit code {raw_code}: {exc.reason}")
-    name = f.text("enterprise_name", NAME_MAX)
-    region = f.text("region_code", 12)
-    if region is not None and not is_valid_code(region):
-        f.fail("region_code", f"malformed region code {region}")
-    title = f.text("title", commands.TITLE_MAX, required=True)
-    content = f.text("content", commands.TEXT_MAX, required=True)
-    category = None
-    category_key = f.text("category", 40)
-    if category_key is not None:
-        try:
-            category = Category(category_key.upper())
-        except ValueError:
-            keys = ", ".join(c.value for c in Category)
-            f.fail("category", f"unknown category {category_key} (one of {keys})")
-    tags = f.tags(separated_tags)
-    received_at = None
-    received = f.text("received_at", 40)
-    if received is not None:
-        try:
-            received_at = dt.datetime.fromisoformat(received)
-        except ValueError:
-            f.fail("received_at", f"not an ISO 8601 date-time: {received}")
-        else:
-            if received_at.tzinfo is None:
-                received_at = received_at.replace(tzinfo=BEIJING)
-            if received_at > now:
-                f.fail("received_at", f"in the future: {received}")
-    if f.errors or record_id is None or code is None or title is None or content is None:
-        return _Parsed(record_id, None, f.errors)
-    row = _Row(line, record_id, code, name, region, title, content, category, tags, received_at)
-    return _Parsed(record_id, row, [])
-
 
 # --- the import ----------------------------------------------------------------------
 
@@ -350,11 +91,11 @@ class _Importer:
 
     def records(self) -> Iterator[Record]:
         if self.fmt is ImportFormat.CSV:
-            return _csv_records(self.path, self.encoding)
-        return _jsonl_records(self.path, self.encoding)
+            return csv_records(self.path, self.encoding)
+        return jsonl_records(self.path, self.encoding)
 
-    def parse(self, line: int, record: dict[str, Any] | RowError) -> _Parsed:
-        return _parse(line, record, self.now, self.fmt is ImportFormat.CSV)
+    def parse(self, line: int, record: dict[str, Any] | RowError) -> Parsed:
+        return parse_record(line, record, self.now, self.fmt is ImportFormat.CSV)
 
     @property
     def scope(self) -> str:
@@ -366,7 +107,7 @@ class _Importer:
         """The lines to import; errors and already imported records go to the report."""
         to_import: set[int] = set()
         first_line: dict[str, int] = {}
-        batch: list[_Row] = []
+        batch: list[RecordRow] = []
         # In the account's scope: a record imported by another scope is not seen here; the
         # unique (channel, external_id) constraint still counts it as imported in pass two.
         async with self.db.read(self.principal) as conn:
@@ -399,7 +140,7 @@ class _Importer:
     async def check_batch(
         self,
         conn: AsyncConnection,
-        batch: Sequence[_Row],
+        batch: Sequence[RecordRow],
         to_import: set[int],
     ) -> None:
         existing = set(
@@ -447,7 +188,7 @@ class _Importer:
 
     def check_enterprise(
         self,
-        row: _Row,
+        row: RecordRow,
         enterprises: dict[str, str],
         regions: set[str],
     ) -> RowError | None:
@@ -485,11 +226,11 @@ class _Importer:
     async def load(self, to_import: set[int]) -> None:
         """Submit with a few workers. The records of an enterprise this file registers all go
         to one worker, in file order, so the record that registers it comes first."""
-        queues: list[asyncio.Queue[_Row | None]] = [
+        queues: list[asyncio.Queue[RecordRow | None]] = [
             asyncio.Queue(maxsize=QUEUE_SIZE) for _ in range(self.workers)
         ]
 
-        async def work(queue: asyncio.Queue[_Row | None]) -> None:
+        async def work(queue: asyncio.Queue[RecordRow | None]) -> None:
             while (row := await queue.get()) is not None:
                 await self.submit(row)
 
@@ -516,7 +257,7 @@ class _Importer:
         except BaseExceptionGroup as group_error:
             raise group_error.exceptions[0] from None
 
-    async def submit(self, row: _Row) -> None:
+    async def submit(self, row: RecordRow) -> None:
         cmd = commands.SubmitIssue(
             title=row.title,
             content=row.content,
@@ -552,7 +293,7 @@ class _Importer:
         if error.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
             self.report.skipped_existing += 1
             return
-        column = _COLUMN_OF.get(error.field or "", error.field or "record")
+        column = COLUMN_OF.get(error.field or "", error.field or "record")
         self.report.errors.append(RowError(row.line, column, error.message("en")))
 
 
@@ -602,7 +343,7 @@ async def import_issues(
     try:
         to_import = await importer.validate()
         await importer.load(to_import)
-    except _FileError as exc:  # unreadable: the first pass fails before importing anything
+    except ImportFileError as exc:  # unreadable: the first pass fails before importing anything
         report.errors.append(exc.error)
     report.errors.sort(key=lambda e: e.line)
     return report
