@@ -26,6 +26,7 @@ from closedloop.db.migrate import upgrade
 from closedloop.domain.clock import FrozenClock
 from closedloop.http.app import Runtime, create_app
 from closedloop.identity.tokens import TokenVerifier, mint_token
+from closedloop.services.demo import DEMO_ENTERPRISES, credit_code, seed_demo
 from closedloop.settings import Settings
 
 DEMO_CREDIT = credit_code(DEMO_ENTERPRISES[0].base17)  # 德清地信科技, 330521001

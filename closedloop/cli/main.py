@@ -13,7 +13,7 @@ import typer
 from closedloop.cli.importing import import_app
 from closedloop.cli.relay import relay_app
 from closedloop.cli.report import report_app
-from closedloop.cli.support import _database, _run
+from closedloop.cli.support import database_for, run_coroutine
 from closedloop.observability import configure_logging
 from closedloop.settings import Settings, UnsafeSettings
 
@@ -76,14 +76,14 @@ def migrate() -> None:
     from closedloop.services.evaluation import rollup
 
     async def go() -> int:
-        async with _database(Settings(), migrate=True) as db:
+        async with database_for(Settings(), migrate=True) as db:
             await prepare_data(db, demo=False)
             async with db.system_transaction() as conn:
                 slices = await rollup.refresh_on(conn)
                 await conn.commit()
                 return slices
 
-    slices = _run(go())
+    slices = run_coroutine(go())
     typer.echo(f"database at head; dashboard rollup: {slices} slices recomputed")
 
 
@@ -97,7 +97,7 @@ def seed_regions(
     text = file.read_text("utf-8") if file else None
 
     async def go() -> int:
-        async with _database(Settings(), migrate=True) as db:
+        async with database_for(Settings(), migrate=True) as db:
             async with db.system_transaction() as conn:
                 report = await load_region_file(conn, text)
                 await conn.commit()
@@ -107,7 +107,7 @@ def seed_regions(
             return len(report.errors)
 
     started = dt.datetime.now()
-    errors = _run(go())
+    errors = run_coroutine(go())
     typer.echo(f"took {(dt.datetime.now() - started).total_seconds():.1f} s")
     raise typer.Exit(code=1 if errors else 0)
 
@@ -129,18 +129,18 @@ def seed_department(
         raise typer.Exit(code=2)
 
     async def go() -> int:
-        async with _database(Settings(), migrate=True) as db, db.system_transaction() as conn:
+        async with database_for(Settings(), migrate=True) as db, db.system_transaction() as conn:
             added = await add_department(conn, region, key, zh, en, subtree)
             await conn.commit()
             return added
 
-    typer.echo(f"added to {_run(go())} regions")
+    typer.echo(f"added to {run_coroutine(go())} regions")
 
 
 @seed_app.command("demo")
 def seed_demo_cmd() -> None:
     """Seed the demo data set (idempotent); refused in production."""
-    from closedloop.tenancy.demo import seed_demo
+    from closedloop.services.demo import seed_demo
 
     settings = Settings()
     if settings.production:
@@ -148,12 +148,12 @@ def seed_demo_cmd() -> None:
         raise typer.Exit(code=2)
 
     async def go() -> list[str]:
-        async with _database(settings, migrate=True) as db, db.system_transaction() as conn:
+        async with database_for(settings, migrate=True) as db, db.system_transaction() as conn:
             names = await seed_demo(conn)
             await conn.commit()
             return names
 
-    names = _run(go())
+    names = run_coroutine(go())
     typer.echo("accounts: " + ", ".join(names))
 
 
@@ -179,10 +179,10 @@ def token(
         raise typer.Exit(code=2)
 
     async def exists() -> bool:
-        async with _database(settings) as db, db.read_reference() as conn:
+        async with database_for(settings) as db, db.read_reference() as conn:
             return await principal_for(conn, account) is not None
 
-    if not _run(exists()):
+    if not run_coroutine(exists()):
         typer.echo(f"unknown account: {account}", err=True)
         raise typer.Exit(code=1)
     typer.echo(mint_token(settings, account, dt.timedelta(hours=hours)))
@@ -197,11 +197,11 @@ def sweep() -> None:
     settings = Settings()
 
     async def go() -> str:
-        async with _database(settings) as db:
+        async with database_for(settings) as db:
             report = await run_sweep(db, SystemClock(), settings)
         return f"lights: {report.lights}, closed: {report.closed}"
 
-    typer.echo(_run(go()))
+    typer.echo(run_coroutine(go()))
 
 
 @app.command("export-schema")

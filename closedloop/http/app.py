@@ -58,13 +58,13 @@ from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifie
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
 from closedloop.schema.shape import bilingual
+from closedloop.services.demo import seed_demo
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
 from closedloop.services.rate_limit import RateLimiter, address_key
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import seed_demo
 from closedloop.tenancy.seed import load_region_file
 
 log = structlog.get_logger("closedloop")

@@ -25,6 +25,7 @@ from closedloop.domain.periods import InvalidPeriod, parse_period
 from closedloop.domain.regions import RegionLevel
 from closedloop.http.report_http import routes
 from closedloop.identity.accounts import principal_for
+from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
 from closedloop.services.reports.analysis import (
     Counts,
     MonthCount,

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
+from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
 
 
 def test_demo_codes_are_valid() -> None:
