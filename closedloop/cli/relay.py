@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from closedloop.cli.support import _database, _run
+from closedloop.cli.support import database_for, run_coroutine
 from closedloop.settings import Settings
 
 relay_app = typer.Typer(help="Deliver outbox notifications (webhooks, or the log by default)")
@@ -34,7 +34,7 @@ def run(
     settings = Settings()
 
     async def go() -> None:
-        async with _database(settings) as db:
+        async with database_for(settings) as db:
             relay = OutboxRelay(db, SystemClock(), settings)
             if once:
                 report = await relay.deliver_due(limit)
@@ -51,4 +51,4 @@ def run(
                     loop.add_signal_handler(sig, stop.set)
             await relay.run_forever(interval, stop, limit)
 
-    _run(go())
+    run_coroutine(go())

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from closedloop.cli.support import _database, _run
+from closedloop.cli.support import database_for, run_coroutine
 from closedloop.settings import Settings
 
 report_app = typer.Typer(help="Generated reports")
@@ -58,7 +58,7 @@ def analysis(
         raise typer.Exit(code=2) from None
 
     async def go() -> ReportData | str:
-        async with _database(Settings()) as db:
+        async with database_for(Settings()) as db:
             async with db.read_reference() as conn:
                 principal = await principal_for(conn, account)
             if principal is None:
@@ -68,7 +68,7 @@ def analysis(
             except ReportNotFound:
                 return f"region {region} not found or not in the scope of {account}"
 
-    data = _run(go())
+    data = run_coroutine(go())
     if isinstance(data, str):
         typer.echo(data, err=True)
         raise typer.Exit(code=1)

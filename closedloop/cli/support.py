@@ -13,7 +13,7 @@ from closedloop.settings import Settings
 T = TypeVar("T")
 
 
-def _run(coro: Awaitable[T]) -> T:
+def run_coroutine(coro: Awaitable[T]) -> T:
     async def wrapper() -> T:
         return await coro
 
@@ -21,7 +21,7 @@ def _run(coro: Awaitable[T]) -> T:
 
 
 @asynccontextmanager
-async def _database(settings: Settings, migrate: bool = False) -> AsyncIterator[Database]:
+async def database_for(settings: Settings, migrate: bool = False) -> AsyncIterator[Database]:
     from closedloop.db.migrate import upgrade
     from closedloop.http.app import open_database
 
