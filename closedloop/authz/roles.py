@@ -87,14 +87,5 @@ class Principal:
     def is_anonymous(self) -> bool:
         return self.account_id is None
 
-    @property
-    def is_staff(self) -> bool:
-        return self.role is not None and self.role in STAFF_ROLES
-
-    @property
-    def sees_everything_below(self) -> bool:
-        """Read-only monitors and admins see their whole subtree whatever its holder."""
-        return self.role in (Role.PROVINCE_MONITOR, Role.ADMIN)
-
 
 ANONYMOUS = Principal(account_id=None, username=None, display_name="anonymous", role=None)

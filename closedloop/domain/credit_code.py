@@ -20,6 +20,3 @@ def normalize_credit_code(code: str) -> str:
     except ValidationError as exc:
         raise InvalidCreditCode(code, str(exc)) from exc
 
-
-def is_valid_credit_code(code: str) -> bool:
-    return bool(uscc.is_valid(code))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
 
 from closedloop.domain.errors import IssueErrorCode
 
@@ -233,12 +232,6 @@ def available_commands(
 def after_rating(grade: RatingGrade) -> IssueState:
     """An unsatisfied enterprise reopens the issue; any other grade closes it."""
     return S.REOPENED if grade is RatingGrade.UNSATISFIED else S.CLOSED
-
-
-@dataclass(frozen=True, slots=True)
-class DedicatedRoute:
-    zh: str
-    en: str
 
 
 class Channel(enum.StrEnum):

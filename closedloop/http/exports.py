@@ -278,9 +278,6 @@ def _figures(f: Figures) -> list[Cell]:
     ]
 
 
-LIST_HEADER = ["榜单", "对象类型", "地区代码", "对象", "理由", "列入日期", "录入人"]
-
-
 def _label(value: Any, enum_name: str) -> str:
     return i18n.label(value, i18n.ZH, enum_name)
 
