@@ -46,8 +46,9 @@ from closedloop.domain.issues import (
     after_rating,
     transition,
 )
+from closedloop.domain.ladder import check_delegation_deadline, is_delegation_target
 from closedloop.domain.regions import parent_code
-from closedloop.domain.sla import YELLOW_AT, TimeLimit, is_late, light, window
+from closedloop.domain.sla import TimeLimit, is_late, light, window, yellow_point
 
 S = IssueState
 MAX_EVENTS = 8
@@ -659,9 +660,9 @@ class IssueSim:
         within the holder's own running limit."""
         d = self.d
         holder = d.holding_region_code
-        assert to_region != holder and to_region.startswith(holder), "not below the holder"
+        assert is_delegation_target(holder, to_region), "not below the holder"
         own_due = d.due_at if d.clock_kind is not None else None
-        assert self.t < due_at and (own_due is None or due_at <= own_due), "deadline invalid"
+        check_delegation_deadline(self.t, due_at, own_due)
         to = self._move(Command.DELEGATE)
         self._keep_custody(to_region, HandlingLevel.CENTER.value, clock_changed=True)
         upper = self.center
@@ -670,7 +671,7 @@ class IssueSim:
         d.handling_level = HandlingLevel.CENTER.value
         d.board_id = d.department_id = None
         d.clock_kind, d.clock_started_at = ClockKind.REPLY.value, self.t
-        d.warn_at = self.t + (due_at - self.t) * YELLOW_AT.numerator / YELLOW_AT.denominator
+        d.warn_at = yellow_point(self.t, due_at)
         d.due_at, d.light_notified = due_at, None
         payload = {"from": holder, "to": to_region, "dueAt": due_at.isoformat()}
         self._event(

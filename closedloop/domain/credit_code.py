@@ -19,4 +19,3 @@ def normalize_credit_code(code: str) -> str:
         return str(uscc.validate(code))
     except ValidationError as exc:
         raise InvalidCreditCode(code, str(exc)) from exc
-

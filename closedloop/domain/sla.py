@@ -1,8 +1,12 @@
-"""Time limits and lights (绿灯/黄灯/红灯). Pure; the calendar and clock are passed in.
+"""The time-limit clock (时限) and its lights (绿灯/黄灯/红灯): the one home of the rule.
+Pure; the calendar and the current time are passed in.
 
 A limit counts calendar days by default, or Chinese working days (official holidays and
-make-up workdays from the ``chinese_calendar`` package) when the rule says so. Yellow
-comes at 2/3 of the limit's span, red at the limit.
+make-up workdays from the ``chinese_calendar`` package) when the rule says so. A clock
+starts with a window (``window``, or ``window_until`` a given deadline) and its issue's
+clock columns (``started``), and stops (``stopped``). Yellow comes at 2/3 of the window's
+span (``yellow_point``), red at the limit (``light``); an act after the limit is late
+(``is_late``). ``closedloop.db.time_limits`` is the same rule in SQL.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from closedloop.domain.issues import Light
+from closedloop.domain.issues import ClockKind, Light
 
 CHINA = ZoneInfo("Asia/Shanghai")
 YELLOW_AT = Fraction(2, 3)
@@ -59,13 +64,39 @@ def add_days(start: dt.datetime, limit: TimeLimit) -> dt.datetime:
     return end.astimezone(dt.UTC)
 
 
+def yellow_point(start: dt.datetime, due: dt.datetime) -> dt.datetime:
+    """When a clock running from ``start`` to ``due`` turns yellow: 2/3 of its span."""
+    return start + (due - start) * YELLOW_AT.numerator / YELLOW_AT.denominator
+
+
 def window(start: dt.datetime, limit: TimeLimit) -> Window:
-    due = add_days(start, limit)
-    warn = start + (due - start) * YELLOW_AT.numerator / YELLOW_AT.denominator
-    return Window(started_at=start, warn_at=warn, due_at=due)
+    """The window of a limit started at ``start``."""
+    return window_until(start, add_days(start, limit))
+
+
+def window_until(start: dt.datetime, due: dt.datetime) -> Window:
+    """The window of a clock given its deadline (a delegation's ``dueAt``)."""
+    return Window(started_at=start, warn_at=yellow_point(start, due), due_at=due)
+
+
+def started(kind: ClockKind, w: Window) -> dict[str, Any]:
+    """An issue's clock columns once a clock of ``kind`` starts on ``w``: no light told yet."""
+    return {
+        "clock_kind": kind,
+        "clock_started_at": w.started_at,
+        "warn_at": w.warn_at,
+        "due_at": w.due_at,
+        "light_notified": None,
+    }
+
+
+def stopped() -> dict[str, Any]:
+    """An issue's clock columns once its clock stops (its window stays for the record)."""
+    return {"clock_kind": None}
 
 
 def light(now: dt.datetime, warn_at: dt.datetime, due_at: dt.datetime) -> Light:
+    """Red from the limit on, yellow from the yellow point on, green before."""
     if now >= due_at:
         return Light.RED
     if now >= warn_at:
@@ -74,4 +105,5 @@ def light(now: dt.datetime, warn_at: dt.datetime, due_at: dt.datetime) -> Light:
 
 
 def is_late(at: dt.datetime, due_at: dt.datetime | None) -> bool:
+    """An act at ``at`` is late (overdue) when it comes after the limit."""
     return due_at is not None and at > due_at

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from closedloop.db import tables as t
-from closedloop.domain.issues import OPEN_STATES
+from closedloop.db import time_limits
+from closedloop.domain.issues import Light
 from closedloop.domain.regions import RegionLevel
 from closedloop.services.evaluation.attribution import (
     MERGED,
@@ -24,8 +25,6 @@ from closedloop.services.evaluation.attribution import (
 )
 
 TIER_OF_LENGTH = {2: RegionLevel.PROVINCE, 4: RegionLevel.CITY, 6: RegionLevel.COUNTY}
-LIGHT_YELLOW, LIGHT_RED = "YELLOW", "RED"
-OPEN_VALUES = tuple(sorted(s.value for s in OPEN_STATES))
 # Counted per issue (``rows`` includes MERGED duplicates, every other counter excludes them).
 STORED_COLUMNS = t.ROLLUP_COUNTERS
 LIGHT_COLUMNS = ("yellow", "red")
@@ -50,19 +49,6 @@ def tier_of(holding: Any) -> sa.ColumnElement[str]:
     )
 
 
-def lit(c: Any, now: dt.datetime) -> sa.ColumnElement[bool]:
-    """An open issue whose running limit is at least at its yellow mark."""
-    return sa.and_(c.state.in_(OPEN_VALUES), c.clock_kind.is_not(None), c.warn_at <= now)
-
-
-def _light(c: Any, now: dt.datetime) -> sa.ColumnElement[Any]:
-    return sa.case(
-        (sa.and_(lit(c, now), c.due_at <= now), LIGHT_RED),
-        (lit(c, now), LIGHT_YELLOW),
-        else_=None,
-    )
-
-
 def facts(c: Any, now: dt.datetime | None) -> list[Any]:
     """What the figures need to know of one issue: few values each, so that grouping the
     issues by them first leaves few rows, and every issue feeds a single count. The light
@@ -76,14 +62,14 @@ def facts(c: Any, now: dt.datetime | None) -> list[Any]:
         responded_in_time(c).label("responded"),
     ]
     if now is not None:
-        columns.append(_light(c, now).label("light"))
+        columns.append(time_limits.lit_light(c, now).label("light"))
     return columns
 
 
 def figure_columns(f: Any, lights: bool) -> list[Any]:
     """Figures over rows already grouped by their facts (``f.n`` issues each)."""
     live = f.state != MERGED
-    is_open = f.state.in_(OPEN_VALUES)
+    is_open = f.state.in_(time_limits.OPEN_VALUES)
 
     def total(*conds: sa.ColumnElement[bool]) -> Any:
         return sa.func.coalesce(sa.func.sum(f.n).filter(*conds), 0) if conds else sa.func.sum(f.n)
@@ -96,8 +82,8 @@ def figure_columns(f: Any, lights: bool) -> list[Any]:
     ]
     if lights:
         columns += [
-            total(f.light == LIGHT_YELLOW).label("yellow"),
-            total(f.light == LIGHT_RED).label("red"),
+            total(f.light == Light.YELLOW.value).label("yellow"),
+            total(f.light == Light.RED.value).label("red"),
         ]
     return columns
 
@@ -217,9 +203,9 @@ def lights_statement(
             tier_of(c.holding_region_code).label("tier"),
             c.board_id,
             c.department_id,
-            (c.due_at <= now).label("is_red"),
+            time_limits.red(c, now).label("is_red"),
         )
-        .where(*where, lit(c, now))
+        .where(*where, time_limits.lit(c, now))
         .subquery("lit")
     )
     f = grouped.c

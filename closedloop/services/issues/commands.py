@@ -14,6 +14,7 @@ from closedloop.authz.enforcer import can, can_on_region
 from closedloop.authz.roles import Action, Role, Target
 from closedloop.catalog import DEDICATED_ROUTES, get_catalog
 from closedloop.db import tables as t
+from closedloop.domain import sla
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
@@ -31,10 +32,10 @@ from closedloop.domain.issues import (
 )
 from closedloop.domain.regions import is_valid_code
 from closedloop.domain.similarity import IssueText
-from closedloop.domain.sla import is_late, window
+from closedloop.domain.sla import is_late
 from closedloop.services.issues.actions import check, urge_interval
 from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
-from closedloop.services.issues.time_limits import limits_for
+from closedloop.services.issues.time_limits import start_clock
 from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.services.learning.merging import tell_merged_reporters
 from closedloop.services.learning.similar import write_keys
@@ -44,7 +45,7 @@ TITLE_MAX = 200
 TEXT_MAX = 10_000
 
 
-def _required(value: str | None, field_name: str, limit: int = TEXT_MAX) -> str:
+def required_text(value: str | None, field_name: str, limit: int = TEXT_MAX) -> str:
     text = (value or "").strip()
     if not text:
         raise IssueCommandError(E.REQUIRED, field_name)
@@ -64,24 +65,6 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
     if len(out) > 20:
         raise IssueCommandError(E.INVALID, "tags", "≤ 20")
     return out
-
-
-def _stop_clock() -> dict[str, Any]:
-    return {"clock_kind": None}
-
-
-async def _start_clock(
-    tx: CommandTx, issue: IssueRecord, kind: ClockKind, category: str | None = None
-) -> dict[str, Any]:
-    limits = await limits_for(tx.conn, issue.holding_region_code, category or issue.category)
-    w = window(tx.now, limits.assign if kind is ClockKind.ASSIGN else limits.reply)
-    return {
-        "clock_kind": kind,
-        "clock_started_at": w.started_at,
-        "warn_at": w.warn_at,
-        "due_at": w.due_at,
-        "light_notified": None,
-    }
 
 
 # --- intake --------------------------------------------------------------------------
@@ -143,7 +126,7 @@ async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, s
     exists = await tx.conn.execute(sa.select(t.region.c.code).where(t.region.c.code == region))
     if exists.first() is None:
         raise IssueCommandError(E.REGION_NOT_FOUND, "enterpriseRegion")
-    name = _required(cmd.enterprise_name, "enterpriseName", 200)
+    name = required_text(cmd.enterprise_name, "enterpriseName", 200)
     new_id = (
         await tx.conn.execute(
             pg_insert(t.enterprise)
@@ -160,8 +143,8 @@ async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, s
 
 async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
     p = tx.principal
-    title = _required(cmd.title, "title", TITLE_MAX)
-    content = _required(cmd.content, "content")
+    title = required_text(cmd.title, "title", TITLE_MAX)
+    content = required_text(cmd.content, "content")
     tags = _clean_tags(cmd.tags)
     if p.role is Role.ENTERPRISE:
         if p.enterprise_id is None or p.region_code is None:
@@ -199,7 +182,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
     if cmd.settled_result is not None:
         if p.role is Role.ENTERPRISE:
             raise IssueCommandError(E.PERMISSION_DENIED, "settledResult")
-        settled = _required(cmd.settled_result, "settledResult")
+        settled = required_text(cmd.settled_result, "settledResult")
     level = HandlingLevel.ORIGINAL_CHANNEL if settled else HandlingLevel.CENTER
     state = IssueState.CLOSED if settled else IssueState.SUBMITTED
     number = await _next_number(tx, origin)
@@ -256,7 +239,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
 async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
     issue = await tx.load_for(Action.ISSUE_ACCEPT, issue_id, version)
     to = tx.next_state(Command.ACCEPT, issue)
-    clock = await _start_clock(tx, issue, ClockKind.ASSIGN)
+    clock = await start_clock(tx, issue, ClockKind.ASSIGN)
     await tx.update(issue, state=to, accepted_at=tx.now, **clock)
     await tx.event(issue, "ACCEPTED", public=True, to_state=to)
     await tx.notify_enterprise(issue, "ISSUE_ACCEPTED", f"您反映的问题（{issue.number}）已受理。")
@@ -264,11 +247,11 @@ async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
 
 
 async def reject(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
-    reason = _required(reason, "reason", 2000)
+    reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_REJECT, issue_id, version)
     check(Command.REJECT, issue, tx.now, tx.settings)
     to = tx.next_state(Command.REJECT, issue)
-    await tx.update(issue, state=to, reason=reason, closed_at=tx.now, **_stop_clock())
+    await tx.update(issue, state=to, reason=reason, closed_at=tx.now, **sla.stopped())
     await tx.event(issue, "REJECTED", public=True, to_state=to, message=reason)
     await tx.notify_enterprise(
         issue, "ISSUE_REJECTED", f"您反映的问题（{issue.number}）不予受理：{reason}"
@@ -307,7 +290,7 @@ async def _assign(
     if issue.clock_kind is ClockKind.ASSIGN or issue.clock_kind is None:
         # Handing back and re-assigning does not reset the reply limit.
         changes["assign_overdue"] = is_late(tx.now, issue.due_at) if issue.clock_kind else False
-        changes.update(await _start_clock(tx, issue, ClockKind.REPLY, category))
+        changes.update(await start_clock(tx, issue, ClockKind.REPLY, category))
     await tx.update(
         issue,
         state=to,
@@ -359,7 +342,7 @@ async def triage(
             tags=clean,
             route=zh,
             closed_at=tx.now,
-            **_stop_clock(),
+            **sla.stopped(),
         )
         await tx.event(
             issue,
@@ -403,7 +386,7 @@ async def start(tx: CommandTx, issue_id: int, version: int) -> int:
 
 
 async def add_note(tx: CommandTx, issue_id: int, version: int, text: str, public: bool) -> int:
-    text = _required(text, "text", 5000)
+    text = required_text(text, "text", 5000)
     issue = await tx.load_for(Action.ISSUE_NOTE, issue_id, version)
     tx.next_state(Command.NOTE, issue)
     await tx.update(issue)
@@ -412,7 +395,7 @@ async def add_note(tx: CommandTx, issue_id: int, version: int, text: str, public
 
 
 async def hand_back(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
-    reason = _required(reason, "reason", 2000)
+    reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_HAND_BACK, issue_id, version)
     to = tx.next_state(Command.HAND_BACK, issue)
     await tx.update(
@@ -437,7 +420,7 @@ async def hand_back(tx: CommandTx, issue_id: int, version: int, reason: str) -> 
 
 
 async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int:
-    reply = _required(reply, "reply")
+    reply = required_text(reply, "reply")
     issue = await tx.load_for(Action.ISSUE_RESOLVE, issue_id, version)
     to = tx.next_state(Command.RESOLVE, issue)
     overdue = issue.overdue or (issue.clock_kind is not None and is_late(tx.now, issue.due_at))
@@ -449,7 +432,7 @@ async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int
         overdue=overdue,
         rating=None,
         rated_at=None,
-        **_stop_clock(),
+        **sla.stopped(),
     )
     await tx.event(
         issue, "RESOLVED", public=True, to_state=to, message=reply, payload={"overdue": overdue}
@@ -532,7 +515,7 @@ async def rate(
         changes["closed_at"] = tx.now
     else:
         changes["reopen_count"] = issue.reopen_count + 1
-        changes.update(await _start_clock(tx, issue, ClockKind.ASSIGN))
+        changes.update(await start_clock(tx, issue, ClockKind.ASSIGN))
     await _keep_rating(tx, issue, grade, comment)
     await tx.update(issue, **changes)
     await tx.event(
@@ -550,10 +533,10 @@ async def rate(
 
 
 async def reopen(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
-    reason = _required(reason, "reason", 2000)
+    reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_REOPEN, issue_id, version)
     to = tx.next_state(Command.REOPEN, issue)
-    clock = await _start_clock(tx, issue, ClockKind.ASSIGN)
+    clock = await start_clock(tx, issue, ClockKind.ASSIGN)
     await tx.update(
         issue,
         state=to,

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
-from closedloop.db import driver
+from closedloop.db import driver, time_limits
 from closedloop.db import tables as t
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
 from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
@@ -92,13 +92,7 @@ def filter_clauses(
     if f.states:
         where.append(_any(c.state, [s.value for s in f.states]))
     if f.light is not None:
-        where.append(c.clock_kind.is_not(None))
-        if f.light is Light.RED:
-            where.append(c.due_at <= now)
-        elif f.light is Light.YELLOW:
-            where.extend([c.warn_at <= now, c.due_at > now])
-        else:
-            where.append(c.warn_at > now)
+        where.extend([time_limits.running(c), time_limits.has_light(c, f.light, now)])
     if f.board_id is not None:
         where.append(c.board_id == f.board_id)
     if f.department_id is not None:

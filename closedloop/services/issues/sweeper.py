@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from closedloop.authz.roles import Principal
 from closedloop.db import tables as t
+from closedloop.db import time_limits
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.issues import IssueState, Light
@@ -42,10 +43,15 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
         changed = await conn.execute(
             sa.select(t.issue)
             .where(
-                c.clock_kind.is_not(None),
+                time_limits.running(c),
                 sa.or_(
-                    sa.and_(c.due_at <= now, sa.func.coalesce(c.light_notified, "") != "RED"),
-                    sa.and_(c.warn_at <= now, c.due_at > now, c.light_notified.is_(None)),
+                    sa.and_(
+                        time_limits.has_light(c, Light.RED, now),
+                        sa.func.coalesce(c.light_notified, "") != Light.RED.value,
+                    ),
+                    sa.and_(
+                        time_limits.has_light(c, Light.YELLOW, now), c.light_notified.is_(None)
+                    ),
                 ),
             )
             .order_by(c.id)

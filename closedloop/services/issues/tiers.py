@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from closedloop.authz.roles import Action
 from closedloop.db import tables as t
+from closedloop.domain import sla
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import (
     ClockKind,
@@ -28,10 +29,11 @@ from closedloop.domain.issues import (
     ProblemListKind,
     coordination_targets,
 )
+from closedloop.domain.ladder import check_delegation_deadline, is_delegation_target
 from closedloop.domain.regions import parent_code
-from closedloop.domain.sla import YELLOW_AT
 from closedloop.services.issues.actions import check
-from closedloop.services.issues.commands import _required, _start_clock
+from closedloop.services.issues.commands import required_text
+from closedloop.services.issues.time_limits import start_clock
 from closedloop.services.issues.unit_of_work import CommandTx
 
 E = IssueErrorCode
@@ -45,7 +47,7 @@ async def _region_exists(tx: CommandTx, code: str) -> bool:
 async def escalate(
     tx: CommandTx, issue_id: int, version: int, reason: str, to_region: str | None
 ) -> int:
-    reason = _required(reason, "reason", 2000)
+    reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
     check(Command.ESCALATE, issue, tx.now, tx.settings)
     parent = parent_code(issue.holding_region_code)
@@ -67,7 +69,7 @@ async def escalate(
         raise IssueCommandError(E.ESCALATION_TARGET_INVALID, "toRegion", f"parent is {parent}")
     to = tx.next_state(Command.ESCALATE, issue)
     # A fresh limit, by the parent's own rules.
-    clock = await _start_clock(tx, replace(issue, holding_region_code=parent), ClockKind.ASSIGN)
+    clock = await start_clock(tx, replace(issue, holding_region_code=parent), ClockKind.ASSIGN)
     await tx.update(
         issue,
         state=to,
@@ -106,19 +108,11 @@ async def delegate(
 ) -> int:
     issue = await tx.load_for(Action.ISSUE_DELEGATE, issue_id, version)
     holder = issue.holding_region_code
-    if (
-        to_region == holder
-        or not to_region.startswith(holder)
-        or not await _region_exists(tx, to_region)
-    ):
+    if not is_delegation_target(holder, to_region) or not await _region_exists(tx, to_region):
         raise IssueCommandError(E.DELEGATION_TARGET_INVALID, "toRegion")
-    if due_at.tzinfo is None:
-        raise IssueCommandError(E.DEADLINE_INVALID, "dueAt", "needs a time zone")
     own_due = issue.due_at if issue.clock_kind is not None else None
-    if due_at <= tx.now or (own_due is not None and due_at > own_due):
-        raise IssueCommandError(E.DEADLINE_INVALID, "dueAt")
+    check_delegation_deadline(tx.now, due_at, own_due)
     to = tx.next_state(Command.DELEGATE, issue)
-    warn = tx.now + (due_at - tx.now) * YELLOW_AT.numerator / YELLOW_AT.denominator
     await tx.update(
         issue,
         state=to,
@@ -127,11 +121,7 @@ async def delegate(
         handling_level=HandlingLevel.CENTER,
         board_id=None,
         department_id=None,
-        clock_kind=ClockKind.REPLY,
-        clock_started_at=tx.now,
-        warn_at=warn,
-        due_at=due_at,
-        light_notified=None,
+        **sla.started(ClockKind.REPLY, sla.window_until(tx.now, due_at)),
     )
     await tx.event(
         issue,
@@ -152,7 +142,7 @@ async def delegate(
 
 
 async def return_delegated(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
-    reason = _required(reason, "reason", 2000)
+    reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_RETURN, issue_id, version)
     check(Command.RETURN, issue, tx.now, tx.settings)
     back_to = issue.delegated_from_region_code
@@ -190,7 +180,7 @@ async def return_delegated(tx: CommandTx, issue_id: int, version: int, reason: s
 async def coordinate(
     tx: CommandTx, issue_id: int, version: int, level: HandlingLevel, reason: str
 ) -> int:
-    reason = _required(reason, "reason", 2000)
+    reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
     if level not in coordination_targets(issue.handling_level):
         raise IssueCommandError(E.LEVEL_INVALID, "level")
@@ -209,8 +199,8 @@ async def coordinate(
 async def record_meeting(
     tx: CommandTx, issue_id: int, version: int, meeting_date: dt.date, chair: str, decision: str
 ) -> int:
-    chair = _required(chair, "chair", 100)
-    decision = _required(decision, "decision", 5000)
+    chair = required_text(chair, "chair", 100)
+    decision = required_text(decision, "decision", 5000)
     issue = await tx.load_for(Action.MEETING_DECIDE, issue_id, version)
     check(Command.MEETING_DECISION, issue, tx.now, tx.settings)
     tx.next_state(Command.MEETING_DECISION, issue)

@@ -12,8 +12,9 @@ from closedloop.authz.roles import Action
 from closedloop.db import tables as t
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import OPEN_STATES, ClockKind, Command, IssueState
-from closedloop.services.issues.commands import _required, _start_clock
+from closedloop.services.issues.commands import required_text
 from closedloop.services.issues.records import IssueRecord
+from closedloop.services.issues.time_limits import start_clock
 from closedloop.services.issues.unit_of_work import CommandTx
 
 E = IssueErrorCode
@@ -155,9 +156,9 @@ async def share_case(tx: CommandTx, issue_id: int, version: int, cmd: ShareCase)
         )
     ).one()
     names = [ent.name, ent.credit_code, ent.name.removesuffix("有限公司")]
-    title = redact(_required(cmd.title or issue.title, "title", 200), names)
-    problem = redact(_required(cmd.problem or issue.content, "problem"), names)
-    solution = redact(_required(cmd.solution or issue.reply, "solution"), names)
+    title = redact(required_text(cmd.title or issue.title, "title", 200), names)
+    problem = redact(required_text(cmd.problem or issue.content, "problem"), names)
+    solution = redact(required_text(cmd.solution or issue.reply, "solution"), names)
     await tx.conn.execute(
         t.model_case.insert().values(
             issue_id=issue.id,
@@ -209,7 +210,7 @@ async def verify(tx: CommandTx, issue_id: int, version: int, outcome: str, note:
     payload = {"outcome": outcome, "sampleId": item}
     if outcome == Outcome.NOT_RESOLVED:
         to = tx.next_state(Command.REOPEN, issue)
-        clock = await _start_clock(tx, issue, ClockKind.ASSIGN)
+        clock = await start_clock(tx, issue, ClockKind.ASSIGN)
         await tx.update(
             issue,
             state=to,

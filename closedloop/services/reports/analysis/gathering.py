@@ -18,6 +18,7 @@ from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action, Principal
 from closedloop.catalog import get_catalog
 from closedloop.db import tables as t
+from closedloop.db import time_limits
 from closedloop.db.database import Database
 from closedloop.domain.issues import OPEN_STATES, IssueState
 from closedloop.domain.periods import Period, parse_period
@@ -85,9 +86,7 @@ def _counters(now: dt.datetime, satisfied: Sequence[str]) -> list[sa.Label[Any]]
         n().filter(resolved, c.rating.is_not(None)).label("rated"),
         n().filter(c.reopen_count > 0).label("reopened"),
         n().filter(resolved, c.overdue).label("overdue_resolved"),
-        n()
-        .filter(c.state.in_(OPEN), c.clock_kind.is_not(None), c.due_at <= now)
-        .label("overdue_open"),
+        n().filter(time_limits.overdue_open(c, now)).label("overdue_open"),
         n().filter(resolved, c.recurred).label("recurred"),
         n().filter(c.state.in_(OPEN)).label("open"),
     ]
@@ -350,7 +349,7 @@ async def _overdue(
 ) -> tuple[IssueLine, ...]:
     c = t.issue.c
     k = t.issue_custody.c
-    running = sa.and_(c.state.in_(OPEN), c.clock_kind.is_not(None), c.due_at <= now)
+    running = time_limits.overdue_open(c, now)
     late = sa.or_(sa.and_(c.state.in_(RESOLVED_STATES), c.overdue), running)
     # How long the issue has been past its limits: the custody ledger holds the late time of
     # every clock that has stopped (``due_at`` only keeps the latest clock, which a reopening
