@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from closedloop.cli.main import schema_sdl
+from closedloop.cli.schema import schema_sdl
 from closedloop.http.schema import build_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
