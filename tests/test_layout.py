@@ -17,9 +17,7 @@ def _lines(path: Path) -> int:
 
 
 def test_no_module_over_600_lines() -> None:
-    modules = [
-        p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "migrations"
-    ]
+    modules = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "migrations"]
     assert len(modules) > 50, "the walk found too few modules to be looking at the package"
     too_long = {str(p.relative_to(ROOT)): n for p in modules if (n := _lines(p)) > MAX_LINES}
     assert not too_long, f"split these modules (at most {MAX_LINES} lines each): {too_long}"

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from closedloop.domain.issues import FINAL_STATES, WAITING_FOR_CENTER, HandlingLevel, IssueState
+from closedloop.domain.sla import is_late
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ def book(
     """C3/C4: before the holder changes or the limit ends at ``now``: the late time (and, when
     the limit ends, the lapse) of the running limit due at ``due_at``, for the span that
     held the issue at the deadline. ``None`` when the limit is not late (or none runs)."""
-    if due_at is None or not spans or now <= due_at:
+    if due_at is None or not spans or not is_late(now, due_at):
         return None
     index = span_at(spans, due_at)
     if index is None:  # the deadline came before the ledger began: the first holder's
