@@ -46,9 +46,20 @@ from closedloop.domain.issues import (
     after_rating,
     transition,
 )
-from closedloop.domain.ladder import check_delegation_deadline, is_delegation_target
-from closedloop.domain.regions import parent_code
-from closedloop.domain.sla import TimeLimit, is_late, light, window, yellow_point
+from closedloop.domain.ladder import (
+    check_delegation_deadline,
+    escalation_target,
+    is_delegation_target,
+)
+from closedloop.domain.sla import (
+    TimeLimit,
+    is_late,
+    light,
+    started,
+    stopped,
+    window,
+    window_until,
+)
 
 S = IssueState
 MAX_EVENTS = 8
@@ -396,13 +407,16 @@ class IssueSim:
     def _start_clock(self, kind: ClockKind, category: str | None = None) -> None:
         limits = self.limits(category or self.d.category)
         w = window(self.t, limits.assign if kind is ClockKind.ASSIGN else limits.reply)
+        self._set_clock(started(kind, w))
+
+    def _set_clock(self, columns: dict[str, Any]) -> None:
+        """The clock columns as ``sla.started``/``sla.stopped`` give them (enums as text)."""
         d = self.d
-        d.clock_kind = kind.value
-        d.clock_started_at, d.warn_at, d.due_at = w.started_at, w.warn_at, w.due_at
-        d.light_notified = None
+        for name, value in columns.items():
+            setattr(d, name, value.value if isinstance(value, ClockKind) else value)
 
     def _stop_clock(self) -> None:
-        self.d.clock_kind = None
+        self._set_clock(stopped())
 
     def _holder(self) -> custody.Holder:
         d = self.d
@@ -632,7 +646,13 @@ class IssueSim:
         """To the holding region's direct parent (``tiers.escalate``): the parent's center
         gets it back in ACCEPTED, unassigned, with a fresh assign limit by its own rules."""
         d = self.d
-        parent = parent_code(d.holding_region_code)
+        target = escalation_target(
+            d.holding_region_code,
+            HandlingLevel(d.handling_level),
+            d.delegated_from_region_code,
+            None,
+        )
+        parent = target.region
         assert parent is not None, "the province escalates to its task force, not modelled"
         to = self._move(Command.ESCALATE)
         self._keep_custody(parent, HandlingLevel.PARENT_TIER.value, clock_changed=True)
@@ -670,9 +690,7 @@ class IssueSim:
         d.holding_region_code, d.delegated_from_region_code = to_region, holder
         d.handling_level = HandlingLevel.CENTER.value
         d.board_id = d.department_id = None
-        d.clock_kind, d.clock_started_at = ClockKind.REPLY.value, self.t
-        d.warn_at = yellow_point(self.t, due_at)
-        d.due_at, d.light_notified = due_at, None
+        self._set_clock(started(ClockKind.REPLY, window_until(self.t, due_at)))
         payload = {"from": holder, "to": to_region, "dueAt": due_at.isoformat()}
         self._event(
             "DELEGATED",
