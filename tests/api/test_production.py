@@ -42,7 +42,7 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.Monkey
     # ``serve --demo`` sets CLOSEDLOOP_DEMO itself: set here, it is restored afterwards.
     monkeypatch.setenv("CLOSEDLOOP_DEMO", "false")
     # serve configures the process's logging: not the test runner's.
-    monkeypatch.setattr("closedloop.cli.main.configure_logging", lambda *a, **kw: None)
+    monkeypatch.setattr("closedloop.cli.serve.configure_logging", lambda *a, **kw: None)
     return monkeypatch
 
 
