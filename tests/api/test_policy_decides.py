@@ -11,10 +11,10 @@ from typing import Any
 
 import casbin
 import pytest
-from closedloop.tenancy.demo import credit_code
 
 from closedloop.authz import enforcer
 from closedloop.authz.enforcer import allowed, allowed_targets
+from closedloop.services.demo import credit_code
 from tests.api.evaluation_helpers import list_entry, record
 from tests.api.issue_helpers import ok, run, step, submit, unit_id
 from tests.conftest import DEMO_CREDIT, XINSHI_CREDIT, Api
