@@ -17,7 +17,6 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code, seed_demo
 from starlette.applications import Starlette
 
 from closedloop.db.database import Database, as_user, make_engine

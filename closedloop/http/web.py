@@ -20,8 +20,8 @@ from closedloop import i18n
 from closedloop.authz.roles import Role
 from closedloop.db import tables as t
 from closedloop.identity.tokens import mint_token
+from closedloop.services.demo import DEMO_ENTERPRISES, DEMO_STAFF
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, DEMO_STAFF
 
 # Vite names every asset after its content: cache for a year. Pages always revalidate.
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from closedloop.tenancy.demo import DEMO_ENTERPRISES, credit_code
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
