@@ -9,7 +9,8 @@ its database driver) with one request at a time, and reports the process CPU tim
         [--profile out.prof] [--save-response out.json]
 
 The request bodies and accounts are the harness's scenarios (``bench/harness.py``); the
-sweeper and the relay are off.
+sweeper and the relay are off, and so is the rate limiter unless
+``CLOSEDLOOP_RATE_LIMIT_POINTS`` is set.
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ def _statements() -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
-    settings = Settings(sweep_interval_seconds=0, relay_interval_seconds=0)
+    # The rate limiter is off unless CLOSEDLOOP_RATE_LIMIT_POINTS says otherwise: one
+    # account sending pages back to back spends its default budget within a second.
+    limiter = {} if "CLOSEDLOOP_RATE_LIMIT_POINTS" in os.environ else {"rate_limit_points": 0}
+    settings = Settings(sweep_interval_seconds=0, relay_interval_seconds=0, **limiter)
     app = create_app(settings)
     token = mint_token(settings, SCENARIOS[args.scenario].username)
     async with app.router.lifespan_context(app):
