@@ -95,8 +95,9 @@ def _statements() -> float:
 async def run(args: argparse.Namespace) -> None:
     # The rate limiter is off unless CLOSEDLOOP_RATE_LIMIT_POINTS says otherwise: one
     # account sending pages back to back spends its default budget within a second.
-    limiter = {} if "CLOSEDLOOP_RATE_LIMIT_POINTS" in os.environ else {"rate_limit_points": 0}
-    settings = Settings(sweep_interval_seconds=0, relay_interval_seconds=0, **limiter)
+    settings = Settings(sweep_interval_seconds=0, relay_interval_seconds=0)
+    if "CLOSEDLOOP_RATE_LIMIT_POINTS" not in os.environ:
+        settings = settings.model_copy(update={"rate_limit_points": 0})
     app = create_app(settings)
     token = mint_token(settings, SCENARIOS[args.scenario].username)
     async with app.router.lifespan_context(app):
