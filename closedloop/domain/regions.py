@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 import re
 
-CODE_PATTERN = re.compile(r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")
+# ASCII digits only, the whole string: ``\d`` would also take full-width and Arabic-Indic
+# digits, and ``$`` would let a trailing newline through.
+CODE_PATTERN = re.compile(r"[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{3})?)?)?", re.ASCII)
 
 # The most children a region may have (a region file with more is refused): the bound of
 # ``Region.children`` in the query cost. Zhejiang's largest is 32 (a county's towns).
@@ -51,7 +53,7 @@ class InvalidRegionCode(ValueError):
 
 
 def is_valid_code(code: str) -> bool:
-    return bool(CODE_PATTERN.match(code))
+    return CODE_PATTERN.fullmatch(code) is not None
 
 
 def level_of(code: str) -> RegionLevel:

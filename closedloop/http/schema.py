@@ -25,8 +25,10 @@ from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node
 from closedloop.schema.errors import should_mask
 from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
+from closedloop.schema.inputs import ArgumentBoundsRule, guard_arguments
 from closedloop.schema.issues import Enterprise, Issue
 from closedloop.schema.payloads import IssueError
+from closedloop.schema.scalars import SCALAR_OVERRIDES
 from closedloop.schema.shape import ShapeLimits, shape_rule
 from closedloop.schema.subscription import Subscription
 from closedloop.schema.tenancy import Board, Center, Department, Region
@@ -105,7 +107,7 @@ def request_limits(settings: Settings) -> RequestLimits:
     # The limit rules are built once: the validation cache is keyed by the rule classes, and
     # a limiter built per request would make a new class each time and never hit.
     shape = ShapeLimits(settings.max_query_depth, settings.max_aliases, settings.max_directives)
-    rules: list[type[ASTValidationRule]] = [shape_rule(shape)]
+    rules: list[type[ASTValidationRule]] = [shape_rule(shape), ArgumentBoundsRule]
     if not settings.introspection_on:
         rules.append(NoSchemaIntrospectionCustomRule)
     if not settings.suggestions_on:
@@ -138,7 +140,9 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
         extensions=extensions,
         execution_context_class=_executor(settings, compiled),
         config=StrawberryConfig(batching_config=None),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
+    guard_arguments(schema._schema)
     prepared = PreparedQueries(schema, request_limits(settings))
     schema.prepared = prepared
     schema.limiter = limiter

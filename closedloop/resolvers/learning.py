@@ -13,7 +13,7 @@ from closedloop.schema.callbacks import CallbackSample, resolve_callback_sample
 from closedloop.schema.context import Info
 from closedloop.schema.evaluation.args import check_region
 from closedloop.schema.learning import Case, LibraryStats, Tag, TagCount, province_reader
-from closedloop.schema.paging import as_id, paging
+from closedloop.schema.paging import as_int_id, paging
 from closedloop.schema.relay import (
     Connection,
     encode_cursor,
@@ -82,7 +82,7 @@ class LearningQuery:
         locale = info.context.locale
         if region_within is not None:
             check_region(info, region_within, "regionWithin")
-        size, after_id = paging(locale, first, after, as_id)
+        size, after_id = paging(locale, first, after, as_int_id)
         province = province_reader(info)
         if province is None:
             return make_connection([], [], size, 0, after=after is not None)

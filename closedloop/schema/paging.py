@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from closedloop.domain.bounds import int_key
 from closedloop.schema.errors import PublicError
 from closedloop.schema.relay import InvalidPaging, decode_cursor, page_size
 
@@ -16,7 +17,13 @@ def as_text(raw: str) -> str | None:
 
 
 def as_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() else None
+    """A BigInteger id."""
+    return int_key(raw, 64)
+
+
+def as_int_id(raw: str) -> int | None:
+    """An Integer id."""
+    return int_key(raw, 32)
 
 
 def paging(

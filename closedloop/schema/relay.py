@@ -9,10 +9,31 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from closedloop.domain.bounds import int_key
+
 MAX_PAGE = 100
 MAX_IDS = 100  # ids of one nodes(ids:)
 
 T = TypeVar("T")
+
+# The width of each node type's integer key (its table's id column: Integer or BigInteger;
+# tests/unit/test_relay_keys.py compares this map with the tables). A global id whose key
+# does not fit answers like a missing object instead of reaching PostgreSQL. Types not
+# listed (Region: its code) have text keys.
+KEY_BITS: dict[str, int] = {
+    "Board": 32,
+    "Case": 32,
+    "Center": 32,
+    "Department": 32,
+    "Enterprise": 32,
+    "Tag": 32,
+    "Issue": 64,
+    "IndicatorRecord": 64,
+    "ListEntry": 64,
+    "ProblemListEntry": 64,
+}
+# No global id or cursor we hand out is longer; a longer one is not ours.
+MAX_ID_LENGTH = 200
 
 
 def to_global_id(type_name: str, key: object) -> strawberry.ID:
@@ -21,14 +42,21 @@ def to_global_id(type_name: str, key: object) -> strawberry.ID:
 
 
 def from_global_id(global_id: str) -> tuple[str, str] | None:
-    """``(type, key)`` or ``None`` for anything that is not one of our IDs."""
+    """``(type, key)`` or ``None`` for anything that is not one of our IDs: among them
+    ids whose key could not exist (an integer key beyond its column's width, anything
+    but printable ASCII)."""
+    if len(global_id) > MAX_ID_LENGTH:
+        return None
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         raw = base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, sep, key = raw.partition(":")
-    if not sep or not type_name or not key:
+    if not sep or not type_name or not key or not (key.isascii() and key.isprintable()):
+        return None
+    bits = KEY_BITS.get(type_name)
+    if bits is not None and int_key(key, bits) is None:
         return None
     return type_name, key
 
@@ -38,11 +66,15 @@ def encode_cursor(value: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str | None:
+    if len(cursor) > MAX_ID_LENGTH:
+        return None
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return raw[2:] if raw.startswith("c:") else None
+    if not raw.startswith("c:") or not (raw.isascii() and raw.isprintable()):
+        return None
+    return raw[2:]
 
 
 class InvalidPaging(ValueError):

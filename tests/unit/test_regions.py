@@ -88,3 +88,11 @@ async def test_plus_n_departments_can_be_added(db: Database) -> None:
         ).scalar_one()
         assert rows is False
         await conn.rollback()
+
+
+def test_region_codes_are_ascii_digits_only() -> None:
+    from closedloop.domain.regions import is_valid_code
+
+    assert is_valid_code("330521102")
+    for code in ("３３", "٣٣", "33\n", "3305\n", " 33", "33 ", "3", "330", "3305211020"):
+        assert not is_valid_code(code), repr(code)

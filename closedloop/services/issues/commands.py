@@ -15,6 +15,7 @@ from closedloop.authz.roles import Action, Role, Target
 from closedloop.catalog import DEDICATED_ROUTES, get_catalog
 from closedloop.db import tables as t
 from closedloop.domain import sla
+from closedloop.domain.bounds import NAME_MAX, TAG_MAX, TAGS_MAX, TEXT_MAX
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
@@ -41,8 +42,7 @@ from closedloop.services.learning.merging import tell_merged_reporters
 from closedloop.services.learning.similar import write_keys
 
 E = IssueErrorCode
-TITLE_MAX = 200
-TEXT_MAX = 10_000
+TITLE_MAX = NAME_MAX
 
 
 def required_text(value: str | None, field_name: str, limit: int = TEXT_MAX) -> str:
@@ -58,12 +58,12 @@ def _clean_tags(tags: list[str] | None) -> list[str]:
     out: list[str] = []
     for tag in tags or []:
         tag = tag.strip()
-        if not tag or len(tag) > 50:
-            raise IssueCommandError(E.INVALID, "tags", tag[:50])
+        if not tag or len(tag) > TAG_MAX:
+            raise IssueCommandError(E.INVALID, "tags", tag[:TAG_MAX])
         if tag not in out:
             out.append(tag)
-    if len(out) > 20:
-        raise IssueCommandError(E.INVALID, "tags", "≤ 20")
+    if len(out) > TAGS_MAX:
+        raise IssueCommandError(E.INVALID, "tags", f"≤ {TAGS_MAX}")
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from closedloop.domain.bounds import TEXT_MAX
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.issues import Category
 from closedloop.domain.regions import is_valid_code
@@ -262,7 +263,7 @@ def parse_record(
     if region is not None and not is_valid_code(region):
         f.fail("region_code", f"malformed region code {region}")
     title = f.text("title", commands.TITLE_MAX, required=True)
-    content = f.text("content", commands.TEXT_MAX, required=True)
+    content = f.text("content", TEXT_MAX, required=True)
     category = None
     category_key = f.text("category", 40)
     if category_key is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.roles import Principal
 from closedloop.db import driver, time_limits
 from closedloop.db import tables as t
+from closedloop.domain.bounds import check_datetime, int_key
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
 from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
 from closedloop.tenancy.scope import in_subtree, issue_visibility
@@ -136,11 +137,12 @@ def encode_key(value: dt.datetime, issue_id: int) -> str:
 
 def decode_key(raw: str) -> tuple[dt.datetime, int] | None:
     stamp, sep, ident = raw.rpartition("|")
-    if not sep or not ident.isdigit():
+    issue_id = int_key(ident)
+    if not sep or issue_id is None:
         return None
     try:
-        return dt.datetime.fromisoformat(stamp), int(ident)
-    except ValueError:
+        return check_datetime(dt.datetime.fromisoformat(stamp)), issue_id
+    except ValueError:  # OutOfBounds included
         return None
 
 
