@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # never used to serve a request. Empty: the URL's user does that work.
     system_db_user: str = "closedloop_system"
     system_db_password: str | None = None
+    # The execution budget of one GraphQL request (0: none): past it the request ends with a
+    # typed TIMEOUT error, and no statement on the API's connections may run longer
+    # (PostgreSQL's statement_timeout, set from the same value).
+    request_timeout_seconds: float = Field(default=10.0, ge=0)
     # Seed the demo data set (idempotent) when the server starts; refused in production.
     demo: bool = False
 

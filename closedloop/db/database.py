@@ -72,7 +72,18 @@ def as_user(url: str, user: str, password: str | None) -> str:
     )
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str, pool_size: int = 10, *, statement_timeout_seconds: float = 0.0
+) -> AsyncEngine:
+    """An engine; with ``statement_timeout_seconds``, PostgreSQL cancels any statement that
+    runs longer and ends any transaction left idle for twice as long (the API's budget)."""
+    limits = {}
+    if statement_timeout_seconds > 0:
+        milliseconds = max(1, round(statement_timeout_seconds * 1000))
+        limits = {
+            "statement_timeout": str(milliseconds),
+            "idle_in_transaction_session_timeout": str(2 * milliseconds),
+        }
     engine = create_async_engine(
         async_url(url),
         json_deserializer=orjson.loads,  # jsonb columns (event payloads)
@@ -92,6 +103,7 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
                 # hash in memory instead of spilling to disk at the 4 MB default.
                 "jit": "off",
                 "work_mem": "64MB",
+                **limits,
             }
         },
     )

@@ -340,7 +340,14 @@ async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres 
     admin = make_engine(url, 2)
     if embedded is not None:
         await upgrade(admin)
-    app = role_engine(url, settings.app_db_user, settings.app_db_password, settings.db_pool_size)
+    # The connections that serve requests: no statement outlives a request's budget.
+    app = role_engine(
+        url,
+        settings.app_db_user,
+        settings.app_db_password,
+        settings.db_pool_size,
+        statement_timeout_seconds=settings.request_timeout_seconds,
+    )
     system = role_engine(url, settings.system_db_user, settings.system_db_password, 4)
     return Database(app or admin, admin=admin, system=system or admin), embedded
 
@@ -350,9 +357,19 @@ def url_of(db: Database) -> str:
     return db.engine.url.render_as_string(hide_password=False)
 
 
-def role_engine(url: str, user: str, password: str | None, pool_size: int) -> AsyncEngine | None:
+def role_engine(
+    url: str,
+    user: str,
+    password: str | None,
+    pool_size: int,
+    statement_timeout_seconds: float = 0.0,
+) -> AsyncEngine | None:
     """An engine connecting as ``user`` (None when no user is configured: the URL's own)."""
-    return make_engine(as_user(url, user, password), pool_size) if user else None
+    if not user:
+        return None
+    return make_engine(
+        as_user(url, user, password), pool_size, statement_timeout_seconds=statement_timeout_seconds
+    )
 
 
 def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:

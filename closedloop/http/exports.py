@@ -14,6 +14,7 @@ so that spreadsheet programs read the Chinese correctly.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Sequence
@@ -91,8 +92,9 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
     return buffer.getvalue()
 
 
-def _file(sheets: Sequence[Sheet], fmt: str, name: str) -> Response:
-    body = to_csv(sheets) if fmt == "csv" else to_xlsx(sheets)
+async def _file(sheets: Sequence[Sheet], fmt: str, name: str) -> Response:
+    # Writing a workbook is CPU work: off the event loop.
+    body = await asyncio.to_thread(to_csv if fmt == "csv" else to_xlsx, sheets)
     return Response(
         body,
         media_type=CSV_TYPE if fmt == "csv" else XLSX_TYPE,
@@ -231,7 +233,7 @@ async def export_scores(request: Request) -> Response:
     if boards is None:
         return _not_found()
     name = f"scores-{scheme.key}-{kind.value.lower()}-{region}-{period.label}"
-    return _file([score_sheet(boards[0])], fmt, name.replace("..", "_"))
+    return await _file([score_sheet(boards[0])], fmt, name.replace("..", "_"))
 
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -360,7 +362,7 @@ async def export_dashboard(request: Request) -> Response:
         {k: v.name for k, v in regions.items()},
     )
     name = f"dashboard-{region}-{period.label}".replace("..", "_")
-    return _file(sheets, fmt, name)
+    return await _file(sheets, fmt, name)
 
 
 routes: list[Route] = [

@@ -87,8 +87,9 @@ async def report_html(request: Request) -> Response:
     data = await _gather(request)
     if isinstance(data, Response):
         return data
+    # Rendering the charts and tables is CPU work: off the event loop, as the PDF.
     return HTMLResponse(
-        render_html(data),
+        await asyncio.to_thread(render_html, data),
         headers={**_PRIVATE, "Content-Disposition": f"inline; {_filename(data, 'html')}"},
     )
 

@@ -15,13 +15,14 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from closedloop.observability import current_request_id
 from closedloop.resolvers.root import Mutation, Query
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
+from closedloop.schema.budget import BudgetMask, within_budget
 from closedloop.schema.errors import should_mask
 from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
@@ -67,14 +68,15 @@ class QuietExecutor(CompiledExecutor):
         return super().build(*args, **kwargs)
 
 
-class RequestMaskErrors(MaskErrors):
-    """Masks unexpected errors, keeping the request id so a user can quote it."""
+class RequestMaskErrors(BudgetMask):
+    """Masks unexpected errors, keeping the request id so a user can quote it (a statement
+    PostgreSQL cancelled is the request's TIMEOUT: ``BudgetMask``)."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         request_id = current_request_id()
         if request_id is not None:
-            masked.extensions = {"requestId": request_id}
+            masked.extensions = {**(masked.extensions or {}), "requestId": request_id}
         return masked
 
 
@@ -84,6 +86,11 @@ class Schema(strawberry.Schema):
 
     prepared: PreparedQueries
     limiter: RateLimiter | None
+    budget_seconds: float = 0.0
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """strawberry's execution, within the request's budget (``schema.budget``)."""
+        return await within_budget(super().execute(*args, **kwargs), self.budget_seconds)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -126,11 +133,12 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
     reference the compiled executor is tested against)."""
     settings = settings or Settings()
     limiter = RateLimiter.for_settings(settings)
+    budget = settings.request_timeout_seconds
     # Factories, not instances: a fresh extension per request. The gate comes first: it
     # parses and validates (from the prepared documents) before the others see the request.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: QueryGate(prepared, limiter),
-        lambda: RequestMaskErrors(should_mask_error=_masked, error_message=MASKED_MESSAGE),
+        lambda: RequestMaskErrors(_masked, MASKED_MESSAGE, budget),
     ]
     schema = Schema(
         query=Query,
@@ -146,4 +154,5 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
     prepared = PreparedQueries(schema, request_limits(settings))
     schema.prepared = prepared
     schema.limiter = limiter
+    schema.budget_seconds = budget
     return schema

@@ -35,7 +35,7 @@ from graphql import (
     ValidationContext,
     get_nullable_type,
 )
-from graphql.language import Visitor, visit
+from graphql.language import ListValueNode, ObjectValueNode, ValueNode, VariableNode
 from graphql.pyutils import Undefined
 from graphql.utilities import value_from_ast
 
@@ -223,16 +223,14 @@ def guard_arguments(schema: GraphQLSchema) -> None:
                 field.subscribe = _guarded(field.subscribe, found)
 
 
-def _has_variables(node: Any) -> bool:
-    found = False
-
-    class Finder(Visitor):
-        def enter_variable(self, *_: Any) -> None:
-            nonlocal found
-            found = True
-
-    visit(node, Finder())
-    return found
+def _has_variables(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_has_variables(value) for value in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_has_variables(field.value) for field in node.fields)
+    return False
 
 
 class ArgumentBoundsRule(ASTValidationRule):

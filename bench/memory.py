@@ -1,0 +1,204 @@
+"""Memory under distinct query texts: a real server, 20,000 requests whose query texts all
+differ, the server's resident memory sampled as they go.
+
+    .venv/bin/python -m bench.memory --database-url postgresql://postgres@127.0.0.1:5432/postgres \\
+        [--requests 20000] [--every 1000] [--concurrency 4]
+
+It creates a scratch database on that server (migrated, demo data), starts
+``uvicorn closedloop.http.app:create_app`` on a free loopback port (background sweeps off),
+sends ``--requests`` queries as ``deqing.center`` (a page of issues with a varying
+selection, page size and alias, and the operation named after the request number, so no
+two texts are equal), reads ``VmRSS`` of the server from /proc every ``--every`` requests,
+and prints the curve as a Markdown table (requests, RSS in MB, change since the previous
+sample). The database is dropped afterwards. A flat tail means every cache is bounded and
+the garbage collector keeps up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from closedloop.db.database import make_engine
+from closedloop.db.migrate import upgrade
+from closedloop.identity.tokens import mint_token
+from closedloop.settings import Settings
+from closedloop.tenancy.demo import seed_demo
+
+JWT_SECRET = "memory-bench-secret-" + "x" * 24
+ISSUES = 30
+SUBMIT = """mutation($t: String!, $c: String!) { submitIssue(input: {title: $t, content: $c})
+  { errors { code } } }"""
+FIELDS = (
+    "number",
+    "title",
+    "state",
+    "light",
+    "dueAt",
+    "createdAt",
+    "channel",
+    "category",
+    "tags",
+    "version",
+    "enterprise { name }",
+    "holdingRegion { name }",
+    "board { name }",
+    "lastEvent { type occurredAt }",
+)
+
+
+def query_text(n: int) -> str:
+    """The n-th query: all different (operation name), and of many shapes (selection,
+    page size, alias)."""
+    chosen = [f for bit, f in enumerate(FIELDS) if (n * 2654435761 >> bit) & 1] or ["title"]
+    return (
+        f"query Q{n} {{ p{n % 97}: issues(first: {1 + n % 20}) "
+        f"{{ totalCount nodes {{ id {' '.join(chosen)} }} }} }}"
+    )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def prepare(url: str) -> None:
+    admin = make_engine(url, 2)
+    try:
+        await upgrade(admin)
+        async with admin.begin() as conn:
+            await seed_demo(conn)
+    finally:
+        await admin.dispose()
+
+
+async def drive(base: str, pid: int, requests: int, every: int, concurrency: int) -> None:
+    settings = Settings(jwt_secret=JWT_SECRET)
+    headers = {"Authorization": f"Bearer {mint_token(settings, 'deqing.center')}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        # Some issues for the pages to show (the demo set has none).
+        token = mint_token(settings, "ent.deqing-geo")
+        for n in range(ISSUES):
+            response = await client.post(
+                "/graphql",
+                json={"query": SUBMIT, "variables": {"t": f"用工问题{n}", "c": "缺少熟练工人"}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.json()["data"]["submitIssue"]["errors"] == [], response.text
+    samples: list[tuple[int, float]] = [(0, rss_mb(pid))]
+    errors = 0
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        sent = 0
+        while sent < requests:
+            batch = range(sent, min(sent + every, requests))
+            queue = list(batch)
+
+            async def worker(queue: list[int] = queue) -> int:
+                bad = 0
+                while queue:
+                    n = queue.pop()
+                    response = await client.post("/graphql", json={"query": query_text(n)})
+                    if response.status_code != 200 or "errors" in response.json():
+                        bad += 1
+                return bad
+
+            errors += sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+            sent = batch.stop
+            samples.append((sent, rss_mb(pid)))
+            print(f"{sent:>6} requests  {samples[-1][1]:7.1f} MB", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    print(f"\n{requests} requests in {elapsed:.0f} s, {errors} with errors\n")
+    print("| requests | RSS (MB) | change (MB) |")
+    print("| ---: | ---: | ---: |")
+    previous = samples[0][1]
+    for count, mb in samples:
+        print(f"| {count:,} | {mb:.1f} | {mb - previous:+.1f} |")
+        previous = mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True, help="a PostgreSQL server (superuser)")
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--every", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    server_url = args.database_url
+    name = f"closedloop_mem_{uuid.uuid4().hex[:8]}"
+    base_url, _, _ = server_url.rpartition("/")
+    url = f"{base_url}/{name}"
+
+    async def run_sql(sql: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run_sql(f'CREATE DATABASE "{name}"'))
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        asyncio.run(prepare(url))
+        port = free_port()
+        env = {
+            **os.environ,
+            "CLOSEDLOOP_DATABASE_URL": url,
+            "CLOSEDLOOP_JWT_SECRET": JWT_SECRET,
+            "CLOSEDLOOP_SWEEP_INTERVAL_SECONDS": "0",
+            "CLOSEDLOOP_RELAY_INTERVAL_SECONDS": "0",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "closedloop.http.app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise SystemExit("the server did not start")
+        asyncio.run(drive(base, server.pid, args.requests, args.every, args.concurrency))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        asyncio.run(run_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
