@@ -6,7 +6,7 @@ its database driver) with one request at a time, and reports the process CPU tim
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/closedloop_bench \\
         .venv/bin/python -m bench.inprocess --scenario county_pool --requests 300 \\
-        [--profile out.prof] [--save-response out.json]
+        [--profile out.prof] [--save-response out.json] [--gc-thresholds 20000,10,10]
 
 The request bodies and accounts are the harness's scenarios (``bench/harness.py``); the
 sweeper and the relay are off, and so is the rate limiter unless
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import statistics
@@ -101,6 +102,9 @@ async def run(args: argparse.Namespace) -> None:
     app = create_app(settings)
     token = mint_token(settings, SCENARIOS[args.scenario].username)
     async with app.router.lifespan_context(app):
+        if args.gc_thresholds:
+            # After the server's own tuning (an A/B of the collector's thresholds).
+            gc.set_threshold(*(int(t) for t in args.gc_thresholds.split(",")))
         bodies = await _bodies(app, args.scenario, token)
         status, first = await _asgi_post(app, bodies[0], token)
         if status != 200 or b'"errors"' in first:
@@ -113,6 +117,7 @@ async def run(args: argparse.Namespace) -> None:
         cpu: list[float] = []
         wall: list[float] = []
         before = _statements()
+        collections = [g["collections"] for g in gc.get_stats()]
         if profiler:
             profiler.enable()
         for i in range(args.requests):
@@ -124,6 +129,7 @@ async def run(args: argparse.Namespace) -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
         statements = (_statements() - before) / args.requests
+        collected = [g["collections"] - c for g, c in zip(gc.get_stats(), collections, strict=True)]
     ms = 1000.0
     # On a shared machine other processes inflate some stretches: the best batch of 50
     # requests is the steadiest figure for comparing two versions.
@@ -134,7 +140,8 @@ async def run(args: argparse.Namespace) -> None:
         f"{statistics.median(cpu) * ms:.2f} best batch of 50 {min(batches, default=0) * ms:.2f}; "
         f"wall ms median {statistics.median(wall) * ms:.2f} "
         f"p95 {sorted(wall)[int(0.95 * len(wall))] * ms:.2f}; "
-        f"SQL statements/request {statements:.2f}; response {len(first)} bytes"
+        f"SQL statements/request {statements:.2f}; response {len(first)} bytes; "
+        f"collections per generation {collected} (thresholds {gc.get_threshold()})"
     )
 
 
@@ -145,6 +152,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the measured run")
     parser.add_argument("--save-response", type=Path, help="write the first response body")
+    parser.add_argument("--gc-thresholds", help="gc.set_threshold after start, e.g. 20000,10,10")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         raise SystemExit("set DATABASE_URL (a generated bench database)")

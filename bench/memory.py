@@ -105,6 +105,7 @@ async def drive(base: str, pid: int, requests: int, every: int, concurrency: int
             assert response.json()["data"]["submitIssue"]["errors"] == [], response.text
     samples: list[tuple[int, float]] = [(0, rss_mb(pid))]
     errors = 0
+    seen: list[str] = []
     started = time.perf_counter()
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
         sent = 0
@@ -119,6 +120,8 @@ async def drive(base: str, pid: int, requests: int, every: int, concurrency: int
                     response = await client.post("/graphql", json={"query": query_text(n)})
                     if response.status_code != 200 or "errors" in response.json():
                         bad += 1
+                        if len(seen) < 5:
+                            seen.append(f"{response.status_code} {response.text[:300]}")
                 return bad
 
             errors += sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
@@ -127,6 +130,8 @@ async def drive(base: str, pid: int, requests: int, every: int, concurrency: int
             print(f"{sent:>6} requests  {samples[-1][1]:7.1f} MB", file=sys.stderr)
     elapsed = time.perf_counter() - started
     print(f"\n{requests} requests in {elapsed:.0f} s, {errors} with errors\n")
+    for text in seen:
+        print(f"    {text}")
     print("| requests | RSS (MB) | change (MB) |")
     print("| ---: | ---: | ---: |")
     previous = samples[0][1]

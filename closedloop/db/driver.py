@@ -23,7 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-MAX_COMPILED = 1024
+from closedloop.caches import BoundedCache
+
+MAX_COMPILED = 256
+MAX_COMPILED_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,12 @@ class CompiledStatement:
     processors: tuple[Callable[[Any], Any] | None, ...]
 
 
-_compiled: dict[Hashable, CompiledStatement] = {}
+_compiled: BoundedCache[Hashable, CompiledStatement] = BoundedCache(
+    "compiled-sql",
+    MAX_COMPILED,
+    MAX_COMPILED_BYTES,
+    lambda key, plan: 4 * len(plan.sql) + 100 * len(plan.positions),
+)
 
 
 def _compile(
@@ -94,8 +102,6 @@ def sql_and_args(
     plan = _compiled.get(key.key)
     if plan is None:
         plan = _compile(source, statement, bound)
-        if len(_compiled) >= MAX_COMPILED:
-            _compiled.clear()
         _compiled[key.key] = plan
     args = []
     for position, process in zip(plan.positions, plan.processors, strict=True):

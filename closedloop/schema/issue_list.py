@@ -9,8 +9,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import strawberry
+from graphql import OperationDefinitionNode
 from strawberry.types.nodes import SelectedField, Selection
 
+from closedloop.caches import BoundedCache, text_size
 from closedloop.domain.issues import Category, Channel, HandlingLevel, IssueState, Light
 from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
@@ -133,13 +135,19 @@ def _page_selection(info: Info) -> PageSelection:
         else:
             columns.update(read)
     found = PageSelection("lastEvent" in names, None if columns is None else frozenset(columns))
-    if len(_SELECTIONS) >= 1024:
-        _SELECTIONS.clear()
     _SELECTIONS[key] = (operation, found)
     return found
 
 
-_SELECTIONS: dict[tuple[int, tuple[str, ...]], tuple[object, PageSelection]] = {}
+def _selection_size(key: object, entry: tuple[OperationDefinitionNode, PageSelection]) -> int:
+    """The entry keeps its operation (and so its document) alive."""
+    loc = entry[0].loc
+    return text_size(loc.source.body) if loc is not None else 64 * 1024
+
+
+_SELECTIONS: BoundedCache[
+    tuple[int, tuple[str, ...]], tuple[OperationDefinitionNode, PageSelection]
+] = BoundedCache("page-selections", 256, 16 * 1024 * 1024, _selection_size)
 
 
 def _issue_fields(connections: Iterable[Selection]) -> Iterator[SelectedField]:

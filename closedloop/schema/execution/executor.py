@@ -25,11 +25,13 @@ from graphql.language import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from closedloop.caches import BoundedCache, text_size
 from closedloop.schema.execution.compiler import PlanCompiler
 from closedloop.schema.execution.infos import Executor
 from closedloop.schema.execution.plans import SelectionPlan
 
-MAX_PLANS = 512
+MAX_PLANS = 256
+MAX_PLAN_BYTES = 16 * 1024 * 1024
 
 # --- which operations compile ------------------------------------------------------
 
@@ -59,7 +61,18 @@ def _compilable(ex: Executor) -> bool:
 
 
 _REFUSED = SelectionPlan(())
-_plans: dict[tuple[int, int], tuple[GraphQLSchema, OperationDefinitionNode, SelectionPlan]] = {}
+PlanEntry = tuple[GraphQLSchema, OperationDefinitionNode, SelectionPlan]
+
+
+def _plan_size(key: tuple[int, int], entry: PlanEntry) -> int:
+    """A plan grows with its operation, whose size follows the query text."""
+    loc = entry[1].loc
+    return text_size(loc.source.body) if loc is not None else MAX_PLAN_BYTES // MAX_PLANS
+
+
+_plans: BoundedCache[tuple[int, int], PlanEntry] = BoundedCache(
+    "plans", MAX_PLANS, MAX_PLAN_BYTES, _plan_size
+)
 
 
 def plan_for(
@@ -73,8 +86,6 @@ def plan_for(
         plan = cached[2]
     else:
         plan = PlanCompiler(ex).root(root_type, fields) if _compilable(ex) else _REFUSED
-        if len(_plans) >= MAX_PLANS:
-            _plans.clear()
         # The entry keeps the schema and the operation alive, so their ids stay theirs.
         _plans[key] = (ex.schema, ex.operation, plan)
     return None if plan is _REFUSED else plan

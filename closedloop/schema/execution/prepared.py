@@ -39,6 +39,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from closedloop.caches import BoundedCache, text_size
 from closedloop.schema.errors import PublicError
 from closedloop.schema.shape import CostPlan, PagingRefused, cost_plan, shape_error
 from closedloop.services.rate_limit import (
@@ -52,7 +53,15 @@ from closedloop.services.rate_limit import (
 if TYPE_CHECKING:
     import strawberry
 
-MAX_PREPARED = 512
+MAX_PREPARED = 256
+MAX_PREPARED_BYTES = 16 * 1024 * 1024
+
+PlanEntry = tuple[DocumentNode, "CostPlan | PagingRefused | None"]
+
+
+def _plan_size(key: object, entry: PlanEntry) -> int:
+    loc = entry[0].loc
+    return text_size(loc.source.body) if loc is not None else MAX_PREPARED_BYTES // MAX_PREPARED
 _QUERIES = frozenset({StrawberryOperationType.QUERY})
 
 
@@ -88,16 +97,22 @@ class PreparedQueries:
         self.max_tokens = limits.max_tokens
         self.max_cost = limits.max_cost
         self.maxsize = maxsize
-        self._prepared: dict[str, Prepared] = {}
-        self._plans: dict[tuple[int, str | None], CostPlan | PagingRefused | None] = {}
+        # Bounded in entries and bytes (closedloop.caches): a document's size follows its text.
+        self._prepared: BoundedCache[str, Prepared] = BoundedCache(
+            f"prepared-{id(self):x}",
+            maxsize,
+            MAX_PREPARED_BYTES,
+            lambda query, found: text_size(query),
+        )
+        # A plan's entry keeps its document alive, so the id in its key stays the document's.
+        self._plans: BoundedCache[tuple[int, str | None], PlanEntry] = BoundedCache(
+            f"cost-plans-{id(self):x}", maxsize, MAX_PREPARED_BYTES, _plan_size
+        )
 
     def prepared(self, query: str) -> Prepared:
         found = self._prepared.get(query)
         if found is None:
             found = self._prepare(query)
-            if len(self._prepared) >= self.maxsize:
-                self._prepared.clear()
-                self._plans.clear()
             self._prepared[query] = found
         return found
 
@@ -113,12 +128,15 @@ class PreparedQueries:
 
     def plan(self, document: DocumentNode, operation_name: str | None) -> CostPlan | PagingRefused:
         key = (id(document), operation_name)
-        if key not in self._plans:
+        entry = self._plans.get(key)
+        if entry is not None and entry[0] is document:
+            found = entry[1]
+        else:
             try:
-                self._plans[key] = cost_plan(self.schema._schema, document, operation_name)
+                found = cost_plan(self.schema._schema, document, operation_name)
             except PagingRefused as refused:
-                self._plans[key] = refused
-        found = self._plans[key]
+                found = refused
+            self._plans[key] = (document, found)
         # No such operation: graphql-core's executor says so.
         return found if found is not None else CostPlan((), 0)
 

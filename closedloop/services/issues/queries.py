@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
+from closedloop.caches import BoundedCache
 from closedloop.db import driver, time_limits
 from closedloop.db import tables as t
 from closedloop.domain.bounds import check_datetime, int_key
@@ -308,16 +309,18 @@ def count_statement(principal: Principal, f: IssueFilter, now: dt.datetime) -> s
 # Built statements by everything they depend on: a page asked again (the common case: a
 # center's pool, refreshed) skips building the statement and its cache key. Statements are
 # immutable, values included, so sharing them between requests is safe.
-_STATEMENTS: dict[Hashable, sa.Select[Any]] = {}
-MAX_STATEMENTS = 2048
+MAX_STATEMENTS = 256
+# A built page statement with its cache key: about 30 KB (tracemalloc), rounded up.
+STATEMENT_BYTES = 48 * 1024
+_STATEMENTS: BoundedCache[Hashable, sa.Select[Any]] = BoundedCache(
+    "page-statements", MAX_STATEMENTS, 16 * 1024 * 1024, lambda key, stmt: STATEMENT_BYTES
+)
 
 
 def _statement(key: Hashable, build: Callable[[], sa.Select[Any]]) -> sa.Select[Any]:
     """The statement built for ``key``, building it on first use."""
     found = _STATEMENTS.get(key)
     if found is None:
-        if len(_STATEMENTS) >= MAX_STATEMENTS:
-            _STATEMENTS.clear()
         found = _STATEMENTS[key] = build()
     return found
 
