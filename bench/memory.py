@@ -171,6 +171,8 @@ def main() -> None:
             "CLOSEDLOOP_JWT_SECRET": JWT_SECRET,
             "CLOSEDLOOP_SWEEP_INTERVAL_SECONDS": "0",
             "CLOSEDLOOP_RELAY_INTERVAL_SECONDS": "0",
+            # One account sends every request: the per-account rate limit would answer 429.
+            "CLOSEDLOOP_RATE_LIMIT_POINTS": "0",
         }
         server = subprocess.Popen(
             [
