@@ -142,6 +142,21 @@ async def set_scope(conn: AsyncConnection, principal: Principal) -> None:
     await conn.execute(_SET_SCOPE, scope_params(principal))
 
 
+async def _end_driver_transaction(conn: AsyncConnection, driver: Any) -> None:
+    """Roll back a transaction begun on the driver connection. SQLAlchemy does not know of
+    it (its reset on return rolls back only its own), so a connection whose rollback did not
+    happen (the request's budget cancelled it, the statement timeout and the budget ending
+    together, a broken connection) is invalidated: it never goes back to the pool inside an
+    open or aborted transaction."""
+    if not driver.is_in_transaction():
+        return
+    try:
+        await driver.execute("ROLLBACK")
+    except BaseException:
+        await conn.invalidate()
+        raise
+
+
 class Database:
     """Owns the engines; hands out short transactions, never a shared session."""
 
@@ -179,8 +194,7 @@ class Database:
                 await reader.execute(begin_in_scope(principal))
                 yield reader
             finally:
-                if driver.is_in_transaction():
-                    await driver.execute("ROLLBACK")
+                await _end_driver_transaction(conn, driver)
 
     @asynccontextmanager
     async def read_reference(self) -> AsyncIterator[AsyncConnection]:

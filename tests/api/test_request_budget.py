@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from closedloop.db.database import Database, as_user, make_engine
 from closedloop.domain.clock import FrozenClock
 from closedloop.http.app import Runtime, create_app
+from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.resolvers import learning
 from closedloop.settings import Settings
@@ -139,3 +141,39 @@ async def test_the_statement_timeout_follows_the_budget(limited_db: Database) ->
         statement = (await conn.execute(sa.text("SHOW statement_timeout"))).scalar_one()
         idle = (await conn.execute(sa.text("SHOW idle_in_transaction_session_timeout"))).scalar()
     assert (statement, idle) == ("300ms", "600ms")
+
+
+async def test_a_reader_cancelled_while_rolling_back_never_returns_its_transaction(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget can cancel a request just as its statement failed (statement timeout and
+    budget end together): the rollback is interrupted, and the connection must not go back
+    to the pool inside the aborted transaction (the next request would fail on it)."""
+    async with db.read_reference() as conn:
+        principal = await principal_for(conn, "deqing.center")
+    assert principal is not None
+    rolling_back = asyncio.Event()
+    real_execute = asyncpg.Connection.execute
+
+    async def slow_rollback(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query == "ROLLBACK":
+            rolling_back.set()
+            await asyncio.sleep(30)
+        return await real_execute(self, query, *args, **kwargs)
+
+    async def failing_read() -> None:
+        async with db.reader(principal) as reader:
+            await reader.execute("SELECT 1 / 0")  # the transaction is aborted
+
+    with monkeypatch.context() as patched:
+        patched.setattr(asyncpg.Connection, "execute", slow_rollback)
+        task = asyncio.create_task(failing_read())
+        await rolling_back.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    for _ in range(3):  # whichever pooled connection comes next
+        async with db.reader(principal) as reader:
+            await reader.execute("SELECT 1")
+    await _assert_clean(db)
