@@ -30,8 +30,10 @@ VARIANTS = ("none", "checkout_check", "pre_ping")
 def patch(variant: str) -> None:
     original = database.make_engine
 
-    def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-        engine = original(url, pool_size)
+    def make_engine(
+        url: str, pool_size: int = 10, *, statement_timeout_seconds: float = 0.0
+    ) -> AsyncEngine:
+        engine = original(url, pool_size, statement_timeout_seconds=statement_timeout_seconds)
         if variant in ("none", "pre_ping"):
             event.remove(engine.sync_engine, "checkout", database._refuse_closed)
         if variant == "pre_ping":
