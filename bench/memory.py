@@ -32,8 +32,8 @@ import httpx
 from closedloop.db.database import make_engine
 from closedloop.db.migrate import upgrade
 from closedloop.identity.tokens import mint_token
+from closedloop.services.demo import seed_demo
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import seed_demo
 
 JWT_SECRET = "memory-bench-secret-" + "x" * 24
 ISSUES = 30

@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 from closedloop.db.database import make_engine
 from closedloop.db.migrate import upgrade
 from closedloop.identity.tokens import mint_token
+from closedloop.services.demo import seed_demo
 from closedloop.settings import Settings
-from closedloop.tenancy.demo import seed_demo
 
 MAX_EXAMPLES = 4
 SECRET = "schemathesis-" + "s" * 40
