@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from closedloop.domain.bounds import TEXT_MAX
+from closedloop.domain.bounds import NAME_MAX, TAG_MAX, TAGS_MAX, TEXT_MAX
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.issues import Category
 from closedloop.domain.regions import is_valid_code
@@ -26,9 +26,6 @@ BATCH = 500  # records checked against the database at once
 WORKERS = 4  # concurrent units of work while importing
 QUEUE_SIZE = 64
 RECORD_ID_MAX = 100
-NAME_MAX = 200
-TAG_MAX = 50
-TAGS_MAX = 20
 REQUIRED_COLUMNS = ("record_id", "credit_code", "title", "content")
 KNOWN_COLUMNS = (
     "record_id",
