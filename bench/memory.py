@@ -18,21 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 
-from closedloop.db.database import make_engine
-from closedloop.db.migrate import upgrade
+from bench.served import prepare_demo, scratch_database, served
 from closedloop.identity.tokens import mint_token
-from closedloop.services.demo import seed_demo
 from closedloop.settings import Settings
 
 JWT_SECRET = "memory-bench-secret-" + "x" * 24
@@ -72,22 +65,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def prepare(url: str) -> None:
-    admin = make_engine(url, 2)
-    try:
-        await upgrade(admin)
-        async with admin.begin() as conn:
-            await seed_demo(conn)
-    finally:
-        await admin.dispose()
 
 
 async def drive(base: str, pid: int, requests: int, every: int, concurrency: int) -> None:
@@ -147,64 +124,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
+    counts = (args.requests, args.every, args.concurrency)
 
-    server_url = args.database_url
-    name = f"closedloop_mem_{uuid.uuid4().hex[:8]}"
-    base_url, _, _ = server_url.rpartition("/")
-    url = f"{base_url}/{name}"
-
-    async def run_sql(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run_sql(f'CREATE DATABASE "{name}"'))
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        asyncio.run(prepare(url))
-        port = free_port()
-        env = {
-            **os.environ,
-            "CLOSEDLOOP_DATABASE_URL": url,
-            "CLOSEDLOOP_JWT_SECRET": JWT_SECRET,
-            "CLOSEDLOOP_SWEEP_INTERVAL_SECONDS": "0",
-            "CLOSEDLOOP_RELAY_INTERVAL_SECONDS": "0",
-            # One account sends every request: the per-account rate limit would answer 429.
-            "CLOSEDLOOP_RATE_LIMIT_POINTS": "0",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "closedloop.http.app:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise SystemExit("the server did not start")
-        asyncio.run(drive(base, server.pid, args.requests, args.every, args.concurrency))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        asyncio.run(run_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(args.database_url, "closedloop_mem") as url:
+        asyncio.run(prepare_demo(url))
+        with served(url, JWT_SECRET) as server:
+            asyncio.run(drive(server.url, server.process.pid, *counts))
 
 
 if __name__ == "__main__":

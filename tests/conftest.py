@@ -3,22 +3,20 @@ embedded one), migrated and seeded once per session; an in-process HTTP client."
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
+from bench.served import scratch_database
 from closedloop.db.database import Database, as_user, make_engine
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import upgrade
@@ -58,19 +56,8 @@ def database_url() -> Iterator[str]:
         embedded.stop()
         shutil.rmtree(folder, ignore_errors=True)
         return
-    name = f"closedloop_test_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(server)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    base, _, _ = server.rpartition("/")
-    yield f"{base}/{name}"
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(server, "closedloop_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -20,6 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bench.served import free_port
 from closedloop.db.database import Database
 from closedloop.identity.tokens import mint_token
 from closedloop.schema.relay import from_global_id
@@ -32,16 +32,9 @@ pytestmark = pytest.mark.usefixtures("clean_issues")
 ISSUES = 6
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(database_url: str, settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

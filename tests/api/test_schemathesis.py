@@ -8,28 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
-from sqlalchemy.engine import make_url
 
-from closedloop.db.database import make_engine
-from closedloop.db.migrate import upgrade
+from bench.served import prepare_demo, scratch_database
+from bench.served import served as serve
 from closedloop.identity.tokens import mint_token
-from closedloop.services.demo import seed_demo
 from closedloop.settings import Settings
 
 MAX_EXAMPLES = 4
@@ -37,70 +27,13 @@ SECRET = "schemathesis-" + "s" * 40
 MASKED = "Unexpected error"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _run(server: str, sql: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def _prepare(url: str) -> None:
-    admin = make_engine(url, 2)
-    try:
-        await upgrade(admin)
-        async with admin.begin() as conn:
-            await seed_demo(conn)
-    finally:
-        await admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def served(database_url: str) -> Iterator[str]:
     """A server on a scratch database of the test server; its base URL."""
-    name = f"closedloop_fuzz_{uuid.uuid4().hex[:8]}"
-    server_db, url = (
-        make_url(database_url).set(database=db).render_as_string(hide_password=False)
-        for db in ("postgres", name)
-    )
-    asyncio.run(_run(server_db, f'CREATE DATABASE "{name}"'))
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        asyncio.run(_prepare(url))
-        port = _free_port()
-        env = {
-            **os.environ,
-            "CLOSEDLOOP_ENVIRONMENT": "test",
-            "CLOSEDLOOP_DATABASE_URL": url,
-            "CLOSEDLOOP_JWT_SECRET": SECRET,
-            "CLOSEDLOOP_SWEEP_INTERVAL_SECONDS": "0",
-            "CLOSEDLOOP_RELAY_INTERVAL_SECONDS": "0",
-            "CLOSEDLOOP_RATE_LIMIT_POINTS": "0",
-        }
-        command = [sys.executable, "-m", "uvicorn", "closedloop.http.app:create_app"]
-        command += ["--factory", "--port", str(port), "--log-level", "warning"]
-        process = subprocess.Popen(command, env=env)
-        served = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(f"{served}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, "the server exited"
-            time.sleep(0.1)
-        yield served
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
-        asyncio.run(_run(server_db, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(database_url, "closedloop_fuzz") as url:
+        asyncio.run(prepare_demo(url))
+        with serve(url, SECRET, {"CLOSEDLOOP_ENVIRONMENT": "test"}) as server:
+            yield server.url
 
 
 def _token() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 
+from bench.served import free_port
 from closedloop.db.database import Database
 from closedloop.http.app import create_app
 from closedloop.identity.tokens import mint_token
@@ -60,13 +60,6 @@ def chromium() -> str:
     if path is None:
         pytest.skip("browser tests need chromium: apt-get install chromium (no downloads)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
