@@ -50,6 +50,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from closedloop.domain.sla import running_light, running_limit
+
 DEV_JWT_SECRET = "closedloop-development-secret-change-me"
 SECRET = os.environ.get("CLOSEDLOOP_JWT_SECRET", DEV_JWT_SECRET)
 AUDIENCE = os.environ.get("CLOSEDLOOP_JWT_AUDIENCE", "closedloop")
@@ -160,14 +162,9 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def light(now: dt.datetime, clock_kind: str | None, warn_at: Any, due_at: Any) -> str | None:
-    """closedloop.domain.sla.light, as Issue.light calls it."""
-    if clock_kind is None or warn_at is None or due_at is None:
-        return None
-    if now >= due_at:
-        return "RED"
-    if now >= warn_at:
-        return "YELLOW"
-    return "GREEN"
+    """The rule's home (``closedloop.domain.sla``), as ``Issue.light`` calls it."""
+    lit = running_light(now, clock_kind, warn_at, due_at)
+    return None if lit is None else lit.value
 
 
 FIRST = re.compile(r"\bfirst\s*:\s*(\d+)")
@@ -279,7 +276,7 @@ async def graphql(request: Request) -> Response:
                 "title": r["title"],
                 "state": r["state"],
                 "light": light(now, r["clock_kind"], r["warn_at"], r["due_at"]),
-                "dueAt": iso(r["due_at"]) if r["clock_kind"] is not None else None,
+                "dueAt": iso(running_limit(r["clock_kind"], r["due_at"])),
                 "enterprise": {"name": r["enterprise_name"], "creditCode": r["credit_code"]},
                 "board": (None if board is None else {"name": r["board_en"] if english else board}),
                 "department": (

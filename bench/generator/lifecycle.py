@@ -55,6 +55,7 @@ from closedloop.domain.sla import (
     TimeLimit,
     is_late,
     light,
+    reached,
     started,
     stopped,
     window,
@@ -344,9 +345,9 @@ class IssueSim:
         d = self.d
         while d.clock_kind is not None and d.warn_at is not None and d.due_at is not None:
             rank = LIGHT_RANK[d.light_notified]
-            if rank < 1 and d.warn_at <= end:
+            if rank < 1 and reached(end, d.warn_at):
                 swept = d.warn_at + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS)
-            elif rank < 2 and d.due_at <= end:
+            elif rank < 2 and reached(end, d.due_at):
                 swept = d.due_at + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS)
             else:
                 return

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
-
-from closedloop.domain.errors import IssueErrorCode
 
 
 class IssueState(enum.StrEnum):
@@ -177,57 +174,6 @@ def urge_too_soon(
 def coordination_targets(level: HandlingLevel) -> list[HandlingLevel]:
     """The levels ``coordinate`` may raise an issue to from ``level`` (up the ladder)."""
     return [target for target in COORDINATION_LEVELS if is_higher(target, level)]
-
-
-@dataclass(frozen=True, slots=True)
-class IssueFacts:
-    """What decides, beyond the state, whether a command can run on an issue."""
-
-    state: IssueState
-    handling_level: HandlingLevel
-    holding_region_code: str
-    delegated_from_region_code: str | None
-    last_urged_at: dt.datetime | None
-    # The running limit (None when no clock runs): a delegation's deadline must fit inside.
-    due_at: dt.datetime | None = None
-
-
-def blocked(
-    command: Command, facts: IssueFacts, now: dt.datetime, urge_interval: dt.timedelta
-) -> IssueErrorCode | None:
-    """Why ``command`` fails on this issue whatever its input though its state allows it
-    (None: it does not). The commands raise these same codes: one home for the rules."""
-    E = IssueErrorCode
-    delegated = facts.delegated_from_region_code is not None
-    if command in (Command.REJECT, Command.ESCALATE) and delegated:
-        return E.MUST_RETURN_DELEGATION  # a delegated issue goes back to its delegator
-    at_top = len(facts.holding_region_code) == 2
-    taskforce = facts.handling_level is HandlingLevel.PROVINCE_TASKFORCE
-    if command is Command.ESCALATE and at_top and taskforce:
-        return E.ESCALATION_TARGET_INVALID  # the province's top escalates to its task force once
-    if command is Command.RETURN and not delegated:
-        return E.NOT_DELEGATED
-    if command is Command.DELEGATE and len(facts.holding_region_code) == 9:
-        return E.DELEGATION_TARGET_INVALID  # a town has no subtree
-    if command is Command.DELEGATE and facts.due_at is not None and facts.due_at <= now:
-        return E.DEADLINE_INVALID  # no deadline fits inside an expired one
-    if command is Command.URGE and urge_too_soon(facts.last_urged_at, urge_interval, now):
-        return E.URGE_TOO_SOON
-    if command is Command.COORDINATE and not coordination_targets(facts.handling_level):
-        return E.LEVEL_INVALID
-    at_meeting = facts.handling_level is HandlingLevel.LEADER_MEETING
-    if command is Command.MEETING_DECISION and not at_meeting:
-        return E.LEVEL_INVALID
-    return None
-
-
-def available_commands(
-    facts: IssueFacts, now: dt.datetime, urge_interval: dt.timedelta
-) -> list[Command]:
-    """The commands the state machine and the issue's own facts allow now."""
-    return [
-        c for c in allowed_commands(facts.state) if blocked(c, facts, now, urge_interval) is None
-    ]
 
 
 def after_rating(grade: RatingGrade) -> IssueState:

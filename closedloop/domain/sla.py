@@ -95,13 +95,39 @@ def stopped() -> dict[str, Any]:
     return {"clock_kind": None}
 
 
+def reached(now: dt.datetime, point: dt.datetime) -> bool:
+    """A clock's point (its yellow point or its limit, a deadline) has come at ``now``: the
+    one comparison behind the lights, overdue limits and deadlines already past."""
+    return now >= point
+
+
 def light(now: dt.datetime, warn_at: dt.datetime, due_at: dt.datetime) -> Light:
     """Red from the limit on, yellow from the yellow point on, green before."""
-    if now >= due_at:
+    if reached(now, due_at):
         return Light.RED
-    if now >= warn_at:
+    if reached(now, warn_at):
         return Light.YELLOW
     return Light.GREEN
+
+
+def running_limit(
+    clock_kind: ClockKind | str | None, due_at: dt.datetime | None
+) -> dt.datetime | None:
+    """The limit of the clock that runs (``None`` when none does: a stopped clock keeps its
+    window for the record, but no limit runs)."""
+    return due_at if clock_kind is not None else None
+
+
+def running_light(
+    now: dt.datetime,
+    clock_kind: ClockKind | str | None,
+    warn_at: dt.datetime | None,
+    due_at: dt.datetime | None,
+) -> Light | None:
+    """The light of the clock that runs at ``now`` (``None`` when none does)."""
+    if clock_kind is None or warn_at is None or due_at is None:
+        return None
+    return light(now, warn_at, due_at)
 
 
 def is_late(at: dt.datetime, due_at: dt.datetime | None) -> bool:

@@ -27,7 +27,7 @@ from closedloop.domain.issues import (
     RatingGrade,
     next_urge_at,
 )
-from closedloop.domain.sla import light as light_at
+from closedloop.domain.sla import running_light, running_limit
 from closedloop.schema.context import Info
 from closedloop.schema.loaders import resolve_loaded
 from closedloop.schema.node_registry import register_node
@@ -233,9 +233,7 @@ class Issue(Node):
     @strawberry.field(description="按当前时间计算的亮灯 / the light as of now (open issues)")
     def light(self, info: Info) -> Light | None:
         r = self.rec
-        if r.clock_kind is None or r.warn_at is None or r.due_at is None:
-            return None
-        return light_at(info.context.now, r.warn_at, r.due_at)
+        return running_light(info.context.now, r.clock_kind, r.warn_at, r.due_at)
 
     @strawberry.field
     def state_label(self, info: Info) -> str:
@@ -353,7 +351,7 @@ class Issue(Node):
 
     async def _custody(self, info: Info) -> list[CustodyEntry]:
         rows = await info.context.loaders.custody.load(self.rec.id)
-        running = self.rec.due_at if self.rec.clock_kind is not None else None
+        running = running_limit(self.rec.clock_kind, self.rec.due_at)
         # A running limit's late time so far, booked to whoever held it at the deadline.
         late = running_late(rows, running, info.context.clock.now())
         # A finished issue's last holder held it until it was closed, not until now.
@@ -468,7 +466,7 @@ _ISSUE_FIELDS: dict[str, Callable[[IssueRecord], Any]] = {
     "channel": lambda r: _CHANNELS[r.channel],
     "category": lambda r: _CATEGORIES[r.category] if r.category else None,
     "tags": lambda r: list(r.tags),
-    "due_at": lambda r: r.due_at if r.clock_kind else None,
+    "due_at": lambda r: running_limit(r.clock_kind, r.due_at),
 }
 
 

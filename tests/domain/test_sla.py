@@ -15,6 +15,9 @@ from closedloop.domain.sla import (
     add_days,
     is_late,
     light,
+    reached,
+    running_light,
+    running_limit,
     started,
     stopped,
     window,
@@ -96,6 +99,38 @@ WARN, DUE = bj(2026, 3, 3), bj(2026, 3, 4)
 )
 def test_light(now: dt.datetime, expected: Light) -> None:
     assert light(now, WARN, DUE) is expected
+
+
+@pytest.mark.parametrize(
+    ("now", "point", "expected"),
+    [
+        (DUE - dt.timedelta(microseconds=1), DUE, False),
+        (DUE, DUE, True),  # the limit's own instant is red
+        (DUE + dt.timedelta(days=1), DUE, True),
+    ],
+)
+def test_reached(now: dt.datetime, point: dt.datetime, expected: bool) -> None:
+    assert reached(now, point) is expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "warn", "due", "limit", "lit"),
+    [
+        (ClockKind.REPLY, WARN, DUE, DUE, Light.YELLOW),
+        ("ASSIGN", WARN, DUE, DUE, Light.YELLOW),  # as a row reads it
+        (None, WARN, DUE, None, None),  # stopped: the window stays, no limit runs
+        (None, None, None, None, None),  # never started
+    ],
+)
+def test_the_running_limit_and_light(
+    kind: ClockKind | str | None,
+    warn: dt.datetime | None,
+    due: dt.datetime | None,
+    limit: dt.datetime | None,
+    lit: Light | None,
+) -> None:
+    assert running_limit(kind, due) == limit
+    assert running_light(WARN, kind, warn, due) is lit
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """What a viewer may do on an issue now: the commands the state machine and the issue's
-own facts allow (``domain.issues.available_commands``) that the policy (Casbin) grants this
+own facts allow (``domain.availability.available_commands``) that the policy (Casbin) grants this
 viewer on this issue. The commands themselves check the same two things, from the same
 homes, so an action listed here does not fail for its state or its permission."""
 
@@ -10,8 +10,10 @@ import enum
 
 from closedloop.authz.enforcer import can
 from closedloop.authz.roles import Action, Principal
+from closedloop.domain import sla
+from closedloop.domain.availability import IssueFacts, available_commands, blocked
 from closedloop.domain.errors import IssueCommandError
-from closedloop.domain.issues import Command, IssueFacts, available_commands, blocked
+from closedloop.domain.issues import Command
 from closedloop.services.issues.records import IssueRecord
 from closedloop.settings import Settings
 from closedloop.tenancy.scope import issue_target
@@ -72,7 +74,7 @@ def facts_of(issue: IssueRecord) -> IssueFacts:
         holding_region_code=issue.holding_region_code,
         delegated_from_region_code=issue.delegated_from_region_code,
         last_urged_at=issue.last_urged_at,
-        due_at=issue.due_at if issue.clock_kind is not None else None,
+        due_at=sla.running_limit(issue.clock_kind, issue.due_at),
     )
 
 

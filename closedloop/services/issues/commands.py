@@ -33,7 +33,7 @@ from closedloop.domain.issues import (
 )
 from closedloop.domain.regions import is_valid_code
 from closedloop.domain.similarity import IssueText
-from closedloop.domain.sla import is_late
+from closedloop.domain.sla import is_late, running_limit
 from closedloop.services.issues.actions import check, urge_interval
 from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
 from closedloop.services.issues.time_limits import start_clock
@@ -289,7 +289,7 @@ async def _assign(
     changes: dict[str, Any] = dict(extra or {})
     if issue.clock_kind is ClockKind.ASSIGN or issue.clock_kind is None:
         # Handing back and re-assigning does not reset the reply limit.
-        changes["assign_overdue"] = is_late(tx.now, issue.due_at) if issue.clock_kind else False
+        changes["assign_overdue"] = is_late(tx.now, running_limit(issue.clock_kind, issue.due_at))
         changes.update(await start_clock(tx, issue, ClockKind.REPLY, category))
     await tx.update(
         issue,
@@ -423,7 +423,7 @@ async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int
     reply = required_text(reply, "reply")
     issue = await tx.load_for(Action.ISSUE_RESOLVE, issue_id, version)
     to = tx.next_state(Command.RESOLVE, issue)
-    overdue = issue.overdue or (issue.clock_kind is not None and is_late(tx.now, issue.due_at))
+    overdue = issue.overdue or is_late(tx.now, running_limit(issue.clock_kind, issue.due_at))
     await tx.update(
         issue,
         state=to,

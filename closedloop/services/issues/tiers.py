@@ -29,8 +29,11 @@ from closedloop.domain.issues import (
     ProblemListKind,
     coordination_targets,
 )
-from closedloop.domain.ladder import check_delegation_deadline, is_delegation_target
-from closedloop.domain.regions import parent_code
+from closedloop.domain.ladder import (
+    check_delegation_deadline,
+    escalation_target,
+    is_delegation_target,
+)
 from closedloop.services.issues.actions import check
 from closedloop.services.issues.commands import required_text
 from closedloop.services.issues.time_limits import start_clock
@@ -50,11 +53,13 @@ async def escalate(
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
     check(Command.ESCALATE, issue, tx.now, tx.settings)
-    parent = parent_code(issue.holding_region_code)
-    if parent is None:
-        # The province's own top: its task force (专班).
-        if to_region is not None:
-            raise IssueCommandError(E.ESCALATION_TARGET_INVALID, "toRegion")
+    target = escalation_target(
+        issue.holding_region_code,
+        issue.handling_level,
+        issue.delegated_from_region_code,
+        to_region,
+    )
+    if target.region is None:  # the province's own top: its task force (专班)
         tx.next_state(Command.COORDINATE, issue)
         await tx.update(
             issue,
@@ -65,8 +70,7 @@ async def escalate(
             issue, "ESCALATED", public=True, message=reason, payload={"to": "PROVINCE_TASKFORCE"}
         )
         return issue.id
-    if to_region is not None and to_region != parent:
-        raise IssueCommandError(E.ESCALATION_TARGET_INVALID, "toRegion", f"parent is {parent}")
+    parent = target.region
     to = tx.next_state(Command.ESCALATE, issue)
     # A fresh limit, by the parent's own rules.
     clock = await start_clock(tx, replace(issue, holding_region_code=parent), ClockKind.ASSIGN)
@@ -110,8 +114,7 @@ async def delegate(
     holder = issue.holding_region_code
     if not is_delegation_target(holder, to_region) or not await _region_exists(tx, to_region):
         raise IssueCommandError(E.DELEGATION_TARGET_INVALID, "toRegion")
-    own_due = issue.due_at if issue.clock_kind is not None else None
-    check_delegation_deadline(tx.now, due_at, own_due)
+    check_delegation_deadline(tx.now, due_at, sla.running_limit(issue.clock_kind, issue.due_at))
     to = tx.next_state(Command.DELEGATE, issue)
     await tx.update(
         issue,

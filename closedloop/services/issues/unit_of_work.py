@@ -23,7 +23,7 @@ from closedloop.domain import custody
 from closedloop.domain.clock import Clock
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Command, IllegalTransition, IssueState, transition
-from closedloop.domain.sla import is_late
+from closedloop.domain.sla import is_late, running_limit
 from closedloop.services import idempotency
 from closedloop.services.event_bus import publish
 from closedloop.services.issues.records import IssueRecord, lock_issue
@@ -152,7 +152,7 @@ class CommandTx:
         if not (moved or limit_ends):
             return
         c = t.issue_custody.c
-        due_at = issue.due_at if issue.clock_kind is not None else None
+        due_at = running_limit(issue.clock_kind, issue.due_at)
         if due_at is not None and is_late(self.now, due_at):
             spans = (
                 await self.conn.execute(
