@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.caches import BoundedCache
@@ -121,3 +122,21 @@ async def fetch_sql(source: AsyncConnection | Reader, sql: str, *args: Any) -> l
         raise RuntimeError("driver fetch outside a transaction")
     _announce(conn, sql, args)
     return list(await driver.fetch(sql, *args))
+
+
+async def rows(source: AsyncConnection | Reader, statement: sa.Executable) -> Sequence[Any]:
+    """The rows of a SELECT, each read by column name (``row["name"]``, ``dict(row)``): on a
+    reader, asyncpg records through ``fetch``; on a SQLAlchemy connection, its row mappings
+    (whose transaction may not have run a statement yet). For reads shared by the request's
+    loaders (on its reader) and by other callers (on their own transactions)."""
+    if isinstance(source, Reader):
+        return await fetch(source, statement)
+    return (await source.execute(statement)).mappings().all()
+
+
+def any_of(column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values`` as ``column = ANY($n)``: one array parameter whatever the number
+    of values (``fetch`` refuses expanding ``IN`` lists; the statement compiles once)."""
+    # Text columns with a collation (region codes) bind as plain text[].
+    element = sa.Text() if isinstance(column.type, sa.String) else column.type
+    return column == sa.any_(sa.literal(list(values), ARRAY(element)))

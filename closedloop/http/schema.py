@@ -23,6 +23,7 @@ from closedloop.observability import current_request_id
 from closedloop.resolvers.root import Mutation, Query
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
 from closedloop.schema.budget import BudgetMask, within_budget
+from closedloop.schema.context import Context
 from closedloop.schema.errors import should_mask
 from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
@@ -89,8 +90,14 @@ class Schema(strawberry.Schema):
     budget_seconds: float = 0.0
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """strawberry's execution, within the request's budget (``schema.budget``)."""
-        return await within_budget(super().execute(*args, **kwargs), self.budget_seconds)
+        """strawberry's execution, within the request's budget (``schema.budget``); the
+        request's connection goes back to the pool as soon as the answer is complete."""
+        try:
+            return await within_budget(super().execute(*args, **kwargs), self.budget_seconds)
+        finally:
+            context = kwargs.get("context_value")
+            if isinstance(context, Context):
+                await context.release()
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

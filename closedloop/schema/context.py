@@ -35,6 +35,13 @@ class Context:
     def loaders(self) -> Loaders:
         return Loaders(self.db, self.principal)
 
+    async def release(self) -> None:
+        """The operation is answered: give back the connection the request's loaders held
+        (if they opened one); none opens after this."""
+        loaders: Loaders | None = self.__dict__.get("loaders")
+        if loaders is not None:
+            await loaders.release(final=True)
+
     @cached_property
     def now(self) -> dt.datetime:
         """The request's instant: every light and filter of one answer agrees on it."""

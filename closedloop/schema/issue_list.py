@@ -13,12 +13,15 @@ from graphql import OperationDefinitionNode
 from strawberry.types.nodes import SelectedField, Selection
 
 from closedloop.caches import BoundedCache, text_size
+from closedloop.db.driver import Reader
 from closedloop.domain.issues import Category, Channel, HandlingLevel, IssueState, Light
 from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.issues import ISSUE_FIELD_COLUMNS, Issue
+from closedloop.schema.loaders import Loaders
 from closedloop.schema.paging import paging
+from closedloop.schema.reference import MISSING, REFERENCE
 from closedloop.schema.relay import (
     Connection,
     encode_cursor,
@@ -33,6 +36,7 @@ from closedloop.services.issues.queries import (
     page_issues,
     sort_value,
 )
+from closedloop.services.issues.records import IssueRecord, page_relations
 from closedloop.tenancy.scope import Internal
 
 
@@ -113,6 +117,8 @@ class PageSelection:
     last_event: bool
     # The record columns its fields read (``ISSUE_FIELD_COLUMNS``); None: whole rows.
     columns: frozenset[str] | None
+    # Nested fields read with the page (``page_relations``): timeline, custody, enterprise.
+    relations: frozenset[str] = frozenset()
 
 
 def _page_selection(info: Info) -> PageSelection:
@@ -134,9 +140,16 @@ def _page_selection(info: Info) -> PageSelection:
             columns = None
         else:
             columns.update(read)
-    found = PageSelection("lastEvent" in names, None if columns is None else frozenset(columns))
+    found = PageSelection(
+        "lastEvent" in names,
+        None if columns is None else frozenset(columns),
+        frozenset(names & _RELATIONS),
+    )
     _SELECTIONS[key] = (operation, found)
     return found
+
+
+_RELATIONS = frozenset({"timeline", "custody", "enterprise"})
 
 
 def _selection_size(key: object, entry: tuple[OperationDefinitionNode, PageSelection]) -> int:
@@ -195,7 +208,7 @@ async def issues(
     # A page that shows each issue's last event gets them in its own statement, rather
     # than in a loader batch afterwards; it reads only the columns its fields need.
     selection = _page_selection(info)
-    async with info.context.db.reader(principal) as conn:
+    async with loaders.reader.use() as conn:
         page = await page_issues(
             conn,
             principal,
@@ -209,6 +222,8 @@ async def issues(
             public_events_only=loaders.public_only,
             columns=selection.columns,
         )
+        if page.records and selection.relations:
+            await _read_relations(conn, loaders, page.records[:size], selection.relations)
     recs, total = page.records, page.total
     if page.last_events is not None:
         loaders.prime("last_event", {rec.id: page.last_events.get(rec.id) for rec in recs})
@@ -221,3 +236,38 @@ async def issues(
         total,
         after=after is not None,
     )
+
+
+async def _read_relations(
+    conn: Reader, loaders: Loaders, recs: list[IssueRecord], wanted: frozenset[str]
+) -> None:
+    """The page's timelines, custody ledgers and enterprises (those the reference cache
+    lacks) in one statement, primed into the request's loaders: a nested page costs the
+    same statements whatever its size."""
+    # Per-issue internal entries (Internal.SOME) come through the loader instead.
+    events = "timeline" in wanted and loaders.internal is not Internal.SOME
+    enterprise_ids = None
+    if "enterprise" in wanted:
+        missing = {
+            r.enterprise_id for r in recs if REFERENCE.get("enterprise", r.enterprise_id) is MISSING
+        }
+        enterprise_ids = sorted(missing) if missing else None
+    custody = "custody" in wanted
+    if not (events or custody or enterprise_ids):
+        return
+    found = await page_relations(
+        conn,
+        [r.id for r in recs],
+        events=events,
+        public_events_only=loaders.public_only,
+        custody=custody,
+        enterprise_ids=enterprise_ids,
+    )
+    if found.events is not None:
+        loaders.prime("events", {r.id: found.events.get(r.id, []) for r in recs})
+    if found.custody is not None:
+        loaders.prime("custody", {r.id: found.custody.get(r.id, []) for r in recs})
+    if found.enterprises is not None:
+        loaders.prime("enterprise", found.enterprises)
+        for key, enterprise in found.enterprises.items():
+            REFERENCE.put("enterprise", key, enterprise)

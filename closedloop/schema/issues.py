@@ -70,9 +70,10 @@ class Enterprise(Node):
         )
 
     @strawberry.field
-    async def region(self, info: Info) -> Region | None:
-        rec = await info.context.loaders.region.load(self.region_code)
-        return Region.from_record(rec) if rec else None
+    def region(self, info: Info) -> Region | None:
+        return resolve_cached(  # type: ignore[return-value]
+            "region", self.region_code, lambda: info.context.loaders.region, Region.from_record
+        )
 
 
 @strawberry.type(description="办理轨迹中的一条记录 / one entry of an issue's timeline")
@@ -127,23 +128,29 @@ class CustodyEntry:
     running_late: strawberry.Private[int]
 
     @strawberry.field
-    async def region(self, info: Info) -> Region | None:
-        rec = await info.context.loaders.region.load(self.region_code)
-        return Region.from_record(rec) if rec else None
+    def region(self, info: Info) -> Region | None:
+        return resolve_cached(  # type: ignore[return-value]
+            "region", self.region_code, lambda: info.context.loaders.region, Region.from_record
+        )
 
     @strawberry.field(description="承办板块 / the board that held it (none at center level)")
-    async def board(self, info: Info) -> Board | None:
+    def board(self, info: Info) -> Board | None:
         if self.board_id is None:
             return None
-        rec = await info.context.loaders.board.load(self.board_id)
-        return Board.from_record(rec) if rec else None
+        return resolve_cached(  # type: ignore[return-value]
+            "board", self.board_id, lambda: info.context.loaders.board, Board.from_record
+        )
 
     @strawberry.field(description="承办部门 / the department that held it")
-    async def department(self, info: Info) -> Department | None:
+    def department(self, info: Info) -> Department | None:
         if self.department_id is None:
             return None
-        rec = await info.context.loaders.department.load(self.department_id)
-        return Department.from_record(rec) if rec else None
+        return resolve_cached(  # type: ignore[return-value]
+            "department",
+            self.department_id,
+            lambda: info.context.loaders.department,
+            Department.from_record,
+        )
 
     @strawberry.field(description="承办时长（秒）/ how long this holder had it")
     def held_seconds(self, info: Info) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.regions import RegionLevel, subtree_upper_bound
 
@@ -40,28 +42,33 @@ class UnitRecord:
     is_key: bool = True
 
 
-def _region(row: sa.RowMapping) -> RegionRecord:
+def _region(row: Any) -> RegionRecord:
     return RegionRecord(row["code"], row["name"], RegionLevel(row["level"]), row["parent_code"])
 
 
 _REGION_COLS = (t.region.c.code, t.region.c.name, t.region.c.level, t.region.c.parent_code)
 
 
-async def regions_by_code(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, RegionRecord]:
-    rows = await conn.execute(sa.select(*_REGION_COLS).where(t.region.c.code.in_(list(codes))))
-    return {r["code"]: _region(r) for r in rows.mappings()}
+async def regions_by_code(
+    conn: AsyncConnection | driver.Reader, codes: Sequence[str]
+) -> dict[str, RegionRecord]:
+    rows = await driver.rows(
+        conn, sa.select(*_REGION_COLS).where(driver.any_of(t.region.c.code, codes))
+    )
+    return {r["code"]: _region(r) for r in rows}
 
 
 async def children_of(
-    conn: AsyncConnection, parents: Sequence[str]
+    conn: AsyncConnection | driver.Reader, parents: Sequence[str]
 ) -> dict[str, list[RegionRecord]]:
-    rows = await conn.execute(
+    rows = await driver.rows(
+        conn,
         sa.select(*_REGION_COLS)
-        .where(t.region.c.parent_code.in_(list(parents)))
-        .order_by(t.region.c.code)
+        .where(driver.any_of(t.region.c.parent_code, parents))
+        .order_by(t.region.c.code),
     )
     out: dict[str, list[RegionRecord]] = defaultdict(list)
-    for r in rows.mappings():
+    for r in rows:
         out[r["parent_code"]].append(_region(r))
     return out
 
@@ -101,20 +108,23 @@ async def list_regions(
     return [_region(r) for r in rows], int(count)
 
 
-async def centers_by_region(conn: AsyncConnection, codes: Sequence[str]) -> dict[str, CenterRecord]:
-    rows = await conn.execute(sa.select(t.center).where(t.center.c.region_code.in_(list(codes))))
-    return {
-        r["region_code"]: CenterRecord(r["id"], r["region_code"], r["name"])
-        for r in rows.mappings()
-    }
+async def centers_by_region(
+    conn: AsyncConnection | driver.Reader, codes: Sequence[str]
+) -> dict[str, CenterRecord]:
+    rows = await driver.rows(
+        conn, sa.select(t.center).where(driver.any_of(t.center.c.region_code, codes))
+    )
+    return {r["region_code"]: CenterRecord(r["id"], r["region_code"], r["name"]) for r in rows}
 
 
-async def centers_by_id(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, CenterRecord]:
-    rows = await conn.execute(sa.select(t.center).where(t.center.c.id.in_(list(ids))))
-    return {r["id"]: CenterRecord(r["id"], r["region_code"], r["name"]) for r in rows.mappings()}
+async def centers_by_id(
+    conn: AsyncConnection | driver.Reader, ids: Sequence[int]
+) -> dict[int, CenterRecord]:
+    rows = await driver.rows(conn, sa.select(t.center).where(driver.any_of(t.center.c.id, ids)))
+    return {r["id"]: CenterRecord(r["id"], r["region_code"], r["name"]) for r in rows}
 
 
-def _unit(row: sa.RowMapping) -> UnitRecord:
+def _unit(row: Any) -> UnitRecord:
     return UnitRecord(
         row["id"],
         row["region_code"],
@@ -126,19 +136,19 @@ def _unit(row: sa.RowMapping) -> UnitRecord:
 
 
 async def units_by_region(
-    conn: AsyncConnection, table: sa.Table, codes: Sequence[str]
+    conn: AsyncConnection | driver.Reader, table: sa.Table, codes: Sequence[str]
 ) -> dict[str, list[UnitRecord]]:
-    rows = await conn.execute(
-        sa.select(table).where(table.c.region_code.in_(list(codes))).order_by(table.c.id)
+    rows = await driver.rows(
+        conn, sa.select(table).where(driver.any_of(table.c.region_code, codes)).order_by(table.c.id)
     )
     out: dict[str, list[UnitRecord]] = defaultdict(list)
-    for r in rows.mappings():
+    for r in rows:
         out[r["region_code"]].append(_unit(r))
     return out
 
 
 async def units_by_id(
-    conn: AsyncConnection, table: sa.Table, ids: Sequence[int]
+    conn: AsyncConnection | driver.Reader, table: sa.Table, ids: Sequence[int]
 ) -> dict[int, UnitRecord]:
-    rows = await conn.execute(sa.select(table).where(table.c.id.in_(list(ids))))
-    return {r["id"]: _unit(r) for r in rows.mappings()}
+    rows = await driver.rows(conn, sa.select(table).where(driver.any_of(table.c.id, ids)))
+    return {r["id"]: _unit(r) for r in rows}

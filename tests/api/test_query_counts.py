@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from closedloop.db.database import Database
+from closedloop.schema.reference import REFERENCE
 from tests.api.issue_helpers import step, submit, unit_id
 from tests.conftest import Api
 
@@ -87,3 +88,72 @@ async def test_an_empty_page_still_counts(api: Api, db: Database) -> None:
     after_last = await api.gql(cursor_query, {"after": end}, as_="xinshi.center")
     assert after_last["issues"]["nodes"] == []
     assert after_last["issues"]["totalCount"] == 1
+
+
+NESTED_PAGE = """query($first: Int!) { issues(filter: {pool: true}, first: $first) {
+  totalCount nodes { id number title state
+    enterprise { name region { name } } originRegion { name }
+    timeline { type occurredAt actorName }
+    custody { handlingLevel startedAt region { name } } } } }"""
+
+
+@contextmanager
+def checkouts(db: Database) -> Iterator[list[str]]:
+    """Connections taken from the request role's pool, and those opened anew."""
+    taken: list[str] = []
+
+    def checkout(*args: Any) -> None:
+        taken.append("checkout")
+
+    def connect(*args: Any) -> None:
+        taken.append("connect")
+
+    pool = db.engine.sync_engine
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "connect", connect)
+    try:
+        yield taken
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "connect", connect)
+
+
+async def _nested(api: Api, db: Database, first: int, *, cold: bool) -> tuple[int, list[str]]:
+    await _statements_for_page(api, db, first)  # the account is remembered
+    if cold:
+        REFERENCE.clear()
+    with counting(db) as statements, checkouts(db) as taken:
+        data = await api.gql(NESTED_PAGE, {"first": first}, as_="xinshi.center")
+    nodes = data["issues"]["nodes"]
+    assert len(nodes) == first
+    for node in nodes:
+        assert node["enterprise"]["region"]["name"]
+        assert node["originRegion"]["name"]
+        assert [e["type"] for e in node["timeline"]][:1] == ["SUBMITTED"]
+        assert node["custody"] and all(c["region"]["name"] for c in node["custody"])
+    return len(statements), taken
+
+
+async def test_a_nested_page_costs_the_same_statements_whatever_its_size(
+    api: Api, db: Database
+) -> None:
+    """The pool page with each issue's timeline, custody ledger and their regions, the
+    enterprise and its region and the origin region: one connection, a fixed number of
+    statements (the page, then its timelines, ledgers and enterprises in one), and three
+    with a warm reference cache."""
+    talent = await unit_id(api, "330521102", "boards", "TALENT")
+    for n in range(12):
+        issue = await submit(api, title=f"用工问题{n}")
+        if n % 2:
+            issue = await step(api, "acceptIssue", issue, "xinshi.center")
+            await step(api, "assignIssue", issue, "xinshi.center", boardId=talent)
+    small_cold, _ = await _nested(api, db, 2, cold=True)
+    large_cold, taken = await _nested(api, db, 12, cold=True)
+    assert small_cold == large_cold
+    # scope, page, relations, regions (origin, custody and the enterprises' at once)
+    assert large_cold <= 4
+    assert taken == ["checkout"], "one pooled connection, none opened"
+    small, _ = await _nested(api, db, 2, cold=False)
+    large, taken = await _nested(api, db, 12, cold=False)
+    assert small == large == 3
+    assert taken == ["checkout"]

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain import similarity as sim
 from closedloop.services.issues.records import IssueRecord, issues_by_id
@@ -82,7 +83,7 @@ _SHARED = sa.text(
 
 
 async def _sharing(
-    conn: AsyncConnection,
+    conn: AsyncConnection | driver.Reader,
     issues: Sequence[IssueRecord],
     window: dict[int, tuple[dt.datetime, dt.datetime]],
 ) -> dict[int, list[int]]:
@@ -104,10 +105,10 @@ async def _sharing(
             params["until"].append(until)
     if not params["src"]:
         return {}
-    rows = await conn.execute(_SHARED, params)
+    rows = await driver.rows(conn, _SHARED.bindparams(**params))
     shared: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for r in rows:
-        shared[r.src].append((r.shared, r.issue_id))
+        shared[r["src"]].append((r["shared"], r["issue_id"]))
     return {
         src: [i for _, i in sorted(pairs, key=lambda p: (-p[0], p[1]))[:PER_ISSUE]]
         for src, pairs in shared.items()
@@ -115,7 +116,7 @@ async def _sharing(
 
 
 async def _scored(
-    conn: AsyncConnection,
+    conn: AsyncConnection | driver.Reader,
     principal: Principal,
     issues: Sequence[IssueRecord],
     window: dict[int, tuple[dt.datetime, dt.datetime]],
@@ -139,7 +140,7 @@ async def _scored(
 
 
 async def duplicate_candidates(
-    conn: AsyncConnection, principal: Principal, issues: Sequence[IssueRecord]
+    conn: AsyncConnection | driver.Reader, principal: Principal, issues: Sequence[IssueRecord]
 ) -> dict[int, list[Candidate]]:
     window = {
         i.id: (i.created_at - DUPLICATE_WINDOW, i.created_at + DUPLICATE_WINDOW) for i in issues
@@ -164,7 +165,7 @@ def _recurs(issue: IssueRecord, earlier: Candidate) -> bool:
 
 
 async def recurrence_candidates(
-    conn: AsyncConnection, principal: Principal, issues: Sequence[IssueRecord]
+    conn: AsyncConnection | driver.Reader, principal: Principal, issues: Sequence[IssueRecord]
 ) -> dict[int, list[Candidate]]:
     # Earlier issues were created before their resolution, so look back one more window.
     window = {i.id: (i.created_at - 2 * RECURRENCE_WINDOW, i.created_at) for i in issues}

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.tenancy.scope import in_subtree, issue_visibility
 
@@ -70,15 +71,15 @@ async def load_library(conn: AsyncConnection, data: dict[str, Any] | None = None
     return total
 
 
-async def library(conn: AsyncConnection, province: str) -> list[TagRecord]:
-    rows = await conn.execute(
-        sa.select(t.tag).where(t.tag.c.province_code == province).order_by(t.tag.c.id)
+async def library(conn: AsyncConnection | driver.Reader, province: str) -> list[TagRecord]:
+    rows = await driver.rows(
+        conn, sa.select(t.tag).where(t.tag.c.province_code == province).order_by(t.tag.c.id)
     )
     return [
         TagRecord(
             r["id"], r["province_code"], r["parent_id"], r["name"], r["path"], tuple(r["keywords"])
         )
-        for r in rows.mappings()
+        for r in rows
     ]
 
 
