@@ -2,8 +2,9 @@
 
 A command that changes issues sends one NOTIFY (transactional: delivered on commit) with
 the issue ids it touched. Each process holds one listening connection and hands the ids
-to its local subscribers; a subscriber then reads the new events *in its own caller's
-scope*, so a notification never carries data past the scope rules.
+to its local subscribers: the event feed (``closedloop.services.event_feed``) reads the
+new events once and hands each subscriber those its scope reads, so a notification never
+carries data past the scope rules.
 
 A trigger on ``account`` (migration 0011) sends the username of every account inserted,
 changed or deleted on a second channel; the process drops what it remembers about that
@@ -57,11 +58,12 @@ async def publish(conn: AsyncConnection, issue_ids: set[int]) -> None:
 
 
 class _Subscriber:
-    __slots__ = ("dropped", "queue")
+    __slots__ = ("counted", "dropped", "queue")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, counted: bool) -> None:
         self.queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=size)
         self.dropped = False
+        self.counted = counted
 
 
 class EventBus:
@@ -81,6 +83,7 @@ class EventBus:
         self._queue_size = queue_size
         self._conn: asyncpg.Connection | None = None
         self._subscribers: set[_Subscriber] = set()
+        self._listeners = 0  # streams listening through a feed (``count_listener``)
         self._reconnecting: asyncio.Task[None] | None = None
         self._stopped = False
         self._changed = asyncio.Condition()
@@ -88,7 +91,12 @@ class EventBus:
 
     @property
     def subscribers(self) -> int:
-        return len(self._subscribers)
+        """Streams listening: subscriptions of the bus's own, and those of feeds reading
+        through one (``closedloop.services.event_feed``)."""
+        return sum(1 for s in self._subscribers if s.counted) + self._listeners
+
+    def count_listener(self, change: int) -> None:
+        self._listeners += change
 
     @property
     def connected(self) -> bool:
@@ -182,10 +190,11 @@ class EventBus:
                 self._subscribers.discard(subscriber)
                 log.warning("events.subscriber_dropped", queued=subscriber.queue.qsize())
 
-    async def subscribe(self) -> AsyncIterator[Notice]:
+    async def subscribe(self, *, counted: bool = True) -> AsyncIterator[Notice]:
         """Touched issue ids as they are committed, or ``CATCH_UP`` after an outage.
-        Raises ``SubscriberDropped`` once this subscriber fell too far behind."""
-        subscriber = _Subscriber(self._queue_size)
+        Raises ``SubscriberDropped`` once this subscriber fell too far behind. A feed's
+        own subscription is not ``counted`` (its listeners are)."""
+        subscriber = _Subscriber(self._queue_size, counted)
         self._subscribers.add(subscriber)
         try:
             while True:

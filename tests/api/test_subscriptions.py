@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from closedloop import i18n
 from closedloop.db.database import Database
@@ -20,6 +22,7 @@ from closedloop.services.event_bus import EventBus
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit
 from tests.conftest import Api
+from tests.live import until
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
@@ -117,3 +120,76 @@ async def _anonymous() -> Any:
     from closedloop.authz.roles import ANONYMOUS
 
     return ANONYMOUS
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    """Statements on every engine (the request role's, the system's, the owner's)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engines = {id(e): e for e in (db.engine, db.system, db.admin)}.values()
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _mutation_cost(
+    api: Api, db: Database, clock: FrozenClock, settings: Settings, bus: EventBus, n: int
+) -> int:
+    """Statements from one command until its event reached ``n`` in-scope subscribers; an
+    out-of-scope subscriber receives nothing."""
+    schema = build_schema(settings)
+    issue = await submit(api)
+    watchers = [
+        asyncio.create_task(
+            _collect(
+                await schema.subscribe(
+                    SUBSCRIBE,
+                    context_value=await _context(db, clock, settings, bus, "xinshi.center"),
+                ),
+                1,
+            )
+        )
+        for _ in range(n)
+    ]
+    outsider = asyncio.create_task(
+        _collect(
+            await schema.subscribe(
+                SUBSCRIBE,
+                context_value=await _context(db, clock, settings, bus, "changxing.center"),
+            ),
+            1,
+        )
+    )
+    await until(lambda: bus.subscribers == n + 1)
+    await asyncio.sleep(0.1)  # every subscriber has read where it starts
+    await api.gql("{ viewer { username } }", as_="xinshi.center")  # the account is known
+    with _statements(db) as statements:
+        await step(api, "acceptIssue", issue, "xinshi.center")
+        seen = await asyncio.wait_for(asyncio.gather(*watchers), 20)
+    assert all(
+        s == [{"issue": {"number": issue["number"]}, "event": {"type": "ACCEPTED", "public": True}}]
+        for s in seen
+    )
+    await asyncio.sleep(0.2)
+    assert not outsider.done()  # the sibling county hears nothing
+    outsider.cancel()
+    await until(lambda: bus.subscribers == 0)
+    return len(statements)
+
+
+async def test_a_mutation_costs_the_same_statements_whatever_the_subscribers(
+    api: Api, db: Database, clock: FrozenClock, settings: Settings, bus: EventBus
+) -> None:
+    """The feed reads a command's new events once per process and fans them out: one
+    subscriber or twenty in scope, the same statements."""
+    one = await _mutation_cost(api, db, clock, settings, bus, 1)
+    twenty = await _mutation_cost(api, db, clock, settings, bus, 20)
+    assert one == twenty

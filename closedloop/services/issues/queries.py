@@ -169,7 +169,7 @@ async def list_issues(
     after: tuple[dt.datetime, int] | None,
     now: dt.datetime,
 ) -> list[IssueRecord]:
-    key = ("page", _scope_key(principal), _filter_key(f, now), order, limit, after)
+    key = ("page", scope_key(principal), _filter_key(f, now), order, limit, after)
     q = _statement(key, lambda: _page(principal, f, order, limit, after, now))
     return IssueRecord.from_records(await driver.fetch(conn, q))
 
@@ -177,7 +177,7 @@ async def list_issues(
 async def count_issues(
     conn: AsyncConnection | driver.Reader, principal: Principal, f: IssueFilter, now: dt.datetime
 ) -> int:
-    key = ("count", _scope_key(principal), _filter_key(f, now))
+    key = ("count", scope_key(principal), _filter_key(f, now))
     q = _statement(key, lambda: count_statement(principal, f, now))
     return int((await driver.fetch(conn, q))[0][0])
 
@@ -214,7 +214,7 @@ async def page_issues(
     picked = None if columns is None else _page_columns(columns, order)
     key = (
         "page+total",
-        _scope_key(principal),
+        scope_key(principal),
         _filter_key(f, now),
         order,
         limit,
@@ -325,8 +325,9 @@ def _statement(key: Hashable, build: Callable[[], sa.Select[Any]]) -> sa.Select[
     return found
 
 
-def _scope_key(p: Principal) -> Hashable:
-    """Everything ``issue_visibility`` and the pool read from the principal."""
+def scope_key(p: Principal) -> Hashable:
+    """Everything ``issue_visibility`` and the pool read from the principal: callers with
+    the same key read the same issues (and the same internal entries)."""
     return (
         p.role,
         p.account_id is not None,

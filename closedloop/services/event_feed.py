@@ -1,0 +1,260 @@
+"""``EventFeed``: new issue events read once per process and fanned out in memory.
+
+Each process has one feed per event bus. The feed holds one subscription to the bus (the
+*pump*) while anyone listens; for every notification (one committed command) it reads the
+new events of the touched issues *once*, with each issue's row, as the system role, in one
+statement. It then decides, per scope group of subscribers (callers whose scope reads the
+same issues), which of those events the group reads: with ``can_see_issue``, the in-memory
+form of the same rule as ``issue_visibility`` and the row-level security policies, on the
+scope columns the issue rows carry (internal entries need ``issue.read_internal``). So a
+mutation costs the same statements whatever the number of subscribers, and no subscriber
+receives an event its own scoped read would not have returned.
+
+Order: notifications are handled one at a time, in the order PostgreSQL delivered them, and
+each issue's events are read after the newest event of that issue the feed has read
+(events of one issue are written under its row lock, in id order), so every subscriber
+gets each issue's events in order, once. The per-issue positions are bounded
+(``MAX_TRACKED`` issues): the least recently advanced ones are forgotten and their floor
+becomes the feed-wide ``floor`` (an event committed so late that more than ``MAX_TRACKED``
+other issues moved meanwhile is not delivered; a bus outage is handled by ``CATCH_UP``).
+
+Slow consumers: each subscriber has a bounded queue (``QUEUE_SIZE`` batches, one batch per
+notification); a subscriber whose queue is full is cut off alone (its stream ends with
+``SubscriberDropped``, the API's ``SUBSCRIPTION_DROPPED``: subscribe again), and nothing
+waits for it. After a bus outage (``CATCH_UP``) the feed reads every event since the newest
+it has read and delivers them the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Sequence
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+import sqlalchemy as sa
+import structlog
+
+from closedloop.authz.roles import Action, Principal
+from closedloop.db import driver
+from closedloop.db.database import Database
+from closedloop.services.event_bus import CATCH_UP, EventBus, Notice, SubscriberDropped
+from closedloop.services.issues.queries import scope_key
+from closedloop.services.issues.records import EventRecord, IssueRecord, event_from_composite
+from closedloop.tenancy.scope import can_see_issue
+
+QUEUE_SIZE = 1000  # batches (one per notification) a subscriber may fall behind
+MAX_TRACKED = 100_000  # issues whose newest delivered event the feed remembers
+RETRY_PAUSE = 0.5  # seconds after a failed read before the feed catches up
+_UNKNOWN = 2**63 - 1  # a listener's start before it was read: nothing is newer
+
+log = structlog.get_logger("closedloop.events")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    issue: IssueRecord
+    event: EventRecord
+
+
+class _Listener:
+    __slots__ = ("dropped", "principal", "queue", "start")
+
+    def __init__(self, principal: Principal, start: int, size: int) -> None:
+        self.principal = principal
+        self.start = start
+        self.queue: asyncio.Queue[list[FeedItem]] = asyncio.Queue(maxsize=size)
+        self.dropped = False
+
+
+def _reads(principal: Principal, item: FeedItem, action: Action) -> bool:
+    rec = item.issue
+    return can_see_issue(
+        principal,
+        enterprise_id=rec.enterprise_id,
+        origin_region=rec.origin_region_code,
+        holding_region=rec.holding_region_code,
+        board_id=rec.board_id,
+        department_id=rec.department_id,
+        action=action,
+    )
+
+
+def visible_items(principal: Principal, items: Sequence[FeedItem]) -> list[FeedItem]:
+    """The items ``principal``'s own scoped read returns: issues it reads, and of their
+    events the public ones, or all where it reads internal entries too."""
+    out = []
+    internal: dict[int, bool] = {}
+    for item in items:
+        if not _reads(principal, item, Action.ISSUE_READ):
+            continue
+        if not item.event.public:
+            issue_id = item.issue.id
+            if issue_id not in internal:
+                internal[issue_id] = _reads(principal, item, Action.ISSUE_READ_INTERNAL)
+            if not internal[issue_id]:
+                continue
+        out.append(item)
+    return out
+
+
+_NEW_EVENTS = sa.text(
+    "SELECT i AS issue, ARRAY(SELECT e FROM issue_event e"
+    " WHERE e.issue_id = i.id AND e.id > q.after ORDER BY e.id) AS events"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:after AS bigint[])) AS q(id, after)"
+    " JOIN issue i ON i.id = q.id"
+)
+_TOUCHED_SINCE = sa.text("SELECT DISTINCT issue_id FROM issue_event WHERE id > :after")
+_NEWEST = sa.text("SELECT coalesce(max(id), 0) FROM issue_event")
+
+
+class EventFeed:
+    """The process's fan-out of new issue events (see the module's docstring)."""
+
+    def __init__(self, db: Database, bus: EventBus, queue_size: int = QUEUE_SIZE) -> None:
+        self._db = db
+        self._bus = bus
+        self._queue_size = queue_size
+        self._groups: dict[Hashable, set[_Listener]] = {}
+        self._pump: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._after: OrderedDict[int, int] = OrderedDict()
+        self.floor = 0  # every event up to here has been read (or was there at start)
+        self.newest = 0  # the newest event read
+        self.reads = 0  # statements run for notifications (tests)
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(group) for group in self._groups.values())
+
+    async def subscribe(self, principal: Principal) -> AsyncIterator[list[FeedItem]]:
+        """Batches of new events ``principal`` reads, from the first notification after
+        it subscribed. Raises ``SubscriberDropped`` once it fell ``queue_size`` batches
+        behind."""
+        # Registered before anything is awaited: the pump runs while any listener is
+        # registered. Nothing reaches it until its start is known.
+        listener = _Listener(principal, _UNKNOWN, self._queue_size)
+        group = self._groups.setdefault(scope_key(principal), set())
+        group.add(listener)
+        self._bus.count_listener(1)
+        try:
+            await self._start()
+            async with self._db.reader(principal) as reader:
+                (row,) = await driver.fetch_sql(reader, _NEWEST.text)
+            listener.start = int(row[0])
+            while True:
+                if listener.dropped:
+                    raise SubscriberDropped
+                batch = await listener.queue.get()
+                if batch:
+                    yield batch
+        finally:
+            self._bus.count_listener(-1)
+            group.discard(listener)
+            if not group and self._groups.get(scope_key(principal)) is group:
+                del self._groups[scope_key(principal)]
+            if not self._groups:
+                await self._stop()
+
+    async def _start(self) -> None:
+        if self._pump is None or self._pump.done():
+            self._ready = asyncio.get_running_loop().create_future()
+            self._pump = asyncio.get_running_loop().create_task(self._run(), name="event-feed")
+        assert self._ready is not None
+        await asyncio.shield(self._ready)
+
+    async def _stop(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def _run(self) -> None:
+        assert self._ready is not None
+        try:
+            async with self._db.system_transaction() as conn:
+                self.floor = self.newest = int((await conn.execute(_NEWEST)).scalar_one())
+            self._after.clear()
+        except BaseException as exc:
+            self._ready.set_exception(exc)
+            raise
+        self._ready.set_result(None)
+        behind = False
+        while True:
+            try:
+                async for notice in self._bus.subscribe(counted=False):
+                    if behind:
+                        notice, behind = CATCH_UP, False
+                    self._deliver(await self._read(notice))
+            except SubscriberDropped:
+                behind = True  # the feed itself fell behind the bus: read what it missed
+            except Exception as exc:  # a failed read: catch up once the database answers
+                log.warning("events.feed_read_failed", error=type(exc).__name__)
+                behind = True
+                await asyncio.sleep(RETRY_PAUSE)
+
+    async def _read(self, notice: Notice) -> list[FeedItem]:
+        async with self._db.system_transaction() as conn:
+            if notice is CATCH_UP:
+                found = await conn.execute(_TOUCHED_SINCE, {"after": self.newest})
+                ids = sorted(int(i) for i in found.scalars())
+            else:
+                ids = sorted(set(notice))
+            if not ids:
+                return []
+            after = [self._after.get(i, self.floor) for i in ids]
+            self.reads += 1
+            rows = await driver.rows(conn, _NEW_EVENTS.bindparams(ids=ids, after=after))
+        items = []
+        for row in rows:
+            issue = IssueRecord.from_row(row["issue"])
+            events = [event_from_composite(e) for e in row["events"]]
+            for event in events:
+                items.append(FeedItem(issue, event))
+            if events:
+                self._advance(issue.id, events[-1].id)
+        items.sort(key=lambda item: item.event.id)
+        return items
+
+    def _advance(self, issue_id: int, event_id: int) -> None:
+        self._after[issue_id] = event_id
+        self._after.move_to_end(issue_id)
+        self.newest = max(self.newest, event_id)
+        while len(self._after) > MAX_TRACKED:
+            _, forgotten = self._after.popitem(last=False)
+            self.floor = max(self.floor, forgotten)
+
+    def _deliver(self, items: list[FeedItem]) -> None:
+        if not items:
+            return
+        for group in list(self._groups.values()):
+            if not group:
+                continue
+            visible = visible_items(next(iter(group)).principal, items)
+            if not visible:
+                continue
+            for listener in list(group):
+                mine = [i for i in visible if i.event.id > listener.start]
+                if not mine:
+                    continue
+                try:
+                    listener.queue.put_nowait(mine)
+                except asyncio.QueueFull:
+                    # Cut off this one alone; the others still get every batch.
+                    listener.dropped = True  # it ends when it next reads
+                    group.discard(listener)
+                    log.warning("events.subscriber_dropped", queued=listener.queue.qsize())
+
+
+_FEEDS: WeakKeyDictionary[EventBus, EventFeed] = WeakKeyDictionary()
+
+
+def feed_for(bus: EventBus, db: Database) -> EventFeed:
+    """The process's feed on ``bus`` (made on first use)."""
+    feed = _FEEDS.get(bus)
+    if feed is None:
+        feed = _FEEDS[bus] = EventFeed(db, bus)
+    return feed
