@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +18,9 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
     demo: Annotated[bool, typer.Option(help="seed the demo data set once")] = False,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes sharing the port (uvicorn's)")
+    ] = 1,
     access_log: Annotated[
         bool, typer.Option(help="log every request (uvicorn's access log) to stdout")
     ] = True,
@@ -41,13 +46,35 @@ def serve(
     typer.echo(f"GraphQL:   http://{host}:{port}/graphql")
     # One log configuration (JSON in production); each worker sets it again at start.
     configure_logging(settings)
-    uvicorn.run(
-        "closedloop.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=None,
-        access_log=access_log,
-    )
+    metrics_dir = _metrics_dir() if workers > 1 else None
+    try:
+        uvicorn.run(
+            "closedloop.http.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=None,
+            access_log=access_log,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir() -> Path | None:
+    """Several workers: their metrics go to one folder that ``/metrics`` adds up
+    (prometheus_client's multiprocess mode; the workers inherit the variable). A folder
+    given in ``PROMETHEUS_MULTIPROC_DIR`` is emptied of an earlier run's samples; else a
+    temporary one is made, and removed at exit (returned)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.db"):
+            old.unlink()
+        return None
+    made = tempfile.mkdtemp(prefix="closedloop-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return Path(made)

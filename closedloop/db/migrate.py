@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -30,6 +31,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        # Several workers starting on the embedded database migrate one after another.
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('closedloop.migrate'))"))
         await conn.run_sync(run)
 
 

@@ -488,3 +488,12 @@ issue_rollup_dirty = sa.Table(
     sa.Column("month", sa.Date, nullable=False),
     sa.Column("county_code", RegionCode, nullable=False),
 )
+
+# When each once-only background round last started (``closedloop.services.periodic``).
+periodic_run = sa.Table(
+    "periodic_run",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("started_at", TZ, nullable=True),
+    sa.Column("runs", sa.BigInteger, nullable=False, server_default="0"),
+)

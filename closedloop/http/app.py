@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.observability import (
     MetricsServer,
     RequestIdMiddleware,
+    WorkerMiddleware,
     install_tracing,
     metrics_routes,
     tracing_middleware,
@@ -58,6 +60,7 @@ from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifie
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
 from closedloop.schema.shape import bilingual
+from closedloop.services import periodic
 from closedloop.services.demo import seed_demo
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
@@ -373,30 +376,70 @@ def role_engine(
 
 
 def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """The periodic sweeper (lights, auto-close) and the outbox relay; both are safe to run in
-    every process (rows are taken with SKIP LOCKED)."""
-    interval = runtime.settings.sweep_interval_seconds
-    if interval <= 0:
-        return []
+    """The periodic sweeper (lights, auto-close, rollup refreshes) and the outbox relay. Every
+    process runs both loops; each round runs in one process only, once per interval, however
+    many processes there are (``closedloop.services.periodic``)."""
+    db, settings = runtime.db, runtime.settings
+    tasks = []
+    if settings.sweep_interval_seconds > 0:
 
-    async def loop() -> None:
-        while not stop.is_set():
-            try:
-                await sweep(runtime.db, runtime.clock, runtime.settings)
-            except Exception:  # keep sweeping; the next round retries
-                log.exception("sweep.failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        async def sweep_round() -> None:
+            report = await sweep(db, runtime.clock, settings)
+            log.info(
+                "sweep.done",
+                lights=report.lights,
+                closed=report.closed,
+                rollup_slices=report.rollup_slices,
+            )
 
-    tasks = [asyncio.create_task(loop(), name="sweeper")]
-    if runtime.settings.relay_interval_seconds > 0:
-        relay = OutboxRelay(runtime.db, runtime.clock, runtime.settings)
         tasks.append(
             asyncio.create_task(
-                relay.run_forever(runtime.settings.relay_interval_seconds, stop), name="relay"
+                _every("sweep", settings.sweep_interval_seconds, db, sweep_round, stop),
+                name="sweeper",
+            )
+        )
+    if settings.relay_interval_seconds > 0:
+        relay = OutboxRelay(db, runtime.clock, settings)
+
+        async def relay_round() -> None:
+            # A full batch suggests a backlog: the round goes on until it is delivered.
+            while (await relay.deliver_due(RELAY_BATCH)).picked >= RELAY_BATCH:
+                if stop.is_set():
+                    return
+
+        tasks.append(
+            asyncio.create_task(
+                _every("relay", settings.relay_interval_seconds, db, relay_round, stop),
+                name="relay",
             )
         )
     return tasks
+
+
+RELAY_BATCH = 100
+
+
+async def _every(
+    name: str,
+    interval: float,
+    db: Database,
+    work: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+) -> None:
+    """Ask for the round ``name`` until ``stop`` is set; errors are logged, never raised,
+    so a database blip does not end the loop (the next round retries)."""
+    while not stop.is_set():
+        wait = interval
+        try:
+            turn = await periodic.run_due(db, name, interval, work)
+            wait = turn.wait
+            if turn.ran and turn.started_at is not None:
+                started = turn.started_at.isoformat()
+                log.info("periodic.ran", job=name, worker=os.getpid(), started_at=started)
+        except Exception:
+            log.exception(f"{name}.failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.01))
 
 
 def tune_garbage_collector() -> None:
@@ -420,6 +463,8 @@ def tune_garbage_collector() -> None:
 async def prepare_data(db: Database, *, demo: bool) -> None:
     """Load the shipped Zhejiang tree into an empty database, and the demo set on request."""
     async with db.system_transaction() as conn:
+        # Several workers start at once: one loads, the others then find it loaded.
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('closedloop.seed'))"))
         empty = not (await conn.execute(sa.text("SELECT exists(SELECT 1 FROM region)"))).scalar()
         if empty:
             await load_region_file(conn, None)
@@ -477,6 +522,7 @@ def create_app(
 
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(WorkerMiddleware),
         *tracing_middleware(settings, tracer_provider),
         Middleware(MetricsMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

@@ -6,6 +6,11 @@
   and then not on the API's port), or on the API's port behind a bearer token
   (``CLOSEDLOOP_METRICS_TOKEN``); with neither it is open in development and test and
   refused in production.
+- With several worker processes (``closedloop serve --workers N``), ``/metrics`` adds up
+  every worker's counters: serve points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
+  before the workers start, each worker writes its samples there, and whichever worker
+  answers ``/metrics`` reads them all (prometheus_client's multiprocess mode). Each
+  response names the worker process that served it (``X-Closedloop-Worker``).
 - With ``CLOSEDLOOP_OTEL=true`` every request is traced by OpenTelemetry's ASGI
   middleware (the ``otel`` extra).
 """
@@ -13,10 +18,18 @@
 from __future__ import annotations
 
 import hmac
+import os
 import threading
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -27,6 +40,8 @@ from closedloop.observability import REQUEST_ID, request_id_for
 from closedloop.settings import Settings
 
 REQUEST_ID_HEADER = b"x-request-id"
+WORKER_HEADER = b"x-closedloop-worker"
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class RequestIdMiddleware:
@@ -61,8 +76,39 @@ class RequestIdMiddleware:
             REQUEST_ID.reset(token)
 
 
+class WorkerMiddleware:
+    """``X-Closedloop-Worker: <pid>`` on every response and WebSocket handshake: which
+    process served it, when several share one address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.header = (WORKER_HEADER, str(os.getpid()).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_worker(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_worker)
+
+
+def registry() -> CollectorRegistry:
+    """What ``/metrics`` shows: this process's metrics, or every worker's added up when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set (prometheus_client's multiprocess mode)."""
+    if not os.environ.get(MULTIPROC_DIR):
+        return REGISTRY
+    collected = CollectorRegistry()
+    MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
+    return collected
+
+
 def _exposition() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
 
 
 def metrics_routes(settings: Settings) -> list[Route]:

@@ -34,8 +34,9 @@ REFERENCE = {
     "tag",
     "time_limit_rule",
 }
-# Migration bookkeeping: no row-level security, and no privilege at all for the API.
-BOOKKEEPING = {"alembic_version"}
+# Migration and background-round bookkeeping: no row-level security, and no privilege at
+# all for the API.
+BOOKKEEPING = {"alembic_version", "periodic_run"}
 
 # Exactly what the request role may do to each table; every other privilege is absent.
 APP_PRIVILEGES = {
@@ -59,6 +60,7 @@ APP_PRIVILEGES = {
     "issue_rollup": {"SELECT"},
     "issue_rollup_dirty": set(),
     "alembic_version": set(),
+    "periodic_run": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
