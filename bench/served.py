@@ -7,7 +7,8 @@ event loop instead).
 - ``scratch_database``: a new database on a PostgreSQL server (its URL), dropped afterwards;
   ``prepare_demo`` migrates it and loads the demo data;
 - ``served``: ``uvicorn closedloop.http.app:create_app`` on a free port with background sweeps,
-  the relay and the rate limit off, once ``/healthz`` answers; stopped afterwards.
+  the relay and the rate limit off, once ``/healthz`` answers; stopped afterwards. With
+  ``workers``: ``closedloop serve --workers N`` instead (several processes on the port).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 import asyncpg
 import httpx
@@ -81,9 +84,16 @@ class Served:
 
 @contextlib.contextmanager
 def served(
-    database_url: str, jwt_secret: str, env: Mapping[str, str] | None = None
+    database_url: str,
+    jwt_secret: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    workers: int | None = None,
+    output: IO[bytes] | None = None,
 ) -> Iterator[Served]:
-    """The API on ``database_url`` in a uvicorn process of its own, once it answers."""
+    """The API on ``database_url`` in a uvicorn process of its own, once it answers;
+    with ``workers``, ``closedloop serve --workers N``. ``output``: where its standard
+    output and error go (inherited by default)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -95,9 +105,13 @@ def served(
         "CLOSEDLOOP_RATE_LIMIT_POINTS": "0",
         **(env or {}),
     }
-    command = [sys.executable, "-m", "uvicorn", "closedloop.http.app:create_app", "--factory"]
-    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(command, env=environment)
+    if workers is None:
+        command = [sys.executable, "-m", "uvicorn", "closedloop.http.app:create_app", "--factory"]
+        command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    else:
+        command = [str(Path(sys.executable).parent / "closedloop"), "serve", "--port", str(port)]
+        command += ["--workers", str(workers), "--no-access-log"]
+    process = subprocess.Popen(command, env=environment, stdout=output, stderr=output)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + START_SECONDS

@@ -10,10 +10,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,11 +21,11 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.served import served as serve_api
 from closedloop.db.database import Database
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit
-from tests.api.test_fault_kill import _free_port
 from tests.conftest import Api
 from tests.live import PROTOCOL, WAIT, message, until
 
@@ -39,15 +36,10 @@ EVENTS = """subscription($id: ID) { issueEvents(issueId: $id) { event { type } }
 
 
 @dataclass
-class Served:
+class Workers:
     url: str
     log: Path
     pid: int
-
-    def workers(self) -> set[int]:
-        """The server's child processes (its workers)."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
-        return {int(pid) for pid in children.split()}
 
     @property
     def ws_url(self) -> str:
@@ -60,41 +52,31 @@ class Served:
                 found.append(json.loads(line))
         return found
 
+    def workers(self) -> set[int]:
+        """The server's child processes (its workers)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        return {int(pid) for pid in children.split()}
+
 
 @pytest.fixture(scope="module")
-def served(database_url: str, settings: Settings, db: Database) -> Iterator[Served]:
-    """``closedloop serve --workers 4`` on a free port (the database migrated and seeded by
-    the ``db`` fixture); its JSON log lines go to a file the tests read."""
-    port = _free_port()
+def served(database_url: str, settings: Settings, db: Database) -> Iterator[Workers]:
+    """``closedloop serve --workers 4`` (the database migrated and seeded by the ``db``
+    fixture), sweeping every second; its JSON log lines go to a file the tests read."""
     env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
         "CLOSEDLOOP_ENVIRONMENT": "test",
-        "CLOSEDLOOP_JWT_SECRET": settings.jwt_secret,
         "CLOSEDLOOP_SWEEP_INTERVAL_SECONDS": str(SWEEP_INTERVAL),
-        "CLOSEDLOOP_RELAY_INTERVAL_SECONDS": "0",
-        "CLOSEDLOOP_RATE_LIMIT_POINTS": "0",
         "CLOSEDLOOP_LOG_FORMAT": "json",
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = Path(sys.executable).parent / "closedloop"
     with tempfile.TemporaryDirectory(prefix="closedloop-workers-") as folder:
         log = Path(folder) / "serve.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(command), "serve", "--port", str(port), "--workers", str(WORKERS)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                yield Served(f"http://127.0.0.1:{port}", log, process.pid)
-            finally:
-                process.terminate()
-                process.wait(WAIT)
+        with (
+            log.open("wb") as out,
+            serve_api(database_url, settings.jwt_secret, env, workers=WORKERS, output=out) as api,
+        ):
+            yield Workers(api.url, log, api.process.pid)
 
 
-async def _ready(served: Served) -> None:
+async def _ready(served: Workers) -> None:
     """Until every worker has started (each logs uvicorn's start-up line)."""
     async with httpx.AsyncClient(base_url=served.url) as client:
 
@@ -115,7 +97,7 @@ async def _ready(served: Served) -> None:
     )
 
 
-async def test_a_sweep_round_runs_once_per_interval_across_workers(served: Served) -> None:
+async def test_a_sweep_round_runs_once_per_interval_across_workers(served: Workers) -> None:
     await _ready(served)
 
     def rounds() -> list[dict[str, Any]]:
@@ -139,7 +121,7 @@ async def test_a_sweep_round_runs_once_per_interval_across_workers(served: Serve
 
 
 @pytest.fixture
-async def client(served: Served, settings: Settings) -> AsyncIterator[Api]:
+async def client(served: Workers, settings: Settings) -> AsyncIterator[Api]:
     """One HTTP connection (so one worker) for the GraphQL calls."""
     await _ready(served)
     limits = httpx.Limits(max_connections=1)
@@ -152,7 +134,7 @@ async def _worker_of(api: Api) -> str:
 
 
 async def _socket_on_another_worker(
-    served: Served, busy: str, stack: contextlib.AsyncExitStack
+    served: Workers, busy: str, stack: contextlib.AsyncExitStack
 ) -> tuple[ClientConnection, str]:
     """A WebSocket that landed on a worker other than ``busy`` (the kernel spreads new
     connections over the workers; sockets that landed on ``busy`` are closed again)."""
@@ -168,7 +150,7 @@ async def _socket_on_another_worker(
 
 @pytest.mark.usefixtures("clean_issues")
 async def test_a_subscriber_on_one_worker_receives_an_event_made_on_another(
-    served: Served, client: Api, settings: Settings
+    served: Workers, client: Api, settings: Settings
 ) -> None:
     issue = await step(client, "acceptIssue", await submit(client), "xinshi.center")
     writer = await _worker_of(client)
@@ -200,7 +182,7 @@ async def test_a_subscriber_on_one_worker_receives_an_event_made_on_another(
     assert received[0]["payload"]["data"]["issueEvents"]["event"]["type"] == "NOTE"
 
 
-async def test_metrics_add_up_every_workers_requests(served: Served) -> None:
+async def test_metrics_add_up_every_workers_requests(served: Workers) -> None:
     await _ready(served)
     seen: set[str] = set()
     sent = 0
