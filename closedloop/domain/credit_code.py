@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
 
@@ -19,3 +21,14 @@ def normalize_credit_code(code: str) -> str:
         return str(uscc.validate(code))
     except ValidationError as exc:
         raise InvalidCreditCode(code, str(exc)) from exc
+
+
+# The shape of a code (GB 32100-2015): registering department and kind, the six-digit
+# division code, the nine-character organisation code, the check character. I, O, S, V
+# and Z are never used. Text may carry a code in lower case.
+CREDIT_CODE_SHAPE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}", re.IGNORECASE)
+
+
+def is_credit_code(code: str) -> bool:
+    """A code of the right shape whose check character is right."""
+    return bool(CREDIT_CODE_SHAPE.fullmatch(code)) and uscc.is_valid(code.upper())

@@ -64,6 +64,7 @@ from closedloop.services import periodic
 from closedloop.services.demo import seed_demo
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.sweeper import sweep
+from closedloop.services.learning import redaction
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
 from closedloop.services.rate_limit import RateLimiter, address_key
@@ -498,6 +499,8 @@ def create_app(
         else:
             db, embedded = await open_database(settings)
         get_enforcer()  # the policy loads once, at start
+        # so does the redaction's tagger (~1 s), not in the first shareCase
+        await asyncio.to_thread(redaction.warm)
         if embedded is not None or settings.demo:
             await prepare_data(db, demo=settings.demo)
         runtime = Runtime(settings, db, clock or SystemClock(), TokenVerifier(settings), embedded)
