@@ -52,6 +52,12 @@ class Action(enum.StrEnum):
     CASE_SHARE = "case.share"
     CASE_READ = "case.read"
     ENTERPRISE_READ = "enterprise.read"
+    ACCOUNT_READ = "account.read"
+    # Create, change and deactivate accounts whose region relates so; grant a role at a
+    # region that relates so (an ADMIN never grants outside its own subtree).
+    ACCOUNT_MANAGE = "account.manage"
+    ENTERPRISE_MANAGE = "enterprise.manage"
+    AUDIT_READ = "audit.read"
 
 
 class Target(enum.StrEnum):

@@ -80,6 +80,9 @@ enterprise = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
     sa.Column("contact_phone", sa.Text, nullable=True),
+    sa.Column("contact_name", sa.Text, nullable=True),
+    # Optimistic concurrency of administration (``updateEnterprise``'s ``expectedVersion``).
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Index("ix_enterprise_region_code", "region_code"),
 )
 
@@ -95,10 +98,35 @@ account = sa.Table(
     sa.Column("department_id", sa.Integer, sa.ForeignKey("department.id"), nullable=True),
     sa.Column("enterprise_id", sa.Integer, sa.ForeignKey("enterprise.id"), nullable=True),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Optimistic concurrency of administration (``updateAccount``'s ``expectedVersion``).
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint(
         "(role = 'ENTERPRISE') = (enterprise_id is not null)", name="enterprise_binding"
     ),
     sa.CheckConstraint("role = 'ENTERPRISE' or region_code is not null", name="staff_region"),
+    sa.Index("ix_account_region_code", "region_code", "id"),
+    sa.Index("ix_account_enterprise_id", "enterprise_id"),
+)
+
+# Every administrative change (who, when, what, before -> after), appended only: neither
+# database role may update or delete a row (grants, and a trigger for everyone else).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("occurred_at", TZ, nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    # The account's username, or the operator's name for the command line / the system.
+    sa.Column("actor_name", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("object_kind", sa.Text, nullable=False),
+    sa.Column("object_id", sa.BigInteger, nullable=True),
+    # The region whose subtree the change belongs to: who may read the entry.
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("before", pg.JSONB, nullable=True),
+    sa.Column("after", pg.JSONB, nullable=True),
+    sa.Index("ix_audit_log_region_code", "region_code", "id"),
+    sa.Index("ix_audit_log_object", "object_kind", "object_id"),
 )
 
 # --- the issue loop -------------------------------------------------------------------

@@ -59,6 +59,18 @@ def _region_clause(
     return sa.or_(*parts) if parts else None
 
 
+def region_scope(
+    p: Principal, action: Action, column: sa.ColumnElement[str]
+) -> sa.ColumnElement[bool]:
+    """Rows whose region (``column``) relates to the caller's region as the policy grants
+    ``action`` (accounts, enterprises, audit entries: ``account.read``, ``audit.read``)."""
+    targets = _readable(p, action)
+    if p.region_code is None or not targets:
+        return sa.false()
+    clause = _region_clause(column, p.region_code, targets)
+    return clause if clause is not None else sa.false()
+
+
 def _visibility(
     p: Principal, targets: frozenset[Target], issue: sa.Table
 ) -> sa.ColumnElement[bool]:

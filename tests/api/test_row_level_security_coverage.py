@@ -51,8 +51,9 @@ APP_PRIVILEGES = {
     "outbox": {"INSERT"},
     "idempotency_key": {"SELECT", "INSERT", "UPDATE"},
     "issue_number": {"SELECT", "INSERT", "UPDATE"},
-    "enterprise": {"SELECT", "INSERT"},
-    "account": {"SELECT"},
+    "enterprise": {"SELECT", "INSERT", "UPDATE"},
+    "account": {"SELECT", "INSERT", "UPDATE"},
+    "audit_log": {"SELECT", "INSERT"},
     "model_case": {"SELECT", "INSERT"},
     "callback_sample": {"SELECT", "INSERT"},
     "indicator_record": {"SELECT", "INSERT", "UPDATE"},
@@ -164,7 +165,10 @@ async def test_the_request_role_holds_only_the_privileges_its_statements_need(
         "DELETE FROM issue",
         "TRUNCATE issue_event",
         "DELETE FROM outbox",
-        "UPDATE account SET active = true",
+        "DELETE FROM account",
+        "UPDATE audit_log SET actor_name = 'x'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
         "INSERT INTO region (code, name, level) VALUES ('990000', 'x', 'PROVINCE')",
         "UPDATE time_limit_rule SET assign_days = 1",
         "DELETE FROM issue_rollup",
@@ -215,6 +219,9 @@ async def every_tenant_table_filled(api: Api, db: Database) -> AsyncIterator[dic
         "INSERT INTO issue_rollup (month, county_code, dimension, value)"
         " VALUES ('2026-01-01', '330521', 'rls-test', 'x')",
         "INSERT INTO issue_rollup_dirty VALUES ('2026-01-01', '330521')",
+        # Appended only: stays (nothing may delete it); its actor names no account.
+        "INSERT INTO audit_log (occurred_at, actor_name, action, object_kind, region_code)"
+        " VALUES (now(), 'rls-test', 'ACCOUNT_UPDATED', 'ACCOUNT', '330521')",
     ]
     async with db.admin.begin() as conn:
         for sql in filler:
@@ -267,8 +274,13 @@ async def test_the_request_role_reads_nothing_without_a_real_scope(
             }
             assert seen == dict.fromkeys(readable, 0), scope
             # Nor can it change rows it cannot see.
-            updated = await conn.execute(sa.text("UPDATE issue SET title = title"))
-            assert updated.rowcount == 0, scope
+            for sql in (
+                "UPDATE issue SET title = title",
+                "UPDATE account SET active = active",
+                "UPDATE enterprise SET name = name",
+            ):
+                updated = await conn.execute(sa.text(sql))
+                assert updated.rowcount == 0, (scope, sql)
             await conn.rollback()
 
 

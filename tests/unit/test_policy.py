@@ -71,8 +71,12 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
         },
     },
     Role.EVALUATOR: {a: SELF_DOWN for a in SCOPED_READ | {A.INDICATOR_RECORD, A.LIST_ENTRY_ADD}},
-    Role.PROVINCE_MONITOR: {a: SELF_DOWN for a in SCOPED_READ},
-    Role.ADMIN: {a: SELF_DOWN for a in SCOPED_READ},
+    Role.PROVINCE_MONITOR: {a: SELF_DOWN for a in SCOPED_READ | {A.AUDIT_READ}},
+    # An ADMIN administers accounts and enterprises of its own subtree only, never above.
+    Role.ADMIN: {
+        a: SELF_DOWN
+        for a in SCOPED_READ | {A.ACCOUNT_READ, A.ACCOUNT_MANAGE, A.ENTERPRISE_MANAGE, A.AUDIT_READ}
+    },
 }
 EXPECTED[Role.DEPARTMENT_HANDLER] = EXPECTED[Role.BOARD_HANDLER]
 

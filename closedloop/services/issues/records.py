@@ -196,6 +196,8 @@ class EnterpriseRecord:
     name: str
     region_code: str
     contact_phone: str | None
+    contact_name: str | None = None
+    version: int = 1
 
 
 async def issues_by_id(
