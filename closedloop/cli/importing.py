@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from closedloop.cli.enterprises import import_registry
 from closedloop.cli.support import database_for, run_coroutine
 from closedloop.domain.clock import SystemClock
 from closedloop.domain.issues import Channel
@@ -23,6 +24,9 @@ MAX_PRINTED_ERRORS = 1000
 def _group() -> None:
     """Import records of an intake channel into the issue library."""
     # A callback keeps ``issues`` a subcommand even while it is the only one.
+
+
+import_app.command("enterprises")(import_registry)
 
 
 @import_app.command("issues")

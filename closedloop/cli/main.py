@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from closedloop.cli.accounts import accounts_app
+from closedloop.cli.enterprises import enterprises_app
 from closedloop.cli.importing import import_app
 from closedloop.cli.migrate import migrate
 from closedloop.cli.relay import relay_app
@@ -26,6 +28,8 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(relay_app, name="relay")
 app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(enterprises_app, name="enterprises")
 
 
 def main() -> None:  # pragma: no cover

@@ -251,6 +251,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
             bus=runtime.bus,
+            on_account_change=runtime.account_changed,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

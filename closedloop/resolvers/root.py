@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from closedloop.resolvers.accounts import AccountMutation, AccountQuery
 from closedloop.resolvers.evaluation import EvaluationMutation, EvaluationQuery
 from closedloop.resolvers.learning import LearningQuery
 from closedloop.resolvers.mutation import IssueMutation, LearningMutation
@@ -11,10 +12,10 @@ from closedloop.resolvers.query import CoreQuery
 
 
 @strawberry.type
-class Query(CoreQuery, LearningQuery, EvaluationQuery):
+class Query(CoreQuery, LearningQuery, EvaluationQuery, AccountQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IssueMutation, LearningMutation, EvaluationMutation):
+class Mutation(IssueMutation, LearningMutation, EvaluationMutation, AccountMutation):
     pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -13,7 +14,9 @@ from closedloop.authz.roles import Principal
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.schema.loaders import Loaders
+from closedloop.schema.reference import REFERENCE
 from closedloop.services.event_bus import EventBus
+from closedloop.services.issues.records import EnterpriseRecord
 from closedloop.settings import Settings
 
 
@@ -30,6 +33,18 @@ class Context:
     # Set by strawberry from the graphql-transport-ws connection_init payload.
     connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # What the API process does when an account changed (set by the HTTP layer: forget
+    # it at once here; other processes hear the account trigger's NOTIFY).
+    on_account_change: Callable[[str], None] | None = None
+
+    def account_changed(self, username: str) -> None:
+        if self.on_account_change is not None:
+            self.on_account_change(username)
+
+    def enterprise_changed(self, rec: EnterpriseRecord) -> None:
+        """This process shows the change at once (others within the reference cache's
+        time to live)."""
+        REFERENCE.put("enterprise", rec.id, rec)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -58,6 +58,9 @@ strawberry.enum(IssueErrorCode, name="IssueErrorCode", description="诉求操作
 class Enterprise(Node):
     name: str
     credit_code: str = strawberry.field(description="统一社会信用代码")
+    contact_name: str | None = strawberry.field(description="联系人 / contact person")
+    contact_phone: str | None = strawberry.field(description="联系电话 / contact phone")
+    version: int = strawberry.field(description="乐观锁版本 / for expectedVersion")
     region_code: strawberry.Private[str]
 
     @classmethod
@@ -66,6 +69,9 @@ class Enterprise(Node):
             id=to_global_id("Enterprise", rec.id),
             name=rec.name,
             credit_code=rec.credit_code,
+            contact_name=rec.contact_name,
+            contact_phone=rec.contact_phone,
+            version=rec.version,
             region_code=rec.region_code,
         )
 

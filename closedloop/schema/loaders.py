@@ -20,6 +20,10 @@ from closedloop.db.database import Database
 from closedloop.db.driver import Reader
 from closedloop.schema.reference import MISSING, REFERENCE
 from closedloop.services import tenancy
+from closedloop.services.accounts import audit
+from closedloop.services.accounts import queries as account_queries
+from closedloop.services.accounts.audit import AuditRecord
+from closedloop.services.accounts.records import AccountRecord
 from closedloop.services.issues import records
 from closedloop.services.issues.records import (
     CustodyRecord,
@@ -312,6 +316,16 @@ class Loaders:
             self.reader, records.enterprises_by_id, cache_as="enterprise"
         )
         return self._primed_loader("enterprise", loader)
+
+    @cached_property
+    def account(self) -> DataLoader[int, AccountRecord | None]:
+        p = self.principal
+        return batch(self.db, p, lambda conn, ids: account_queries.accounts_by_id(conn, p, ids))
+
+    @cached_property
+    def audit_entry(self) -> DataLoader[int, AuditRecord | None]:
+        p = self.principal
+        return batch(self.db, p, lambda conn, ids: audit.entries_by_id(conn, p, ids))
 
     @cached_property
     def region(self) -> DataLoader[str, RegionRecord | None]:

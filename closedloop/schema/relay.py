@@ -21,6 +21,8 @@ T = TypeVar("T")
 # does not fit answers like a missing object instead of reaching PostgreSQL. Types not
 # listed (Region: its code) have text keys.
 KEY_BITS: dict[str, int] = {
+    "Account": 32,
+    "AuditEntry": 64,
     "Board": 32,
     "Case": 32,
     "Center": 32,

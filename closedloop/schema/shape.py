@@ -133,6 +133,8 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("CallbackSamplePayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("AddListEntryPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("RecordIndicatorPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("AccountPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("EnterprisePayload", "errors"): MAX_PAYLOAD_ERRORS,
 }
 
 

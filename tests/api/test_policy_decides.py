@@ -170,6 +170,15 @@ def _actions(issue: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, di
     ]
 
 
+ADMINISTRATION = """query($own: String!, $below: String!) {
+  own: accounts(filter: {regionWithin: $own}) { totalCount }
+  below: accounts(filter: {regionWithin: $below}) { totalCount }
+  enterprises(filter: {regionWithin: $own}) { totalCount }
+  auditLog(filter: {regionWithin: $own}) { totalCount } }"""
+CREATE_ACCOUNT = """mutation($input: CreateAccountInput!) { createAccount(input: $input) {
+  errors { code } } }"""
+REGISTER_ENTERPRISE = """mutation($input: RegisterEnterpriseInput!) {
+  registerEnterprise(input: $input) { errors { code } } }"""
 SHARE = """mutation($input: ShareCaseInput!) { shareCase(input: $input) { errors { code } } }"""
 
 
@@ -213,6 +222,26 @@ async def _scenario(api: Api, issues: dict[str, dict[str, Any]], enterprises: li
                 **target,
             )
             await list_entry(api, account, kind="RED", reason="经验推广", **target)
+        # Administration: the lists, and each mutation with input refused after the policy
+        # is asked (nothing is written).
+        await api.post(ADMINISTRATION, {"own": own, "below": below}, as_=account)
+        for region in (own, below):
+            await api.post(
+                CREATE_ACCOUNT,
+                {
+                    "input": {
+                        "username": "a b",
+                        "displayName": "x",
+                        "binding": {"role": "CENTER_STAFF", "regionCode": region},
+                    }
+                },
+                as_=account,
+            )
+            await api.post(
+                REGISTER_ENTERPRISE,
+                {"input": {"creditCode": "x", "name": "x", "regionCode": region}},
+                as_=account,
+            )
 
 
 async def _new_enterprise(api: Api, as_: str, base17: str, region: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from closedloop.domain.bounds import int_key
 from closedloop.schema.relay import KEY_BITS, from_global_id, to_global_id
 
 TABLE_OF = {
+    "Account": t.account,
+    "AuditEntry": t.audit_log,
     "Board": t.board,
     "Case": t.model_case,
     "Center": t.center,

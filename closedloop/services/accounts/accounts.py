@@ -319,13 +319,57 @@ async def deactivate_account(
     )
 
 
-async def account_id_of(db: Database, actor: Actor, username: str) -> int | None:
-    """The id of an account the actor manages, by username (the command line's handle)."""
-    async with open_unit(db, actor) as conn:
+async def account_id_by_username(conn: AsyncConnection, actor: Actor, username: str) -> int:
+    """The id of an account the actor manages, by username (the command line's handle);
+    NOT_FOUND otherwise."""
+    found = await conn.execute(
+        sa.select(t.account.c.id).where(
+            t.account.c.username == username, account_scope(actor, Action.ACCOUNT_MANAGE)
+        )
+    )
+    value: int | None = found.scalar_one_or_none()
+    if value is None:
+        raise AccountError(E.NOT_FOUND, "username")
+    return value
+
+
+async def binding_by_keys(
+    conn: AsyncConnection,
+    role: Role,
+    region_code: str | None,
+    *,
+    board: str | None = None,
+    department: str | None = None,
+    credit_code: str | None = None,
+) -> AccountBinding:
+    """A binding named the command line's way (board and department keys of the region, an
+    enterprise's credit code) with its ids looked up; what names nothing stays -1 and is
+    reported by the checks of ``create_account``."""
+    ids: dict[str, int | None] = {}
+    for name, table, unit_key in (
+        ("board_id", t.board, board),
+        ("department_id", t.department, department),
+    ):
+        ids[name] = None
+        if unit_key is not None:
+            found = await conn.execute(
+                sa.select(table.c.id).where(
+                    table.c.region_code == region_code, table.c.key == unit_key.upper()
+                )
+            )
+            ids[name] = found.scalar_one_or_none() or -1
+    enterprise_id = None
+    if credit_code is not None:
         found = await conn.execute(
-            sa.select(t.account.c.id).where(
-                t.account.c.username == username, account_scope(actor, Action.ACCOUNT_MANAGE)
+            sa.select(t.enterprise.c.id).where(
+                t.enterprise.c.credit_code == credit_code.strip().upper()
             )
         )
-        value: int | None = found.scalar_one_or_none()
-        return value
+        enterprise_id = found.scalar_one_or_none() or -1
+    return AccountBinding(
+        role=role,
+        region_code=region_code,
+        board_id=ids["board_id"],
+        department_id=ids["department_id"],
+        enterprise_id=enterprise_id,
+    )

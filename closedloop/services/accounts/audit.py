@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,15 @@ class AuditFilter:
 
 def audit_scope(p: Principal) -> sa.ColumnElement[bool]:
     return region_scope(p, Action.AUDIT_READ, t.audit_log.c.region_code)
+
+
+async def entries_by_id(
+    conn: AsyncConnection, p: Principal, ids: Sequence[int]
+) -> dict[int, AuditRecord]:
+    rows = await conn.execute(
+        sa.select(t.audit_log).where(t.audit_log.c.id.in_(list(ids)), audit_scope(p))
+    )
+    return {r["id"]: AuditRecord.from_row(r) for r in rows.mappings()}
 
 
 async def list_entries(

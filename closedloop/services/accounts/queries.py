@@ -18,6 +18,7 @@ from closedloop.services.accounts.records import (
     enterprise_record,
     enterprise_scope,
 )
+from closedloop.services.accounts.unit import Actor
 from closedloop.services.issues.records import EnterpriseRecord
 from closedloop.tenancy.scope import in_subtree
 
@@ -43,7 +44,7 @@ def _escaped(text: str) -> str:
 
 
 async def list_accounts(
-    conn: AsyncConnection, p: Principal, f: AccountFilter, limit: int, before_id: int | None
+    conn: AsyncConnection, p: Actor, f: AccountFilter, limit: int, before_id: int | None
 ) -> tuple[list[AccountRecord], int]:
     c = t.account.c
     where = [account_scope(p, Action.ACCOUNT_READ)]
