@@ -320,12 +320,12 @@ class Loaders:
     @cached_property
     def account(self) -> DataLoader[int, AccountRecord | None]:
         p = self.principal
-        return batch(self.db, p, lambda conn, ids: account_queries.accounts_by_id(conn, p, ids))
+        return batch(self.reader, lambda conn, ids: account_queries.accounts_by_id(conn, p, ids))
 
     @cached_property
     def audit_entry(self) -> DataLoader[int, AuditRecord | None]:
         p = self.principal
-        return batch(self.db, p, lambda conn, ids: audit.entries_by_id(conn, p, ids))
+        return batch(self.reader, lambda conn, ids: audit.entries_by_id(conn, p, ids))
 
     @cached_property
     def region(self) -> DataLoader[str, RegionRecord | None]:

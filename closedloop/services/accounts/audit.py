@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop import i18n
 from closedloop.authz.roles import Action, Principal
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.services.accounts.paging import paged
 from closedloop.services.accounts.unit import Actor, actor_id, actor_name
@@ -117,12 +118,12 @@ def audit_scope(p: Principal) -> sa.ColumnElement[bool]:
 
 
 async def entries_by_id(
-    conn: AsyncConnection, p: Principal, ids: Sequence[int]
+    conn: AsyncConnection | driver.Reader, p: Principal, ids: Sequence[int]
 ) -> dict[int, AuditRecord]:
-    rows = await conn.execute(
-        sa.select(t.audit_log).where(t.audit_log.c.id.in_(list(ids)), audit_scope(p))
+    found = await driver.rows(
+        conn, sa.select(t.audit_log).where(driver.any_of(t.audit_log.c.id, ids), audit_scope(p))
     )
-    return {r["id"]: AuditRecord.from_row(r) for r in rows.mappings()}
+    return {r["id"]: AuditRecord.from_row(r) for r in found}
 
 
 async def list_entries(

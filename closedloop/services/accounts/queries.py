@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Action, Principal, Role
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.services.accounts.paging import paged
 from closedloop.services.accounts.records import (
@@ -82,11 +83,12 @@ async def list_enterprises(
 
 
 async def accounts_by_id(
-    conn: AsyncConnection, p: Principal, ids: Sequence[int]
+    conn: AsyncConnection | driver.Reader, p: Principal, ids: Sequence[int]
 ) -> dict[int, AccountRecord]:
-    rows = await conn.execute(
+    found = await driver.rows(
+        conn,
         sa.select(t.account).where(
-            t.account.c.id.in_(list(ids)), account_scope(p, Action.ACCOUNT_READ)
-        )
+            driver.any_of(t.account.c.id, ids), account_scope(p, Action.ACCOUNT_READ)
+        ),
     )
-    return {r["id"]: AccountRecord.from_row(r) for r in rows.mappings()}
+    return {r["id"]: AccountRecord.from_row(r) for r in found}
