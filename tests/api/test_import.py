@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
@@ -522,3 +523,99 @@ async def test_command_line(api: Api, database_url: str, tmp_path: Path) -> None
     result = await asyncio.to_thread(runner.invoke, import_app, refused, env=env)
     assert result.exit_code == 2
     assert "import refused" in result.stderr
+
+
+def _bulk_rows(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "record_id": f"12345-2026-B{i:05d}",
+            "credit_code": GEO if i % 2 else SILK,
+            "title": f"企业诉求第{i}号",
+            "content": f"第{i}号：请求协调解决企业生产经营中遇到的问题。",
+            "category": "SERVICE_REQUEST",
+            "tags": ["批量"],
+        }
+        for i in range(n)
+    ]
+
+
+async def _import_statements(
+    db: Database, clock: FrozenClock, settings: Settings, path: Path
+) -> tuple[ImportReport, int]:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engines = {id(e): e for e in (db.engine, db.system, db.admin)}.values()
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        report = await run_import(db, clock, settings, path)
+    finally:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return report, len(seen)
+
+
+async def test_a_batch_of_records_costs_the_same_statements_whatever_its_size(
+    db: Database, clock: FrozenClock, settings: Settings, tmp_path: Path
+) -> None:
+    """Records are checked and submitted a batch at a time: 10 records or 400, the same
+    statements (each record's issue, custody, event and similarity keys in one each)."""
+    few = write_jsonl(tmp_path / "few.jsonl", _bulk_rows(10))
+    small, small_count = await _import_statements(db, clock, settings, few)
+    many = write_jsonl(tmp_path / "many.jsonl", _bulk_rows(400)[10:])
+    large, large_count = await _import_statements(db, clock, settings, many)
+    assert (small.imported, large.imported, small.errors, large.errors) == (10, 390, [], [])
+    assert small_count == large_count
+    async with db.admin.connect() as conn:
+        counts = (
+            await conn.execute(
+                sa.text(
+                    "SELECT count(DISTINCT i.number), count(DISTINCT e.issue_id),"
+                    " count(DISTINCT c.issue_id), count(DISTINCT k.issue_id)"
+                    " FROM issue i JOIN issue_event e ON e.issue_id = i.id"
+                    " JOIN issue_custody c ON c.issue_id = i.id"
+                    " JOIN issue_similarity_key k ON k.issue_id = i.id"
+                    " WHERE i.channel = 'HOTLINE_12345'"
+                )
+            )
+        ).one()
+    assert tuple(counts) == (400, 400, 400, 400)
+
+
+async def test_a_batch_that_meets_a_conflict_is_submitted_record_by_record(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch rolled back by a conflict (a record imported meanwhile) is submitted again
+    one record at a time: each record still gets its own answer, once."""
+    from sqlalchemy.exc import IntegrityError
+
+    from closedloop.services.issues import bulk_submit
+
+    path = write_jsonl(tmp_path / "bulk.jsonl", _bulk_rows(6))
+    first_batch = bulk_submit.submit_many
+    calls = 0
+
+    async def conflicting(tx: Any, items: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await first_batch(tx, items)  # written, then rolled back by the conflict
+        raise IntegrityError("INSERT", {}, Exception("uq_issue_channel_external_id"))
+
+    monkeypatch.setattr(bulk_submit, "submit_many", conflicting)
+    report = await run_import(db, clock, settings, path)
+    assert calls == 1
+    assert (report.imported, report.skipped_existing, report.errors) == (6, 0, [])
+    async with db.admin.connect() as conn:
+        imported = (
+            await conn.execute(
+                sa.select(sa.func.count()).where(t.issue.c.channel == "HOTLINE_12345")
+            )
+        ).scalar()
+    assert imported == 6

@@ -85,6 +85,11 @@ class SubmitIssue:
     settled_result: str | None = None
 
 
+def issue_number(region: str, year: int, last: int) -> str:
+    """An issue's number: its origin, the year and the counter's value."""
+    return f"{region}-{year}-{last:06d}"
+
+
 async def _next_number(tx: CommandTx, region: str) -> str:
     year = tx.now.year
     last = (
@@ -98,7 +103,7 @@ async def _next_number(tx: CommandTx, region: str) -> str:
             .returning(t.issue_number.c.last)
         )
     ).scalar_one()
-    return f"{region}-{year}-{last:06d}"
+    return issue_number(region, year, last)
 
 
 async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, str]:

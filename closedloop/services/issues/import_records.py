@@ -23,8 +23,7 @@ from closedloop.services.issues import commands
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 BATCH = 500  # records checked against the database at once
-WORKERS = 4  # concurrent units of work while importing
-QUEUE_SIZE = 64
+LOAD_BATCH = 500  # records submitted in one unit of work
 RECORD_ID_MAX = 100
 REQUIRED_COLUMNS = ("record_id", "credit_code", "title", "content")
 KNOWN_COLUMNS = (

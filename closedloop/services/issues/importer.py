@@ -4,10 +4,11 @@ Two streaming passes over the file. The first validates every record: its shape 
 fields, credit code, category, tags, time), duplicates inside the file, and, in batches
 against the database, whether it was imported before and whether its enterprise is known
 and inside the importing account's scope (or may be registered). The second pass submits
-the good records one by one through ``commands.submit``, each in its own unit of work
-(``IssueCommands.run``), as the importing staff account, with the record's ``record_id``
-as the issue's ``external_id``. Importing is idempotent on (channel, record_id): a record
-imported before is counted as already imported and left alone.
+the good records in batches (``LOAD_BATCH`` per unit of work, ``bulk_submit.submit_many``:
+the rules of ``commands.submit``, applied set-wise), as the importing staff account, with
+the record's ``record_id`` as the issue's ``external_id``. Importing is idempotent on
+(channel, record_id): a record imported before is counted as already imported and left
+alone.
 
 CSV files have a header row; tags are separated by ``;`` or ``|``. JSON lines hold one
 object per line; tags are a list of strings. ``received_at`` (ISO 8601, Beijing time when
@@ -17,9 +18,7 @@ Reading and checking one record is ``import_records``."""
 
 from __future__ import annotations
 
-import asyncio
 import codecs
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,14 @@ from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock, FrozenClock
-from closedloop.domain.errors import IssueErrorCode
+from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Channel
 from closedloop.identity.accounts import principal_for
-from closedloop.services.issues import commands
+from closedloop.services.issues import bulk_submit, commands
 from closedloop.services.issues.import_records import (
     BATCH,
     COLUMN_OF,
-    QUEUE_SIZE,
-    WORKERS,
+    LOAD_BATCH,
     ImportFileError,
     ImportFormat,
     ImportRefused,
@@ -72,7 +70,6 @@ class _Importer:
         path: Path,
         fmt: ImportFormat,
         encoding: str,
-        workers: int,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -83,7 +80,6 @@ class _Importer:
         self.fmt = fmt
         self.encoding = encoding
         self.now = clock.now()
-        self.workers = workers
         self.report = ImportReport()
         # Credit codes of the enterprises registered by a record of this file.
         self.new_enterprises: set[str] = set()
@@ -221,44 +217,54 @@ class _Importer:
         self.new_enterprises.add(row.credit_code)
         return None
 
-    # second pass: submit the good records, one unit of work each
+    # second pass: submit the good records, a batch per unit of work
 
     async def load(self, to_import: set[int]) -> None:
-        """Submit with a few workers. The records of an enterprise this file registers all go
-        to one worker, in file order, so the record that registers it comes first."""
-        queues: list[asyncio.Queue[RecordRow | None]] = [
-            asyncio.Queue(maxsize=QUEUE_SIZE) for _ in range(self.workers)
-        ]
+        """Submit in batches of ``LOAD_BATCH`` records, in file order, each batch in one
+        unit of work (``bulk_submit.submit_many``: the rules of ``commands.submit``, a few
+        statements per batch). A batch that meets a conflict (a record imported meanwhile,
+        an enterprise registered meanwhile by someone else) is rolled back and submitted
+        again one record at a time, so each record gets its own answer."""
+        batch: list[RecordRow] = []
+        for line, record in self.records():
+            if line not in to_import:
+                continue
+            parsed = self.parse(line, record)
+            if parsed.row is None:  # the file changed between the passes
+                self.report.errors.extend(parsed.errors)
+                continue
+            batch.append(parsed.row)
+            if len(batch) >= LOAD_BATCH:
+                await self.submit_batch(batch)
+                batch = []
+        if batch:
+            await self.submit_batch(batch)
 
-        async def work(queue: asyncio.Queue[RecordRow | None]) -> None:
-            while (row := await queue.get()) is not None:
-                await self.submit(row)
+    async def submit_batch(self, rows: list[RecordRow]) -> None:
+        now = self.clock.now()
+        items = [bulk_submit.Submission(self.command(row), row.received_at or now) for row in rows]
+        results: list[bulk_submit.Result] = []
 
+        async def handler(tx: CommandTx) -> int:
+            results.extend(await bulk_submit.submit_many(tx, items))
+            return len(results)
+
+        payload = {"channel": self.channel.value, "records": len(rows)}
         try:
-            async with asyncio.TaskGroup() as group:
-                for queue in queues:
-                    group.create_task(work(queue))
-                turn = 0
-                for line, record in self.records():
-                    if line not in to_import:
-                        continue
-                    parsed = self.parse(line, record)
-                    if parsed.row is None:  # the file changed between the passes
-                        self.report.errors.extend(parsed.errors)
-                        continue
-                    code = parsed.row.credit_code
-                    if code in self.new_enterprises:
-                        index = zlib.crc32(code.encode()) % self.workers
-                    else:
-                        index, turn = turn, (turn + 1) % self.workers
-                    await queues[index].put(parsed.row)
-                for queue in queues:
-                    await queue.put(None)
-        except BaseExceptionGroup as group_error:
-            raise group_error.exceptions[0] from None
+            outcome = await self.commands.run(
+                self.principal, "importIssues", payload, None, handler
+            )
+        except IntegrityError:
+            for row in rows:
+                await self.submit(row)
+            return
+        if outcome.errors:  # the account itself was refused: every record says so
+            results = [outcome.errors[0]] * len(rows)
+        for row, result in zip(rows, results, strict=True):
+            self.count(row, result)
 
-    async def submit(self, row: RecordRow) -> None:
-        cmd = commands.SubmitIssue(
+    def command(self, row: RecordRow) -> commands.SubmitIssue:
+        return commands.SubmitIssue(
             title=row.title,
             content=row.content,
             channel=self.channel,
@@ -269,6 +275,20 @@ class _Importer:
             enterprise_region=row.region_code,
             external_id=row.record_id,
         )
+
+    def count(self, row: RecordRow, result: int | IssueCommandError) -> None:
+        """A record's outcome in the report."""
+        if not isinstance(result, IssueCommandError):
+            self.report.imported += 1
+        elif result.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
+            self.report.skipped_existing += 1
+        else:
+            column = COLUMN_OF.get(result.field or "", result.field or "record")
+            self.report.errors.append(RowError(row.line, column, result.message("en")))
+
+    async def submit(self, row: RecordRow) -> None:
+        """One record in its own unit of work (a batch that met a conflict)."""
+        cmd = self.command(row)
 
         async def handler(tx: CommandTx) -> int:
             return await commands.submit(tx, cmd)
@@ -286,15 +306,10 @@ class _Importer:
                 reason = "changed meanwhile by someone else; run the import again"
                 self.report.errors.append(RowError(row.line, "credit_code", reason))
             return
-        if not result.errors:
-            self.report.imported += 1
-            return
-        error = result.errors[0]
-        if error.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
-            self.report.skipped_existing += 1
-            return
-        column = COLUMN_OF.get(error.field or "", error.field or "record")
-        self.report.errors.append(RowError(row.line, column, error.message("en")))
+        if result.errors:
+            self.count(row, result.errors[0])
+        elif result.issue_id is not None:
+            self.count(row, result.issue_id)
 
 
 async def import_issues(
@@ -307,7 +322,6 @@ async def import_issues(
     username: str,
     fmt: ImportFormat | None = None,
     encoding: str = "utf-8-sig",
-    workers: int = WORKERS,
 ) -> ImportReport:
     """Validate every record of ``path``, then import the good ones as ``username``.
 
@@ -336,9 +350,7 @@ async def import_issues(
         raise ImportRefused(
             f"{username} ({principal.role}) may not submit issues on behalf of enterprises"
         )
-    importer = _Importer(
-        db, clock, settings, principal, channel, path, fmt, encoding, max(1, workers)
-    )
+    importer = _Importer(db, clock, settings, principal, channel, path, fmt, encoding)
     report = importer.report
     try:
         to_import = await importer.validate()

@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,16 +50,21 @@ def text_of(issue: IssueRecord) -> sim.IssueText:
 async def write_keys(
     conn: AsyncConnection, issue_id: int, text: sim.IssueText, origin: str, at: dt.datetime
 ) -> None:
-    keys = sorted(set(sim.candidate_keys(text)))
-    if not keys:
-        return
-    await conn.execute(
-        t.issue_similarity_key.insert(),
-        [
-            {"key": k, "county_code": county_of(origin), "created_at": at, "issue_id": issue_id}
-            for k in keys
-        ],
-    )
+    rows = key_rows(issue_id, text, origin, at)
+    if rows:
+        await conn.execute(t.issue_similarity_key.insert(), rows)
+
+
+def key_rows(
+    issue_id: int, text: sim.IssueText, origin: str, at: dt.datetime
+) -> list[dict[str, Any]]:
+    """The similarity index rows of an issue (``write_keys``; the bulk import writes many
+    issues' at once)."""
+    county = county_of(origin)
+    return [
+        {"key": k, "county_code": county, "created_at": at, "issue_id": issue_id}
+        for k in sorted(set(sim.candidate_keys(text)))
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,365 @@
+"""Many submissions on behalf of enterprises in one unit of work: the bulk import's load.
+
+``submit_many`` is ``commands.submit`` for a staff account, applied to a batch of records
+set-wise: the same checks (title and content required and bounded, tags cleaned, the
+channel given, the credit code valid; the enterprise found in the caller's scope, or
+registered when its name and a region inside the caller's scope are given; the external id
+not taken), then for every record that passes, the same rows: a number from its origin's
+counter, the issue taken in by the caller's center, its first custody span, its
+``SUBMITTED`` event and its similarity keys. A few statements per batch instead of a few
+per record. A record that fails a check gets its error and is left out; the others go in
+together. Each record carries its own submission time (``Submission.at``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from closedloop.authz.enforcer import can, can_on_region
+from closedloop.authz.roles import Action, Target
+from closedloop.catalog import get_catalog
+from closedloop.db import tables as t
+from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
+from closedloop.domain.custody import holder_of
+from closedloop.domain.errors import IssueCommandError, IssueErrorCode
+from closedloop.domain.issues import HandlingLevel, IssueState
+from closedloop.domain.regions import is_valid_code
+from closedloop.domain.similarity import IssueText
+from closedloop.services.issues.commands import (
+    TITLE_MAX,
+    SubmitIssue,
+    _clean_tags,
+    issue_number,
+    required_text,
+)
+from closedloop.services.issues.unit_of_work import CommandTx
+from closedloop.services.learning.similar import key_rows
+
+E = IssueErrorCode
+ON_BEHALF = Action.ISSUE_SUBMIT_ON_BEHALF
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    cmd: SubmitIssue
+    at: dt.datetime  # when it was submitted (a hotline record's received_at)
+
+
+@dataclass(slots=True)
+class _Checked:
+    index: int
+    at: dt.datetime
+    title: str
+    content: str
+    tags: list[str]
+    credit_code: str
+    external_id: str | None
+    enterprise_id: int | None = None
+    origin: str = ""
+    number: str = ""
+
+
+Result = int | IssueCommandError
+
+
+async def submit_many(tx: CommandTx, items: Sequence[Submission]) -> list[Result]:
+    """Each item's new issue id, or the error that left it out."""
+    p = tx.principal
+    results: list[Result | None] = [None] * len(items)
+    if p.region_code is None or not can(p, ON_BEHALF, Target.SELF):
+        return [IssueCommandError(E.PERMISSION_DENIED)] * len(items)
+    checked = []
+    for n, item in enumerate(items):
+        try:
+            checked.append(_check(n, item))
+        except IssueCommandError as exc:
+            results[n] = exc
+    await _enterprises(tx, items, checked, results)
+    await _external_ids(tx, items, checked, results)
+    accepted = [c for c in checked if results[c.index] is None]
+    if accepted:
+        await _numbers(tx, accepted)
+        for c, issue_id in zip(accepted, await _insert(tx, items, accepted), strict=True):
+            results[c.index] = issue_id
+    done = [r for r in results if r is not None]
+    assert len(done) == len(items)  # each item has its id or its error
+    return done
+
+
+def _check(n: int, item: Submission) -> _Checked:
+    cmd = item.cmd
+    title = required_text(cmd.title, "title", TITLE_MAX)
+    content = required_text(cmd.content, "content")
+    tags = _clean_tags(cmd.tags)
+    if cmd.channel is None:
+        raise IssueCommandError(E.REQUIRED, "channel")
+    if cmd.settled_result is not None:
+        raise IssueCommandError(E.INVALID, "settledResult")  # not in a bulk import
+    if not cmd.credit_code:
+        raise IssueCommandError(E.REQUIRED, "creditCode")
+    try:
+        code = normalize_credit_code(cmd.credit_code)
+    except InvalidCreditCode as exc:
+        raise IssueCommandError(E.INVALID_CREDIT_CODE, "creditCode", exc.reason) from exc
+    return _Checked(n, item.at, title, content, tags, code, cmd.external_id)
+
+
+async def _enterprises(
+    tx: CommandTx,
+    items: Sequence[Submission],
+    checked: list[_Checked],
+    results: list[Result | None],
+) -> None:
+    """Each record's enterprise: found in the caller's scope, or registered (once)."""
+    p = tx.principal
+    e = t.enterprise.c
+    codes = sorted({c.credit_code for c in checked})
+    found = {
+        r.credit_code: (r.id, r.region_code)
+        for r in await tx.conn.execute(
+            sa.select(e.id, e.credit_code, e.region_code).where(e.credit_code.in_(codes))
+        )
+    }
+    wanted_regions = sorted(
+        {items[c.index].cmd.enterprise_region or "" for c in checked if c.credit_code not in found}
+    )
+    regions = set(
+        (
+            await tx.conn.execute(
+                sa.select(t.region.c.code).where(t.region.c.code.in_(wanted_regions))
+            )
+        ).scalars()
+    )
+    new: dict[str, tuple[str, str]] = {}  # credit code -> (name, region), first record's
+    for c in checked:
+        cmd = items[c.index].cmd
+        try:
+            if c.credit_code in found:
+                enterprise_id, region = found[c.credit_code]
+                # An enterprise outside the caller's subtree answers like an unknown one.
+                if not can_on_region(p, ON_BEHALF, region):
+                    raise IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
+                c.enterprise_id, c.origin = enterprise_id, region
+                continue
+            if c.credit_code in new:
+                c.origin = new[c.credit_code][1]
+                continue
+            if not cmd.enterprise_name or not cmd.enterprise_region:
+                raise IssueCommandError(
+                    E.ENTERPRISE_NOT_FOUND, "creditCode", "give enterpriseName and enterpriseRegion"
+                )
+            region = cmd.enterprise_region
+            if (
+                not is_valid_code(region)
+                or not can_on_region(p, ON_BEHALF, region)
+                or region not in regions
+            ):
+                raise IssueCommandError(E.REGION_NOT_FOUND, "enterpriseRegion")
+            name = required_text(cmd.enterprise_name, "enterpriseName", 200)
+            new[c.credit_code] = (name, region)
+            c.origin = region
+        except IssueCommandError as exc:
+            results[c.index] = exc
+    if not new:
+        return
+    registered = {
+        r.credit_code: r.id
+        for r in await tx.conn.execute(
+            sa.text(
+                "INSERT INTO enterprise (credit_code, name, region_code)"
+                " SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]),"
+                " CAST(:regions AS text[]))"
+                " ON CONFLICT (credit_code) DO NOTHING RETURNING id, credit_code"
+            ),
+            {
+                "codes": list(new),
+                "names": [name for name, _ in new.values()],
+                "regions": [region for _, region in new.values()],
+            },
+        )
+    }
+    for c in checked:
+        if c.enterprise_id is None and results[c.index] is None:
+            enterprise_id = registered.get(c.credit_code)
+            if enterprise_id is None:
+                # Registered already, outside the caller's scope (row-level security hid it).
+                results[c.index] = IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
+            else:
+                c.enterprise_id = enterprise_id
+
+
+async def _external_ids(
+    tx: CommandTx,
+    items: Sequence[Submission],
+    checked: list[_Checked],
+    results: list[Result | None],
+) -> None:
+    """A record whose (channel, external id) is taken, or taken by an earlier record of the
+    batch, is refused."""
+    by_channel: dict[str, list[_Checked]] = defaultdict(list)
+    for c in checked:
+        if c.external_id is not None and results[c.index] is None:
+            given = items[c.index].cmd.channel
+            assert given is not None
+            by_channel[given.value].append(c)
+    for channel, group in by_channel.items():
+        taken = set(
+            (
+                await tx.conn.execute(
+                    sa.select(t.issue.c.external_id).where(
+                        t.issue.c.channel == channel,
+                        t.issue.c.external_id.in_(sorted({c.external_id for c in group})),
+                    )
+                )
+            ).scalars()
+        )
+        for c in group:
+            assert c.external_id is not None
+            if c.external_id in taken:
+                results[c.index] = IssueCommandError(
+                    E.DUPLICATE_EXTERNAL_ID, "externalId", c.external_id
+                )
+            taken.add(c.external_id)
+
+
+async def _numbers(tx: CommandTx, accepted: list[_Checked]) -> None:
+    """Numbers from each origin's counter for the year, in batch order: one statement for
+    every counter (taken in a fixed order, so concurrent batches never deadlock)."""
+    counts = Counter((c.origin, c.at.year) for c in accepted)
+    keys = sorted(counts)
+    rows = await tx.conn.execute(
+        sa.text(
+            "INSERT INTO issue_number (region_code, year, last)"
+            " SELECT * FROM unnest(CAST(:regions AS text[]), CAST(:years AS int[]),"
+            " CAST(:counts AS int[]))"
+            " ON CONFLICT (region_code, year)"
+            " DO UPDATE SET last = issue_number.last + excluded.last"
+            " RETURNING region_code, year, last"
+        ),
+        {
+            "regions": [region for region, _ in keys],
+            "years": [year for _, year in keys],
+            "counts": [counts[k] for k in keys],
+        },
+    )
+    next_of = {(r.region_code, r.year): r.last - counts[(r.region_code, r.year)] for r in rows}
+    for c in accepted:
+        key = (c.origin, c.at.year)
+        next_of[key] += 1
+        c.number = issue_number(c.origin, c.at.year, next_of[key])
+
+
+async def _insert(
+    tx: CommandTx, items: Sequence[Submission], accepted: list[_Checked]
+) -> list[int]:
+    """The issues, their first custody spans, events and similarity keys."""
+    p = tx.principal
+    holding = p.region_code
+    assert holding is not None
+    level, state = HandlingLevel.CENTER, IssueState.SUBMITTED
+    catalog = get_catalog()
+    issue_rows = []
+    for c in accepted:
+        cmd = items[c.index].cmd
+        assert cmd.channel is not None
+        channel = catalog.channel(cmd.channel.value)
+        assert channel is not None
+        issue_rows.append(
+            {
+                "number": c.number,
+                "title": c.title,
+                "content": c.content,
+                "enterprise_id": c.enterprise_id,
+                "origin_region_code": c.origin,
+                "holding_region_code": holding,
+                "channel": cmd.channel.value,
+                "proactive": channel.proactive,
+                "external_id": c.external_id,
+                "category": cmd.category.value if cmd.category else None,
+                "tags": c.tags,
+                "handling_level": level.value,
+                "state": state.value,
+                "submitted_by": p.account_id,
+                "created_at": c.at,
+                "updated_at": c.at,
+            }
+        )
+    inserted = await tx.conn.execute(
+        t.issue.insert().returning(t.issue.c.id, sort_by_parameter_order=True), issue_rows
+    )
+    ids = [int(i) for i in inserted.scalars()]
+    holder = holder_of(holding, level.value, None, None, state.value)
+    keys: list[dict[str, Any]] = []
+    for c, issue_id in zip(accepted, ids, strict=True):
+        text = IssueText(c.title, c.content, str(c.enterprise_id), frozenset(c.tags))
+        keys.extend(key_rows(issue_id, text, c.origin, c.at))
+    # Each table's rows as one statement over arrays (``unnest``): one plan, not one per row
+    # (the API's connections plan every statement afresh: ``plan_cache_mode``).
+    times = [c.at for c in accepted]
+    await tx.conn.execute(
+        _CUSTODY,
+        {
+            "issue_ids": ids,
+            "region": holder.region_code,
+            "level": holder.handling_level,
+            "board": holder.board_id,
+            "department": holder.department_id,
+            "started": times,
+        },
+    )
+    await tx.conn.execute(
+        _EVENTS,
+        {
+            "issue_ids": ids,
+            "occurred": times,
+            "actor_id": p.account_id,
+            "actor_name": tx.actor_name,
+            "to_state": state.value,
+            "payloads": [
+                orjson.dumps({"channel": row["channel"], "number": c.number}).decode()
+                for c, row in zip(accepted, issue_rows, strict=True)
+            ],
+        },
+    )
+    if keys:
+        # In index order: the batch's keys land on neighbouring index pages, not all over.
+        keys.sort(key=lambda k: (k["key"], k["county_code"], k["created_at"], k["issue_id"]))
+        await tx.conn.execute(
+            _KEYS,
+            {
+                "keys": [k["key"] for k in keys],
+                "counties": [k["county_code"] for k in keys],
+                "created": [k["created_at"] for k in keys],
+                "issue_ids": [k["issue_id"] for k in keys],
+            },
+        )
+    tx.touched.update(ids)
+    return ids
+
+
+_CUSTODY = sa.text(
+    "INSERT INTO issue_custody (issue_id, region_code, handling_level, board_id,"
+    " department_id, started_at)"
+    " SELECT i, :region, :level, CAST(:board AS integer), CAST(:department AS integer), s"
+    " FROM unnest(CAST(:issue_ids AS bigint[]), CAST(:started AS timestamptz[])) AS r(i, s)"
+)
+_EVENTS = sa.text(
+    "INSERT INTO issue_event (issue_id, occurred_at, actor_id, actor_name, type, from_state,"
+    " to_state, public, message, payload)"
+    " SELECT i, o, CAST(:actor_id AS integer), :actor_name, 'SUBMITTED', NULL, :to_state,"
+    " true, NULL, CAST(p AS jsonb)"
+    " FROM unnest(CAST(:issue_ids AS bigint[]), CAST(:occurred AS timestamptz[]),"
+    " CAST(:payloads AS text[])) AS r(i, o, p)"
+)
+_KEYS = sa.text(
+    "INSERT INTO issue_similarity_key (key, county_code, created_at, issue_id)"
+    " SELECT * FROM unnest(CAST(:keys AS bigint[]), CAST(:counties AS text[]),"
+    " CAST(:created AS timestamptz[]), CAST(:issue_ids AS bigint[]))"
+)
