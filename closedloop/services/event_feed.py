@@ -138,12 +138,15 @@ class EventFeed:
         listener = _Listener(principal, _UNKNOWN, self._queue_size)
         group = self._groups.setdefault(scope_key(principal), set())
         group.add(listener)
-        self._bus.count_listener(1)
+        counted = False
         try:
             await self._start()
             async with self._db.reader(principal) as reader:
                 (row,) = await driver.fetch_sql(reader, _NEWEST.text)
             listener.start = int(row[0])
+            # Listening from here on: the bus counts it (``/readyz``, tests wait for it).
+            self._bus.count_listener(1)
+            counted = True
             while True:
                 if listener.dropped:
                     raise SubscriberDropped
@@ -151,7 +154,8 @@ class EventFeed:
                 if batch:
                     yield batch
         finally:
-            self._bus.count_listener(-1)
+            if counted:
+                self._bus.count_listener(-1)
             group.discard(listener)
             if not group and self._groups.get(scope_key(principal)) is group:
                 del self._groups[scope_key(principal)]
