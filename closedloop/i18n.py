@@ -161,3 +161,13 @@ register(
     },
 )
 register("OutboxChannel", {"SMS": ("短信", "SMS"), "OA": ("OA 消息", "OA message")})
+register(
+    "ComparisonBasis",
+    {
+        "WHOLE_PERIOD": ("与上期全期比较", "compared with the whole previous period"),
+        "SAME_ELAPSED_SPAN": (
+            "本期尚未结束，与上期同期（相同时长）比较",
+            "period still running: compared with the same elapsed span of the previous period",
+        ),
+    },
+)

@@ -129,6 +129,53 @@ class Period:
         return tuple(out)
 
 
+class ComparisonBasis(enum.StrEnum):
+    """What a period's figures are compared with (labels in ``closedloop.i18n``)."""
+
+    WHOLE_PERIOD = "WHOLE_PERIOD"  # the period is over: the whole previous period
+    SAME_ELAPSED_SPAN = "SAME_ELAPSED_SPAN"  # still running: as much of the previous one
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A period counted up to ``until`` against its previous period counted up to
+    ``previous_until``: like with like."""
+
+    period: Period
+    previous: Period
+    until: dt.datetime  # the period's end, or the moment of counting while it runs
+    previous_until: dt.datetime
+
+    @property
+    def basis(self) -> ComparisonBasis:
+        if self.until < self.period.end_at:
+            return ComparisonBasis.SAME_ELAPSED_SPAN
+        return ComparisonBasis.WHOLE_PERIOD
+
+    @property
+    def partial(self) -> bool:
+        return self.basis is ComparisonBasis.SAME_ELAPSED_SPAN
+
+
+def comparison(period: Period, now: dt.datetime) -> Comparison:
+    """What ``period``'s figures at ``now`` are compared with. A period that is over is
+    compared with the whole previous period. One still running is compared with the same
+    elapsed span of the previous one: a quarter nine days and two hours in, with the
+    previous quarter's first nine days and two hours (never longer than that quarter), so
+    a week into a quarter does not read as a fall against a whole quarter. A period not
+    yet begun has nothing elapsed on either side."""
+    previous = period.previous()
+    if now >= period.end_at:
+        return Comparison(period, previous, period.end_at, previous.end_at)
+    elapsed = max(now - period.start_at, dt.timedelta(0))
+    return Comparison(
+        period,
+        previous,
+        period.start_at + elapsed,
+        min(previous.start_at + elapsed, previous.end_at),
+    )
+
+
 def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=CHINA)
 

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
+import io
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pylopdf_fonts_zh_cn
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
+from reportlab.graphics import renderSVG
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
+from closedloop import i18n
 from closedloop.authz.roles import Principal
 from closedloop.cli.report import report_app
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
-from closedloop.domain.periods import InvalidPeriod, parse_period
+from closedloop.domain.periods import ComparisonBasis, InvalidPeriod, comparison, parse_period
 from closedloop.domain.regions import RegionLevel
 from closedloop.http.report_http import routes
 from closedloop.identity.accounts import principal_for
@@ -32,10 +38,13 @@ from closedloop.services.reports.analysis import (
     ReportData,
     ReportNotFound,
     Share,
+    fonts,
     gather,
     render_html,
     render_pdf,
 )
+from closedloop.services.reports.analysis.document import FigureBlock, document_blocks
+from closedloop.services.reports.analysis.pdf import drawn_strings
 from tests.api.issue_helpers import ok, step, submit, unit_id
 from tests.conftest import DEMO_CREDIT, Api
 
@@ -188,10 +197,15 @@ async def test_gathered_numbers_are_exact(api: Api, db: Database, clock: FrozenC
 
     c = data.counts
     assert (c.total, c.proactive, c.handled, c.rejected, c.routed_out) == (7, 2, 5, 1, 1)
-    assert (c.resolved, c.good, c.rated, c.reopened, c.open) == (3, 3, 1, 1, 2)
+    assert (c.resolved, c.good, c.rated, c.reopened, c.open) == (3, 3, 2, 1, 2)
     assert (c.overdue_resolved, c.overdue_open, c.recurred) == (1, 1, 1)
     assert c.resolution_rate == Fraction(3, 5)
-    assert c.satisfaction_rate == 1  # the SATISFIED one and two unrated (counted as good)
+    # 企业满意率＝办结问题好评数÷办结问题数, every resolution rated (HUZHOU_2024 counts every
+    # rating): A's SATISFIED, B's UNSATISFIED (kept after B was resolved again), B's second
+    # resolution and the settled suggestion unrated (未作评价的默认为好评): 3 good of 4.
+    assert (c.rating_satisfied, c.rating_unsatisfied, c.unrated_resolved) == (1, 1, 2)
+    assert (c.good, c.resolutions) == (3, 4)
+    assert c.satisfaction_rate == Fraction(3, 4)
     assert c.overdue_rate == Fraction(1, 5)
     assert c.recurrence_rate == Fraction(1, 3)
     assert c.proactive_rate == Fraction(2, 7)
@@ -299,7 +313,7 @@ async def test_html_is_a_self_contained_report_with_charts(
     # Generated sentences carry the numbers.
     assert "2026年第一季度，湖州市共受理涉企问题7件，较上季度（1件）增长600.0%" in page
     assert "已办结3件，办结率60.0%" in page
-    assert "企业满意率100.0%" in page
+    assert "企业满意率75.0%，已评价2件次，其中不满意1件，因企业不满意或申请而重新办理的1件" in page
     assert "超时办结1件，超时办结率20.0%" in page
     assert "另有1件超期未办结" in page
     assert "重发复发1件，重发复发率33.3%" in page
@@ -321,7 +335,60 @@ async def test_pdf_is_a_deterministic_pdf(api: Api, db: Database, clock: FrozenC
     assert 10_000 < len(pdf) < 500_000
     assert render_pdf(data) == pdf  # no timestamp, no random document id
     assert pdf.count(b"/Type /Page\n") >= 3
-    assert b"/BaseFont /STSong-Light" in pdf  # Chinese through the built-in CID font
+    assert_chinese_font_embedded(pdf, "湖州市涉企问题高效闭环解决分析报告")
+
+
+def assert_chinese_font_embedded(pdf: bytes, text: str) -> None:
+    """Every font of every page is embedded, or one of the 14 standard fonts every viewer
+    has (Helvetica for figures); the Chinese one is a TrueType subset (FontFile2, its name
+    tagged ABCDEF+), far smaller than the font it was cut from, and maps back to the text."""
+    reader = PdfReader(io.BytesIO(pdf))
+    embedded: dict[str, int] = {}
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            name = str(font["/BaseFont"]).lstrip("/")
+            if font["/Subtype"] == "/Type1" and name.startswith("Helvetica"):
+                continue  # a standard font: no embedding needed
+            descriptor = font["/FontDescriptor"].get_object()
+            assert "/FontFile2" in descriptor, name  # TrueType outlines, embedded
+            assert re.fullmatch(r"[A-Z]{6}\+NotoSerifSC-Regular", name), name  # a subset
+            embedded[name] = len(descriptor["/FontFile2"].get_object().get_data())
+    assert embedded
+    assert sum(embedded.values()) < pylopdf_fonts_zh_cn.serif_path().stat().st_size // 20
+    assert text in "".join(page.extract_text() for page in reader.pages)
+
+
+async def test_the_pdf_font_holds_every_character_the_document_shows(
+    api: Api, db: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HTML shows the same blocks and charts (SVG text): each of its characters is in
+    the text the PDF's font is cut for, chart labels included (no missing glyph boxes)."""
+    await build(api, db, clock)
+    data = await huzhou_q1(db)
+    given: list[str] = []
+    embedded = fonts.embedded
+
+    def spy(text: str) -> Any:
+        given.append(text)
+        return embedded(text)
+
+    monkeypatch.setattr(fonts, "embedded", spy)
+    render_pdf(data)
+    page = re.sub(r"<style>.*?</style>", "", render_html(data), flags=re.S)
+    shown = {ch for ch in html.unescape(re.sub(r"<[^>]+>", "", page)) if not ch.isspace()}
+    missing = shown - set(given[0]) - set(fonts.BASE_CHARS)
+    assert missing == set()
+    # Chart by chart: what its SVG shows, the PDF's text collection finds in the drawing
+    # itself (axis and bar labels are made only when a chart is drawn).
+    figures = [b for b in document_blocks(data) if isinstance(b, FigureBlock)]
+    assert len(figures) == 6
+    for figure in figures:
+        svg = renderSVG.drawToString(figure.drawing)
+        labels = "".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+        assert set(html.unescape(labels)) - set(fonts.BASE_CHARS) <= set(
+            "".join(drawn_strings(figure.drawing))
+        )
 
 
 async def test_empty_period_still_renders(api: Api, db: Database, clock: FrozenClock) -> None:
@@ -330,7 +397,7 @@ async def test_empty_period_still_renders(api: Api, db: Database, clock: FrozenC
     assert data.counts.total == 0 and data.by_channel == () and data.overdue == ()
     page = render_html(data)
     assert "统计期内没有受理涉企问题" in page and "2025年7月" in page
-    assert render_pdf(data).startswith(b"%PDF")
+    assert_chinese_font_embedded(render_pdf(data), "统计期内没有受理涉企问题")
 
 
 async def get(api: Api, path: str, as_: str | None = None, **params: str) -> Any:
@@ -391,6 +458,36 @@ async def test_downloads_answer_in_scope_only(
     assert missing.json()["error"]["message"].startswith("missing parameter region")
 
 
+async def test_a_running_quarter_is_compared_with_the_same_span_before_it(
+    api: Api, db: Database, clock: FrozenClock
+) -> None:
+    """2026-Q2 on 10 April 10:00 (Beijing): one issue so far, against the three of Q1's
+    first nine days and ten hours, not the seven of the whole of Q1 (issue #17)."""
+    await build(api, db, clock)
+    page = await get(api, "/export/report.html", "huzhou.center", region="3305", period="2026-Q2")
+    assert page.status_code == 200
+    text = page.text
+    assert "2026年第二季度，湖州市共受理涉企问题1件，较上季度同期（3件）下降66.7%" in text
+    assert (
+        "本季度尚未结束，以上数据统计至4月10日10:00；与上季度同期（1月1日至1月10日10:00）比较"
+        in text
+    )
+    assert "较上季度（7件）" not in text
+    assert "与上期相同时长的同期数据比较" in text  # the definitions say so too
+    data = await gather(db, await principal(db, "huzhou.center"), "3305", "2026-Q2", now=REPORT_AT)
+    assert (data.counts.total, data.previous.total) == (1, 3)
+    assert data.comparison.basis is ComparisonBasis.SAME_ELAPSED_SPAN
+    assert i18n.label(data.comparison.basis, i18n.EN).startswith("period still running")
+    # Once the quarter is over, the whole of it against the whole of Q1.
+    over = await gather(
+        db, await principal(db, "huzhou.center"), "3305", "2026-Q2", now=at(2026, 7, 1, 0)
+    )
+    assert (over.previous.total, over.comparison.basis) == (7, ComparisonBasis.WHOLE_PERIOD)
+    assert "本季度尚未结束" not in render_html(over)
+    pdf = await get(api, "/export/report.pdf", "huzhou.center", region="3305", period="2026-Q2")
+    assert_chinese_font_embedded(pdf.content, "较上季度同期（3件）下降66.7%")
+
+
 async def test_command_line_writes_the_report(
     api: Api, db: Database, clock: FrozenClock, database_url: str, tmp_path: Path
 ) -> None:
@@ -437,16 +534,18 @@ async def test_command_line_writes_the_report(
 
 def test_odd_shapes_render_sensibly() -> None:
     """One channel, one tag, a range across a year end, nothing late or listed."""
-    counts = Counts(total=1, handled=1, resolved=1, good=1)
+    counts = Counts(total=1, handled=1, resolved=1, good=1, unrated_resolved=1, resolutions=1)
+    period = parse_period("2025-12-15..2026-01-20")
     data = ReportData(
         region_code="330521",
         region_name="德清县",
         region_level=RegionLevel.COUNTY,
         center_name="德清县企业综合服务中心",
-        period=parse_period("2025-12-15..2026-01-20"),
+        period=period,
         generated_at=REPORT_AT,
         counts=counts,
         previous=Counts(),
+        comparison=comparison(period, REPORT_AT),
         by_channel=(Share("HOTLINE_12345", "12345热线", 1),),
         by_category=(Share(None, "待分类", 1),),
         by_month=(

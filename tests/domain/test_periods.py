@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from closedloop.domain.periods import (
     CHINA,
     MAX_RANGE_DAYS,
+    ComparisonBasis,
     InvalidPeriod,
     PeriodKind,
+    comparison,
     local_date,
     parse_period,
 )
@@ -150,3 +152,42 @@ def test_every_day_is_in_exactly_its_month_quarter_and_year(day: D) -> None:
         assert p.contains(day)
         assert not p.previous().contains(day)
     assert parse_period(f"{day}..{day}").days == 1
+
+
+SAME, WHOLE = "SAME_ELAPSED_SPAN", "WHOLE_PERIOD"
+
+
+def bj(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=CHINA)
+
+
+@pytest.mark.parametrize(
+    ("period", "now", "until", "previous_until", "basis"),
+    [
+        # over: the whole previous period
+        ("2026-Q1", bj(2026, 4, 10, 10), bj(2026, 4, 1), bj(2026, 1, 1), WHOLE),
+        ("2026-Q1", bj(2026, 4, 1), bj(2026, 4, 1), bj(2026, 1, 1), WHOLE),
+        # nine days and ten hours into Q2: Q1's first nine days and ten hours
+        ("2026-Q2", bj(2026, 4, 10, 10), bj(2026, 4, 10, 10), bj(2026, 1, 10, 10), SAME),
+        # a week into a quarter (issue #17's "下降26.1%" a week in)
+        ("2026-Q3", bj(2026, 7, 8), bj(2026, 7, 8), bj(2026, 4, 8), SAME),
+        # the 31st of March against February: never longer than the previous period
+        ("2026-03", bj(2026, 3, 31, 12), bj(2026, 3, 31, 12), bj(2026, 3, 1), SAME),
+        ("2026-03", bj(2026, 3, 15), bj(2026, 3, 15), bj(2026, 2, 15), SAME),
+        # January against December, across the year end
+        ("2026-01", bj(2026, 1, 3, 8), bj(2026, 1, 3, 8), bj(2025, 12, 3, 8), SAME),
+        ("2026", bj(2026, 2, 1), bj(2026, 2, 1), bj(2025, 2, 1), SAME),
+        # a range: the range of the same length before it
+        ("2026-01-11..2026-01-20", bj(2026, 1, 13), bj(2026, 1, 13), bj(2026, 1, 3), SAME),
+        # not begun: nothing elapsed on either side
+        ("2026-Q4", bj(2026, 4, 10), bj(2026, 10, 1), bj(2026, 7, 1), SAME),
+    ],
+)  # fmt: skip
+def test_comparison_is_like_with_like(
+    period: str, now: dt.datetime, until: dt.datetime, previous_until: dt.datetime, basis: str
+) -> None:
+    found = comparison(parse_period(period), now)
+    assert (found.until, found.previous_until) == (until, previous_until)
+    assert found.basis is ComparisonBasis(basis)
+    assert found.previous == parse_period(period).previous()
+    assert found.partial is (basis == SAME)

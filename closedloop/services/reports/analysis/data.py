@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
-from closedloop.domain.periods import Period
+from closedloop.domain.periods import Comparison, Period
 from closedloop.domain.regions import RegionLevel
 
 # --- the numbers -------------------------------------------------------------------------
@@ -33,12 +33,17 @@ class Counts:
     rejected: int = 0
     routed_out: int = 0  # guided to a dedicated route (投诉、举报、办事)
     resolved: int = 0  # 办结
-    good: int = 0  # resolved and satisfied, or resolved and unrated
-    rated: int = 0
-    # Reopened at least once: an unsatisfied rating reopens an issue (its grade is cleared
-    # when it is resolved again), as does an enterprise's request; so this, not the grades of
-    # the resolved, is where dissatisfaction shows.
-    reopened: int = 0
+    # Satisfaction as the scheme counts ratings (every rating on record under HUZHOU_2024,
+    # so an unsatisfied rating stays counted after the issue is resolved again):
+    unrated_resolved: int = 0  # resolved, the current resolution not rated (a good rating)
+    rating_satisfied: int = 0  # ratings counted, by grade
+    rating_fairly_satisfied: int = 0
+    rating_basically_satisfied: int = 0
+    rating_unsatisfied: int = 0
+    good: int = 0  # ratings in the satisfied grades, and unrated resolutions (好评数)
+    rated: int = 0  # ratings counted
+    resolutions: int = 0  # rated resolutions and unrated ones (the rate's denominator)
+    reopened: int = 0  # reopened at least once (an unsatisfied rating or a request)
     overdue_resolved: int = 0  # 超时办结
     overdue_open: int = 0  # still open and past the running limit (超期未办结)
     recurred: int = 0  # resolved, then repeated by a later issue (重发复发)
@@ -50,7 +55,7 @@ class Counts:
 
     @property
     def satisfaction_rate(self) -> Fraction | None:
-        return ratio(self.good, self.resolved)
+        return ratio(self.good, self.resolutions)
 
     @property
     def overdue_rate(self) -> Fraction | None:
@@ -121,7 +126,8 @@ class ReportData:
     period: Period
     generated_at: dt.datetime
     counts: Counts
-    previous: Counts  # the previous period of the same kind, for comparisons
+    previous: Counts  # the previous period of the same kind, as far as ``comparison`` says
+    comparison: Comparison  # a running period against the same elapsed span before it
     by_channel: tuple[Share, ...]  # largest first
     by_category: tuple[Share, ...]  # largest first, unclassified last
     by_month: tuple[MonthCount, ...]  # every month of the period, also empty ones

@@ -48,7 +48,7 @@ class HeadingBlock:
 class ParaBlock:
     text: str
     small: bool = False
-    lead: str = ""  # a leading phrase set in bold (HTML; the PDF's CID font has no bold)
+    lead: str = ""  # a leading phrase set in bold (HTML; the PDF font has no bold face)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,10 +235,17 @@ def _definitions(data: ReportData) -> list[Block]:
             "统计口径：统计"
             f"{date_text(start)}至{date_text(last)}（北京时间）{data.region_name}辖区企业提出的涉企问题，"
             "已合并的重复问题只计主问题一次。办结率＝办结问题数÷办理问题总数（不含不予受理和"
-            "引导至专门渠道的问题）；企业满意率＝办结问题好评数÷办结问题数，评价为满意、比较满意、"
-            "基本满意的计为好评，未作评价的默认为好评；超时办结率＝超时办结问题数÷办理问题总数；"
+            "引导至专门渠道的问题）；企业满意率＝办结问题好评数÷办结问题数，每次办结的评价均计入"
+            "（评价不满意后重新办理的，原评价仍保留），评价为满意、比较满意、基本满意的计为好评，"
+            "未作评价的默认为好评；超时办结率＝超时办结问题数÷办理问题总数；"
             "重发复发率＝问题解决后重发复发数÷办结问题数；主动发现率＝主动发现问题数÷问题总数。"
-            "百分比保留一位小数（四舍五入）。",
+            "百分比保留一位小数（四舍五入）。"
+            + (
+                f"统计期尚未结束的，本期数据统计至{stamp(data.comparison.until)}，"
+                "与上期相同时长的同期数据比较。"
+                if data.comparison.partial
+                else ""
+            ),
             small=True,
         ),
         ParaBlock(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +19,12 @@ from closedloop.catalog import get_catalog
 from closedloop.db import tables as t
 from closedloop.db import time_limits
 from closedloop.db.database import Database
+from closedloop.db.tables import RATING_COLUMNS
 from closedloop.domain.issues import OPEN_STATES, IssueState
-from closedloop.domain.periods import Period, parse_period
+from closedloop.domain.periods import Period, comparison, parse_period
 from closedloop.domain.regions import RegionLevel, is_valid_code, level_of
-from closedloop.domain.schemes import load_scheme
+from closedloop.domain.schemes import RatingCount, Scheme, load_scheme
+from closedloop.domain.scoring import Counters
 from closedloop.services.reports.analysis.data import (
     Counts,
     IssueLine,
@@ -57,7 +58,11 @@ _CHILD_CODE_LENGTH = {
 }
 
 
-def _scope(principal: Principal, region_code: str, period: Period) -> list[sa.ColumnElement[bool]]:
+def _scope(
+    principal: Principal, region_code: str, period: Period, until: dt.datetime | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """The report's issues: visible, originating in the region's subtree, created in the
+    period (up to ``until`` when only part of it is compared), not merged away."""
     c = t.issue.c
     return [
         # Row-level security already filters; the application predicate is kept as well so
@@ -65,25 +70,52 @@ def _scope(principal: Principal, region_code: str, period: Period) -> list[sa.Co
         issue_visibility(principal),
         in_subtree(c.origin_region_code, region_code),
         c.created_at >= period.start_at,
-        c.created_at < period.end_at,
+        c.created_at < (period.end_at if until is None else min(until, period.end_at)),
         c.state != IssueState.MERGED.value,
     ]
 
 
-def _counters(now: dt.datetime, satisfied: Sequence[str]) -> list[sa.Label[Any]]:
+def _rated(scheme: Scheme) -> tuple[sa.FromClause, list[sa.Label[Any]]]:
+    """The issues joined to their ratings by grade, as the scheme counts them: every rating
+    on record (``issue_rating``: an unsatisfied rating that reopened the issue still counts
+    after it is resolved again), or the current rating of each resolved issue."""
+    c = t.issue.c
+    if scheme.rating_count is RatingCount.EVERY_RESOLUTION:
+        r = t.issue_rating.c
+        rated = (
+            sa.select(*(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS))
+            .where(r.issue_id == c.id)
+            .correlate(t.issue)
+            .lateral("rated")
+        )
+        columns = [
+            sa.func.coalesce(sa.func.sum(rated.c[g]), 0).label(name)
+            for g, name in RATING_COLUMNS.items()
+        ]
+        return t.issue.join(rated, sa.true()), columns
+    resolved = c.state.in_(RESOLVED_STATES)
+    columns = [
+        sa.func.count().filter(resolved, c.rating == g).label(name)
+        for g, name in RATING_COLUMNS.items()
+    ]
+    return t.issue, columns
+
+
+def _counters(now: dt.datetime, scheme: Scheme) -> tuple[sa.FromClause, list[sa.Label[Any]]]:
     c = t.issue.c
     n = sa.func.count
     resolved = c.state.in_(RESOLVED_STATES)
     rejected, routed_out = IssueState.REJECTED.value, IssueState.ROUTED_OUT.value
-    return [
+    source, ratings = _rated(scheme)
+    return source, [
         n().label("total"),
         n().filter(c.proactive).label("proactive"),
         n().filter(c.state.not_in([rejected, routed_out])).label("handled"),
         n().filter(c.state == rejected).label("rejected"),
         n().filter(c.state == routed_out).label("routed_out"),
         n().filter(resolved).label("resolved"),
-        n().filter(resolved, sa.or_(c.rating.is_(None), c.rating.in_(satisfied))).label("good"),
-        n().filter(resolved, c.rating.is_not(None)).label("rated"),
+        n().filter(resolved, c.rating.is_(None)).label("unrated_resolved"),
+        *ratings,
         n().filter(c.reopen_count > 0).label("reopened"),
         n().filter(resolved, c.overdue).label("overdue_resolved"),
         n().filter(time_limits.overdue_open(c, now)).label("overdue_open"),
@@ -92,8 +124,24 @@ def _counters(now: dt.datetime, satisfied: Sequence[str]) -> list[sa.Label[Any]]
     ]
 
 
-def _counts(m: RowMapping) -> Counts:
-    return Counts(**{name: int(m[name]) for name in Counts.__dataclass_fields__})
+_PLAIN = tuple(
+    name for name in Counts.__dataclass_fields__ if name not in ("good", "rated", "resolutions")
+)
+
+
+def _counts(m: RowMapping, scheme: Scheme) -> Counts:
+    """The row's counters; satisfaction as the scheme's counters reckon it (good ratings,
+    unrated resolutions included, over resolutions: ``domain.scoring.Counters``)."""
+    rated = Counters(
+        unrated_resolved=int(m["unrated_resolved"]),
+        ratings={g: int(m[name]) for g, name in RATING_COLUMNS.items() if m[name]},
+    )
+    return Counts(
+        **{name: int(m[name]) for name in _PLAIN},
+        good=rated.good_ratings(scheme.satisfied_grades),
+        rated=rated.rated(),
+        resolutions=rated.resolutions(),
+    )
 
 
 async def gather(
@@ -115,20 +163,22 @@ async def gather(
         principal, Action.DASHBOARD_READ, region_code
     ):
         raise ReportNotFound(region_code)
-    # The default scheme's satisfied grades, so the report's satisfaction rate is the one
-    # the scores use (满意、比较满意、基本满意).
-    satisfied = sorted(load_scheme().satisfied_grades)
+    # The default scheme's satisfied grades and way of counting ratings, so the report's
+    # satisfaction rate is the one the scores use (满意、比较满意、基本满意; every rating).
+    scheme = load_scheme()
+    compared = comparison(period, now)
     async with db.read(principal) as conn:
         regions = await _regions(conn, region_code)
         if region_code not in regions:
             raise ReportNotFound(region_code)
         level = level_of(region_code)
-        grouped = await _grouped(conn, principal, region_code, period, now, satisfied, level)
+        grouped = await _grouped(conn, principal, region_code, period, now, scheme, level)
+        source, counters = _counters(now, scheme)
         previous_row = (
             await conn.execute(
-                sa.select(*_counters(now, satisfied)).where(
-                    *_scope(principal, region_code, period.previous())
-                )
+                sa.select(*counters)
+                .select_from(source)
+                .where(*_scope(principal, region_code, compared.previous, compared.previous_until))
             )
         ).one()
         tags = await _top_tags(conn, principal, region_code, period)
@@ -145,7 +195,8 @@ async def gather(
         period=period,
         generated_at=now,
         counts=grouped.total,
-        previous=_counts(previous_row._mapping),
+        previous=_counts(previous_row._mapping, scheme),
+        comparison=compared,
         by_channel=grouped.channels,
         by_category=grouped.categories,
         by_month=grouped.months,
@@ -186,7 +237,7 @@ async def _grouped(
     region_code: str,
     period: Period,
     now: dt.datetime,
-    satisfied: Sequence[str],
+    scheme: Scheme,
     level: RegionLevel,
 ) -> _Grouped:
     """Totals and the four breakdowns in one pass: GROUPING SETS over the same rows."""
@@ -196,6 +247,7 @@ async def _grouped(
         c.origin_region_code, 1, sa.literal_column(str(_CHILD_CODE_LENGTH[level]))
     )
     keys = (c.channel, c.category, month, child)
+    source, counters = _counters(now, scheme)
     q = (
         sa.select(
             *(sa.func.grouping(k).label(f"g{i}") for i, k in enumerate(keys)),
@@ -203,8 +255,9 @@ async def _grouped(
             c.category,
             month.label("month"),
             child.label("child"),
-            *_counters(now, satisfied),
+            *counters,
         )
+        .select_from(source)
         .where(*_scope(principal, region_code, period))
         .group_by(sa.func.grouping_sets(sa.tuple_(), *(sa.tuple_(k) for k in keys)))
     )
@@ -215,7 +268,7 @@ async def _grouped(
     children: dict[str, Counts] = {}
     catalog = get_catalog()
     for row in await conn.execute(q):
-        counts = _counts(row._mapping)
+        counts = _counts(row._mapping, scheme)
         if row.g0 == 0:
             found = catalog.channel(row.channel)
             channels.append(

@@ -1,5 +1,6 @@
-"""The report as a PDF (reportlab). Chinese text uses reportlab's built-in CID font
-STSong-Light: nothing to ship, the viewer supplies the glyphs."""
+"""The report as a PDF (reportlab). Chinese text is set in Noto Serif SC, embedded as a
+subset of the glyphs the document uses (``fonts``): it reads the same on a machine without
+any Chinese font."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import re
 from typing import Any
 
+from reportlab.graphics.shapes import Group, String, UserNode
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -22,8 +24,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from closedloop.services.reports.analysis import fonts
 from closedloop.services.reports.analysis.data import ReportData
 from closedloop.services.reports.analysis.document import (
+    Block,
     FigureBlock,
     HeadingBlock,
     ParaBlock,
@@ -48,15 +52,15 @@ from closedloop.services.reports.analysis.wording import date_text, period_title
 
 
 def _pdf_text(text: str) -> str:
-    """Paragraph markup for ``text``. Curly quotes are set in Helvetica: STSong-Light gives
-    them a full-width advance that viewers without the Adobe font fill with a narrow glyph,
-    leaving a gap; the Latin glyph is what the HTML shows as well."""
+    """Paragraph markup for ``text``. Curly quotes are set in Helvetica: the CJK font gives
+    them a full-width advance, which leaves a gap after a narrow glyph; the Latin glyph is
+    what the HTML shows as well."""
     escaped = html.escape(text, quote=False)
     return re.sub(r"([“”‘’])", rf'<font name="{NUM_FONT}">\1</font>', escaped)
 
 
 class _Heading2(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
-    """A section heading in faux bold: the CID font has no bold face, so the glyphs are
+    """A section heading in faux bold: the font has no bold face here, so the glyphs are
     filled and stroked (text render mode 2)."""
 
     def __init__(self, text: str, size: float = 14, color: Any = INK) -> None:
@@ -195,6 +199,11 @@ def render_pdf(data: ReportData) -> bytes:
         invariant=True,
     )
     width = doc.width
+    meta = (
+        f"统计时段：{date_text(data.period.start)}至{date_text(data.period.last_day)}"
+        f"　　数据截至：{stamp(data.generated_at)}"
+    )
+    blocks = list(document_blocks(data))
     story: list[Any] = [
         Paragraph(_pdf_text(data.center_name), styles["masthead"]),
         Spacer(1, 6),
@@ -203,13 +212,9 @@ def render_pdf(data: ReportData) -> bytes:
         Paragraph(_pdf_text(title), styles["title"]),
         Paragraph(f"（{html.escape(period)}）", styles["title"]),
         Spacer(1, 4),
-        Paragraph(
-            f"统计时段：{date_text(data.period.start)}至{date_text(data.period.last_day)}"
-            f"　　数据截至：{stamp(data.generated_at)}",
-            styles["meta"],
-        ),
+        Paragraph(meta, styles["meta"]),
     ]
-    for block in document_blocks(data):
+    for block in blocks:
         if isinstance(block, HeadingBlock):
             story.append(_Heading2(block.text))
         elif isinstance(block, ParaBlock):
@@ -246,8 +251,38 @@ def render_pdf(data: ReportData) -> bytes:
             canvas.line(doc.leftMargin, A4[1] - 17 * mm, A4[0] - doc.rightMargin, A4[1] - 17 * mm)
         canvas.restoreState()
 
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    text = "".join((data.center_name, title, period, meta, _text_of(blocks)))
+    with fonts.embedded(text):
+        doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()
+
+
+def _text_of(blocks: list[Block]) -> str:
+    """Every character the blocks put on the page, the charts' labels included."""
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, HeadingBlock):
+            parts.append(block.text)
+        elif isinstance(block, ParaBlock):
+            parts += (block.lead, block.text)
+        elif isinstance(block, FigureBlock):
+            parts.append(block.caption)
+            parts += drawn_strings(block.drawing)
+        else:
+            parts += (block.caption, *block.columns, *(v for row in block.rows for v in row))
+    return "".join(parts)
+
+
+def drawn_strings(node: Any) -> list[str]:
+    """The strings a drawing draws, down through charts, axes and labels (user nodes that
+    make their shapes when drawn)."""
+    if isinstance(node, String):
+        return [node.text]
+    if isinstance(node, UserNode):
+        return drawn_strings(node.provideNode())
+    if isinstance(node, Group):
+        return [text for child in node.getContents() for text in drawn_strings(child)]
+    return []
 
 
 def _pdf_table(block: TableBlock, width: float, styles: dict[str, ParagraphStyle]) -> list[Any]:

@@ -7,12 +7,13 @@ from functools import cache
 
 from reportlab.lib import colors, textsplit
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import (
     paragraph,
 )
 
-FONT = "STSong-Light"
+from closedloop.services.reports.analysis import fonts
+
+FONT = fonts.FONT
 NUM_FONT = "Helvetica"
 NUM_BOLD = "Helvetica-Bold"
 
@@ -43,9 +44,9 @@ CHART_WIDTH = 455.0  # fits the PDF's text frame (A4 less 48 mm of margins)
 
 @cache
 def register_fonts() -> None:
-    # Registered once per process; the CID font carries metrics only, the glyphs come from
-    # the viewer (PDF) or the browser's fonts (SVG), so nothing has to be shipped.
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    # Registered once per process: the layout font (``fonts``); the PDF embeds the glyphs
+    # its text uses, the HTML's charts (SVG) name the browser's fonts.
+    fonts.register()
     # reportlab's CJK line breaking hangs a character that cannot start a line into the
     # margin, but its list misses the full-width Chinese punctuation (，；：！？”), so a
     # line could begin with a comma. Both splitters (one for single-style paragraphs, one

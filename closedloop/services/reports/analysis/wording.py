@@ -90,6 +90,30 @@ def last_period(p: Period) -> str:
     )
 
 
+def compared_with(d: ReportData) -> str:
+    """What the figures are compared with: 「上季度」, or 「上季度同期」 while the period runs."""
+    return last_period(d.period) + ("同期" if d.comparison.partial else "")
+
+
+def comparison_note(d: ReportData) -> str:
+    """The sentence that says a running period is compared with the same span of the
+    previous one (empty once the period is over)."""
+    cmp = d.comparison
+    if not cmp.partial:
+        return ""
+    until, before = local_time(cmp.until), local_time(cmp.previous_until)
+    return (
+        f"{this_period(d.period)}尚未结束，以上数据统计至{_moment(until)}；"
+        f"与{last_period(d.period)}同期（{_moment(local_time(cmp.previous.start_at))}至"
+        f"{_moment(before)}）比较，而非与{last_period(d.period)}全期比较。"
+    )
+
+
+def _moment(instant: dt.datetime) -> str:
+    day = f"{instant.month}月{instant.day}日"
+    return day if instant.time() == dt.time(0) else f"{day}{instant:%H:%M}"
+
+
 def num(n: int) -> str:
     return f"{n:,}"
 
@@ -151,10 +175,11 @@ def stamp(instant: dt.datetime) -> str:
 
 
 def overview(d: ReportData) -> list[str]:
-    c, p, last = d.counts, d.previous, last_period(d.period)
+    c, p, last = d.counts, d.previous, compared_with(d)
     head = f"{period_title(d.period)}，{d.region_name}共受理涉企问题{num(c.total)}件"
+    note = comparison_note(d)
     if c.total == 0:
-        return [head + f"，{count_change(c.total, p.total, last)}。"]
+        return [head + f"，{count_change(c.total, p.total, last)}。{note}"]
     first = (
         f"{head}，{count_change(c.total, p.total, last)}。其中进入办理流程{num(c.handled)}件，"
         f"引导至专门渠道{num(c.routed_out)}件，不予受理{num(c.rejected)}件。"
@@ -163,10 +188,11 @@ def overview(d: ReportData) -> list[str]:
         + f"；尚在办理{num(c.open)}件。"
     )
     reopened = f"，因企业不满意或申请而重新办理的{num(c.reopened)}件" if c.reopened else ""
+    unsatisfied = f"，其中不满意{num(c.rating_unsatisfied)}件" if c.rating_unsatisfied else ""
     second = (
         f"企业满意率{pct(c.satisfaction_rate)}"
         + _paren(point_change(c.satisfaction_rate, p.satisfaction_rate, last))
-        + f"，已评价{num(c.rated)}件{reopened}。"
+        + f"，已评价{num(c.rated)}件次{unsatisfied}{reopened}。"
         f"超时办结{num(c.overdue_resolved)}件，超时办结率{pct(c.overdue_rate)}"
         + _paren(point_change(c.overdue_rate, p.overdue_rate, last))
         + (f"，另有{num(c.overdue_open)}件超期未办结" if c.overdue_open else "")
@@ -175,7 +201,7 @@ def overview(d: ReportData) -> list[str]:
         + _paren(point_change(c.proactive_rate, p.proactive_rate, last))
         + "。"
     )
-    return [first, second]
+    return [first, second, note] if note else [first, second]
 
 
 def _paren(text: str) -> str:
@@ -198,9 +224,7 @@ def channel_text(d: ReportData) -> str:
             f"。{names}等主动发现渠道共发现问题{num(d.counts.proactive)}件，"
             f"占{pct(d.counts.proactive_rate)}"
             + _paren(
-                point_change(
-                    d.counts.proactive_rate, d.previous.proactive_rate, last_period(d.period)
-                )
+                point_change(d.counts.proactive_rate, d.previous.proactive_rate, compared_with(d))
             )
         )
     else:
