@@ -12,7 +12,7 @@ for r in $(seq 1 $ROUNDS); do
     createdb -h 127.0.0.1 -U postgres -T closedloop_bench_house_tpl closedloop_bench_house_run
     TIMEFORMAT="%U"
     { time (cd $dir && DATABASE_URL=postgresql://postgres@127.0.0.1:5432/closedloop_bench_house_run \
-      $PY -m bench generate --issues $N --seed 1 --now 2026-12-01T00:00:00+00:00 --workers 1 \
+      $PY -m bench generate --issues $N --seed 1 --now 2026-12-01T00:00:00+00:00 --workers ${WORKERS:-1} \
       > ${TMPDIR:-/tmp}/ab_out.txt 2>/dev/null) ; } 2> ${TMPDIR:-/tmp}/ab_cpu.txt
     out=$(cat ${TMPDIR:-/tmp}/ab_out.txt)
     echo "round $r $v: user-cpu $(cat ${TMPDIR:-/tmp}/ab_cpu.txt) s | $(echo "$out" | head -1)"

@@ -25,7 +25,6 @@ import asyncio
 import bisect
 import concurrent.futures
 import datetime as dt
-import functools
 import gc
 import itertools
 import multiprocessing
@@ -50,20 +49,24 @@ from bench.generator.lifecycle import (
     Actor,
     IssueDraft,
     IssueSim,
-    Limits,
     Story,
     Unit,
+    center_actor,
     choose_plot,
+    enterprise_actor,
     lognormal_hours,
     simulate,
+    unit_actor,
 )
+from closedloop.authz.roles import Principal, Role
 from closedloop.catalog import DEDICATED_ROUTES, get_catalog
 from closedloop.db import tables as t
 from closedloop.db.database import async_url
 from closedloop.domain.issues import OPEN_STATES, Category, Channel
 from closedloop.domain.regions import RegionLevel, level_of, parent_code
-from closedloop.domain.sla import CHINA, TimeLimit, is_workday
+from closedloop.domain.sla import CHINA, LimitRule, Limits, is_workday, limits_for
 from closedloop.services.evaluation import rollup
+from closedloop.services.issues.unit_of_work import UnitKind
 
 T = TypeVar("T")
 
@@ -71,7 +74,6 @@ CHUNK = 1000  # issues per random stream
 DEFAULT_BATCH = 20_000  # issues per COPY (a multiple of CHUNK)
 HISTORY_DAYS = 730
 DEFAULT_BUSY = ("330521",)  # 德清: the county the benchmarks query as deqing.center
-DEFAULT_LIMITS = (2, 15, False)
 
 # --- the world -----------------------------------------------------------------------
 
@@ -82,15 +84,6 @@ class RegionInfo:
     name: str
     level: RegionLevel
     parent_code: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LimitRule:
-    region_code: str | None
-    category: str | None
-    assign_days: int
-    reply_days: int
-    working_days: bool
 
 
 @dataclass
@@ -105,6 +98,13 @@ class World:
     rules: tuple[LimitRule, ...] = ()
     rating_window_days: int = 7
     _limits: dict[tuple[str, str | None], Limits] = field(default_factory=dict)
+    _units: set[tuple[str, int, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for kind, units in (("board", self.boards), ("department", self.departments)):
+            self._units.update(
+                (kind, unit.id, region) for region, of in units.items() for unit in of.values()
+            )
 
     def in_root(self, code: str) -> bool:
         return code.startswith(self.root)
@@ -112,27 +112,19 @@ class World:
     def codes_at(self, level: RegionLevel) -> list[str]:
         return sorted(c for c, r in self.regions.items() if r.level is level and self.in_root(c))
 
-    def limits(self, region: str, category: str | None) -> Limits:
-        """The most specific rule by region prefix, then category (as ``limits_for``)."""
-        key = (region, category)
+    def limits(self, region_code: str, category: str | None) -> Limits:
+        """``sla.limits_for`` over the world's rules, remembered per region and category."""
+        key = (region_code, category)
         found = self._limits.get(key)
         if found is None:
-            best: LimitRule | None = None
-            best_rank = (-1, -1)
-            for rule in self.rules:
-                if rule.region_code is not None and not region.startswith(rule.region_code):
-                    continue
-                if rule.category is not None and rule.category != category:
-                    continue
-                rank = (len(rule.region_code or ""), 0 if rule.category is None else 1)
-                if rank > best_rank:
-                    best, best_rank = rule, rank
-            a, r, w = (
-                (best.assign_days, best.reply_days, best.working_days) if best else DEFAULT_LIMITS
-            )
-            found = Limits(TimeLimit(a, w), TimeLimit(r, w))
-            self._limits[key] = found
+            found = self._limits[key] = limits_for(self.rules, region_code, category)
         return found
+
+    def unit_in(self, kind: UnitKind, unit_id: int, region_code: str) -> bool:
+        return (kind, unit_id, region_code) in self._units
+
+    def region_exists(self, code: str) -> bool:
+        return code in self.regions
 
 
 def center_name(region_name: str) -> str:
@@ -152,15 +144,17 @@ def world_from_regions(
     ids = itertools.count(1)
     for code, name, parent in rows:
         regions[code] = RegionInfo(code, name, level_of(code), parent)
-        centers[code] = Actor(center_name(name))
-        boards[code] = {
-            b.key: Unit("board", next(ids), b.key, Actor(f"{name}{b.zh}板块"))
-            for b in catalog.boards
-        }
-        departments[code] = {
-            d.key: Unit("department", next(ids), d.key, Actor(f"{name}{d.zh}部门"))
-            for d in catalog.departments
-        }
+        centers[code] = center_actor(code, center_name(name))
+        boards[code] = {}
+        for b in catalog.boards:
+            unit_id = next(ids)
+            actor = unit_actor("board", unit_id, code, f"{name}{b.zh}板块")
+            boards[code][b.key] = Unit("board", unit_id, b.key, actor)
+        departments[code] = {}
+        for dep in catalog.departments:
+            unit_id = next(ids)
+            actor = unit_actor("department", unit_id, code, f"{name}{dep.zh}部门")
+            departments[code][dep.key] = Unit("department", unit_id, dep.key, actor)
     return World(root, regions, centers, boards, departments, (), rating_window_days)
 
 
@@ -188,7 +182,9 @@ async def load_world(conn: AsyncConnection, root: str, rating_window_days: int =
     center_account: dict[str, Actor] = {}
     unit_account: dict[tuple[str, int], Actor] = {}
     for s in staff:
-        actor = Actor(s.display_name, s.id)
+        actor = Principal(
+            s.id, None, s.display_name, Role(s.role), s.region_code, s.board_id, s.department_id
+        )
         if s.role == "CENTER_STAFF" and s.region_code:
             center_account.setdefault(s.region_code, actor)
         if s.board_id is not None:
@@ -196,7 +192,7 @@ async def load_world(conn: AsyncConnection, root: str, rating_window_days: int =
         if s.department_id is not None:
             unit_account.setdefault(("department", s.department_id), actor)
     centers = {
-        code: center_account.get(code, Actor(center_name(info.name)))
+        code: center_account.get(code) or center_actor(code, center_name(info.name))
         for code, info in regions.items()
     }
     boards: dict[str, dict[str, Unit]] = {code: {} for code in regions}
@@ -213,7 +209,9 @@ async def load_world(conn: AsyncConnection, root: str, rating_window_days: int =
         )
         for u in units:
             place = regions[u.region_code].name
-            actor = unit_account.get((kind, u.id), Actor(f"{place}{u.name_zh}{suffix}"))
+            actor = unit_account.get((kind, u.id)) or unit_actor(
+                kind, u.id, u.region_code, f"{place}{u.name_zh}{suffix}"
+            )
             into[u.region_code][u.key] = Unit(kind, u.id, u.key, actor)
     lr = t.time_limit_rule.c
     rules = tuple(
@@ -663,7 +661,7 @@ def _build_batch(
         reply = rng.choice(vocab.REPLY_OPENERS) + _fill(rng.choice(topic.replies), rng, year)
         enterprise_submitted = channel in ENTERPRISE_CHANNELS
         center = world.centers[holding]
-        ent_actor = ent.account or Actor(ent.name)
+        ent_actor = ent.account or enterprise_actor(ent.id, ent.region_code, ent.name)
         prefix = EXTERNAL_PREFIX.get(channel)
         draft = IssueDraft(
             id=issue_id,
@@ -677,7 +675,7 @@ def _build_batch(
             proactive=_PROACTIVE[channel.value],
             created_at=created,
             external_id=f"{prefix}{created:%Y%m%d}{issue_id:09d}" if prefix else None,
-            submitted_by=(ent_actor if enterprise_submitted else center).account_id,
+            submitted_by=(ent_actor if enterprise_submitted else center).account_id or None,
         )
         story = Story(category, tags, unit, other, reply, enterprise_submitted)
         plot = choose_plot(rng, story)
@@ -693,7 +691,6 @@ def _build_batch(
             else:
                 story.upper_unit = upper[0]
                 story.upper_center = world.centers[parent]
-                story.upper_limits = functools.partial(world.limits, parent)
         if plot == "merged":
             merge_at = created + dt.timedelta(hours=lognormal_hours(rng, 6.0, 1.0))
             primary = _primary(taken_in.get(holding, ()), topic, holding, merge_at)
@@ -709,7 +706,7 @@ def _build_batch(
             draft,
             rng,
             now,
-            functools.partial(world.limits, holding),
+            world,
             center,
             ent_actor,
             rating_window,
@@ -943,7 +940,7 @@ async def _existing_accounts(conn: AsyncConnection, quota: int) -> list[Enterpri
             r.region_code,
             r.contact_phone,
             0.0,
-            Actor(r.name, r.aid),
+            enterprise_actor(r.id, r.region_code, r.name, r.aid),
             quota,
         )
         for r in rows

@@ -1,23 +1,27 @@
-"""One issue's life, simulated step by step as the command handlers in
-``closedloop.services.issues.commands`` (and the sweeper) would have written it. Pure.
+"""One issue's life, step by step, through the API's own command handlers.
 
-``IssueSim`` mirrors the commands: each method checks the state machine
-(``domain.issues.transition``), changes the draft row the way the handler changes the
-issue row, and appends the event the handler appends (same type, public flag, from/to
-states, message and payload). Time only moves forward through ``wait``; a step that
-would happen after ``now`` raises ``Cutoff``, so the issue is left in whatever state it
-had reached: recent issues are naturally still open. While a time limit runs, ``wait``
-also writes the sweeper's LIGHT_CHANGED events and the enterprise's occasional urges.
+``IssueSim`` drives one issue: each step (accept, assign, escalate, resolve, rate, ...) is
+the real handler (``closedloop.services.issues.commands``, ``.tiers``; the sweeper's
+``tell_light`` and ``close_unrated``) run by the acting principal on the generator's unit
+of work (``bench.generator.unit_of_work``), which keeps the issue in memory and turns what
+the handler writes into COPY rows: the state machine, the clock, the ladder, the custody
+ledger and the timeline are the API's, written once. A step the API would refuse raises
+its ``IssueCommandError``.
 
-It also keeps the custody ledger (``issue_custody``) by the rule ``CommandTx._keep_custody``
-applies (``closedloop.domain.custody``): a span per holder (tier, level, board or
-department), the late time and the lapse of a limit charged to the span that held the issue
-at its deadline; and every rating (``issue_rating``) with the resolution it rates.
+Time only moves forward through ``wait``; a step that would happen after ``now`` raises
+``Cutoff``, so the issue is left in whatever state it had reached: recent issues are
+naturally still open. While a time limit runs, ``wait`` also runs the sweeper's light step
+when the sweeper would have (within a minute of the yellow point and of the limit) and the
+enterprise's occasional urges.
 
-A *plot* is a short script over an ``IssueSim`` (accept, assign, escalate, resolve,
-rate, delegate, merge, ...); ``PLOTS`` maps plot names to scripts. New kinds of issue
-life (leaders' joint meetings, returned delegations) are a new ``IssueSim`` method
-mirroring the new command plus a new entry in ``PLOTS`` and ``choose_plot``.
+What the generator still writes itself: the intake (the issue row, its SUBMITTED event and
+first custody span, from the generator's own numbering, ids and similarity keys) and a
+merge (its primary's whole life is simulated before the duplicate comes in, so the
+primary's MERGED_IN and the duplicate's PRIMARY_RESOLVED events are placed afterwards).
+
+A *plot* is a short script over an ``IssueSim``; ``PLOTS`` maps plot names to scripts. A
+new kind of issue life is a new entry in ``PLOTS`` and ``choose_plot`` calling the new
+command's handler.
 """
 
 from __future__ import annotations
@@ -29,58 +33,67 @@ import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from bench.generator import vocab
+from bench.generator.unit_of_work import NO_ACCOUNT, CopyUnitOfWork, DraftEvent, IssueDraft, Places
+from closedloop.authz.roles import Principal, Role
 from closedloop.catalog import DEDICATED_ROUTES
-from closedloop.domain import custody
-from closedloop.domain.issues import (
-    OPEN_STATES,
-    ClockKind,
-    Command,
-    HandlingLevel,
-    IssueState,
-    Light,
-    RatingGrade,
-    after_rating,
-    transition,
-)
-from closedloop.domain.ladder import (
-    check_delegation_deadline,
-    escalation_target,
-    is_delegation_target,
-)
-from closedloop.domain.sla import (
-    TimeLimit,
-    is_late,
-    light,
-    reached,
-    started,
-    stopped,
-    window,
-    window_until,
-)
+from closedloop.domain import custody, sla
+from closedloop.domain.issues import OPEN_STATES, Category, IssueState, Light, RatingGrade
+from closedloop.services.issues import commands, sweeper, tiers
+from closedloop.services.learning.commands import fold_into
+from closedloop.settings import Settings
 
 S = IssueState
 MAX_EVENTS = 8
 SWEEP_SECONDS = 60.0  # the sweeper's period: lights and default closes lag by up to this
-LIGHT_RANK = {None: 0, Light.GREEN.value: 0, Light.YELLOW.value: 1, Light.RED.value: 2}
 # Event types that may be dropped to keep a timeline within MAX_EVENTS, least useful first.
 OPTIONAL_ORDER = ("NOTE_INTERNAL", "URGED", "NOTE", "LIGHT_CHANGED")
+Actor = Principal
+SYSTEM = sweeper.SYSTEM
+
+__all__ = ["DraftEvent", "IssueDraft", "IssueSim", "Places"]
 
 
 class Cutoff(Exception):
     """The next step would happen after ``now``: the issue stays where it is."""
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    name: str
-    account_id: int | None = None
+def center_actor(region_code: str, name: str, account_id: int = NO_ACCOUNT) -> Actor:
+    return Principal(account_id, None, name, Role.CENTER_STAFF, region_code=region_code)
 
 
-SYSTEM = Actor(vocab.SYSTEM_ACTOR)
+def unit_actor(
+    kind: str, unit_id: int, region_code: str, name: str, account_id: int = NO_ACCOUNT
+) -> Actor:
+    if kind == "board":
+        return Principal(
+            account_id, None, name, Role.BOARD_HANDLER, region_code=region_code, board_id=unit_id
+        )
+    return Principal(
+        account_id,
+        None,
+        name,
+        Role.DEPARTMENT_HANDLER,
+        region_code=region_code,
+        department_id=unit_id,
+    )
+
+
+def enterprise_actor(
+    enterprise_id: int, region_code: str, name: str, account_id: int = NO_ACCOUNT
+) -> Actor:
+    return Principal(
+        account_id,
+        None,
+        name,
+        Role.ENTERPRISE,
+        region_code=region_code,
+        enterprise_id=enterprise_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,77 +105,10 @@ class Unit:
     key: str
     actor: Actor
 
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    assign: TimeLimit
-    reply: TimeLimit
-
-
-@dataclass(slots=True)
-class DraftEvent:
-    at: dt.datetime
-    type: str
-    actor: Actor
-    from_state: str | None
-    to_state: str | None
-    public: bool
-    message: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-    bumps: bool = True  # the command bumped the issue's version
-    clock_start: bool = False  # the command started a new time limit
-    optional: str | None = None  # droppable kind (see OPTIONAL_ORDER)
-
-
-@dataclass(slots=True)
-class IssueDraft:
-    """The ``issue`` row being written (column names as in ``db.tables.issue``)."""
-
-    id: int
-    number: str
-    title: str
-    content: str
-    enterprise_id: int
-    origin_region_code: str
-    holding_region_code: str
-    channel: str
-    proactive: bool
-    created_at: dt.datetime
-    external_id: str | None = None
-    category: str | None = None
-    tags: list[str] = field(default_factory=list)
-    board_id: int | None = None
-    department_id: int | None = None
-    handling_level: str = HandlingLevel.CENTER.value
-    state: IssueState = S.SUBMITTED
-    route: str | None = None
-    version: int = 1
-    submitted_by: int | None = None
-    updated_at: dt.datetime | None = None
-    accepted_at: dt.datetime | None = None
-    assigned_at: dt.datetime | None = None
-    started_at: dt.datetime | None = None
-    clock_kind: str | None = None
-    clock_started_at: dt.datetime | None = None
-    warn_at: dt.datetime | None = None
-    due_at: dt.datetime | None = None
-    light_notified: str | None = None
-    assign_overdue: bool = False
-    resolved_at: dt.datetime | None = None
-    reply: str | None = None
-    overdue: bool = False
-    closed_at: dt.datetime | None = None
-    rating: str | None = None
-    rating_comment: str | None = None
-    rated_at: dt.datetime | None = None
-    last_urged_at: dt.datetime | None = None
-    urge_count: int = 0
-    reopen_count: int = 0
-    merged_into_id: int | None = None
-    reason: str | None = None
-    delegated_from_region_code: str | None = None
-    escalation_count: int = 0
-    delegation_return_count: int = 0
+    @property
+    def ids(self) -> tuple[int | None, int | None]:
+        """``(board_id, department_id)`` as the assigning commands take them."""
+        return (self.id, None) if self.kind == "board" else (None, self.id)
 
 
 ISSUE_COLUMNS = (
@@ -212,6 +158,7 @@ ISSUE_COLUMNS = (
     "escalation_count",
     "delegation_return_count",
 )
+_ISSUE_ROW = attrgetter(*ISSUE_COLUMNS)  # the draft's columns (enumerations as members)
 # ``id`` is left to the identity column: events are written in time order per issue,
 # so ids ascend with time within an issue (what ``last_events`` relies on).
 EVENT_COLUMNS = (
@@ -251,15 +198,6 @@ RATING_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PendingCustody:
-    """What a command's custody change needs from before the command changed the draft."""
-
-    before: custody.Holder
-    due_at: dt.datetime | None
-    limit_ends: bool
-
-
 def lognormal_hours(rng: random.Random, median: float, sigma: float) -> float:
     return median * math.exp(sigma * rng.gauss(0.0, 1.0))
 
@@ -279,10 +217,21 @@ class Story:
     # For an escalation: the parent tier's center and the unit it assigns to.
     upper_center: Actor | None = None
     upper_unit: Unit | None = None
-    upper_limits: Callable[[str | None], Limits] | None = None
     # For a duplicate: the open issue it repeats (simulated already) and when it is merged.
     primary: IssueSim | None = None
     merge_at: dt.datetime | None = None
+
+
+_SETTINGS: dict[tuple[int, int], Settings] = {}
+
+
+def _settings(rating_window: dt.timedelta, urge_interval: dt.timedelta) -> Settings:
+    """The settings the handlers read (the urging interval, the rating window), one per pair."""
+    key = (rating_window.days, int(urge_interval.total_seconds() // 3600))
+    found = _SETTINGS.get(key)
+    if found is None:
+        found = _SETTINGS[key] = Settings(rating_window_days=key[0], urge_interval_hours=key[1])
+    return found
 
 
 class IssueSim:
@@ -291,26 +240,34 @@ class IssueSim:
         draft: IssueDraft,
         rng: random.Random,
         now: dt.datetime,
-        limits: Callable[[str | None], Limits],
+        places: Places,
         center: Actor,
         enterprise: Actor,
         rating_window: dt.timedelta,
         urge_interval: dt.timedelta = dt.timedelta(hours=24),
     ) -> None:
+        self.tx = CopyUnitOfWork(draft, places, _settings(rating_window, urge_interval))
         self.d = draft
         self.rng = rng
         self.now = now
-        self.limits = limits
         self.center = center
         self.enterprise = enterprise
         self.rating_window = rating_window
         self.urge_interval = urge_interval
         self.t = draft.created_at
-        self.events: list[DraftEvent] = []
-        self.ledger = custody.Ledger()
-        self.pending_custody: PendingCustody | None = None
-        self.ratings: list[tuple[Any, ...]] = []
         self.urge_chance = 0.0  # set by plots: how keen this enterprise is to urge
+
+    @property
+    def events(self) -> list[DraftEvent]:
+        return self.tx.events
+
+    @property
+    def ledger(self) -> custody.Ledger:
+        return self.tx.ledger
+
+    @property
+    def id(self) -> int:
+        return self.d.id
 
     # --- time --------------------------------------------------------------------------
 
@@ -341,128 +298,51 @@ class IssueSim:
         return self.wait((at - self.t).total_seconds() / 3600.0)
 
     def _lights_until(self, end: dt.datetime) -> None:
-        """The sweeper's LIGHT_CHANGED events for the running limit, up to ``end``."""
+        """The sweeper's light step for the running limit at each of its passes before
+        ``end`` that finds a worse light: within a sweep period of the yellow point and of
+        the limit."""
         d = self.d
         while d.clock_kind is not None and d.warn_at is not None and d.due_at is not None:
-            rank = LIGHT_RANK[d.light_notified]
-            if rank < 1 and reached(end, d.warn_at):
-                swept = d.warn_at + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS)
-            elif rank < 2 and reached(end, d.due_at):
-                swept = d.due_at + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS)
-            else:
+            told = d.light_notified
+            point = d.warn_at if told is None else d.due_at
+            if told == Light.RED.value or not sla.reached(end, point):
                 return
+            swept = point + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS)
             if swept >= end:
                 return
-            current = light(swept, d.warn_at, d.due_at)
-            d.light_notified = current.value
-            self._event(
-                "LIGHT_CHANGED",
-                SYSTEM,
-                at=swept,
-                public=False,
-                bumps=False,
-                optional="LIGHT_CHANGED",
-                payload={
-                    "light": current.value,
-                    "clock": d.clock_kind,
-                    "dueAt": d.due_at.isoformat(),
-                },
-            )
-
-    # --- helpers -----------------------------------------------------------------------
-
-    def _move(self, command: Command) -> IssueState:
-        return transition(command, self.d.state)
-
-    def _event(
-        self,
-        type_: str,
-        actor: Actor,
-        *,
-        public: bool,
-        to_state: IssueState | None = None,
-        message: str | None = None,
-        payload: dict[str, Any] | None = None,
-        at: dt.datetime | None = None,
-        bumps: bool = True,
-        clock_start: bool = False,
-        optional: str | None = None,
-    ) -> None:
-        self._settle_custody(at or self.t, to_state or self.d.state)
-        self.events.append(
-            DraftEvent(
-                at=at or self.t,
-                type=type_,
-                actor=actor,
-                from_state=self.d.state,  # a StrEnum: COPY takes it as text
-                to_state=to_state or self.d.state,
-                public=public,
-                message=message,
-                payload=payload or {},
-                bumps=bumps,
-                clock_start=clock_start,
-                optional=optional,
-            )
-        )
-
-    def _start_clock(self, kind: ClockKind, category: str | None = None) -> None:
-        limits = self.limits(category or self.d.category)
-        w = window(self.t, limits.assign if kind is ClockKind.ASSIGN else limits.reply)
-        self._set_clock(started(kind, w))
-
-    def _set_clock(self, columns: dict[str, Any]) -> None:
-        """The clock columns as ``sla.started``/``sla.stopped`` give them (enums as text)."""
-        d = self.d
-        for name, value in columns.items():
-            setattr(d, name, value.value if isinstance(value, ClockKind) else value)
-
-    def _stop_clock(self) -> None:
-        self._set_clock(stopped())
-
-    def _holder(self) -> custody.Holder:
-        d = self.d
-        return custody.holder_of(
-            d.holding_region_code, d.handling_level, d.board_id, d.department_id, d.state.value
-        )
-
-    def _keep_custody(
-        self, region: str | None = None, level: str | None = None, clock_changed: bool = False
-    ) -> None:
-        """Before a change: remember the holder and the running limit; the command's event
-        (``_event``) applies the change to the ledger once the draft has its new columns."""
-        d = self.d
-        running = d.clock_kind is not None
-        self.pending_custody = PendingCustody(
-            self._holder(), d.due_at if running else None, clock_changed and running
-        )
-
-    def _settle_custody(self, at: dt.datetime, state: IssueState) -> None:
-        pending, self.pending_custody = self.pending_custody, None
-        if pending is None:
-            return
-        d = self.d
-        after = custody.holder_after(
-            pending.before,
-            d.holding_region_code,
-            d.handling_level,
-            d.board_id,
-            d.department_id,
-            state.value,
-        )
-        self.ledger.change(at, due_at=pending.due_at, holder=after, limit_ends=pending.limit_ends)
+            tx = self.tx
+            if not tx.act(SYSTEM, swept, sweeper.tell_light(tx, tx.record())):
+                return
 
     # --- the commands ------------------------------------------------------------------
 
+    def _act(self, actor: Actor, step: Callable[..., Any], *args: Any) -> None:
+        """Run the command handler ``step`` on this issue as ``actor``, now."""
+        tx = self.tx
+        tx.act(actor, self.t, step(tx, self.d.id, None, *args))
+
     def submit(self, actor: Actor) -> None:
-        d = self.d
-        self.ledger.open(self._holder(), d.created_at)
-        self.events.append(
+        """The intake: the row is the generator's (see the module's docstring)."""
+        d, tx = self.d, self.tx
+        tx.principal, tx.now = actor, d.created_at
+        tx.ledger.open(
+            custody.holder_of(
+                d.holding_region_code,
+                d.handling_level,
+                d.board_id,
+                d.department_id,
+                d.state.value,
+            ),
+            d.created_at,
+        )
+        tx.events.append(
             DraftEvent(
                 at=d.created_at,
                 type="SUBMITTED",
-                actor=actor,
+                actor_id=actor.account_id or None,
+                actor_name=actor.display_name,
                 from_state=None,
-                to_state=S.SUBMITTED,
+                to_state=S.SUBMITTED.value,
                 public=True,
                 payload={"channel": d.channel, "number": d.number},
                 bumps=False,
@@ -470,239 +350,65 @@ class IssueSim:
         )
 
     def accept(self) -> None:
-        to = self._move(Command.ACCEPT)
-        self._keep_custody(clock_changed=True)
-        self._start_clock(ClockKind.ASSIGN)
-        self.d.accepted_at = self.t
-        self._event("ACCEPTED", self.center, public=True, to_state=to, clock_start=True)
-        self.d.state = to
+        self._act(self.center, commands.accept)
 
     def reject(self, reason: str) -> None:
-        to = self._move(Command.REJECT)
-        self._keep_custody(clock_changed=True)
-        d = self.d
-        d.reason, d.closed_at = reason, self.t
-        self._stop_clock()
-        self._event("REJECTED", self.center, public=True, to_state=to, message=reason)
-        d.state = to
+        self._act(self.center, commands.reject, reason)
 
     def route_out(self, category: str, tags: list[str]) -> None:
         """Triage into a guided category: leaves for its dedicated route."""
-        to = self._move(Command.ROUTE_OUT)
-        zh, en = DEDICATED_ROUTES[category]
-        self._keep_custody(clock_changed=True)
-        d = self.d
-        d.category, d.tags, d.route, d.closed_at = category, tags, zh, self.t
-        self._stop_clock()
-        payload = {"category": category, "route": {"zh": zh, "en": en}}
-        self._event(
-            "ROUTED_OUT", self.center, public=True, to_state=to, message=zh, payload=payload
-        )
-        d.state = to
+        assert category in DEDICATED_ROUTES
+        self._act(self.center, commands.triage, Category(category), tags)
 
     def triage(self, category: str, tags: list[str], unit: Unit | None = None) -> None:
         """Classify; with a unit, assign in the same command (one version bump)."""
-        self._move(Command.TRIAGE)
-        payload = {"category": category, "tags": tags}
-        self._event("TRIAGED", self.center, public=False, payload=payload, bumps=unit is None)
-        self.d.category, self.d.tags = category, tags
-        if unit is not None:
-            self.assign(unit, category)
+        board_id, department_id = unit.ids if unit is not None else (None, None)
+        self._act(self.center, commands.triage, Category(category), tags, board_id, department_id)
 
-    def assign(self, unit: Unit, category: str | None = None) -> None:
-        to = self._move(Command.ASSIGN)
-        d = self.d
-        started = d.clock_kind in (ClockKind.ASSIGN.value, None)
-        self._keep_custody(level=HandlingLevel.BOARD.value, clock_changed=started)
-        if started:
-            # Handing back and re-assigning does not reset the reply limit.
-            d.assign_overdue = is_late(self.t, d.due_at) if d.clock_kind else False
-            self._start_clock(ClockKind.REPLY, category)
-        d.board_id = unit.id if unit.kind == "board" else None
-        d.department_id = unit.id if unit.kind == "department" else None
-        d.assigned_at = self.t
-        d.handling_level = HandlingLevel.BOARD.value
-        payload = {"boardId": unit.id} if unit.kind == "board" else {"departmentId": unit.id}
-        self._event(
-            "ASSIGNED", self.center, public=True, to_state=to, payload=payload, clock_start=started
-        )
-        d.state = to
+    def assign(self, unit: Unit) -> None:
+        self._act(self.center, commands.assign, *unit.ids)
 
     def start(self, unit: Unit) -> None:
-        to = self._move(Command.START)
-        self.d.started_at = self.t
-        self._event("STARTED", unit.actor, public=True, to_state=to)
-        self.d.state = to
+        self._act(unit.actor, commands.start)
 
     def note(self, actor: Actor, text: str, public: bool) -> None:
-        self._move(Command.NOTE)
-        kind = "NOTE" if public else "NOTE_INTERNAL"
-        self._event("NOTE", actor, public=public, message=text, optional=kind)
+        self._act(actor, commands.add_note, text, public)
 
     def hand_back(self, unit: Unit, reason: str) -> None:
-        to = self._move(Command.HAND_BACK)
-        d = self.d
-        payload = {"boardId": d.board_id, "departmentId": d.department_id}
-        self._keep_custody(level=HandlingLevel.CENTER.value)
-        d.board_id = d.department_id = None
-        d.handling_level = HandlingLevel.CENTER.value
-        self._event(
-            "HANDED_BACK", unit.actor, public=False, to_state=to, message=reason, payload=payload
-        )
-        d.state = to
+        self._act(unit.actor, commands.hand_back, reason)
 
     def resolve(self, actor: Actor, reply: str) -> None:
-        to = self._move(Command.RESOLVE)
-        self._keep_custody(clock_changed=True)
-        d = self.d
-        d.overdue = d.overdue or (d.clock_kind is not None and is_late(self.t, d.due_at))
-        d.resolved_at, d.reply = self.t, reply
-        d.rating = d.rated_at = None
-        self._stop_clock()
-        self._event(
-            "RESOLVED",
-            actor,
-            public=True,
-            to_state=to,
-            message=reply,
-            payload={"overdue": d.overdue},
-        )
-        d.state = to
+        self._act(actor, commands.resolve, reply)
 
     def rate(self, grade: RatingGrade, comment: str | None) -> None:
-        self._move(Command.RATE)
-        to = after_rating(grade)
-        d = self.d
-        assert d.resolved_at is not None
-        holder = self._holder()
-        resolutions = sum(1 for e in self.events if e.type in ("RESOLVED", "SETTLED_IN_CHANNEL"))
-        self.ratings.append(
-            (
-                d.id,
-                max(1, resolutions),
-                d.resolved_at,
-                holder.region_code,
-                holder.board_id,
-                holder.department_id,
-                grade.value,
-                comment,
-                self.enterprise.account_id,
-                self.t,
-            )
-        )
-        d.rating, d.rating_comment, d.rated_at = grade.value, comment, self.t
-        if to is S.CLOSED:
-            d.closed_at = self.t
-        else:
-            self._keep_custody(clock_changed=True)
-            d.reopen_count += 1
-            self._start_clock(ClockKind.ASSIGN)
-        payload = {"grade": grade.value}
-        self._event(
-            "RATED",
-            self.enterprise,
-            public=True,
-            to_state=to,
-            message=comment,
-            payload=payload,
-            clock_start=to is S.REOPENED,
-        )
-        d.state = to
+        self._act(self.enterprise, commands.rate, grade, comment)
 
     def default_close(self) -> None:
-        """The sweeper closes an issue left unrated through the rating window."""
+        """The sweeper's pass that finds the issue left unrated through the rating window."""
         d = self.d
         assert d.state is S.RESOLVED and d.resolved_at is not None
         due = d.resolved_at + self.rating_window
         self.wait_until(due + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS))
-        to = self._move(Command.CLOSE)
-        d.closed_at = self.t
-        self._event(
-            "CLOSED",
-            SYSTEM,
-            public=True,
-            to_state=to,
-            message=vocab.DEFAULT_CLOSE_MESSAGE,
-            payload={"defaultGood": True},
-        )
-        d.state = to
+        tx = self.tx
+        tx.act(SYSTEM, self.t, sweeper.close_unrated(tx, tx.record()))
 
     def urge(self) -> None:
-        self._move(Command.URGE)
-        self.d.last_urged_at = self.t
-        self.d.urge_count += 1
-        self._event("URGED", self.enterprise, public=True, optional="URGED")
+        self._act(self.enterprise, commands.urge)
 
     def reopen(self, actor: Actor, reason: str) -> None:
-        to = self._move(Command.REOPEN)
-        d = self.d
-        self._keep_custody(clock_changed=True)
-        self._start_clock(ClockKind.ASSIGN)
-        d.reopen_count += 1
-        d.closed_at, d.reason = None, reason
-        self._event("REOPENED", actor, public=True, to_state=to, message=reason, clock_start=True)
-        d.state = to
+        self._act(actor, commands.reopen, reason)
 
-    def escalate(self, reason: str, center: Actor, limits: Callable[[str | None], Limits]) -> None:
-        """To the holding region's direct parent (``tiers.escalate``): the parent's center
-        gets it back in ACCEPTED, unassigned, with a fresh assign limit by its own rules."""
-        d = self.d
-        target = escalation_target(
-            d.holding_region_code,
-            HandlingLevel(d.handling_level),
-            d.delegated_from_region_code,
-            None,
-        )
-        parent = target.region
-        assert parent is not None, "the province escalates to its task force, not modelled"
-        to = self._move(Command.ESCALATE)
-        self._keep_custody(parent, HandlingLevel.PARENT_TIER.value, clock_changed=True)
-        payload = {"from": d.holding_region_code, "to": parent}
-        lower = self.center
-        self.limits, self.center = limits, center
-        self._start_clock(ClockKind.ASSIGN)
-        d.holding_region_code = parent
-        d.handling_level = HandlingLevel.PARENT_TIER.value
-        d.board_id = d.department_id = None
-        d.escalation_count += 1
-        self._event("ESCALATED", lower, public=True, to_state=to, message=reason, payload=payload)
-        d.state = to
+    def escalate(self, reason: str, center: Actor) -> None:
+        """To the holding region's direct parent, whose center (``center``) takes over."""
+        self._act(self.center, tiers.escalate, reason, None)
+        self.center = center
 
     def delegate(
-        self,
-        to_region: str,
-        due_at: dt.datetime,
-        reason: str | None,
-        center: Actor,
-        limits: Callable[[str | None], Limits],
+        self, to_region: str, due_at: dt.datetime, reason: str | None, center: Actor
     ) -> None:
-        """Down to a region under the holder (``tiers.delegate``): that region's center gets
-        it in ACCEPTED, unassigned, with a reply limit ending at ``due_at``, which must lie
-        within the holder's own running limit."""
-        d = self.d
-        holder = d.holding_region_code
-        assert is_delegation_target(holder, to_region), "not below the holder"
-        own_due = d.due_at if d.clock_kind is not None else None
-        check_delegation_deadline(self.t, due_at, own_due)
-        to = self._move(Command.DELEGATE)
-        self._keep_custody(to_region, HandlingLevel.CENTER.value, clock_changed=True)
-        upper = self.center
-        self.limits, self.center = limits, center
-        d.holding_region_code, d.delegated_from_region_code = to_region, holder
-        d.handling_level = HandlingLevel.CENTER.value
-        d.board_id = d.department_id = None
-        self._set_clock(started(ClockKind.REPLY, window_until(self.t, due_at)))
-        payload = {"from": holder, "to": to_region, "dueAt": due_at.isoformat()}
-        self._event(
-            "DELEGATED",
-            upper,
-            public=True,
-            to_state=to,
-            message=reason,
-            payload=payload,
-            clock_start=True,
-        )
-        d.state = to
+        """Down to ``to_region`` under the holder, whose center (``center``) takes over."""
+        self._act(self.center, tiers.delegate, to_region, due_at, reason)
+        self.center = center
 
     def merge_into(self, primary: IssueSim, reason: str | None) -> None:
         """Fold this issue into ``primary`` (``learning.merge``), both held by the same
@@ -713,26 +419,15 @@ class IssueSim:
         primary_state = primary.state_at(at)
         assert primary_state in OPEN_STATES, "the primary must be open"
         assert primary.holder_at(at) == d.holding_region_code, "merged across scopes"
-        to = self._move(Command.MERGE)
-        self._keep_custody(clock_changed=True)
-        d.merged_into_id, d.closed_at = p.id, at
-        self._stop_clock()
-        self._event(
-            "MERGED",
-            self.center,
-            public=True,
-            to_state=to,
-            message=f"与问题 {p.number} 合并办理",
-            payload={"primaryId": p.id, "primary": p.number, "reason": reason},
-        )
-        d.state = to
-        folded = {"id": d.id, "number": d.number, "enterpriseId": d.enterprise_id, "title": d.title}
+        tx = self.tx
+        folded = tx.act(self.center, at, fold_into(tx, tx.record(), primary.tx.record(), reason))
         merged_in = DraftEvent(
             at=at,
             type="MERGED_IN",
-            actor=self.center,
-            from_state=primary_state,
-            to_state=primary_state,
+            actor_id=self.center.account_id or None,
+            actor_name=self.center.display_name,
+            from_state=primary_state.value,
+            to_state=primary_state.value,
             public=False,
             message=reason,
             payload={"duplicates": [folded]},
@@ -747,9 +442,10 @@ class IssueSim:
                     DraftEvent(
                         at=e.at,
                         type="PRIMARY_RESOLVED",
-                        actor=e.actor,
-                        from_state=S.MERGED,
-                        to_state=S.MERGED,
+                        actor_id=e.actor_id,
+                        actor_name=e.actor_name,
+                        from_state=S.MERGED.value,
+                        to_state=S.MERGED.value,
                         public=True,
                         message=e.message,
                         payload={"primaryId": p.id, "primary": p.number},
@@ -769,8 +465,9 @@ class IssueSim:
 
     def holder_at(self, at: dt.datetime) -> str | None:
         """The region holding the issue at ``at`` (its custody ledger)."""
-        index = custody.span_at(self.ledger.spans, at)
-        return None if index is None else self.ledger.spans[index].holder.region_code
+        spans = self.ledger.spans
+        index = custody.span_at(spans, at)
+        return None if index is None else spans[index].holder.region_code
 
     # --- the end -------------------------------------------------------------------------
 
@@ -804,54 +501,8 @@ class IssueSim:
             d.light_notified = lights[-1].payload["light"] if lights else None
 
     def issue_row(self) -> tuple[Any, ...]:
-        d = self.d
-        return (
-            d.id,
-            d.number,
-            d.title,
-            d.content,
-            d.enterprise_id,
-            d.origin_region_code,
-            d.holding_region_code,
-            d.channel,
-            d.proactive,
-            d.external_id,
-            d.category,
-            d.tags,
-            d.board_id,
-            d.department_id,
-            d.handling_level,
-            d.state.value,
-            d.route,
-            d.version,
-            d.submitted_by,
-            d.created_at,
-            d.updated_at,
-            d.accepted_at,
-            d.assigned_at,
-            d.started_at,
-            d.clock_kind,
-            d.clock_started_at,
-            d.warn_at,
-            d.due_at,
-            d.light_notified,
-            d.assign_overdue,
-            d.resolved_at,
-            d.reply,
-            d.overdue,
-            d.closed_at,
-            d.rating,
-            d.rating_comment,
-            d.rated_at,
-            d.last_urged_at,
-            d.urge_count,
-            d.reopen_count,
-            d.merged_into_id,
-            d.reason,
-            d.delegated_from_region_code,
-            d.escalation_count,
-            d.delegation_return_count,
-        )
+        row: tuple[Any, ...] = _ISSUE_ROW(self.d)
+        return row
 
     def custody_rows(self) -> list[tuple[Any, ...]]:
         issue_id = self.d.id
@@ -871,7 +522,7 @@ class IssueSim:
         ]
 
     def rating_rows(self) -> list[tuple[Any, ...]]:
-        return list(self.ratings)
+        return [tuple(r[name] for name in RATING_COLUMNS) for r in self.tx.ratings]
 
     def event_rows(self) -> list[tuple[Any, ...]]:
         issue_id = self.d.id
@@ -879,8 +530,8 @@ class IssueSim:
             (
                 issue_id,
                 e.at,
-                e.actor.account_id,
-                e.actor.name,
+                e.actor_id,
+                e.actor_name,
                 e.type,
                 e.from_state,
                 e.to_state,
@@ -1105,7 +756,7 @@ def plot_rejected(s: IssueSim, story: Story) -> None:
 def plot_escalated(s: IssueSim, story: Story) -> None:
     """Beyond the tier: escalated to the parent tier, which assigns and resolves it."""
     rng = s.rng
-    assert story.upper_unit and story.upper_center and story.upper_limits
+    assert story.upper_unit and story.upper_center
     triaged = rng.random() < 0.5
     _submit(s, story, classified=not triaged)
     _accept(s)
@@ -1113,7 +764,7 @@ def plot_escalated(s: IssueSim, story: Story) -> None:
         s.wait(lognormal_hours(rng, 2.0, 1.0))
         s.triage(story.category, story.tags)
     s.wait(lognormal_hours(rng, 20.0, 0.8))
-    s.escalate(rng.choice(vocab.ESCALATE_REASONS), story.upper_center, story.upper_limits)
+    s.escalate(rng.choice(vocab.ESCALATE_REASONS), story.upper_center)
     s.wait(_assign_delay(rng))
     s.assign(story.upper_unit)
     resolve_at = s.t + dt.timedelta(hours=_reply_span(rng))
@@ -1129,18 +780,18 @@ def plot_delegated(s: IssueSim, story: Story) -> None:
     """Escalated to the parent tier, whose center hands it back down to the tier it came
     from with a deadline inside its own (交办); that tier assigns and resolves it."""
     rng = s.rng
-    assert story.upper_center and story.upper_limits and story.unit is not None
+    assert story.upper_center and story.unit is not None
     _submit(s, story, classified=True)
     _accept(s)
     s.wait(lognormal_hours(rng, 20.0, 0.8))
-    town, town_center, town_limits = s.d.holding_region_code, s.center, s.limits
-    s.escalate(rng.choice(vocab.ESCALATE_REASONS), story.upper_center, story.upper_limits)
+    town, town_center = s.d.holding_region_code, s.center
+    s.escalate(rng.choice(vocab.ESCALATE_REASONS), story.upper_center)
     own_due = s.d.due_at
     assert own_due is not None
     # Decided within the parent's own assignment limit, the deadline inside it.
     s.wait((own_due - s.t).total_seconds() / 3600 * rng.uniform(0.05, 0.6))
     due = s.t + (own_due - s.t) * rng.uniform(0.6, 1.0)
-    s.delegate(town, due, rng.choice(vocab.DELEGATE_REASONS), town_center, town_limits)
+    s.delegate(town, due, rng.choice(vocab.DELEGATE_REASONS), town_center)
     s.wait((due - s.t).total_seconds() / 3600 * rng.uniform(0.05, 0.4))
     s.assign(story.unit)
     # The delegated deadline is short: about a quarter of the replies come after it.

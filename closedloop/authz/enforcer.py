@@ -8,7 +8,7 @@ from importlib import resources
 import casbin
 
 from closedloop.authz.roles import Action, Principal, Role, Target
-from closedloop.domain.regions import relation
+from closedloop.domain.regions import Relation, relation
 
 
 @lru_cache
@@ -33,11 +33,19 @@ def allowed_targets(role: Role, action: Action) -> frozenset[Target]:
     return frozenset(target for target in Target if allowed(role, action, target))
 
 
+_TARGET_OF = {r: Target(r.value) for r in Relation}
+
+
+def relation_target(principal_region: str, region_code: str) -> Target:
+    """The policy's target for ``region_code`` seen from ``principal_region``."""
+    return _TARGET_OF[relation(principal_region, region_code)]
+
+
 def region_target(principal: Principal, region_code: str) -> Target:
     """How a region relates to the principal (an enterprise is placed at its own region)."""
     if principal.region_code is None:
         return Target.UNRELATED
-    return Target(relation(principal.region_code, region_code).value)
+    return relation_target(principal.region_code, region_code)
 
 
 def can(principal: Principal, action: Action, target: Target) -> bool:

@@ -34,18 +34,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from closedloop.domain.issues import FINAL_STATES, WAITING_FOR_CENTER, HandlingLevel, IssueState
+from closedloop.domain.issues import FINAL_STATES, WAITING_FOR_CENTER, HandlingLevel
 from closedloop.domain.sla import is_late
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
+class Holder(NamedTuple):
+    """Who holds an issue: a tier's center or level, or a board or department of it (a
+    named tuple: built for every change of every issue, here and in the data generator)."""
+
     region_code: str
     handling_level: str
     board_id: int | None = None
     department_id: int | None = None
+
+
+_CENTER, _BOARD = HandlingLevel.CENTER.value, HandlingLevel.BOARD.value
 
 
 def holder_of(
@@ -55,14 +60,10 @@ def holder_of(
     department_id: int | None,
     state: str,
 ) -> Holder:
-    """C1: who holds an issue with these columns."""
-    if IssueState(state) in WAITING_FOR_CENTER:
-        level = (
-            HandlingLevel.CENTER.value
-            if handling_level == HandlingLevel.BOARD.value
-            else handling_level
-        )
-        return Holder(region_code, level)
+    """C1: who holds an issue with these columns (enumerations as text or as members: a
+    StrEnum member is its text)."""
+    if state in WAITING_FOR_CENTER:
+        return Holder(region_code, _CENTER if handling_level == _BOARD else handling_level)
     return Holder(region_code, handling_level, board_id, department_id)
 
 
@@ -75,7 +76,7 @@ def holder_after(
     state: str,
 ) -> Holder:
     """C1: who holds an issue after a change to these columns (held until now by ``before``)."""
-    if IssueState(state) in FINAL_STATES:
+    if state in FINAL_STATES:
         return before
     return holder_of(region_code, handling_level, board_id, department_id, state)
 

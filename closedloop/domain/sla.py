@@ -12,6 +12,7 @@ span (``yellow_point``), red at the limit (``light``); an act after the limit is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -28,6 +29,54 @@ YELLOW_AT = Fraction(2, 3)
 class TimeLimit:
     days: int
     working_days: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A rule's two limits: from acceptance to assignment, and from assignment to the reply."""
+
+    assign: TimeLimit
+    reply: TimeLimit
+
+    def of(self, kind: ClockKind) -> TimeLimit:
+        return self.assign if kind is ClockKind.ASSIGN else self.reply
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    """A row of ``time_limit_rule``: for a region's subtree (``None``: everywhere) and a
+    category (``None``: any)."""
+
+    region_code: str | None
+    category: str | None
+    assign_days: int
+    reply_days: int
+    working_days: bool
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            TimeLimit(self.assign_days, self.working_days),
+            TimeLimit(self.reply_days, self.working_days),
+        )
+
+
+DEFAULT_RULE = LimitRule(None, None, 2, 15, False)
+
+
+def limits_for(rules: Iterable[LimitRule], region_code: str, category: str | None) -> Limits:
+    """The limits of the most specific rule that applies: the longest region prefix first,
+    then a rule of the category before one for any; none applies: ``DEFAULT_RULE``."""
+    best, best_rank = DEFAULT_RULE, (-1, -1)
+    for rule in rules:
+        if rule.region_code is not None and not region_code.startswith(rule.region_code):
+            continue
+        if rule.category is not None and rule.category != category:
+            continue
+        rank = (len(rule.region_code or ""), 0 if rule.category is None else 1)
+        if rank > best_rank:
+            best, best_rank = rule, rank
+    return best.limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +157,18 @@ def light(now: dt.datetime, warn_at: dt.datetime, due_at: dt.datetime) -> Light:
     if reached(now, warn_at):
         return Light.YELLOW
     return Light.GREEN
+
+
+# The order of the lights the sweeper tells (none told yet counts as green).
+_RANK = {None: 0, Light.GREEN.value: 0, Light.YELLOW.value: 1, Light.RED.value: 2}
+
+
+def light_to_tell(current: Light | None, told: str | None) -> Light | None:
+    """The light to tell now: the current one when it is worse than the last one told
+    (``None``: nothing new; lights are told as they worsen, never back)."""
+    if current is None or _RANK[current.value] <= _RANK[told]:
+        return None
+    return current
 
 
 def running_limit(

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from closedloop.authz.enforcer import allowed_targets
+from closedloop.authz.enforcer import allowed_targets, relation_target
 from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
-from closedloop.domain.regions import ancestors, relation, subtree_upper_bound
+from closedloop.domain.regions import ancestors, subtree_upper_bound
 
 REGION_TARGETS = (Target.SELF, Target.DESCENDANT, Target.ANCESTOR, Target.UNRELATED)
 
@@ -124,8 +124,8 @@ def issue_targets(
         return
     if holding_region == region and _in_unit(p, board_id, department_id):
         yield Target.ASSIGNED
-    yield Target(relation(region, origin_region).value)
-    yield Target(relation(region, holding_region).value)
+    yield relation_target(region, origin_region)
+    yield relation_target(region, holding_region)
 
 
 def _in_unit(p: Principal, board_id: int | None, department_id: int | None) -> bool:
@@ -196,4 +196,4 @@ def issue_target(
         return Target.UNRELATED
     if holding_region == p.region_code and _in_unit(p, board_id, department_id):
         return Target.ASSIGNED
-    return Target(relation(p.region_code, holding_region).value)
+    return relation_target(p.region_code, holding_region)

@@ -10,11 +10,16 @@ import pytest
 from closedloop.domain.issues import ClockKind, Light
 from closedloop.domain.sla import (
     CHINA,
+    DEFAULT_RULE,
+    LimitRule,
+    Limits,
     TimeLimit,
     Window,
     add_days,
     is_late,
     light,
+    light_to_tell,
+    limits_for,
     reached,
     running_light,
     running_limit,
@@ -156,3 +161,59 @@ def test_the_clock_columns() -> None:
         "light_notified": None,
     }
     assert stopped() == {"clock_kind": None}
+
+
+RULES = (
+    LimitRule(None, None, 3, 20, False),  # the province-wide default
+    LimitRule(None, "APPEAL", 1, 10, False),  # a category anywhere
+    LimitRule("3305", None, 2, 12, True),  # a city's own rule, in working days
+    LimitRule("330521", None, 2, 5, False),  # a county's, more specific than its city's
+    LimitRule("3305", "APPEAL", 4, 8, False),  # the city's rule for a category
+)
+
+
+def days(assign: int, reply: int, working: bool = False) -> Limits:
+    return Limits(TimeLimit(assign, working), TimeLimit(reply, working))
+
+
+@pytest.mark.parametrize(
+    ("rules", "region", "category", "expected"),
+    [
+        ((), "330521", None, DEFAULT_RULE.limits),  # no rule at all: the built-in default
+        (RULES, "3306", None, days(3, 20)),  # only the province-wide rule applies
+        (RULES, "3306", "APPEAL", days(1, 10)),  # a category beats "any" at the same depth
+        (RULES, "330522", None, days(2, 12, True)),  # the city's rule below it
+        (RULES, "330521102", None, days(2, 5)),  # the longest prefix wins
+        (RULES, "330521102", "APPEAL", days(2, 5)),  # ... even over a category higher up
+        (RULES, "330522", "APPEAL", days(4, 8)),  # the city's category rule
+        (RULES, "33052", "APPEAL", days(4, 8)),  # a prefix, not a parent, decides
+    ],
+)
+def test_limits_for(
+    rules: tuple[LimitRule, ...], region: str, category: str | None, expected: Limits
+) -> None:
+    assert limits_for(rules, region, category) == expected
+
+
+def test_limits_of_a_clock_kind() -> None:
+    limits = days(2, 15)
+    assert (limits.of(ClockKind.ASSIGN), limits.of(ClockKind.REPLY)) == (
+        TimeLimit(2),
+        TimeLimit(15),
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "told", "tell"),
+    [
+        (Light.GREEN, None, None),
+        (Light.YELLOW, None, Light.YELLOW),
+        (Light.RED, None, Light.RED),  # straight to red when the sweeper came late
+        (Light.RED, "YELLOW", Light.RED),
+        (Light.YELLOW, "YELLOW", None),  # told already
+        (Light.YELLOW, "RED", None),  # never back (a new clock clears what was told)
+        (None, None, None),  # no clock runs
+    ],
+)
+def test_light_to_tell(current: Light | None, told: str | None, tell: Light | None) -> None:
+    assert light_to_tell(current, told) is tell

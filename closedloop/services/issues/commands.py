@@ -1,6 +1,7 @@
 """Command handlers of the issue loop. Each runs inside ``IssueCommands.run`` (one unit of
 work): it loads its issue through scope, policy and version, applies the state machine,
-and records events and notifications in the same transaction."""
+and records events and notifications in the same transaction. The handlers typed with
+``UnitOfWork`` do no I/O of their own: the data generator runs them too, on COPY buffers."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from closedloop.domain.sla import is_late, running_limit
 from closedloop.services.issues.actions import check, urge_interval
 from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
 from closedloop.services.issues.time_limits import start_clock
-from closedloop.services.issues.unit_of_work import CommandTx
+from closedloop.services.issues.unit_of_work import CommandTx, UnitOfWork
 from closedloop.services.learning.merging import tell_merged_reporters
 from closedloop.services.learning.similar import write_keys
 
@@ -241,7 +242,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
 # --- the center ----------------------------------------------------------------------
 
 
-async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
+async def accept(tx: UnitOfWork, issue_id: int, version: int) -> int:
     issue = await tx.load_for(Action.ISSUE_ACCEPT, issue_id, version)
     to = tx.next_state(Command.ACCEPT, issue)
     clock = await start_clock(tx, issue, ClockKind.ASSIGN)
@@ -251,7 +252,7 @@ async def accept(tx: CommandTx, issue_id: int, version: int) -> int:
     return issue.id
 
 
-async def reject(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+async def reject(tx: UnitOfWork, issue_id: int, version: int, reason: str) -> int:
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_REJECT, issue_id, version)
     check(Command.REJECT, issue, tx.now, tx.settings)
@@ -264,16 +265,8 @@ async def reject(tx: CommandTx, issue_id: int, version: int, reason: str) -> int
     return issue.id
 
 
-async def _unit_in(tx: CommandTx, table: sa.Table, unit_id: int, region: str) -> int | None:
-    row = await tx.conn.execute(
-        sa.select(table.c.id).where(table.c.id == unit_id, table.c.region_code == region)
-    )
-    found = row.scalar_one_or_none()
-    return int(found) if found is not None else None
-
-
 async def _assign(
-    tx: CommandTx,
+    tx: UnitOfWork,
     issue: IssueRecord,
     board_id: int | None,
     department_id: int | None,
@@ -283,12 +276,9 @@ async def _assign(
     if (board_id is None) == (department_id is None):
         raise IssueCommandError(E.REQUIRED, "boardId", "exactly one of boardId, departmentId")
     region = issue.holding_region_code
-    if board_id is not None and await _unit_in(tx, t.board, board_id, region) is None:
+    if board_id is not None and not await tx.unit_in("board", board_id, region):
         raise IssueCommandError(E.BOARD_NOT_FOUND, "boardId")
-    if (
-        department_id is not None
-        and await _unit_in(tx, t.department, department_id, region) is None
-    ):
+    if department_id is not None and not await tx.unit_in("department", department_id, region):
         raise IssueCommandError(E.DEPARTMENT_NOT_FOUND, "departmentId")
     to = tx.next_state(Command.ASSIGN, issue)
     changes: dict[str, Any] = dict(extra or {})
@@ -318,7 +308,7 @@ async def _assign(
 
 
 async def assign(
-    tx: CommandTx, issue_id: int, version: int, board_id: int | None, department_id: int | None
+    tx: UnitOfWork, issue_id: int, version: int, board_id: int | None, department_id: int | None
 ) -> int:
     issue = await tx.load_for(Action.ISSUE_ASSIGN, issue_id, version)
     await _assign(tx, issue, board_id, department_id)
@@ -326,7 +316,7 @@ async def assign(
 
 
 async def triage(
-    tx: CommandTx,
+    tx: UnitOfWork,
     issue_id: int,
     version: int,
     category: Category,
@@ -382,7 +372,7 @@ async def triage(
 # --- boards and departments ----------------------------------------------------------
 
 
-async def start(tx: CommandTx, issue_id: int, version: int) -> int:
+async def start(tx: UnitOfWork, issue_id: int, version: int) -> int:
     issue = await tx.load_for(Action.ISSUE_START, issue_id, version)
     to = tx.next_state(Command.START, issue)
     await tx.update(issue, state=to, started_at=tx.now)
@@ -390,7 +380,7 @@ async def start(tx: CommandTx, issue_id: int, version: int) -> int:
     return issue.id
 
 
-async def add_note(tx: CommandTx, issue_id: int, version: int, text: str, public: bool) -> int:
+async def add_note(tx: UnitOfWork, issue_id: int, version: int, text: str, public: bool) -> int:
     text = required_text(text, "text", 5000)
     issue = await tx.load_for(Action.ISSUE_NOTE, issue_id, version)
     tx.next_state(Command.NOTE, issue)
@@ -399,7 +389,7 @@ async def add_note(tx: CommandTx, issue_id: int, version: int, text: str, public
     return issue.id
 
 
-async def hand_back(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+async def hand_back(tx: UnitOfWork, issue_id: int, version: int, reason: str) -> int:
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_HAND_BACK, issue_id, version)
     to = tx.next_state(Command.HAND_BACK, issue)
@@ -424,7 +414,7 @@ async def hand_back(tx: CommandTx, issue_id: int, version: int, reason: str) -> 
     return issue.id
 
 
-async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int:
+async def resolve(tx: UnitOfWork, issue_id: int, version: int, reply: str) -> int:
     reply = required_text(reply, "reply")
     issue = await tx.load_for(Action.ISSUE_RESOLVE, issue_id, version)
     to = tx.next_state(Command.RESOLVE, issue)
@@ -452,7 +442,7 @@ async def resolve(tx: CommandTx, issue_id: int, version: int, reply: str) -> int
 # --- the enterprise ------------------------------------------------------------------
 
 
-async def urge(tx: CommandTx, issue_id: int, version: int) -> int:
+async def urge(tx: UnitOfWork, issue_id: int, version: int) -> int:
     issue = await tx.load_for(Action.ISSUE_URGE, issue_id, version)
     tx.next_state(Command.URGE, issue)
     interval = urge_interval(tx.settings)
@@ -467,18 +457,11 @@ async def urge(tx: CommandTx, issue_id: int, version: int) -> int:
 
 
 async def _keep_rating(
-    tx: CommandTx, issue: IssueRecord, grade: RatingGrade, comment: str | None
+    tx: UnitOfWork, issue: IssueRecord, grade: RatingGrade, comment: str | None
 ) -> None:
     """Every rating stays on record (``issue_rating``): the resolution it rates (ordinal and
     time) and the holder that resolved it, whatever happens to the issue afterwards."""
-    e = t.issue_event.c
-    resolutions = (
-        await tx.conn.execute(
-            sa.select(sa.func.count()).where(
-                e.issue_id == issue.id, e.type.in_(("RESOLVED", "SETTLED_IN_CHANNEL"))
-            )
-        )
-    ).scalar_one()
+    resolutions = await tx.resolutions(issue.id)
     holder = holder_of(
         issue.holding_region_code,
         issue.handling_level.value,
@@ -487,24 +470,24 @@ async def _keep_rating(
         issue.state.value,
     )
     assert issue.resolved_at is not None  # only a resolved issue is rated
-    await tx.conn.execute(
-        t.issue_rating.insert().values(
-            issue_id=issue.id,
-            resolution=max(1, int(resolutions)),
-            resolved_at=issue.resolved_at,
-            region_code=holder.region_code,
-            board_id=holder.board_id,
-            department_id=holder.department_id,
-            grade=grade.value,
-            comment=comment,
-            rated_by=tx.principal.account_id,
-            rated_at=tx.now,
-        )
+    await tx.record_rating(
+        {
+            "issue_id": issue.id,
+            "resolution": max(1, resolutions),
+            "resolved_at": issue.resolved_at,
+            "region_code": holder.region_code,
+            "board_id": holder.board_id,
+            "department_id": holder.department_id,
+            "grade": grade.value,
+            "comment": comment,
+            "rated_by": tx.principal.account_id,
+            "rated_at": tx.now,
+        }
     )
 
 
 async def rate(
-    tx: CommandTx, issue_id: int, version: int, grade: RatingGrade, comment: str | None
+    tx: UnitOfWork, issue_id: int, version: int, grade: RatingGrade, comment: str | None
 ) -> int:
     issue = await tx.load_for(Action.ISSUE_RATE, issue_id, version)
     tx.next_state(Command.RATE, issue)
@@ -537,7 +520,7 @@ async def rate(
     return issue.id
 
 
-async def reopen(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+async def reopen(tx: UnitOfWork, issue_id: int, version: int, reason: str) -> int:
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_REOPEN, issue_id, version)
     to = tx.next_state(Command.REOPEN, issue)

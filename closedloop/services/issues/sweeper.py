@@ -13,18 +13,18 @@ from closedloop.authz.roles import Principal
 from closedloop.db import tables as t
 from closedloop.db import time_limits
 from closedloop.db.database import Database
+from closedloop.domain import sla
 from closedloop.domain.clock import Clock
-from closedloop.domain.issues import IssueState, Light
-from closedloop.domain.sla import light
+from closedloop.domain.issues import Command, IssueState, Light
 from closedloop.services.evaluation import rollup
 from closedloop.services.event_bus import publish
 from closedloop.services.issues.records import IssueRecord
-from closedloop.services.issues.unit_of_work import SYSTEM_ACTOR, CommandTx
+from closedloop.services.issues.unit_of_work import SYSTEM_ACTOR, CommandTx, UnitOfWork
 from closedloop.settings import Settings
 
 SYSTEM = Principal(account_id=None, username=None, display_name=SYSTEM_ACTOR, role=None)
 BATCH = 500
-RANK = {None: 0, Light.GREEN.value: 0, Light.YELLOW.value: 1, Light.RED.value: 2}
+DEFAULT_CLOSE_MESSAGE = "评价期满未评价，默认好评"
 
 
 @dataclass
@@ -59,32 +59,7 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
             .with_for_update(skip_locked=True)
         )
         for row in changed.mappings().all():
-            issue = IssueRecord.from_row(row)
-            assert issue.warn_at is not None and issue.due_at is not None
-            current = light(now, issue.warn_at, issue.due_at)
-            if RANK[current.value] <= RANK[issue.light_notified]:
-                continue
-            # Not a user-visible change of the issue: no version bump, no conflicts caused.
-            await conn.execute(
-                t.issue.update().where(c.id == issue.id).values(light_notified=current.value)
-            )
-            await tx.event(
-                issue,
-                "LIGHT_CHANGED",
-                public=False,
-                payload={
-                    "light": current.value,
-                    "clock": issue.clock_kind.value if issue.clock_kind else None,
-                    "dueAt": issue.due_at.isoformat(),
-                },
-            )
-            word = "黄灯预警" if current is Light.YELLOW else "红灯超时"
-            await tx.notify_handler(
-                issue,
-                f"ISSUE_LIGHT_{current.value}",
-                f"问题（{issue.number}）{word}，办理时限 {issue.due_at.isoformat()}",
-            )
-            report.lights += 1
+            report.lights += await tell_light(tx, IssueRecord.from_row(row))
         window = dt.timedelta(days=settings.rating_window_days)
         unrated = await conn.execute(
             sa.select(t.issue)
@@ -94,18 +69,55 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
             .with_for_update(skip_locked=True)
         )
         for row in unrated.mappings().all():
-            issue = IssueRecord.from_row(row)
-            await tx.update(issue, state=IssueState.CLOSED, closed_at=now)
-            await tx.event(
-                issue,
-                "CLOSED",
-                public=True,
-                to_state=IssueState.CLOSED,
-                message="评价期满未评价，默认好评",
-                payload={"defaultGood": True},
-            )
+            await close_unrated(tx, IssueRecord.from_row(row))
             report.closed += 1
         await publish(conn, tx.touched)
         await conn.commit()
     report.rollup_slices = await rollup.refresh(db)
     return report
+
+
+async def tell_light(tx: UnitOfWork, issue: IssueRecord) -> bool:
+    """The sweeper's step for one issue whose running clock may have changed light: tell
+    the light when it is worse than the one told (an internal event and the handler's
+    notice); whether it did."""
+    current = sla.light_to_tell(
+        sla.running_light(tx.now, issue.clock_kind, issue.warn_at, issue.due_at),
+        issue.light_notified,
+    )
+    if current is None:
+        return False
+    assert issue.clock_kind is not None and issue.due_at is not None
+    await tx.set_quietly(issue, light_notified=current.value)
+    await tx.event(
+        issue,
+        "LIGHT_CHANGED",
+        public=False,
+        payload={
+            "light": current.value,
+            "clock": issue.clock_kind.value,
+            "dueAt": issue.due_at.isoformat(),
+        },
+    )
+    word = "黄灯预警" if current is Light.YELLOW else "红灯超时"
+    await tx.notify_handler(
+        issue,
+        f"ISSUE_LIGHT_{current.value}",
+        f"问题（{issue.number}）{word}，办理时限 {issue.due_at.isoformat()}",
+    )
+    return True
+
+
+async def close_unrated(tx: UnitOfWork, issue: IssueRecord) -> None:
+    """The sweeper's step for a resolved issue left unrated through the rating window: it
+    is closed, and the missing rating counts as a good one."""
+    to = tx.next_state(Command.CLOSE, issue)
+    await tx.update(issue, state=to, closed_at=tx.now)
+    await tx.event(
+        issue,
+        "CLOSED",
+        public=True,
+        to_state=to,
+        message=DEFAULT_CLOSE_MESSAGE,
+        payload={"defaultGood": True},
+    )

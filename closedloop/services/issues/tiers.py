@@ -37,18 +37,13 @@ from closedloop.domain.ladder import (
 from closedloop.services.issues.actions import check
 from closedloop.services.issues.commands import required_text
 from closedloop.services.issues.time_limits import start_clock
-from closedloop.services.issues.unit_of_work import CommandTx
+from closedloop.services.issues.unit_of_work import CommandTx, UnitOfWork
 
 E = IssueErrorCode
 
 
-async def _region_exists(tx: CommandTx, code: str) -> bool:
-    row = await tx.conn.execute(sa.select(t.region.c.code).where(t.region.c.code == code))
-    return row.first() is not None
-
-
 async def escalate(
-    tx: CommandTx, issue_id: int, version: int, reason: str, to_region: str | None
+    tx: UnitOfWork, issue_id: int, version: int, reason: str, to_region: str | None
 ) -> int:
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
@@ -103,7 +98,7 @@ async def escalate(
 
 
 async def delegate(
-    tx: CommandTx,
+    tx: UnitOfWork,
     issue_id: int,
     version: int,
     to_region: str,
@@ -112,7 +107,7 @@ async def delegate(
 ) -> int:
     issue = await tx.load_for(Action.ISSUE_DELEGATE, issue_id, version)
     holder = issue.holding_region_code
-    if not is_delegation_target(holder, to_region) or not await _region_exists(tx, to_region):
+    if not is_delegation_target(holder, to_region) or not await tx.region_exists(to_region):
         raise IssueCommandError(E.DELEGATION_TARGET_INVALID, "toRegion")
     check_delegation_deadline(tx.now, due_at, sla.running_limit(issue.clock_kind, issue.due_at))
     to = tx.next_state(Command.DELEGATE, issue)
@@ -144,7 +139,7 @@ async def delegate(
     return issue.id
 
 
-async def return_delegated(tx: CommandTx, issue_id: int, version: int, reason: str) -> int:
+async def return_delegated(tx: UnitOfWork, issue_id: int, version: int, reason: str) -> int:
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_RETURN, issue_id, version)
     check(Command.RETURN, issue, tx.now, tx.settings)
@@ -181,7 +176,7 @@ async def return_delegated(tx: CommandTx, issue_id: int, version: int, reason: s
 
 
 async def coordinate(
-    tx: CommandTx, issue_id: int, version: int, level: HandlingLevel, reason: str
+    tx: UnitOfWork, issue_id: int, version: int, level: HandlingLevel, reason: str
 ) -> int:
     reason = required_text(reason, "reason", 2000)
     issue = await tx.load_for(Action.ISSUE_ESCALATE, issue_id, version)
@@ -200,7 +195,7 @@ async def coordinate(
 
 
 async def record_meeting(
-    tx: CommandTx, issue_id: int, version: int, meeting_date: dt.date, chair: str, decision: str
+    tx: UnitOfWork, issue_id: int, version: int, meeting_date: dt.date, chair: str, decision: str
 ) -> int:
     chair = required_text(chair, "chair", 100)
     decision = required_text(decision, "decision", 5000)

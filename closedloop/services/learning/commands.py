@@ -10,12 +10,13 @@ import sqlalchemy as sa
 
 from closedloop.authz.roles import Action
 from closedloop.db import tables as t
+from closedloop.domain import sla
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import OPEN_STATES, ClockKind, Command, IssueState
 from closedloop.services.issues.commands import required_text
 from closedloop.services.issues.records import IssueRecord
 from closedloop.services.issues.time_limits import start_clock
-from closedloop.services.issues.unit_of_work import CommandTx
+from closedloop.services.issues.unit_of_work import CommandTx, UnitOfWork
 from closedloop.services.learning.redaction import redact_text
 
 E = IssueErrorCode
@@ -25,6 +26,34 @@ E = IssueErrorCode
 class Duplicate:
     issue_id: int
     version: int
+
+
+async def fold_into(
+    tx: UnitOfWork, issue: IssueRecord, primary: IssueRecord, reason: str | None
+) -> dict[str, object]:
+    """One duplicate folded into ``primary``: it ends MERGED, pointing at the primary, and
+    its reporter is told. What the primary's MERGED_IN event lists of it."""
+    to = tx.next_state(Command.MERGE, issue)
+    await tx.update(issue, state=to, merged_into_id=primary.id, closed_at=tx.now, **sla.stopped())
+    await tx.event(
+        issue,
+        "MERGED",
+        public=True,
+        to_state=to,
+        message=f"与问题 {primary.number} 合并办理",
+        payload={"primaryId": primary.id, "primary": primary.number, "reason": reason},
+    )
+    await tx.notify_enterprise(
+        issue,
+        "ISSUE_MERGED",
+        f"您反映的问题（{issue.number}）与同类问题（{primary.number}）合并办理，办结后将告知您。",
+    )
+    return {
+        "id": issue.id,
+        "number": issue.number,
+        "enterpriseId": issue.enterprise_id,
+        "title": issue.title,
+    }
 
 
 async def merge(
@@ -57,31 +86,7 @@ async def merge(
             raise
         if issue.holding_region_code != primary.holding_region_code:
             raise IssueCommandError(E.MERGE_ACROSS_SCOPES, "duplicates")
-        to = tx.next_state(Command.MERGE, issue)
-        await tx.update(
-            issue, state=to, merged_into_id=primary.id, clock_kind=None, closed_at=tx.now
-        )
-        await tx.event(
-            issue,
-            "MERGED",
-            public=True,
-            to_state=to,
-            message=f"与问题 {primary.number} 合并办理",
-            payload={"primaryId": primary.id, "primary": primary.number, "reason": reason},
-        )
-        await tx.notify_enterprise(
-            issue,
-            "ISSUE_MERGED",
-            f"您反映的问题（{issue.number}）与同类问题（{primary.number}）合并办理，办结后将告知您。",
-        )
-        folded.append(
-            {
-                "id": issue.id,
-                "number": issue.number,
-                "enterpriseId": issue.enterprise_id,
-                "title": issue.title,
-            }
-        )
+        folded.append(await fold_into(tx, issue, primary, reason))
     await tx.update(primary)
     await tx.event(
         primary, "MERGED_IN", public=False, message=reason, payload={"duplicates": folded}

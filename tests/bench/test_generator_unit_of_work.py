@@ -1,12 +1,13 @@
-"""The benchmark generator writes an issue's life as the API would have written it: the
-same steps, at the same times, through the GraphQL API and through ``IssueSim``, leave the
-same issue row, timeline and custody ledger (the sweeper's light events aside: the test
-API runs no sweeper)."""
+"""The generator's unit of work (``bench.generator.unit_of_work``: COPY buffers) and the
+API's (``CommandTx``: a transaction) are two adapters of one port, driven by the same
+command handlers: the same steps at the same times leave the same issue row, timeline and
+custody ledger, through the GraphQL API and through the generator (the sweeper's light
+events aside: the test API runs no sweeper). It also covers what the generator still writes
+itself: the intake and a merge into an already simulated primary."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import random
 from typing import Any
@@ -126,17 +127,9 @@ async def test_a_delegated_life_through_the_api_and_the_generator(
     sim.wait_until(next(at))
     sim.accept()
     sim.wait_until(next(at))
-    sim.escalate(
-        "需上级部门政策支持", world.centers["330521"], functools.partial(world.limits, "330521")
-    )
+    sim.escalate("需上级部门政策支持", world.centers["330521"])
     sim.wait_until(next(at))
-    sim.delegate(
-        "330521102",
-        due,
-        "请属地核实情况后限期答复",
-        world.centers["330521102"],
-        functools.partial(world.limits, "330521102"),
-    )
+    sim.delegate("330521102", due, "请属地核实情况后限期答复", world.centers["330521102"])
     sim.wait_until(next(at))
     sim.assign(board)
     sim.wait_until(next(at))
@@ -237,9 +230,11 @@ def _sim(
         draft,
         random.Random(1),
         now,
-        functools.partial(world.limits, region),
+        world,
         world.centers[region],
-        lifecycle.Actor(enterprise_name, row["submitted_by"]),
+        lifecycle.enterprise_actor(
+            row["enterprise_id"], region, enterprise_name, row["submitted_by"]
+        ),
         dt.timedelta(days=world.rating_window_days),
     )
 
