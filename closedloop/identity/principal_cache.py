@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import cachetools
+
 from closedloop.authz.roles import Principal
 
 MAX_ENTRIES = 10_000
@@ -21,8 +23,8 @@ Loader = Callable[[str], Awaitable[Principal | None]]
 
 class PrincipalCache:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._entries: dict[str, Principal | None] = {}
-        self._max = max_entries
+        # The least recently used account goes first when it is full.
+        self._entries: cachetools.LRUCache[str, Principal | None] = cachetools.LRUCache(max_entries)
         self._generation = 0  # counts invalidations
 
     def __len__(self) -> int:
@@ -37,8 +39,6 @@ class PrincipalCache:
         generation = self._generation
         found = await load(username)
         if live and generation == self._generation:
-            if len(self._entries) >= self._max:
-                del self._entries[next(iter(self._entries))]  # the oldest entry
             self._entries[username] = found
         return found
 

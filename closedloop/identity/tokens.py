@@ -17,6 +17,7 @@ import datetime as dt
 import time
 from typing import Any
 
+import cachetools
 import httpx
 import jwt
 
@@ -101,16 +102,14 @@ class TokenVerifier:
         # Tokens whose signature, audience, issuer and lifetime have been checked, with
         # their claims: a client sends the same token with every request, and checking the
         # signature again each time costs more than a small GraphQL query. The time claims
-        # are checked on every use.
-        self._verified: dict[str, dict[str, Any]] = {}
+        # are checked on every use. The least recently used goes first when it is full.
+        self._verified: cachetools.LRUCache[str, dict[str, Any]] = cachetools.LRUCache(MAX_VERIFIED)
 
     async def verify(self, token: str) -> dict[str, Any]:
         claims = self._verified.get(token)
         if claims is not None and _current(claims, time.time(), self.settings.jwt_leeway_seconds):
             return claims
         claims = await self._verify(token)
-        if len(self._verified) >= MAX_VERIFIED:
-            self._verified.clear()
         self._verified[token] = claims
         return claims
 
