@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import closedloop.db.database as database
-import closedloop.http.app as http_app
+import closedloop.db.setup as setup
 from bench import inprocess
 from bench.harness import SCENARIOS
 
@@ -30,10 +30,8 @@ VARIANTS = ("none", "checkout_check", "pre_ping")
 def patch(variant: str) -> None:
     original = database.make_engine
 
-    def make_engine(
-        url: str, pool_size: int = 10, *, statement_timeout_seconds: float = 0.0
-    ) -> AsyncEngine:
-        engine = original(url, pool_size, statement_timeout_seconds=statement_timeout_seconds)
+    def make_engine(url: str, pool_size: int = 10, **options: Any) -> AsyncEngine:
+        engine = original(url, pool_size, **options)
         if variant in ("none", "pre_ping"):
             event.remove(engine.sync_engine, "checkout", database._refuse_closed)
         if variant == "pre_ping":
@@ -42,7 +40,7 @@ def patch(variant: str) -> None:
         return engine
 
     database.make_engine = make_engine
-    http_app.make_engine = make_engine  # type: ignore[attr-defined]
+    setup.make_engine = make_engine  # type: ignore[attr-defined]
 
 
 def main() -> None:

@@ -24,8 +24,9 @@ import uvloop
 
 from bench.harness import COUNTY_POOL, SCENARIOS
 from bench.inprocess import _asgi_post
+from closedloop.db.setup import open_database
 from closedloop.domain.clock import SystemClock
-from closedloop.http.app import Runtime, create_app, open_database
+from closedloop.http.app import Runtime, create_app
 from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.settings import Settings
 

@@ -49,6 +49,23 @@ class Settings(BaseSettings):
     # never used to serve a request. Empty: the URL's user does that work.
     system_db_user: str = "closedloop_system"
     system_db_password: str | None = None
+    # DATABASE_URL reaches PostgreSQL through PgBouncer in transaction mode: no statement
+    # stays prepared on a server connection, and the session settings travel in each
+    # transaction (``closedloop.db.database``). LISTEN needs PostgreSQL itself:
+    # ``listen_database_url``.
+    pgbouncer: bool = False
+    # PostgreSQL itself (not a transaction pooler), for the event bus's LISTEN connection
+    # (as the request role). Unset: DATABASE_URL.
+    listen_database_url: str | None = None
+    # Streaming replicas (JSON list of URLs, same roles as DATABASE_URL) for the reads that
+    # tolerate lag: dashboards, scores, score history, reports, exports. Empty: all on
+    # the primary.
+    replica_urls: list[str] = Field(default_factory=list)
+    # A replica further behind than this (seconds of WAL not yet replayed), or failing, is
+    # taken out of rotation until a check finds it back in bounds; the primary serves.
+    replica_max_lag_seconds: float = Field(default=30.0, gt=0)
+    # How often each process checks its replicas' lag.
+    replica_check_seconds: float = Field(default=5.0, gt=0)
     # The execution budget of one GraphQL request (0: none): past it the request ends with a
     # typed TIMEOUT error, and no statement on the API's connections may run longer
     # (PostgreSQL's statement_timeout, set from the same value).
@@ -164,6 +181,12 @@ class Settings(BaseSettings):
                 f"CLOSEDLOOP_TOKEN_TTL_MINUTES ({self.token_ttl_minutes}) exceeds "
                 f"CLOSEDLOOP_MAX_TOKEN_LIFETIME_MINUTES ({self.max_token_lifetime_minutes}): "
                 "minted tokens would be refused"
+            )
+        if self.pgbouncer and not self.listen_database_url:
+            found.append(
+                "CLOSEDLOOP_PGBOUNCER is on without CLOSEDLOOP_LISTEN_DATABASE_URL: a "
+                "transaction pooler cannot LISTEN, so subscriptions and account changes "
+                "would go unheard; set it to PostgreSQL itself"
             )
         if not self.production:
             return found

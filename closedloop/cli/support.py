@@ -23,7 +23,7 @@ def run_coroutine(coro: Awaitable[T]) -> T:
 @asynccontextmanager
 async def database_for(settings: Settings, migrate: bool = False) -> AsyncIterator[Database]:
     from closedloop.db.migrate import upgrade
-    from closedloop.http.app import open_database
+    from closedloop.db.setup import open_database
 
     db, embedded = await open_database(settings)
     try:

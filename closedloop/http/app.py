@@ -17,7 +17,6 @@ import orjson
 import sqlalchemy as sa
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -34,9 +33,10 @@ from strawberry.types.unset import UnsetType
 from closedloop import i18n
 from closedloop.authz.enforcer import get_enforcer
 from closedloop.authz.roles import ANONYMOUS, Principal
-from closedloop.db.database import Database, as_user, make_engine
+from closedloop.db.database import Database
 from closedloop.db.embedded import EmbeddedPostgres
-from closedloop.db.migrate import is_at_head, upgrade
+from closedloop.db.migrate import is_at_head
+from closedloop.db.setup import open_database, url_of
 from closedloop.domain.clock import Clock, SystemClock
 from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.exports import routes as export_routes
@@ -334,49 +334,6 @@ _KNOWN_PATHS = {
 }
 
 
-async def open_database(settings: Settings) -> tuple[Database, EmbeddedPostgres | None]:
-    """The configured database, or the embedded one (migrated and seeded on first start)."""
-    embedded = None
-    if settings.database_url:
-        url = settings.database_url
-    else:
-        embedded = EmbeddedPostgres(settings.data_dir / "pgdata")
-        url = embedded.start()
-    admin = make_engine(url, 2)
-    if embedded is not None:
-        await upgrade(admin)
-    # The connections that serve requests: no statement outlives a request's budget.
-    app = role_engine(
-        url,
-        settings.app_db_user,
-        settings.app_db_password,
-        settings.db_pool_size,
-        statement_timeout_seconds=settings.request_timeout_seconds,
-    )
-    system = role_engine(url, settings.system_db_user, settings.system_db_password, 4)
-    return Database(app or admin, admin=admin, system=system or admin), embedded
-
-
-def url_of(db: Database) -> str:
-    """The URL the application's own engine connects with (for the LISTEN connection)."""
-    return db.engine.url.render_as_string(hide_password=False)
-
-
-def role_engine(
-    url: str,
-    user: str,
-    password: str | None,
-    pool_size: int,
-    statement_timeout_seconds: float = 0.0,
-) -> AsyncEngine | None:
-    """An engine connecting as ``user`` (None when no user is configured: the URL's own)."""
-    if not user:
-        return None
-    return make_engine(
-        as_user(url, user, password), pool_size, statement_timeout_seconds=statement_timeout_seconds
-    )
-
-
 def start_background(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     """The periodic sweeper (lights, auto-close, rollup refreshes) and the outbox relay. Every
     process runs both loops; each round runs in one process only, once per interval, however
@@ -511,6 +468,14 @@ def create_app(
         tune_garbage_collector()
         stop = asyncio.Event()
         workers = start_background(app.state.runtime, stop)
+        if db.replicas is not None:
+            await db.replicas.check(db.system)  # in rotation from the first request
+            workers.append(
+                asyncio.create_task(
+                    db.replicas.watch(db.system, settings.replica_check_seconds, stop),
+                    name="replicas",
+                )
+            )
         try:
             yield
         finally:

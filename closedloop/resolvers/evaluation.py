@@ -38,6 +38,7 @@ from closedloop.schema.evaluation.scores import (
     scoreboard,
     target_score,
 )
+from closedloop.schema.freshness import DataFreshness
 from closedloop.schema.payloads import SignedIn
 from closedloop.schema.relay import from_global_id
 from closedloop.services.evaluation import dashboard as dashboard_service
@@ -124,6 +125,7 @@ class EvaluationQuery:
         return ScoreHistory(
             scheme=ScoringScheme.of(info, s),
             target=ScoreTarget.of(points[-1].entry.target),
+            freshness=DataFreshness.of(points[-1].freshness, ctx.clock.now()),
             points=[
                 ScoreHistoryPoint(
                     period=EvaluationPeriod.of(x.period),

@@ -14,6 +14,7 @@ from closedloop.schema import issue_list
 from closedloop.schema.context import Info
 from closedloop.schema.evaluation.records import ListEntry
 from closedloop.schema.evaluation.schemes import EvaluationPeriod
+from closedloop.schema.freshness import DataFreshness
 from closedloop.schema.issues import Issue
 from closedloop.schema.relay import Connection
 from closedloop.schema.tenancy import Region
@@ -167,6 +168,7 @@ class Dashboard:
     region: Region
     period: EvaluationPeriod
     as_of: dt.datetime = strawberry.field(description="亮灯计算时间 / lights as of")
+    freshness: DataFreshness
     totals: DashboardFigures = strawberry.field(
         description="辖区内企业在本期提出的问题 / issues of the subtree created in the period"
     )
@@ -196,6 +198,7 @@ def dashboard_of(d: dashboard_service.Dashboard) -> Dashboard:
         region=Region.from_record(d.region),
         period=EvaluationPeriod.of(d.period),
         as_of=d.as_of,
+        freshness=DataFreshness.of(d.freshness, d.as_of),
         totals=DashboardFigures.of(d.totals),
         local=DashboardFigures.of(d.local),
         children=[

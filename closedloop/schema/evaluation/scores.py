@@ -26,6 +26,7 @@ from closedloop.domain.scoring import (
 from closedloop.schema.context import Info
 from closedloop.schema.evaluation.args import localized
 from closedloop.schema.evaluation.schemes import INPUT_KINDS, EvaluationPeriod, ScoringScheme
+from closedloop.schema.freshness import DataFreshness
 from closedloop.schema.tenancy import Department, Region, can_read_center_of
 from closedloop.services.evaluation.scores import GroupScores, ScoredTarget
 from closedloop.services.evaluation.targets import Target, TargetKind
@@ -274,6 +275,7 @@ class Scoreboard:
     region: Region = strawberry.field(description="部门所属地区，或被比较地区的上级 / the group")
     period: EvaluationPeriod
     entries: list[TargetScore]
+    freshness: DataFreshness
 
 
 @strawberry.type(description="某期得分 / a target's score in one period")
@@ -288,6 +290,7 @@ class ScoreHistory:
     scheme: ScoringScheme
     target: ScoreTarget
     points: list[ScoreHistoryPoint] = strawberry.field(description="由远及近 / oldest first")
+    freshness: DataFreshness
 
 
 def scoreboard(info: Info, board: GroupScores) -> Scoreboard:
@@ -295,6 +298,7 @@ def scoreboard(info: Info, board: GroupScores) -> Scoreboard:
         scheme=ScoringScheme.of(info, board.scheme),
         target_kind=board.group.kind,
         region=Region.from_record(board.group.region),
+        freshness=DataFreshness.of(board.freshness, info.context.clock.now()),
         period=EvaluationPeriod.of(board.period),
         entries=[target_score(info, board.scheme, e) for e in board.entries],
     )

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.roles import Action, Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.db.replicas import Freshness
 from closedloop.domain.issues import IssueState
 from closedloop.domain.periods import Period
 from closedloop.domain.regions import RegionLevel
@@ -124,6 +125,7 @@ class Dashboard:
     region: RegionRecord
     period: Period
     as_of: dt.datetime
+    freshness: Freshness  # the primary, or a replica and how old its data is
     totals: Figures
     local: Figures
     children: tuple[tuple[RegionRecord, Figures], ...]
@@ -284,10 +286,14 @@ async def dashboard(
         children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
     months = trend_months(period)
     rolled_up = not live and rollup.serves(region.code, period)
+    after = None
     if rolled_up:
-        # Written issues first reach the slices this dashboard reads.
-        await rollup.refresh(db, rollup.Scope(region.code, months[0].start, months[-1].end))
-    async with db.read(principal) as conn:
+        # Written issues first reach the slices this dashboard reads (and a replica serves
+        # this dashboard only once it has replayed that refresh).
+        scope = rollup.Scope(region.code, months[0].start, months[-1].end)
+        if await rollup.refresh(db, scope):
+            after = await db.primary_position()
+    async with db.read_tolerant(principal, after=after) as (conn, freshness):
         if rolled_up:
             by, trend, tags = await _rolled_up(conn, principal, region, period, months, now)
         else:
@@ -315,6 +321,7 @@ async def dashboard(
         region=region,
         period=period,
         as_of=now,
+        freshness=freshness,
         totals=totals,
         local=_figures(local) if local is not None else Figures(),
         children=tuple(

@@ -17,6 +17,7 @@ inside it nor the year around it; without one the indicator scores the scheme's
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action, Principal
 from closedloop.db.database import Database
+from closedloop.db.replicas import PRIMARY, Freshness
 from closedloop.domain.periods import Period
 from closedloop.domain.schemes import Scheme, ScoringError
 from closedloop.domain.scoring import (
@@ -63,6 +65,8 @@ class GroupScores:
     group: PeerGroup
     period: Period
     entries: tuple[ScoredTarget, ...]  # ranked: by rank, then target key
+    # Where the figures were read: the primary, or a replica and how old its data is.
+    freshness: Freshness = PRIMARY
 
     def entry(self, key: str) -> ScoredTarget | None:
         return next((e for e in self.entries if e.target.key == key), None)
@@ -73,6 +77,7 @@ class HistoryPoint:
     period: Period
     entry: ScoredTarget
     peers: int
+    freshness: Freshness = PRIMARY
 
 
 async def readable_region(
@@ -163,8 +168,9 @@ async def group_scores(
         return None
     async with db.read_reference() as ref:
         group = await peer_group(ref, kind, region)
-    async with db.read(principal) as conn:
-        return await _score(conn, principal, scheme, group, periods)
+    async with db.read_tolerant(principal) as (conn, freshness):
+        boards = await _score(conn, principal, scheme, group, periods)
+    return [dataclasses.replace(board, freshness=freshness) for board in boards]
 
 
 async def target_history(
@@ -195,13 +201,13 @@ async def target_history(
     )
     if found is None:
         return None
-    async with db.read(principal) as conn:
+    async with db.read_tolerant(principal) as (conn, freshness):
         boards = await _score(conn, principal, scheme, group, periods)
     points: list[HistoryPoint] = []
     for board in boards:
         entry = board.entry(found.key)
         assert entry is not None
-        points.append(HistoryPoint(board.period, entry, len(board.entries)))
+        points.append(HistoryPoint(board.period, entry, len(board.entries), freshness))
     return points
 
 

@@ -167,7 +167,8 @@ async def gather(
     # satisfaction rate is the one the scores use (满意、比较满意、基本满意; every rating).
     scheme = load_scheme()
     compared = comparison(period, now)
-    async with db.read(principal) as conn:
+    # Reports tolerate lag: a replica serves them when one is in rotation.
+    async with db.read_tolerant(principal) as (conn, _):
         regions = await _regions(conn, region_code)
         if region_code not in regions:
             raise ReportNotFound(region_code)
