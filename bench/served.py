@@ -89,7 +89,7 @@ def served(
     env: Mapping[str, str] | None = None,
     *,
     workers: int | None = None,
-    output: IO[bytes] | None = None,
+    output: IO[bytes] | int | None = None,
 ) -> Iterator[Served]:
     """The API on ``database_url`` in a uvicorn process of its own, once it answers;
     with ``workers``, ``closedloop serve --workers N``. ``output``: where its standard

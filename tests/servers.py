@@ -213,7 +213,6 @@ wal_level = replica
 max_wal_senders = 4
 hot_standby = on
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 max_connections = 60
 """
