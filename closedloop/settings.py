@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: str = DEV_WEBHOOK_SECRET
     outbox_max_attempts: int = 8
+    # A folder of further scoring scheme files (*.json), served beside the shipped ones;
+    # every file is checked at start-up and a broken one stops it.
+    scheme_dir: Path | None = None
 
     # Sign-in for the pages (/cockpit, /track, /workbench): OIDC authorization code with
     # PKCE, run in the browser against these endpoints; the API verifies the token it

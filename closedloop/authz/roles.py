@@ -58,6 +58,8 @@ class Action(enum.StrEnum):
     ACCOUNT_MANAGE = "account.manage"
     ENTERPRISE_MANAGE = "enterprise.manage"
     AUDIT_READ = "audit.read"
+    # Time-limit rules and webhook endpoints of a region's subtree.
+    RULES_MANAGE = "rules.manage"
 
 
 class Target(enum.StrEnum):

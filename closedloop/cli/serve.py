@@ -32,7 +32,9 @@ def serve(
     if demo:
         os.environ["CLOSEDLOOP_DEMO"] = "true"
     settings = Settings()
-    problems = settings.problems()
+    from closedloop.http.app import load_schemes
+
+    problems = settings.problems() + load_schemes(settings)
     if settings.metrics_port is not None and workers > 1:
         problems.append(
             "CLOSEDLOOP_METRICS_PORT serves one process's metrics: run one worker per process"

@@ -129,6 +129,23 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_object", "object_kind", "object_id"),
 )
 
+# Where the notifications of a region's subtree are posted (besides CLOSEDLOOP_WEBHOOK_URLS):
+# administered through the API, read by the relay; the system role's alone.
+webhook_endpoint = sa.Table(
+    "webhook_endpoint",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    # The kinds (outbox topics) it wants; empty: every kind.
+    sa.Column("event_kinds", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", TZ, nullable=False),
+    sa.Index("ix_webhook_endpoint_region_code", "region_code"),
+)
+
 # --- the issue loop -------------------------------------------------------------------
 
 time_limit_rule = sa.Table(
@@ -141,6 +158,7 @@ time_limit_rule = sa.Table(
     sa.Column("assign_days", sa.Integer, nullable=False),
     sa.Column("reply_days", sa.Integer, nullable=False),
     sa.Column("working_days", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint("assign_days > 0 and reply_days > 0", name="positive"),
     sa.UniqueConstraint("region_code", "category", name="uq_time_limit_rule_scope"),
 )

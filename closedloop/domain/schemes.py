@@ -6,7 +6,8 @@ adds machine-readable fields for the code: ``source``, ``rate`` (named counters)
 The prose is never parsed. Files are keyed by their ``scheme`` field, not their name, and
 are validated on load so a broken file fails at start-up, not in the middle of a score.
 
-Only this module does I/O (reading the package data); ``scoring`` is pure.
+Only this module does I/O (reading the package data, and the files of the folder named by
+``CLOSEDLOOP_SCHEME_DIR``: ``use_scheme_directory``); ``scoring`` is pure.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeAlias
 
@@ -534,20 +536,44 @@ def _decode(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
+# Folders of further scheme files (the operator's ``CLOSEDLOOP_SCHEME_DIR``), set at start.
+_FOLDERS: list[Path] = []
+
+
+def use_scheme_directory(folder: Path | None) -> tuple[str, ...]:
+    """Serve the shipped schemes and those of ``folder`` (its ``*.json`` files), every file
+    parsed now: a broken one raises ``InvalidScheme`` naming it, so start-up stops."""
+    _FOLDERS[:] = [] if folder is None else [folder]
+    _registry.cache_clear()
+    if folder is not None and not folder.is_dir():
+        raise InvalidScheme(str(folder), "目录不存在", "no such directory")
+    return available_schemes()
+
+
 @cache
 def _registry() -> Mapping[str, Scheme]:
-    folder = resources.files("closedloop") / "data" / "schemes"
     schemes: dict[str, Scheme] = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".json") or not entry.is_file():
-            continue
-        scheme = parse_scheme(_decode(entry.read_text("utf-8")), origin=entry.name)
-        if scheme.key in schemes:
-            raise InvalidScheme(
-                entry.name, f"方案键 {scheme.key} 重复", f"duplicate key {scheme.key}"
-            )
-        schemes[scheme.key] = scheme
+    for folder in (resources.files("closedloop") / "data" / "schemes", *_FOLDERS):
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".json") or not entry.is_file():
+                continue
+            origin = entry.name if folder not in _FOLDERS else str(entry)
+            scheme = scheme_from_json(entry.read_text("utf-8"), origin=origin)
+            if scheme.key in schemes:
+                raise InvalidScheme(
+                    origin, f"方案键 {scheme.key} 重复", f"duplicate key {scheme.key}"
+                )
+            schemes[scheme.key] = scheme
     return MappingProxyType(schemes)
+
+
+def scheme_from_json(text: str, *, origin: str = "<data>") -> Scheme:
+    """A scheme document as JSON text, validated (``InvalidScheme`` when it is not one)."""
+    try:
+        document = _decode(text)
+    except ValueError as exc:
+        raise InvalidScheme(origin, f"不是 JSON：{exc}", f"not JSON: {exc}") from exc
+    return parse_scheme(document, origin=origin)
 
 
 def available_schemes() -> tuple[str, ...]:

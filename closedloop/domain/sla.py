@@ -194,3 +194,22 @@ def running_light(
 def is_late(at: dt.datetime, due_at: dt.datetime | None) -> bool:
     """An act at ``at`` is late (overdue) when it comes after the limit."""
     return due_at is not None and at > due_at
+
+
+# --- the bounds of a time-limit rule ---------------------------------------------------------
+
+MAX_LIMIT_DAYS = 365
+
+
+class InvalidTimeLimit(ValueError):
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+def check_limit_days(assign_days: int, reply_days: int) -> None:
+    """A rule's limits: whole days from 1 to ``MAX_LIMIT_DAYS`` (a year)."""
+    for field, days in (("assignDays", assign_days), ("replyDays", reply_days)):
+        if not 1 <= days <= MAX_LIMIT_DAYS:
+            raise InvalidTimeLimit(field, f"1–{MAX_LIMIT_DAYS}")

@@ -38,6 +38,7 @@ from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import is_at_head
 from closedloop.db.setup import open_database, url_of
 from closedloop.domain.clock import Clock, SystemClock
+from closedloop.domain.schemes import InvalidScheme, use_scheme_directory
 from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
@@ -59,7 +60,7 @@ from closedloop.identity.principal_cache import PrincipalCache
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
-from closedloop.schema.shape import bilingual
+from closedloop.schema.shape import bilingual, scheme_beyond_bounds
 from closedloop.services import periodic
 from closedloop.services.demo import seed_demo
 from closedloop.services.event_bus import EventBus
@@ -68,7 +69,7 @@ from closedloop.services.learning import redaction
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
 from closedloop.services.rate_limit import RateLimiter, address_key
-from closedloop.settings import Settings
+from closedloop.settings import Settings, UnsafeSettings
 from closedloop.tenancy.seed import load_region_file
 
 log = structlog.get_logger("closedloop")
@@ -433,6 +434,17 @@ async def prepare_data(db: Database, *, demo: bool) -> None:
         await conn.commit()
 
 
+def load_schemes(settings: Settings) -> list[str]:
+    """Load the scoring schemes (the shipped ones and ``CLOSEDLOOP_SCHEME_DIR``'s) now: what
+    is wrong with them, if anything, so start-up stops with it instead of a later query."""
+    try:
+        use_scheme_directory(settings.scheme_dir)
+        problem = scheme_beyond_bounds()
+    except InvalidScheme as exc:
+        problem = exc.en
+    return [f"CLOSEDLOOP_SCHEME_DIR: {problem}"] if problem else []
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -442,6 +454,9 @@ def create_app(
 ) -> Starlette:
     settings = settings or Settings()
     settings.check()  # refuses unsafe production settings, listing every problem
+    scheme_problems = load_schemes(settings)
+    if scheme_problems:
+        raise UnsafeSettings(scheme_problems)
     schema = build_schema(settings)
     graphql = GraphQLApp(schema, graphql_ide="graphiql" if settings.graphiql_on else None)
 

@@ -9,13 +9,14 @@ from closedloop.resolvers.evaluation import EvaluationMutation, EvaluationQuery
 from closedloop.resolvers.learning import LearningQuery
 from closedloop.resolvers.mutation import IssueMutation, LearningMutation
 from closedloop.resolvers.query import CoreQuery
+from closedloop.resolvers.rules import RulesMutation, RulesQuery
 
 
 @strawberry.type
-class Query(CoreQuery, LearningQuery, EvaluationQuery, AccountQuery):
+class Query(CoreQuery, LearningQuery, EvaluationQuery, AccountQuery, RulesQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IssueMutation, LearningMutation, EvaluationMutation, AccountMutation):
+class Mutation(IssueMutation, LearningMutation, EvaluationMutation, AccountMutation, RulesMutation):
     pass

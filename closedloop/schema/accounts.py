@@ -113,7 +113,12 @@ class AuditEntry(Node):
 
     @classmethod
     def from_record(cls, rec: AuditRecord) -> AuditEntry:
-        type_name = "Account" if rec.object_kind == AuditObject.ACCOUNT else "Enterprise"
+        type_name = {
+            AuditObject.ACCOUNT: "Account",
+            AuditObject.ENTERPRISE: "Enterprise",
+            AuditObject.TIME_LIMIT_RULE: "TimeLimitRule",
+            AuditObject.WEBHOOK_ENDPOINT: "WebhookEndpoint",
+        }[AuditObject(rec.object_kind)]
         return cls(
             id=to_global_id("AuditEntry", rec.id),
             occurred_at=rec.occurred_at,

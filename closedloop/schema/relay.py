@@ -23,6 +23,8 @@ T = TypeVar("T")
 KEY_BITS: dict[str, int] = {
     "Account": 32,
     "AuditEntry": 64,
+    "TimeLimitRule": 32,
+    "WebhookEndpoint": 32,
     "Board": 32,
     "Case": 32,
     "Center": 32,

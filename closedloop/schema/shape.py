@@ -94,6 +94,23 @@ MAX_INDICATORS = max(len(s.indicators) for s in _SCHEMES)
 MAX_ADJUSTMENTS = max(len(s.adjustments) for s in _SCHEMES)
 MAX_CHECKS = max(len(getattr(i.rule, "checks", ())) for s in _SCHEMES for i in s.indicators)
 
+
+def scheme_beyond_bounds() -> str | None:
+    """A served scheme (e.g. from ``CLOSEDLOOP_SCHEME_DIR``) with longer lists than the
+    query cost assumes, named with what is too long; None when every scheme fits."""
+    for key in available_schemes():
+        s = load_scheme(key)
+        checks = max(len(getattr(i.rule, "checks", ())) for i in s.indicators)
+        for what, n, bound in (
+            ("indicators", len(s.indicators), MAX_INDICATORS),
+            ("adjustments", len(s.adjustments), MAX_ADJUSTMENTS),
+            ("checks of one indicator", checks, MAX_CHECKS),
+        ):
+            if n > bound:
+                return f"scheme {key} has {n} {what}; at most {bound} are served"
+    return None
+
+
 # Lists of objects that take no page size, with the most items each can hold (the cost of a
 # query multiplies by these). Each bound is kept where the data are made (see the constant).
 LIST_BOUNDS: dict[tuple[str, str], int] = {
@@ -135,6 +152,8 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("RecordIndicatorPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("AccountPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("EnterprisePayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("TimeLimitRulePayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("WebhookEndpointPayload", "errors"): MAX_PAYLOAD_ERRORS,
 }
 
 

@@ -16,7 +16,11 @@ Commands write ``outbox`` rows in the same transaction as the change they report
   when every earlier pending row of its issue is in the same batch (rows another relay
   holds, or rows waiting out a backoff, hold back the later ones), and a failure stops its
   issue's rest of the batch (left untouched, they follow the failed one later);
-* with no webhook configured, the default sink logs each message and marks it delivered.
+* a message goes to the province-wide webhooks of ``CLOSEDLOOP_WEBHOOK_URLS`` (signed with
+  ``CLOSEDLOOP_WEBHOOK_SECRET``) and to the active endpoints administered through the API
+  (``closedloop.services.rules.webhooks``) whose region contains its issue's origin region
+  and that want its kind (topic), each signed with that endpoint's own secret;
+* a message with no webhook to go to is logged by the default sink and marked delivered.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
+from closedloop.services.rules import webhooks
 from closedloop.settings import Settings
 
 log = structlog.get_logger("closedloop.outbox")
@@ -113,12 +118,21 @@ class RelayReport:
 
 
 @dataclass(frozen=True)
+class _Target:
+    """Where a message is posted, and the secret its signature is made with."""
+
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
 class _Message:
     id: int
     issue_id: int | None
     attempts: int
     body: bytes
     log_fields: dict[str, Any]
+    targets: tuple[_Target, ...] = ()
 
 
 async def _in_issue_order(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> list[sa.Row[Any]]:
@@ -180,7 +194,8 @@ class OutboxRelay:
                 )
             ).all()
             rows = await _in_issue_order(conn, rows)
-            messages = [_message(row) for row in rows]
+            targets = await self._targets(conn, rows)
+            messages = [_message(row, targets(row)) for row in rows]
             report.picked = len(messages)
             if not messages:
                 return report
@@ -217,6 +232,35 @@ class OutboxRelay:
             await conn.commit()
         return report
 
+    async def _targets(
+        self, conn: AsyncConnection, rows: Sequence[sa.Row[Any]]
+    ) -> Callable[[sa.Row[Any]], tuple[_Target, ...]]:
+        """Each row's webhooks: the configured ones, and the endpoints of its subtree."""
+        configured = tuple(
+            _Target(url, self.settings.webhook_secret) for url in self.settings.webhook_urls
+        )
+        endpoints = await webhooks.active_endpoints(conn)
+        if not endpoints:
+            return lambda row: configured
+        issues = {row.issue_id for row in rows if row.issue_id is not None}
+        regions: dict[int, str] = {}
+        if issues:
+            found = await conn.execute(
+                sa.select(t.issue.c.id, t.issue.c.origin_region_code).where(
+                    t.issue.c.id.in_(issues)
+                )
+            )
+            regions = {issue_id: region for issue_id, region in found}
+
+        def of(row: sa.Row[Any]) -> tuple[_Target, ...]:
+            region = regions.get(row.issue_id) if row.issue_id is not None else None
+            wanted = tuple(
+                _Target(e.url, e.secret) for e in endpoints if e.wants(row.topic, region)
+            )
+            return configured + wanted
+
+        return of
+
     async def run_forever(self, interval: float, stop: asyncio.Event, limit: int = 100) -> None:
         """Deliver until ``stop`` is set: a batch, then a pause of at most ``interval`` s
         (none while a full batch suggests a backlog). Errors are logged, never raised,
@@ -237,16 +281,18 @@ class OutboxRelay:
         """Send the messages, each issue's in order (issues in parallel): the outcome of
         each one sent, by id (None: delivered); an issue's rest after a failure is not
         sent and not in the result."""
-        urls = self.settings.webhook_urls
-        if not urls:
-            for message in messages:  # the default sink
+        outcome: dict[int, str | None] = {}
+        for message in messages:
+            if not message.targets:  # the default sink
                 log.info("notification", **message.log_fields)
-            return {m.id: None for m in messages}
+                outcome[message.id] = None
+        messages = [m for m in messages if m.targets]
+        if not messages:
+            return outcome
         queues: dict[object, list[_Message]] = {}
         for message in messages:  # rows without an issue have no order to keep
             queues.setdefault(message.issue_id or ("row", message.id), []).append(message)
         limiter = asyncio.Semaphore(PARALLEL_POSTS)
-        outcome: dict[int, str | None] = {}
         async with httpx.AsyncClient(
             transport=self.transport, timeout=HTTP_TIMEOUT, follow_redirects=False
         ) as client:
@@ -254,7 +300,7 @@ class OutboxRelay:
             async def in_order(queue: list[_Message]) -> None:
                 for message in queue:
                     async with limiter:
-                        error = await self._post(client, urls, message)
+                        error = await self._post(client, message)
                     outcome[message.id] = error
                     if error is not None:
                         return
@@ -262,23 +308,22 @@ class OutboxRelay:
             await asyncio.gather(*(in_order(q) for q in queues.values()))
         return outcome
 
-    async def _post(
-        self, client: httpx.AsyncClient, urls: list[str], message: _Message
-    ) -> str | None:
+    async def _post(self, client: httpx.AsyncClient, message: _Message) -> str | None:
         """POST to every webhook; None when all answered 2xx, else a short error.
 
         On a retry every webhook gets the message again (receivers de-duplicate by the
         delivery id); tracking success per webhook would need another table.
         """
         timestamp = str(int(self.clock.now().timestamp()))
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(self.settings.webhook_secret, timestamp, message.body),
-            DELIVERY_HEADER: str(message.id),
-        }
         errors = []
-        for index, url in enumerate(urls, start=1):
+        for index, target in enumerate(message.targets, start=1):
+            url = target.url
+            headers = {
+                "Content-Type": "application/json",
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(target.secret, timestamp, message.body),
+                DELIVERY_HEADER: str(message.id),
+            }
             # Name the webhook by position and host only: URLs may carry tokens.
             where = f"webhook {index} ({urlsplit(url).hostname})"
             try:
@@ -291,7 +336,7 @@ class OutboxRelay:
         return "; ".join(errors)[:ERROR_MAX] or None
 
 
-def _message(row: sa.Row[Any]) -> _Message:
+def _message(row: sa.Row[Any], targets: tuple[_Target, ...] = ()) -> _Message:
     document = {
         "id": row.id,
         "channel": row.channel,
@@ -310,7 +355,7 @@ def _message(row: sa.Row[Any]) -> _Message:
         "issue_id": row.issue_id,
         "payload": row.payload,
     }
-    return _Message(row.id, row.issue_id, row.attempts, body, fields)
+    return _Message(row.id, row.issue_id, row.attempts, body, fields, targets)
 
 
 def _mask(recipient: str) -> str:

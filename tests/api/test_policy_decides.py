@@ -179,6 +179,8 @@ CREATE_ACCOUNT = """mutation($input: CreateAccountInput!) { createAccount(input:
   errors { code } } }"""
 REGISTER_ENTERPRISE = """mutation($input: RegisterEnterpriseInput!) {
   registerEnterprise(input: $input) { errors { code } } }"""
+SET_TIME_LIMIT_RULE = """mutation($input: SetTimeLimitRuleInput!) {
+  setTimeLimitRule(input: $input) { errors { code } } }"""
 SHARE = """mutation($input: ShareCaseInput!) { shareCase(input: $input) { errors { code } } }"""
 
 
@@ -235,6 +237,11 @@ async def _scenario(api: Api, issues: dict[str, dict[str, Any]], enterprises: li
                         "binding": {"role": "CENTER_STAFF", "regionCode": region},
                     }
                 },
+                as_=account,
+            )
+            await api.post(
+                SET_TIME_LIMIT_RULE,
+                {"input": {"regionCode": region, "assignDays": 0, "replyDays": 15}},
                 as_=account,
             )
             await api.post(

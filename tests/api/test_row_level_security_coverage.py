@@ -54,6 +54,7 @@ APP_PRIVILEGES = {
     "enterprise": {"SELECT", "INSERT", "UPDATE"},
     "account": {"SELECT", "INSERT", "UPDATE"},
     "audit_log": {"SELECT", "INSERT"},
+    "webhook_endpoint": set(),
     "model_case": {"SELECT", "INSERT"},
     "callback_sample": {"SELECT", "INSERT"},
     "indicator_record": {"SELECT", "INSERT", "UPDATE"},
@@ -174,6 +175,7 @@ async def test_the_request_role_holds_only_the_privileges_its_statements_need(
         "DELETE FROM issue_rollup",
         "INSERT INTO issue_rollup_dirty VALUES (now(), '330521')",
         "SELECT 1 FROM outbox",
+        "SELECT 1 FROM webhook_endpoint",
         "SET ROLE closedloop_system",
     ],
 )
@@ -219,6 +221,8 @@ async def every_tenant_table_filled(api: Api, db: Database) -> AsyncIterator[dic
         "INSERT INTO issue_rollup (month, county_code, dimension, value)"
         " VALUES ('2026-01-01', '330521', 'rls-test', 'x')",
         "INSERT INTO issue_rollup_dirty VALUES ('2026-01-01', '330521')",
+        "INSERT INTO webhook_endpoint (region_code, url, secret, created_at)"
+        " VALUES ('330521', 'https://rls-test.example', 'rls-test-secret-0000', now())",
         # Appended only: stays (nothing may delete it); its actor names no account.
         "INSERT INTO audit_log (occurred_at, actor_name, action, object_kind, region_code)"
         " VALUES (now(), 'rls-test', 'ACCOUNT_UPDATED', 'ACCOUNT', '330521')",
@@ -247,6 +251,7 @@ CLEAN_UP = (
     "DELETE FROM indicator_record WHERE scheme = 'rls-test'",
     "DELETE FROM list_entry WHERE reason = 'rls-test'",
     "DELETE FROM issue_rollup WHERE dimension = 'rls-test'",
+    "DELETE FROM webhook_endpoint WHERE url = 'https://rls-test.example'",
     "DELETE FROM issue_rollup_dirty WHERE month = '2026-01-01' AND county_code = '330521'",
 )
 

@@ -75,7 +75,8 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
     # An ADMIN administers accounts and enterprises of its own subtree only, never above.
     Role.ADMIN: {
         a: SELF_DOWN
-        for a in SCOPED_READ | {A.ACCOUNT_READ, A.ACCOUNT_MANAGE, A.ENTERPRISE_MANAGE, A.AUDIT_READ}
+        for a in SCOPED_READ
+        | {A.ACCOUNT_READ, A.ACCOUNT_MANAGE, A.ENTERPRISE_MANAGE, A.AUDIT_READ, A.RULES_MANAGE}
     },
 }
 EXPECTED[Role.DEPARTMENT_HANDLER] = EXPECTED[Role.BOARD_HANDLER]

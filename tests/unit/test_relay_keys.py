@@ -12,6 +12,8 @@ from closedloop.schema.relay import KEY_BITS, from_global_id, to_global_id
 TABLE_OF = {
     "Account": t.account,
     "AuditEntry": t.audit_log,
+    "TimeLimitRule": t.time_limit_rule,
+    "WebhookEndpoint": t.webhook_endpoint,
     "Board": t.board,
     "Case": t.model_case,
     "Center": t.center,

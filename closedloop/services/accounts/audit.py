@@ -31,11 +31,17 @@ class AuditAction(enum.StrEnum):
     PROVISIONED_SIGN_IN = "PROVISIONED_SIGN_IN"
     ENTERPRISE_REGISTERED = "ENTERPRISE_REGISTERED"
     ENTERPRISE_UPDATED = "ENTERPRISE_UPDATED"
+    TIME_LIMIT_RULE_SET = "TIME_LIMIT_RULE_SET"
+    TIME_LIMIT_RULE_REMOVED = "TIME_LIMIT_RULE_REMOVED"
+    WEBHOOK_ADDED = "WEBHOOK_ADDED"
+    WEBHOOK_CHANGED = "WEBHOOK_CHANGED"
 
 
 class AuditObject(enum.StrEnum):
     ACCOUNT = "ACCOUNT"
     ENTERPRISE = "ENTERPRISE"
+    TIME_LIMIT_RULE = "TIME_LIMIT_RULE"
+    WEBHOOK_ENDPOINT = "WEBHOOK_ENDPOINT"
 
 
 i18n.register(
@@ -51,9 +57,21 @@ i18n.register(
         ),
         "ENTERPRISE_REGISTERED": ("登记企业", "Enterprise registered"),
         "ENTERPRISE_UPDATED": ("修改企业信息", "Enterprise changed"),
+        "TIME_LIMIT_RULE_SET": ("设置时限规则", "Time-limit rule set"),
+        "TIME_LIMIT_RULE_REMOVED": ("删除时限规则", "Time-limit rule removed"),
+        "WEBHOOK_ADDED": ("新增推送地址", "Webhook endpoint added"),
+        "WEBHOOK_CHANGED": ("修改推送地址", "Webhook endpoint changed"),
     },
 )
-i18n.register("AuditObject", {"ACCOUNT": ("账号", "Account"), "ENTERPRISE": ("企业", "Enterprise")})
+i18n.register(
+    "AuditObject",
+    {
+        "ACCOUNT": ("账号", "Account"),
+        "ENTERPRISE": ("企业", "Enterprise"),
+        "TIME_LIMIT_RULE": ("时限规则", "Time-limit rule"),
+        "WEBHOOK_ENDPOINT": ("推送地址", "Webhook endpoint"),
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
