@@ -42,7 +42,14 @@ from bench.generator.unit_of_work import NO_ACCOUNT, CopyUnitOfWork, DraftEvent,
 from closedloop.authz.roles import Principal, Role
 from closedloop.catalog import DEDICATED_ROUTES
 from closedloop.domain import custody, sla
-from closedloop.domain.issues import OPEN_STATES, Category, IssueState, Light, RatingGrade
+from closedloop.domain.issues import (
+    OPEN_STATES,
+    Category,
+    IssueState,
+    Light,
+    RatingGrade,
+    rating_window_closes,
+)
 from closedloop.services.issues import commands, sweeper, tiers
 from closedloop.services.learning.commands import fold_into
 from closedloop.settings import Settings
@@ -252,7 +259,6 @@ class IssueSim:
         self.now = now
         self.center = center
         self.enterprise = enterprise
-        self.rating_window = rating_window
         self.urge_interval = urge_interval
         self.t = draft.created_at
         self.urge_chance = 0.0  # set by plots: how keen this enterprise is to urge
@@ -387,10 +393,17 @@ class IssueSim:
         """The sweeper's pass that finds the issue left unrated through the rating window."""
         d = self.d
         assert d.state is S.RESOLVED and d.resolved_at is not None
-        due = d.resolved_at + self.rating_window
-        self.wait_until(due + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS))
+        closes = rating_window_closes(d.resolved_at, self.tx.settings.rating_window_days)
+        self.wait_until(closes + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS))
         tx = self.tx
         tx.act(SYSTEM, self.t, sweeper.close_unrated(tx, tx.record()))
+
+    def hours_left_to_rate(self) -> float:
+        """Until the rating window closes (the enterprise rates before the sweeper's pass)."""
+        d = self.d
+        assert d.resolved_at is not None
+        closes = rating_window_closes(d.resolved_at, self.tx.settings.rating_window_days)
+        return (closes - self.t).total_seconds() / 3600
 
     def urge(self) -> None:
         self._act(self.enterprise, commands.urge)
@@ -594,7 +607,7 @@ def _grade(rng: random.Random, late: bool) -> RatingGrade:
 def _rate_or_close(s: IssueSim) -> None:
     rng = s.rng
     if rng.random() < RATED_SHARE:
-        s.wait(min(lognormal_hours(rng, 20.0, 1.0), s.rating_window.total_seconds() / 3600 - 1))
+        s.wait(min(lognormal_hours(rng, 20.0, 1.0), s.hours_left_to_rate() - 1))
         grade = _grade(rng, s.d.overdue)
         comments = vocab.COMMENTS[grade.value]
         s.rate(grade, rng.choice(comments) if rng.random() < 0.4 else None)

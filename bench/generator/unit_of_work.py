@@ -209,10 +209,13 @@ class CopyUnitOfWork(UnitOfWork):
         d = self.d
         if issue.id != d.id or issue.version != d.version:
             return False
-        await self._write_quietly(issue, values)
+        self._set(values)
         return True
 
     async def _write_quietly(self, issue: IssueRecord, values: dict[str, Any]) -> None:
+        self._set(values)
+
+    def _set(self, values: dict[str, Any]) -> None:
         d = self.d
         for name, value in values.items():
             setattr(d, name, value)
@@ -235,22 +238,21 @@ class CopyUnitOfWork(UnitOfWork):
         clock_start = d.clock_kind is not None and d.clock_started_at != self._seen_clock
         self._seen_version, self._seen_clock = d.version, d.clock_started_at
         type_ = row["type"]
+        public = row["public"]
         self.events.append(
-            DraftEvent(
-                at=row["occurred_at"],
-                type=type_,
-                actor_id=row["actor_id"] or None,  # NO_ACCOUNT: recorded without one
-                actor_name=row["actor_name"],
-                from_state=row["from_state"],
-                to_state=row["to_state"],
-                public=row["public"],
-                message=row["message"],
-                payload=row["payload"],
-                bumps=bumps,
-                clock_start=clock_start,
-                optional=(
-                    type_ if type_ in _ALWAYS_OPTIONAL else _OPTIONAL.get((type_, row["public"]))
-                ),
+            DraftEvent(  # positional: a step's cost is the generator's
+                row["occurred_at"],
+                type_,
+                row["actor_id"] or None,  # NO_ACCOUNT: recorded without one
+                row["actor_name"],
+                row["from_state"],
+                row["to_state"],
+                public,
+                row["message"],
+                row["payload"],
+                bumps,
+                clock_start,
+                type_ if type_ in _ALWAYS_OPTIONAL else _OPTIONAL.get((type_, public)),
             )
         )
 

@@ -2,7 +2,8 @@
 yellow from the yellow point on, green before) as SQLAlchemy expressions over an issue's
 columns (``t.issue.c`` or a selectable with the same columns). Every query, sweep, dashboard
 and report builds its light and overdue conditions here; the yellow point itself is written
-by the domain when a clock starts (``warn_at``).
+by the domain when a clock starts (``warn_at``). Also the rating window's close
+(``issues.rating_window_closes``), the sweeper's condition for closing unrated issues.
 """
 
 from __future__ import annotations
@@ -65,3 +66,10 @@ def lit_light(c: Any, now: dt.datetime) -> sa.ColumnElement[Any]:
         (lit(c, now), Light.YELLOW.value),
         else_=None,
     )
+
+
+def rating_window_closed(c: Any, now: dt.datetime, window_days: int) -> sa.ColumnElement[bool]:
+    """The issue's rating window has closed at ``now`` (``issues.rating_window_closes``:
+    ``window_days`` calendar days after its resolution)."""
+    clause: sa.ColumnElement[bool] = c.resolved_at <= now - dt.timedelta(days=window_days)
+    return clause

@@ -2,7 +2,7 @@
 
 The one home of the rule (DESIGN §4, "time over a limit is booked to the holder whose span
 contained the deadline, whoever resolves it later"). The command layer
-(``CommandTx._keep_custody``), the issue page (overdue so far), the data generator and the
+(``UnitOfWork._custody_change``), the issue page (overdue so far), the data generator and the
 evaluation all apply it through this module. Pure: no I/O, no clock.
 
 C1  A holder is a tier (the holding region), the handling level, and within it the board or

@@ -181,6 +181,14 @@ def after_rating(grade: RatingGrade) -> IssueState:
     return S.REOPENED if grade is RatingGrade.UNSATISFIED else S.CLOSED
 
 
+def rating_window_closes(resolved_at: dt.datetime, window_days: int) -> dt.datetime:
+    """When the rating window of an issue resolved at ``resolved_at`` closes: ``window_days``
+    calendar days later. From then on, an issue still unrated is closed by the sweeper and
+    its missing rating counts as a good one (``db.time_limits.rating_window_closed`` is
+    this rule in SQL)."""
+    return resolved_at + dt.timedelta(days=window_days)
+
+
 class Channel(enum.StrEnum):
     """Intake channels (catalog ``channels``; a test keeps the two in step)."""
 

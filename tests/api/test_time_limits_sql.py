@@ -1,5 +1,6 @@
 """The clock in SQL (closedloop.db.time_limits) answers exactly like the clock in Python
-(closedloop.domain.sla) on PostgreSQL, for every light and around both of its edges."""
+(closedloop.domain.sla) on PostgreSQL, for every light and around both of its edges; so does
+the rating window's close (closedloop.domain.issues.rating_window_closes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.dialects.postgresql import TIMESTAMP
 
 from closedloop.db import time_limits
 from closedloop.db.database import Database
-from closedloop.domain.issues import IssueState, Light
+from closedloop.domain.issues import IssueState, Light, rating_window_closes
 from closedloop.domain.sla import light
 
 WARN = dt.datetime(2026, 3, 3, 1, tzinfo=dt.UTC)
@@ -64,3 +65,33 @@ async def test_the_sql_lights_are_the_python_lights(db: Database) -> None:
         assert row["lit"] is (is_open and expected is not Light.GREEN)
         assert row["overdue_open"] is (is_open and expected is Light.RED)
         assert row["lit_light"] == (expected.value if row["lit"] else None)
+
+
+async def test_the_sql_rating_window_closes_when_the_python_one_does(db: Database) -> None:
+    resolved = dt.datetime(2026, 3, 6, 9, tzinfo=dt.UTC)
+    rows = [
+        (i, resolved, days, now)
+        for i, (days, now) in enumerate(
+            (d, resolved + dt.timedelta(days=d) + offset)
+            for d in (0, 7, 15)
+            for offset in (-dt.timedelta(days=1), -TICK, dt.timedelta(0), TICK)
+        )
+    ]
+    issues = sa.values(
+        sa.column("id", sa.Integer),
+        sa.column("resolved_at", TIMESTAMP(timezone=True)),
+        sa.column("days", sa.Integer),
+        sa.column("now", TIMESTAMP(timezone=True)),
+        name="issue",
+    ).data(rows)
+    c = issues.c
+    async with db.admin.connect() as conn:
+        found = {}
+        for _, _, days, _ in rows:  # the window's length is a setting: a bound value
+            q = sa.select(
+                c.id, time_limits.rating_window_closed(c, c.now, days).label("closed")
+            ).where(c.days == days)
+            found.update({r.id: r.closed for r in await conn.execute(q)})
+    assert len(found) == len(rows) == 12
+    for i, resolved_at, days, now in rows:
+        assert found[i] is (now >= rating_window_closes(resolved_at, days)), (days, now)

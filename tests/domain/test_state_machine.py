@@ -3,6 +3,8 @@ from the design: where each command may start and where it leads."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from closedloop.domain.issues import (
@@ -12,6 +14,7 @@ from closedloop.domain.issues import (
     IssueState,
     RatingGrade,
     after_rating,
+    rating_window_closes,
     transition,
 )
 
@@ -103,3 +106,22 @@ def test_transition(command: Command, state: IssueState, cell: str) -> None:
 )
 def test_a_rating_closes_or_reopens(grade: RatingGrade, after: IssueState) -> None:
     assert after_rating(grade) is after
+
+
+@pytest.mark.parametrize(
+    ("resolved_at", "days", "closes"),
+    [
+        # Calendar days, not working days: a Friday resolution closes on the Friday after.
+        (dt.datetime(2026, 3, 6, 9, tzinfo=dt.UTC), 7, dt.datetime(2026, 3, 13, 9, tzinfo=dt.UTC)),
+        (
+            dt.datetime(2026, 12, 30, 23, tzinfo=dt.UTC),
+            3,
+            dt.datetime(2027, 1, 2, 23, tzinfo=dt.UTC),
+        ),
+        (dt.datetime(2026, 3, 6, 9, tzinfo=dt.UTC), 0, dt.datetime(2026, 3, 6, 9, tzinfo=dt.UTC)),
+    ],
+)
+def test_the_rating_window_closes_days_after_the_resolution(
+    resolved_at: dt.datetime, days: int, closes: dt.datetime
+) -> None:
+    assert rating_window_closes(resolved_at, days) == closes

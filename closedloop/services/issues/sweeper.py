@@ -4,7 +4,6 @@ dashboard rollup's changed slices so that dashboard readers rarely have to."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -60,10 +59,12 @@ async def sweep(db: Database, clock: Clock, settings: Settings) -> SweepReport:
         )
         for row in changed.mappings().all():
             report.lights += await tell_light(tx, IssueRecord.from_row(row))
-        window = dt.timedelta(days=settings.rating_window_days)
         unrated = await conn.execute(
             sa.select(t.issue)
-            .where(c.state == IssueState.RESOLVED.value, c.resolved_at <= now - window)
+            .where(
+                c.state == IssueState.RESOLVED.value,
+                time_limits.rating_window_closed(c, now, settings.rating_window_days),
+            )
             .order_by(c.id)
             .limit(BATCH)
             .with_for_update(skip_locked=True)

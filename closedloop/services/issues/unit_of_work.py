@@ -201,7 +201,9 @@ class UnitOfWork:
 
     async def update(self, issue: IssueRecord, **changes: Any) -> None:
         """Apply changes and bump the version (guarded again by the version in WHERE)."""
-        await self._keep_custody(issue, changes)
+        booking = self._custody_change(issue, changes)
+        if booking is not None:
+            await self._custody(issue, *booking)
         changes["version"] = issue.version + 1
         changes["updated_at"] = self.now
         if not await self._write(issue, changes):
@@ -212,10 +214,14 @@ class UnitOfWork:
         no version bump, no conflicts caused."""
         await self._write_quietly(issue, changes)
 
-    async def _keep_custody(self, issue: IssueRecord, values: dict[str, Any]) -> None:
+    def _custody_change(
+        self, issue: IssueRecord, values: dict[str, Any]
+    ) -> tuple[dt.datetime | None, bool, custody.Holder | None] | None:
         """The custody ledger (``closedloop.domain.custody``): a span per holder (tier, level,
         board or department); a limit's late time and lapse go to the span that held the
-        issue at its deadline."""
+        issue at its deadline. What ``_custody`` books for the change ``values`` (``None``:
+        nothing). Plain code, not a coroutine: it does no I/O, and a step's calls are its
+        cost in the data generator."""
         # Enumerations as their members: a StrEnum member is its text.
         before = custody.holder_of(
             issue.holding_region_code,
@@ -235,10 +241,10 @@ class UnitOfWork:
         moved = after != before
         limit_ends = issue.clock_kind is not None and ("clock_kind" in values or "due_at" in values)
         if not (moved or limit_ends):
-            return
+            return None
         due_at = running_limit(issue.clock_kind, issue.due_at)
         late = due_at if due_at is not None and is_late(self.now, due_at) else None
-        await self._custody(issue, late, limit_ends, after if moved else None)
+        return late, limit_ends, after if moved else None
 
     async def event(
         self,
@@ -250,14 +256,10 @@ class UnitOfWork:
         message: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> None:
-        await self.append_event(
-            issue.id,
-            type_,
-            from_state=issue.state,
-            to_state=to_state or issue.state,
-            public=public,
-            message=message,
-            payload=payload,
+        await self._insert_event(
+            self._event_row(
+                issue.id, type_, issue.state, to_state or issue.state, public, message, payload
+            )
         )
 
     async def append_event(
@@ -272,21 +274,33 @@ class UnitOfWork:
         payload: dict[str, Any] | None = None,
     ) -> None:
         """One entry of an issue's append-only timeline, by the acting principal, now."""
-        self.touched.add(issue_id)
         await self._insert_event(
-            {
-                "issue_id": issue_id,
-                "occurred_at": self.now,
-                "actor_id": self.principal.account_id,
-                "actor_name": self.actor_name,
-                "type": type_,
-                "from_state": from_state.value if from_state else None,
-                "to_state": to_state.value,
-                "public": public,
-                "message": message,
-                "payload": payload or {},
-            }
+            self._event_row(issue_id, type_, from_state, to_state, public, message, payload)
         )
+
+    def _event_row(
+        self,
+        issue_id: int,
+        type_: str,
+        from_state: IssueState | None,
+        to_state: IssueState,
+        public: bool,
+        message: str | None,
+        payload: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        self.touched.add(issue_id)
+        return {
+            "issue_id": issue_id,
+            "occurred_at": self.now,
+            "actor_id": self.principal.account_id,
+            "actor_name": self.actor_name,
+            "type": type_,
+            "from_state": from_state.value if from_state else None,
+            "to_state": to_state.value,
+            "public": public,
+            "message": message,
+            "payload": payload or {},
+        }
 
     async def notify(
         self, issue: IssueRecord, channel: str, recipient: str, topic: str, text: str
@@ -298,7 +312,7 @@ class UnitOfWork:
 
     async def notify_enterprise(self, issue: IssueRecord, topic: str, text: str) -> None:
         phone = await self.enterprise_phone(issue.enterprise_id)
-        await self.notify(issue, "SMS", phone, topic, text)
+        await self.notify_about(issue.id, issue.number, issue.title, "SMS", phone, topic, text)
 
     async def notify_handler(
         self,
@@ -316,7 +330,7 @@ class UnitOfWork:
             recipient = f"department:{department_id}"
         else:
             recipient = f"center:{issue.holding_region_code}"
-        await self.notify(issue, "OA", recipient, topic, text)
+        await self.notify_about(issue.id, issue.number, issue.title, "OA", recipient, topic, text)
 
 
 class CommandTx(UnitOfWork):

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action, Principal
 from closedloop.catalog import get_catalog
+from closedloop.db import custody, time_limits
 from closedloop.db import tables as t
-from closedloop.db import time_limits
 from closedloop.db.database import Database
 from closedloop.db.tables import RATING_COLUMNS
 from closedloop.domain.issues import OPEN_STATES, IssueState
@@ -402,26 +402,10 @@ async def _overdue(
     limit: int,
 ) -> tuple[IssueLine, ...]:
     c = t.issue.c
-    k = t.issue_custody.c
-    running = time_limits.overdue_open(c, now)
-    late = sa.or_(sa.and_(c.state.in_(RESOLVED_STATES), c.overdue), running)
-    # How long the issue has been past its limits: the custody ledger holds the late time of
-    # every clock that has stopped (``due_at`` only keeps the latest clock, which a reopening
-    # restarts), plus, while a clock is still running late, the time since it ran out (or
-    # since the current holder took it over, whose ledger row has not accrued yet).
-    accrued = (
-        sa.select(sa.func.coalesce(sa.func.sum(k.overdue_seconds), 0))
-        .where(k.issue_id == c.id)
-        .scalar_subquery()
+    late = sa.or_(
+        sa.and_(c.state.in_(RESOLVED_STATES), c.overdue), time_limits.overdue_open(c, now)
     )
-    held_since = (
-        sa.select(sa.func.max(k.started_at))
-        .where(k.issue_id == c.id, k.ended_at.is_(None))
-        .scalar_subquery()
-    )
-    since = sa.func.greatest(c.due_at, sa.func.coalesce(held_since, c.due_at))
-    current = sa.case((running, sa.func.extract("epoch", now - since)), else_=0)
-    late_seconds = (accrued + current).label("late_seconds")
+    late_seconds = custody.late_seconds(c, now).label("late_seconds")
     q = (
         _issue_lines_query()
         .add_columns(late_seconds)
