@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from operator import attrgetter
 from typing import Any, cast
 
@@ -318,12 +319,11 @@ class Issue(Node):
         " of `first` (1-100) after the entry `after` (the last id of the previous page);"
         " public part for enterprises"
     )
-    async def timeline(
+    def timeline(
         self, info: Info, first: int | None = MAX_PAGE, after: strawberry.ID | None = None
     ) -> list[IssueEvent]:
-        events = await info.context.loaders.events.load(self.rec.id)
-        page = list_page(info.context.locale, events, first, after, _event_key)
-        return [IssueEvent.from_record(e) for e in page]
+        page = partial(_timeline, info.context.locale, first, after)  # at hand: no task
+        return resolve_loaded(info.context.loaders, "events", self.rec.id, page)  # type: ignore[return-value]
 
     @strawberry.field(
         description="评价记录：每次办结的评价，重新办理后仍保留；每页至多 first 条（1–100），"
@@ -355,21 +355,19 @@ class Issue(Node):
         " / the custody ledger: each holder, level and time, in pages of `first` (1-100)"
         " after the entry at position `after`"
     )
-    async def custody(
+    def custody(
         self, info: Info, first: int | None = MAX_PAGE, after: int | None = None
     ) -> list[CustodyEntry]:
-        entries = await self._custody(info)
-        cursor = None if after is None else str(after)
-        return list_page(info.context.locale, entries, first, cursor, _position_key)
+        page = partial(self._custody, info, first, None if after is None else str(after))
+        return resolve_loaded(info.context.loaders, "custody", self.rec.id, page)  # type: ignore[return-value]
 
-    async def _custody(self, info: Info) -> list[CustodyEntry]:
-        rows = await info.context.loaders.custody.load(self.rec.id)
+    def _custody(self, info: Info, first: int | None, after: str | None, rows: Any) -> Any:
         running = running_limit(self.rec.clock_kind, self.rec.due_at)
         # A running limit's late time so far, booked to whoever held it at the deadline.
         late = running_late(rows, running, info.context.clock.now())
         # A finished issue's last holder held it until it was closed, not until now.
         finished = self.rec.closed_at if self.rec.state in FINAL_STATES else None
-        return [
+        entries = [
             CustodyEntry(
                 handling_level=HandlingLevel(r.handling_level),
                 started_at=r.started_at,
@@ -384,6 +382,7 @@ class Issue(Node):
             )
             for n, r in enumerate(rows)
         ]
+        return list_page(info.context.locale, entries, first, after, _position_key)
 
     @strawberry.field(description="疑似重复件及相似度 / near-duplicate candidates, best first")
     async def duplicate_candidates(self, info: Info, first: int = 10) -> list[SimilarIssue]:
@@ -583,6 +582,10 @@ async def _enterprise_node(info: Info, key: str) -> Enterprise | None:
         return None
     target = Target.OWN if p.enterprise_id == rec.id else region_target(p, rec.region_code)
     return Enterprise.from_record(rec) if can(p, Action.ENTERPRISE_READ, target) else None
+
+
+def _timeline(locale: str, first: int | None, after: str | None, events: Any) -> Any:
+    return [IssueEvent.from_record(e) for e in list_page(locale, events, first, after, _event_key)]
 
 
 def _event_key(event: EventRecord) -> str:

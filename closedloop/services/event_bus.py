@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Final
 
 import asyncpg
@@ -190,12 +190,16 @@ class EventBus:
                 self._subscribers.discard(subscriber)
                 log.warning("events.subscriber_dropped", queued=subscriber.queue.qsize())
 
-    async def subscribe(self, *, counted: bool = True) -> AsyncIterator[Notice]:
-        """Touched issue ids as they are committed, or ``CATCH_UP`` after an outage.
-        Raises ``SubscriberDropped`` once this subscriber fell too far behind. A feed's
-        own subscription is not ``counted`` (its listeners are)."""
+    def subscribe(self, *, counted: bool = True) -> AsyncGenerator[Notice, None]:
+        """Touched issue ids as they are committed, or ``CATCH_UP`` after an outage:
+        everything delivered from this call on (the subscription is registered at once, not
+        when first read). Raises ``SubscriberDropped`` once this subscriber fell too far
+        behind. A feed's own subscription is not ``counted`` (its listeners are)."""
         subscriber = _Subscriber(self._queue_size, counted)
         self._subscribers.add(subscriber)
+        return self._notices(subscriber)
+
+    async def _notices(self, subscriber: _Subscriber) -> AsyncGenerator[Notice, None]:
         try:
             while True:
                 if subscriber.dropped:  # its queue is full: it wakes up at once

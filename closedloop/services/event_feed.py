@@ -40,6 +40,7 @@ import structlog
 from closedloop.authz.roles import Action, Principal
 from closedloop.db import driver
 from closedloop.db.database import Database
+from closedloop.identity.accounts import principal_for
 from closedloop.services.event_bus import CATCH_UP, EventBus, Notice, SubscriberDropped
 from closedloop.services.issues.queries import scope_key
 from closedloop.services.issues.records import EventRecord, IssueRecord, event_from_composite
@@ -141,9 +142,7 @@ class EventFeed:
         counted = False
         try:
             await self._start()
-            async with self._db.reader(principal) as reader:
-                (row,) = await driver.fetch_sql(reader, _NEWEST.text)
-            listener.start = int(row[0])
+            listener.start = await self._newest()
             # Listening from here on: the bus counts it (``/readyz``, tests wait for it).
             self._bus.count_listener(1)
             counted = True
@@ -162,6 +161,13 @@ class EventFeed:
             if not self._groups:
                 await self._stop()
 
+    async def _newest(self) -> int:
+        """The newest event id: where a new listener starts. Read as the system role, an
+        index's last entry (in a caller's scope, row-level security makes ``max(id)`` a
+        scan of every event at a million issues); the id itself shows nothing of any event."""
+        async with self._db.system_transaction() as conn:
+            return int((await conn.execute(_NEWEST)).scalar_one())
+
     async def _start(self) -> None:
         if self._pump is None or self._pump.done():
             self._ready = asyncio.get_running_loop().create_future()
@@ -179,26 +185,37 @@ class EventFeed:
     async def _run(self) -> None:
         assert self._ready is not None
         try:
-            async with self._db.system_transaction() as conn:
-                self.floor = self.newest = int((await conn.execute(_NEWEST)).scalar_one())
+            # Registered before the floor is read: nothing committed after it goes unheard.
+            stream = self._bus.subscribe(counted=False)
+            self.floor = self.newest = await self._newest()
             self._after.clear()
         except BaseException as exc:
             self._ready.set_exception(exc)
             raise
         self._ready.set_result(None)
-        behind = False
-        while True:
-            try:
-                async for notice in self._bus.subscribe(counted=False):
-                    if behind:
-                        notice, behind = CATCH_UP, False
-                    self._deliver(await self._read(notice))
-            except SubscriberDropped:
-                behind = True  # the feed itself fell behind the bus: read what it missed
-            except Exception as exc:  # a failed read: catch up once the database answers
-                log.warning("events.feed_read_failed", error=type(exc).__name__)
-                behind = True
-                await asyncio.sleep(RETRY_PAUSE)
+        catching_up = False
+        try:
+            while True:
+                try:
+                    if catching_up:
+                        self._deliver(await self._read(CATCH_UP), await self._current())
+                        catching_up = False
+                    async for notice in stream:
+                        items = await self._read(notice)
+                        # After an outage any account may have changed unheard: what was
+                        # missed goes only to listeners whose account still reads as it did
+                        # (the others' sockets are being closed, ``http.sessions``).
+                        self._deliver(items, await self._current() if notice is CATCH_UP else None)
+                except SubscriberDropped:
+                    # The feed itself fell behind the bus: listen again, read what it missed.
+                    stream = self._bus.subscribe(counted=False)
+                    catching_up = True
+                except Exception as exc:  # a failed read: catch up once the database answers
+                    log.warning("events.feed_read_failed", error=type(exc).__name__)
+                    await asyncio.sleep(RETRY_PAUSE)
+                    catching_up = True
+        finally:
+            await stream.aclose()
 
     async def _read(self, notice: Notice) -> list[FeedItem]:
         async with self._db.system_transaction() as conn:
@@ -231,7 +248,29 @@ class EventFeed:
             _, forgotten = self._after.popitem(last=False)
             self.floor = max(self.floor, forgotten)
 
-    def _deliver(self, items: list[FeedItem]) -> None:
+    async def _current(self) -> set[str]:
+        """The listeners' accounts that still read as they did when they subscribed."""
+        usernames = {
+            listener.principal.username
+            for group in self._groups.values()
+            for listener in group
+            if listener.principal.username
+        }
+        current = set()
+        async with self._db.read_reference() as conn:
+            for username in sorted(usernames):
+                principal = await principal_for(conn, username)
+                if principal is not None and all(
+                    listener.principal == principal
+                    for group in self._groups.values()
+                    for listener in group
+                    if listener.principal.username == username
+                ):
+                    current.add(username)
+        return current
+
+    def _deliver(self, items: list[FeedItem], current: set[str] | None = None) -> None:
+        """Hand each group what it reads; with ``current``, only to those accounts."""
         if not items:
             return
         for group in list(self._groups.values()):
@@ -241,6 +280,8 @@ class EventFeed:
             if not visible:
                 continue
             for listener in list(group):
+                if current is not None and listener.principal.username not in current:
+                    continue
                 mine = [i for i in visible if i.event.id > listener.start]
                 if not mine:
                     continue
