@@ -1,18 +1,26 @@
-"""The floor for the county pool page (issue 7): Starlette + asyncpg, no GraphQL engine.
+"""The floor for the county pool page (issue 7, without the handicaps of issue 18):
+Starlette + asyncpg, no GraphQL engine.
 
 It answers the harness's ``county_pool`` request (``issues(filter: {pool: true}, first: N)``
 with enterprise, board, department, holding region and last event) with the same JSON as
-``closedloop serve``, doing only what any server must do for it:
+``closedloop serve``, doing only what any server must do for it, and no more than
+closedloop does:
 
-- verify the HS256 bearer token (pyjwt, the same secret, audience and issuer as the API);
+- verify the HS256 bearer token (pyjwt, the same secret, audience and issuer as the API)
+  once per token, as closedloop's token cache does (its time claims checked on every use);
 - look up the account's scope once and cache it (the API caches it for 30 s);
-- one transaction on a pool of connections as ``closedloop_app`` (row-level security
-  applies): ``set_config`` of the scope, the page (the app's own visibility predicate, the
-  pool filter, newest first, LIMIT N, joined with enterprise, board, department, region and
-  a LATERAL for the last event), and the count;
-- build the same response: global ids ``base64url("Issue:<id>")`` without padding,
-  ISO 8601 datetimes, ``light`` computed from warn_at/due_at against now when a clock runs,
-  ``dueAt`` only while a clock runs, names in zh-CN unless Accept-Language asks for English.
+- three round trips on a connection of its own pool as ``closedloop_app`` (row-level
+  security applies), as few as the same per-transaction scoping allows and as many as
+  closedloop makes: ``BEGIN READ ONLY`` with the ``set_config`` of the scope in one simple
+  query; the page (the app's own visibility predicate, the pool filter, newest first,
+  LIMIT N, joined with enterprise, board, department, region and a LATERAL for the last
+  event) with its count as a scalar subquery; ``ROLLBACK``. The pool hands connections out
+  without asyncpg's reset query on release (the transaction ended with ``ROLLBACK``; the
+  scope was transaction-local);
+- build the same response with orjson (as closedloop): global ids ``base64url("Issue:<id>")``
+  without padding, ISO 8601 datetimes, ``light`` computed from warn_at/due_at against now
+  when a clock runs, ``dueAt`` only while a clock runs, names in zh-CN unless
+  Accept-Language asks for English.
 
 It does not parse GraphQL: the body must be a JSON object whose ``query`` asks for the pool
 (``pool: true``); ``first: N`` is read from it (default 100, at most 100, like the API).
@@ -26,17 +34,18 @@ protocol, without a query language.
 Environment: ``DATABASE_URL`` (its host, port and database; the user is replaced by
 ``FLOOR_DB_USER``, default ``closedloop_app``), ``CLOSEDLOOP_JWT_SECRET``,
 ``FLOOR_POOL_SIZE`` (default 16). ``/metrics`` exposes ``closedloop_sql_statements_total``
-(statements sent, ``BEGIN``/``ROLLBACK`` not counted, as the API counts them) for the
-harness; ``/healthz`` answers ok.
+(statements sent, ``ROLLBACK`` not counted, ``BEGIN`` with the scope counted as one, as the
+API counts them) for the harness; ``/healthz`` answers ok.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
-import json
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,9 +54,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import jwt
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from closedloop.domain.sla import running_light, running_limit
@@ -64,21 +74,27 @@ MAX_PAGE = 100
 # the partial index ix_issue_pool (its predicate is the same IN list) in a generic plan.
 OPEN_STATES_SQL = "('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"
 
-# closedloop.db.database._SET_SCOPE
-SET_SCOPE = (
-    "SELECT set_config('closedloop.role', $1, true),"
-    " set_config('closedloop.region', $2, true),"
-    " set_config('closedloop.enterprise', $3, true),"
-    " set_config('closedloop.board', $4, true),"
-    " set_config('closedloop.department', $5, true)"
-)
+# closedloop.db.database.begin_in_scope: BEGIN and the scope in one simple query
+SCOPE_SETTINGS = ("role", "region", "enterprise", "board", "department")
 
-# closedloop.identity.accounts._PRINCIPAL_QUERY
+
+def begin_in_scope(values: tuple[str, ...]) -> str:
+    settings = ", ".join(
+        f"set_config('closedloop.{name}', {literal(value)}, true)"
+        for name, value in zip(SCOPE_SETTINGS, values, strict=True)
+    )
+    return f"BEGIN READ ONLY; SELECT {settings}"
+
+
+def literal(value: str) -> str:
+    """closedloop.db.database._literal"""
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# closedloop.identity.accounts: the account as the function of migration 0012 answers it
+# (row-level security hides the account table from the application's role)
 PRINCIPAL = (
-    "SELECT a.role, coalesce(a.region_code, e.region_code) AS region_code, a.board_id,"
-    " a.department_id, a.enterprise_id FROM account a"
-    " LEFT JOIN enterprise e ON e.id = a.enterprise_id"
-    " WHERE a.username = $1 AND a.active"
+    "SELECT role, region_code, board_id, department_id, enterprise_id FROM closedloop_principal($1)"
 )
 
 
@@ -94,7 +110,10 @@ def visibility(scope: dict[str, Any]) -> tuple[str, list[Any]]:
     if region is None or role is None:
         return "false", []
     if role == "BOARD_HANDLER":
-        return "(i.holding_region_code = $2 AND i.board_id = $3)", [region, scope["board_id"]]
+        return "(i.holding_region_code = $2 AND i.board_id = $3)", [
+            region,
+            scope["board_id"],
+        ]
     if role == "DEPARTMENT_HANDLER":
         return "(i.holding_region_code = $2 AND i.department_id = $3)", [
             region,
@@ -109,15 +128,18 @@ def visibility(scope: dict[str, Any]) -> tuple[str, list[Any]]:
 
 
 def page_sql(visible: str, limit_param: int) -> tuple[str, str]:
-    """The page (parameters: region, visibility, LIMIT, public-only) and its count."""
+    """The page (parameters: region, visibility, LIMIT, public-only) with its count as a
+    scalar subquery (evaluated once), like closedloop's page statement."""
     where = f"{visible} AND i.holding_region_code = $1 AND i.state IN {OPEN_STATES_SQL}"
+    count = f"SELECT count(*) FROM issue i WHERE {where}"
     page = f"""
 SELECT i.id, i.number, i.title, i.state, i.clock_kind, i.warn_at, i.due_at,
        e.name AS enterprise_name, e.credit_code,
        b.name_zh AS board_zh, b.name_en AS board_en,
        d.name_zh AS department_zh, d.name_en AS department_en,
        r.name AS region_name,
-       le.type AS event_type, le.occurred_at AS event_at, le.actor_name AS event_actor
+       le.type AS event_type, le.occurred_at AS event_at, le.actor_name AS event_actor,
+       (SELECT count(*) FROM issue i WHERE {where}) AS total_count
 FROM (SELECT i.id, i.number, i.title, i.state, i.clock_kind, i.warn_at, i.due_at,
              i.enterprise_id, i.board_id, i.department_id, i.holding_region_code, i.created_at
       FROM issue i
@@ -133,7 +155,6 @@ LEFT JOIN LATERAL (
     WHERE ev.issue_id = i.id AND (ev.public OR NOT ${limit_param + 1}::boolean)
     ORDER BY ev.id DESC LIMIT 1) le ON true
 ORDER BY i.created_at DESC, i.id DESC"""
-    count = f"SELECT count(*) FROM issue i WHERE {where}"
     return page, count
 
 
@@ -141,7 +162,7 @@ ORDER BY i.created_at DESC, i.id DESC"""
 class Caller:
     """An account's scope and its SQL, built once per account."""
 
-    settings: tuple[str, str, str, str, str]
+    begin: str  # BEGIN READ ONLY and the scope
     region: str
     vparams: list[Any]
     page: str
@@ -170,10 +191,76 @@ def light(now: dt.datetime, clock_kind: str | None, warn_at: Any, due_at: Any) -
 FIRST = re.compile(r"\bfirst\s*:\s*(\d+)")
 
 
-def error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+def json_response(content: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code, media_type="application/json")
+
+
+def error(status: int, message: str, code: str) -> Response:
+    return json_response(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
     )
+
+
+class Connections:
+    """A fixed set of connections handed out in turn, without asyncpg's reset query on
+    release (each request ends its transaction with ROLLBACK; its scope was local)."""
+
+    def __init__(self, connections: list[Any]) -> None:
+        self.all = connections
+        self.free: asyncio.Queue[Any] = asyncio.Queue()
+        for conn in connections:
+            self.free.put_nowait(conn)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        conn = await self.free.get()
+        try:
+            yield conn
+        except BaseException:
+            if conn.is_in_transaction():
+                await conn.close()  # never handed out again mid-transaction
+                conn = await connect(self.dsn)
+            raise
+        finally:
+            self.free.put_nowait(conn)
+
+    dsn = ""
+
+    async def close(self) -> None:
+        for conn in self.all:
+            await conn.close()
+
+
+async def connect(dsn: str) -> Any:
+    return await asyncpg.connect(
+        dsn, server_settings={"application_name": "closedloop-floor", "timezone": "UTC"}
+    )
+
+
+# Verified tokens and their claims (closedloop.identity.tokens.TokenVerifier): checked once
+# per token; the lifetime on every use.
+VERIFIED: dict[str, dict[str, Any]] = {}
+MAX_VERIFIED = 100_000
+
+
+def verify(token: str) -> dict[str, Any]:
+    claims = VERIFIED.get(token)
+    now = time.time()
+    if claims is not None and claims["exp"] > now and claims.get("nbf", now) <= now:
+        return claims
+    claims = jwt.decode(
+        token,
+        SECRET,
+        algorithms=["HS256"],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={"require": ["exp", "sub", "aud", "iss"]},
+    )
+    if len(VERIFIED) >= MAX_VERIFIED:
+        VERIFIED.clear()
+    VERIFIED[token] = claims
+    return claims
 
 
 @asynccontextmanager
@@ -182,12 +269,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     dsn = urlunsplit(
         ("postgresql", f"{DB_USER}@{url.hostname}:{url.port or 5432}", url.path, "", "")
     )
-    app.state.pool = await asyncpg.create_pool(
-        dsn,
-        min_size=POOL_SIZE,
-        max_size=POOL_SIZE,
-        server_settings={"application_name": "closedloop-floor", "timezone": "UTC"},
-    )
+    app.state.pool = Connections([await connect(dsn) for _ in range(POOL_SIZE)])
+    app.state.pool.dsn = dsn
     app.state.callers = {}
     try:
         yield
@@ -208,12 +291,14 @@ async def caller_for(app: Starlette, username: str) -> Caller | None:
         visible, vparams = visibility(scope)
         page, count = page_sql(visible, 2 + len(vparams))
         found = Caller(
-            settings=(
-                scope["role"] or "",
-                scope["region_code"] or "",
-                str(scope["enterprise_id"] or ""),
-                str(scope["board_id"] or ""),
-                str(scope["department_id"] or ""),
+            begin=begin_in_scope(
+                (
+                    scope["role"] or "",
+                    scope["region_code"] or "",
+                    str(scope["enterprise_id"] or ""),
+                    str(scope["board_id"] or ""),
+                    str(scope["department_id"] or ""),
+                )
             ),
             region=scope["region_code"] or "",
             vparams=vparams,
@@ -230,14 +315,7 @@ async def graphql(request: Request) -> Response:
     if scheme.lower() != "bearer" or not token.strip():
         return error(401, "expected 'Authorization: Bearer <token>'", "UNAUTHENTICATED")
     try:
-        claims = jwt.decode(
-            token.strip(),
-            SECRET,
-            algorithms=["HS256"],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "sub", "aud", "iss"]},
-        )
+        claims = verify(token.strip())
     except jwt.InvalidTokenError as exc:
         return error(401, f"token is invalid: {exc}", "UNAUTHENTICATED")
     caller = await caller_for(request.app, str(claims["sub"]))
@@ -245,7 +323,7 @@ async def graphql(request: Request) -> Response:
         return error(401, "unknown or inactive account", "UNAUTHENTICATED")
 
     try:
-        query = json.loads(await request.body())["query"]
+        query = orjson.loads(await request.body())["query"]
     except (ValueError, KeyError, TypeError):
         return error(400, "expected a JSON body with a query", "BAD_REQUEST")
     if not isinstance(query, str) or "pool: true" not in query:
@@ -257,13 +335,20 @@ async def graphql(request: Request) -> Response:
     lang = request.headers.get("accept-language", "").split(",")[0].strip().lower()
     english = lang.startswith("en")
 
-    async with request.app.state.pool.acquire() as conn, conn.transaction(readonly=True):
-        await conn.execute(SET_SCOPE, *caller.settings)
-        rows = await conn.fetch(
-            caller.page, caller.region, *caller.vparams, first, caller.public_only
-        )
-        total = await conn.fetchval(caller.count, caller.region, *caller.vparams)
-    Stats.statements += 3
+    async with request.app.state.pool.acquire() as conn:
+        await conn.execute(caller.begin)
+        try:
+            rows = await conn.fetch(
+                caller.page, caller.region, *caller.vparams, first, caller.public_only
+            )
+            Stats.statements += 2
+            if rows:
+                total = rows[0]["total_count"]
+            else:  # the total rides on the rows: an empty page asks for it alone
+                total = await conn.fetchval(caller.count, caller.region, *caller.vparams)
+                Stats.statements += 1
+        finally:
+            await conn.execute("ROLLBACK")
 
     now = dt.datetime.now(dt.UTC)
     nodes = []
@@ -277,7 +362,10 @@ async def graphql(request: Request) -> Response:
                 "state": r["state"],
                 "light": light(now, r["clock_kind"], r["warn_at"], r["due_at"]),
                 "dueAt": iso(running_limit(r["clock_kind"], r["due_at"])),
-                "enterprise": {"name": r["enterprise_name"], "creditCode": r["credit_code"]},
+                "enterprise": {
+                    "name": r["enterprise_name"],
+                    "creditCode": r["credit_code"],
+                },
                 "board": (None if board is None else {"name": r["board_en"] if english else board}),
                 "department": (
                     None
@@ -296,11 +384,11 @@ async def graphql(request: Request) -> Response:
                 ),
             }
         )
-    return JSONResponse({"data": {"issues": {"totalCount": total, "nodes": nodes}}})
+    return json_response({"data": {"issues": {"totalCount": total, "nodes": nodes}}})
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def metrics(request: Request) -> Response:

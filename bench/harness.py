@@ -44,6 +44,13 @@ Body = dict[str, Any]
 
 # --- scenarios ---------------------------------------------------------------------------
 
+# A portal's natural nested page (issue 18): the pool with each issue's timeline and custody
+# ledger and their regions, the enterprise with its region, and the origin region.
+COUNTY_POOL_NESTED = """{ issues(filter: {pool: true}, first: 50) { totalCount nodes { id number
+  title state enterprise { name region { name } } originRegion { name }
+  timeline { type occurredAt actorName }
+  custody { handlingLevel startedAt region { name } } } } }"""
+
 COUNTY_POOL = """{ issues(filter: {pool: true}, first: 50) { totalCount nodes { id number title
   state light dueAt enterprise { name creditCode } board { name } department { name }
   holdingRegion { name } lastEvent { type occurredAt actorName } } } }"""
@@ -68,6 +75,16 @@ COUNTY_POOL_POSTGRAPHILE = """{ issues(first: 50, orderBy: [CREATED_AT_DESC, ID_
     holdingRegion: regionByHoldingRegionCode { name }
     lastEvent: issueEvents(orderBy: ID_DESC, first: 1) { nodes { type occurredAt actorName } }
   } } }"""
+
+COUNTY_POOL_NESTED_POSTGRAPHILE = """{ issues(first: 50, orderBy: [CREATED_AT_DESC, ID_DESC],
+  filter: {holdingRegionCode: {equalTo: "330521"},
+    state: {in: ["SUBMITTED", "ACCEPTED", "ASSIGNED", "IN_PROGRESS", "REOPENED"]}}) {
+  totalCount nodes { id: nodeId number title state
+    enterprise { name region: regionByRegionCode { name } }
+    originRegion: regionByOriginRegionCode { name }
+    timeline: issueEvents(orderBy: ID_ASC, first: 100) { nodes { type occurredAt actorName } }
+    custody: issueCustodies(orderBy: ID_ASC, first: 100) { nodes { handlingLevel startedAt
+      region: regionByRegionCode { name } } } } } }"""
 
 DASHBOARD = """query($region: String!, $period: String!) { dashboard(region: $region,
   period: $period) { asOf totals { ...F } local { ...F } children { region { code name }
@@ -168,7 +185,10 @@ async def workflow(send: Send, params: Body) -> None:
     issue = await send(
         "ent.xinshi-silk",
         "submitIssue",
-        {"title": "招不到熟练挡车工", "content": "企业扩产后缺少熟练挡车工约30人，希望协助招聘。"},
+        {
+            "title": "招不到熟练挡车工",
+            "content": "企业扩产后缺少熟练挡车工约30人，希望协助招聘。",
+        },
     )
     for account, name, extra in (
         ("xinshi.center", "acceptIssue", {}),
@@ -220,6 +240,16 @@ SCENARIOS: dict[str, Scenario] = {
         "deqing.center",
         lambda client, token: _fixed({"query": COUNTY_POOL_POSTGRAPHILE}),
     ),
+    "county_pool_nested": Scenario(
+        "the pool page with timelines, custody ledgers, enterprises and regions (issue 18)",
+        "deqing.center",
+        lambda client, token: _fixed({"query": COUNTY_POOL_NESTED}),
+    ),
+    "county_pool_nested_postgraphile": Scenario(
+        "the nested pool page as PostGraphile v4 asks for it (bench/postgraphile)",
+        "deqing.center",
+        lambda client, token: _fixed({"query": COUNTY_POOL_NESTED_POSTGRAPHILE}),
+    ),
     "issue_with_timeline": Scenario(
         "one issue by id with its full timeline (cycling over 500 issues held by 德清)",
         "deqing.center",
@@ -258,7 +288,11 @@ SCENARIOS: dict[str, Scenario] = {
         lambda client, token: _fixed(
             {
                 "query": SCORES,
-                "variables": {"kind": "DEPARTMENT", "region": "3305", "period": BENCH_QUARTER},
+                "variables": {
+                    "kind": "DEPARTMENT",
+                    "region": "3305",
+                    "period": BENCH_QUARTER,
+                },
             }
         ),
     ),
@@ -286,7 +320,10 @@ def _stat(pid: int) -> Stat | None:
     f = raw[raw.rindex(")") + 2 :].split()
     # f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14 to 17.
     return Stat(
-        comm, int(f[1]), (int(f[11]) + int(f[12])) / TICKS, (int(f[13]) + int(f[14])) / TICKS
+        comm,
+        int(f[1]),
+        (int(f[11]) + int(f[12])) / TICKS,
+        (int(f[13]) + int(f[14])) / TICKS,
     )
 
 
@@ -636,7 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
-        "--label", help="name the results after the server (e.g. floor): 'label:scenario'"
+        "--label",
+        help="name the results after the server (e.g. floor): 'label:scenario'",
     )
     args = parser.parse_args(argv)
     if not _loopback(args.url) or (

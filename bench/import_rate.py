@@ -5,9 +5,13 @@ optionally fills it with ``--issues`` generated issues first (the database size 
 runs against), writes a 12345 hotline CSV of ``--rows`` records (most for the county's
 known enterprises, every tenth for a new enterprise the file registers, a few bad rows),
 imports it as ``deqing.center`` and prints rows/s for the whole import (both passes), then
-imports it again (every record already imported: the idempotent re-run).
+imports it again (every record already imported: the idempotent re-run). With ``--into URL``
+it imports into that (migrated, seeded) database instead, e.g. a generated one of 1M
+issues; the records stay there.
 
     PYTHONPATH=. .venv/bin/python -m bench.import_rate --rows 100000 --issues 0
+    PYTHONPATH=. .venv/bin/python -m bench.import_rate --rows 100000 \\
+        --into postgresql://postgres@127.0.0.1:5432/closedloop_bench_1m
 """
 
 from __future__ import annotations
@@ -121,7 +125,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--issues", type=int, default=0, help="generated issues first")
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--into", help="import into this database instead of a scratch one")
     args = parser.parse_args()
+    if args.into:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "12345.csv"
+            write_file(path, args.rows)
+            asyncio.run(run(args.into, args.rows, path))
+        return
     with scratch_database(args.server_url, "bench_import") as url:
         asyncio.run(prepare_demo(url))
         if args.issues:

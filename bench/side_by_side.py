@@ -1,14 +1,17 @@
-"""Helpers of ``bench/side_by_side.sh`` (issue 7): fetch one county pool page from a server,
-check that the three servers return the same rows, and print the side-by-side table.
+"""Helpers of ``bench/side_by_side.sh`` (issues 7 and 18): fetch one page from a server,
+check that the servers return the same rows, and print the side-by-side tables.
 
     .venv/bin/python bench/side_by_side.py fetch --url http://127.0.0.1:8002 \\
-        --scenario county_pool --out DIR/floor.response.json
-    .venv/bin/python bench/side_by_side.py report DIR        # DIR/{closedloop,floor,postgraphile}.*
+        --scenario county_pool --out DIR/floor.pool.response.json
+    .venv/bin/python bench/side_by_side.py report DIR
 
-``report`` reads ``<server>.json`` (the harness's ``--json``) and ``<server>.response.json``
-for each server found in DIR, normalises the responses (ids to issue ids; PostGraphile's last
-event connection to one object; datetimes to instants) and compares them with the floor's,
-then prints a Markdown table with each server's figures and its ratios to the floor.
+``report`` reads, for each shape (``pool``, ``nested``) and round N, the harness's
+``--json`` of each server (``<server>.<shape>.rN.json``) and the responses
+(``<server>.<shape>.response.json``); it normalises the responses (ids to issue ids;
+PostGraphile's connections to lists; datetimes to instants) and compares them (the pool page
+with the floor's, the nested page with PostGraphile's), then prints each round's table, the
+ratios of closedloop to the floor and to PostGraphile per round (server CPU, and server +
+PostgreSQL backends CPU) and their medians.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import SCENARIOS, _loopback
 
 SERVERS = ("closedloop", "floor", "postgraphile")
+RUN_FILE = re.compile(r"(\w+)\.(\w+)\.r(\d+)\.json")  # <server>.<shape>.r<round>.json
 
 
 async def fetch(url: str, scenario: str) -> dict[str, Any]:
@@ -90,33 +96,81 @@ def normalise(response: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
     return issues["totalCount"], nodes
 
 
+def normalise_nested(response: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """The nested page, PostGraphile's connections as lists."""
+
+    def items(value: Any) -> list[Any]:
+        return list(value["nodes"] if isinstance(value, dict) and "nodes" in value else value)
+
+    issues = response["data"]["issues"]
+    nodes = [
+        {
+            "id": issue_id(n["id"]),
+            "number": n["number"],
+            "title": n["title"],
+            "state": n["state"],
+            "enterprise": n["enterprise"],
+            "originRegion": n["originRegion"],
+            "timeline": [
+                {**e, "occurredAt": instant(e["occurredAt"])} for e in items(n["timeline"])
+            ],
+            "custody": [{**c, "startedAt": instant(c["startedAt"])} for c in items(n["custody"])],
+        }
+        for n in issues["nodes"]
+    ]
+    return issues["totalCount"], nodes
+
+
+def _differences(
+    label: str,
+    got: tuple[int, list[dict[str, Any]]],
+    ref: tuple[int, list[dict[str, Any]]],
+) -> str:
+    (total, nodes), (ref_total, ref_nodes) = got, ref
+    diffs = [
+        f"#{i} {k}: {a.get(k)!r} != {b.get(k)!r}"
+        for i, (a, b) in enumerate(zip(nodes, ref_nodes, strict=False))
+        for k in a
+        if a.get(k) != b.get(k)
+    ]
+    if total != ref_total or len(nodes) != len(ref_nodes) or diffs:
+        return (
+            f"{label}: DIFFERS: totalCount {total} vs {ref_total},"
+            f" {len(nodes)} vs {len(ref_nodes)} nodes; {diffs[:5]}"
+        )
+    return (
+        f"{label}: same rows (totalCount {total}, {len(nodes)} nodes,"
+        " every field equal after normalising ids and datetimes)"
+    )
+
+
 def compare(out: Path) -> list[str]:
     notes: list[str] = []
-    ref_path = out / "floor.response.json"
-    if not ref_path.exists():
-        return ["no floor response to compare with"]
-    ref_total, ref_nodes = normalise(json.loads(ref_path.read_text()))
-    for server in SERVERS:
-        path = out / f"{server}.response.json"
-        if server == "floor" or not path.exists():
-            continue
-        total, nodes = normalise(json.loads(path.read_text()))
-        diffs = [
-            f"#{i} {k}: {a.get(k)!r} != {b.get(k)!r}"
-            for i, (a, b) in enumerate(zip(nodes, ref_nodes, strict=False))
-            for k in a
-            if a.get(k) != b.get(k)
-        ]
-        if total != ref_total or len(nodes) != len(ref_nodes) or diffs:
+
+    def load(server: str, shape: str) -> dict[str, Any] | None:
+        path = out / f"{server}.{shape}.response.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    floor = load("floor", "pool")
+    for server in ("closedloop", "postgraphile"):
+        found = load(server, "pool")
+        if floor is not None and found is not None:
             notes.append(
-                f"{server}: DIFFERS from the floor: totalCount {total} vs {ref_total},"
-                f" {len(nodes)} vs {len(ref_nodes)} nodes; {diffs[:5]}"
+                _differences(
+                    f"pool page, {server} vs the floor",
+                    normalise(found),
+                    normalise(floor),
+                )
             )
-        else:
-            notes.append(
-                f"{server}: same rows as the floor (totalCount {total}, {len(nodes)} nodes,"
-                " every field equal after normalising ids and datetimes)"
+    ours, theirs = load("closedloop", "nested"), load("postgraphile", "nested")
+    if ours is not None and theirs is not None:
+        notes.append(
+            _differences(
+                "nested page, closedloop vs PostGraphile",
+                normalise_nested(ours),
+                normalise_nested(theirs),
             )
+        )
     return notes
 
 
@@ -124,54 +178,84 @@ def _fmt(v: float | None, spec: str) -> str:
     return "–" if v is None else format(v, spec)
 
 
+def _total_cpu(r: dict[str, Any]) -> float | None:
+    """Server CPU + the API's PostgreSQL backends' CPU, per request."""
+    server, backends = r.get("server_cpu_ms_per_req"), r.get("backend_cpu_ms_per_req")
+    return None if server is None or backends is None else server + backends
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
 def report(out: Path) -> int:
-    results: dict[str, dict[str, Any]] = {}
-    for server in SERVERS:
-        path = out / f"{server}.json"
-        if path.exists():
-            results[server] = json.loads(path.read_text())[0]
-    if not results:
+    # shape -> round -> server -> the harness's figures
+    runs: dict[str, dict[int, dict[str, dict[str, Any]]]] = {}
+    for path in sorted(out.glob("*.json")):
+        found = RUN_FILE.fullmatch(path.name)
+        if found is None:
+            continue
+        server, shape, rnd = found.group(1), found.group(2), int(found.group(3))
+        runs.setdefault(shape, {}).setdefault(rnd, {})[server] = json.loads(path.read_text())[0]
+    if not runs:
         print(f"no results in {out}")
         return 1
-    floor = results.get("floor")
-
-    def ratio(server: str, key: str, spec: str = ".2f") -> str:
-        if floor is None or not floor.get(key) or results[server].get(key) is None:
-            return "–"
-        return format(results[server][key] / floor[key], spec) + "×"
-
-    print(
-        "| server | requests | errors | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req"
-        " | server cores | SQL statements/req | PG backends CPU ms/req¹ | PG cluster CPU ms/req²"
-        " | new PG conns | client cores |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for server, r in results.items():
+    for shape, rounds in runs.items():
+        print(f"### {shape} page")
+        print()
         print(
-            f"| {server} | {r['requests']:,} | {r['errors']} | {r['rps']:,.1f}"
-            f" | {r['p50_ms']:,.1f} | {r['p95_ms']:,.1f} | {r['p99_ms']:,.1f}"
-            f" | {_fmt(r['server_cpu_ms_per_req'], '.2f')} | {_fmt(r['server_cpu_util'], '.2f')}"
-            f" | {_fmt(r['sql_per_req'], '.2f')} | {_fmt(r['backend_cpu_ms_per_req'], '.2f')}"
-            f" | {_fmt(r['postgres_cpu_ms_per_req'], '.2f')}"
-            f" | {_fmt(r['new_pg_sessions'], 'd')} | {r['client_cpu_util']:.2f} |"
+            "| round | server | requests | errors | req/s | p50 ms | p95 ms | p99 ms"
+            " | server CPU ms/req | PG backends CPU ms/req¹ | server + PG ms/req"
+            " | SQL statements/req | new PG conns | client cores |"
         )
-    print()
-    print("Ratios to the floor (server ÷ floor):")
-    print()
-    print("| server | req/s | p50 | p95 | p99 | server CPU/req | SQL statements/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for server in results:
-        print(
-            f"| {server} | {ratio(server, 'rps')} | {ratio(server, 'p50_ms')}"
-            f" | {ratio(server, 'p95_ms')} | {ratio(server, 'p99_ms')}"
-            f" | {ratio(server, 'server_cpu_ms_per_req')} | {ratio(server, 'sql_per_req')} |"
-        )
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ratios: dict[str, list[float]] = {}
+        for rnd, results in sorted(rounds.items()):
+            for server, r in results.items():
+                print(
+                    f"| {rnd} | {server} | {r['requests']:,} | {r['errors']} | {r['rps']:,.1f}"
+                    f" | {r['p50_ms']:,.1f} | {r['p95_ms']:,.1f} | {r['p99_ms']:,.1f}"
+                    f" | {_fmt(r['server_cpu_ms_per_req'], '.2f')}"
+                    f" | {_fmt(r['backend_cpu_ms_per_req'], '.2f')}"
+                    f" | {_fmt(_total_cpu(r), '.2f')} | {_fmt(r['sql_per_req'], '.2f')}"
+                    f" | {_fmt(r['new_pg_sessions'], 'd')} | {r['client_cpu_util']:.2f} |"
+                )
+            ours = results.get("closedloop")
+            if ours is None:
+                continue
+            for peer in ("floor", "postgraphile"):
+                theirs = results.get(peer)
+                if theirs is None:
+                    continue
+                for what, value in (
+                    (
+                        "server CPU",
+                        _ratio(
+                            ours["server_cpu_ms_per_req"],
+                            theirs["server_cpu_ms_per_req"],
+                        ),
+                    ),
+                    ("server + PG CPU", _ratio(_total_cpu(ours), _total_cpu(theirs))),
+                ):
+                    if value is not None:
+                        ratios.setdefault(f"closedloop ÷ {peer}, {what}", []).append(value)
+        print()
+        print("| ratio | per round | median |")
+        print("|---|---|---:|")
+        for label, values in ratios.items():
+            per_round = " / ".join(f"{v:.2f}×" for v in values)
+            print(f"| {label} | {per_round} | **{statistics.median(values):.2f}×** |")
+        print()
+    print("¹ the backends whose process title matches --pg-match (the servers' own), alive")
+    print("  throughout the window; only the measured server sends them work.")
     print()
     for note in compare(out):
         print(f"- {note}")
-    for server, r in results.items():
-        if r.get("first_error"):
-            print(f"- {server}: first error: {r['first_error']}")
+    for shape, rounds in runs.items():
+        for rnd, results in sorted(rounds.items()):
+            for server, r in results.items():
+                if r.get("first_error"):
+                    print(f"- {shape} r{rnd} {server}: first error: {r['first_error']}")
     return 0
 
 

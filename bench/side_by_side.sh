@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Side by side (issue 7): the county pool page on closedloop, the floor and PostGraphile v4,
-# one after another against the same database, with the same load; prints the table and
-# the ratios to the floor. Loopback only; every process it starts is bounded by `timeout`
-# and stopped (by its pid) before the next one starts, and again on exit.
+# Side by side (issues 7 and 18): the county pool page, and the nested pool page (timelines,
+# custody ledgers, enterprises, regions), on closedloop, the floor (pool page only) and
+# PostGraphile v4, against the same database with the same load, INTERLEAVED: every server
+# is started once and idles while another is measured; each round measures every shape on
+# every server in turn (A B C A B C …), so a neighbour's noise falls on all of them alike.
+# Prints each round's table, the ratios per round and their medians. Loopback only; every
+# process it starts is bounded by `timeout` and stopped by its pid on exit.
 #
-#   bench/side_by_side.sh                         # closedloop_bench_1m, 16 conns, 10 s + 30 s
-#   DB=closedloop_bench PROFILE=1 bench/side_by_side.sh
+#   bench/side_by_side.sh                         # closedloop_bench_1m, 3 rounds, 16 conns
+#   DB=closedloop_bench ROUNDS=5 DURATION=20 bench/side_by_side.sh
 #
-# Environment (defaults): DB (closedloop_bench_1m), DURATION (30), WARMUP (10),
-# CONNECTIONS (16), PROCESSES (2 client processes: one httpx process costs ~4 ms of CPU per
-# request and, on a shared 2-core machine, would cap the floor's and PostGraphile's req/s),
-# SERVERS ("closedloop floor postgraphile"), OUT (bench/out/side_by_side-<db>-<time>), PROFILE (0; 1: after each Python server's measured
-# run, py-spy records it for 15 s under the same load), CLOSEDLOOP_JWT_SECRET (a fixed bench
-# secret). Needs: the database migrated and generated (bench/README.md), `npm install` done
-# in bench/postgraphile.
+# Environment (defaults): DB (closedloop_bench_1m), ROUNDS (3), SHAPES ("pool nested"),
+# DURATION (30), WARMUP (10), CONNECTIONS (16), PROCESSES (2 client processes: one httpx
+# process costs ~4 ms of CPU per request and, on a shared 2-core machine, would cap the
+# floor's and PostGraphile's req/s), SERVERS ("closedloop floor postgraphile"),
+# OUT (bench/out/side_by_side-<db>-<time>), PROFILE (0; 1: after the rounds, py-spy records
+# each Python server for 15 s under the pool page's load), CLOSEDLOOP_JWT_SECRET (a fixed
+# bench secret), VENV (.venv), BASE_PORT (8001: closedloop; the floor +1, PostGraphile +2). closedloop runs with CLOSEDLOOP_RATE_LIMIT_POINTS=0 (no rate limit: the
+# load comes from one account). Needs: the database migrated and generated
+# (bench/README.md), `npm install` done in bench/postgraphile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 DB=${DB:-closedloop_bench_1m}
+ROUNDS=${ROUNDS:-3}
+SHAPES=${SHAPES:-pool nested}
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-10}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -29,37 +36,51 @@ OUT=${OUT:-bench/out/side_by_side-$DB-$(date -u +%Y%m%dT%H%M%SZ)}
 export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/$DB
 export CLOSEDLOOP_JWT_SECRET=${CLOSEDLOOP_JWT_SECRET:-bench-secret-0123456789-abcdefghijklmnop}
 export CLOSEDLOOP_SWEEP_INTERVAL_SECONDS=0 CLOSEDLOOP_RELAY_INTERVAL_SECONDS=0
-PY=$ROOT/.venv/bin/python
+export CLOSEDLOOP_RATE_LIMIT_POINTS=0
+VENV=${VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}  # serve this tree's code
 PG_PID=$(head -1 /var/lib/postgresql/15/main/postmaster.pid 2>/dev/null || true)
-LIFETIME=$((WARMUP + DURATION + 150))   # upper bound of each server's life, seconds
+NSERVERS=$(wc -w <<<"$SERVERS"); NSHAPES=$(wc -w <<<"$SHAPES")
+# upper bound of each server's life, seconds: every window of every round, and slack
+LIFETIME=$((ROUNDS * NSERVERS * NSHAPES * (WARMUP + DURATION + 30) + 300))
 mkdir -p "$OUT"
 
-declare -A PORT=([closedloop]=8001 [floor]=8002 [postgraphile]=8003)
-declare -A SCENARIO=([closedloop]=county_pool [floor]=county_pool
-                     [postgraphile]=county_pool_postgraphile)
+BASE_PORT=${BASE_PORT:-8001}
+declare -A PORT=([closedloop]=$BASE_PORT [floor]=$((BASE_PORT + 1))
+                 [postgraphile]=$((BASE_PORT + 2)))
+# server.shape -> harness scenario (the floor answers the pool page only)
+declare -A SCENARIO=([closedloop.pool]=county_pool [floor.pool]=county_pool
+                     [postgraphile.pool]=county_pool_postgraphile
+                     [closedloop.nested]=county_pool_nested
+                     [postgraphile.nested]=county_pool_nested_postgraphile)
 
 SERVER_PID=""
-stop_server() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true          # `timeout` passes it to the server
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+declare -A PIDS=()
+stop_pid() {  # $1: a `timeout` pid of ours
+  if [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true          # `timeout` passes it to the server
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
   fi
-  SERVER_PID=""
 }
-trap stop_server EXIT INT TERM
+stop_all() {
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  PIDS=()
+}
+trap stop_all EXIT INT TERM
 
 start_server() {  # $1: server name; sets SERVER_PID (the `timeout` process; the server is its child)
   local log="$OUT/$1.server.log"
   case $1 in
     closedloop)
       # --no-access-log: as the floor (uvicorn --no-access-log) and PostGraphile (no log)
-      timeout "$LIFETIME" "$ROOT/.venv/bin/closedloop" serve --port "${PORT[$1]}" --no-access-log \
+      timeout "$LIFETIME" "$VENV/bin/closedloop" serve --port "${PORT[$1]}" --no-access-log \
         >"$log" 2>&1 &
       ;;
     floor)
-      timeout "$LIFETIME" "$ROOT/.venv/bin/uvicorn" --app-dir bench floor:app --host 127.0.0.1 \
+      timeout "$LIFETIME" "$VENV/bin/uvicorn" --app-dir bench floor:app --host 127.0.0.1 \
         --port "${PORT[$1]}" --workers 1 --no-access-log >"$log" 2>&1 &
       ;;
     postgraphile)
@@ -80,49 +101,67 @@ start_server() {  # $1: server name; sets SERVER_PID (the `timeout` process; the
   echo "database:        $DB ($(psql -h 127.0.0.1 -U postgres -d "$DB" -Atc \
     'select count(*) from issue') issues, alembic $(psql -h 127.0.0.1 -U postgres -d "$DB" -Atc \
     'select version_num from alembic_version'))"
-  head_ref=$(cat .git/HEAD)
-  echo ".git/HEAD:       $head_ref"
-  if [[ $head_ref == ref:* ]]; then
-    ref=${head_ref#ref: }
-    echo "$ref: $(cat ".git/$ref" 2>/dev/null || grep " $ref\$" .git/packed-refs | cut -d' ' -f1)"
-  fi
+  # a worktree's .git is a file: ask git; a copy without git says REVISION (or unknown)
+  echo "revision:        $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo "${REVISION:-unknown}")"
   echo "closedloop/*.py: sha256 $(find closedloop -name '*.py' -print0 | sort -z \
     | xargs -0 sha256sum | sha256sum | cut -c1-16) (working tree, as served)"
   echo "load:            $CONNECTIONS connections, $PROCESSES client process(es),"\
-       "${WARMUP} s warm-up + ${DURATION} s measured, one server at a time"
+       "${WARMUP} s warm-up + ${DURATION} s measured per window; $ROUNDS interleaved rounds"\
+       "of shapes ($SHAPES) x servers ($SERVERS), every server up throughout"
   echo "uptime:          $(uptime)"
 } | tee "$OUT/meta.txt"
 
 for server in $SERVERS; do
-  echo
-  echo "=== $server (port ${PORT[$server]}) ==="
   start_server "$server"
-  echo "pid $SERVER_PID (timeout) -> $(cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null)"
-  $PY bench/side_by_side.py fetch --url "http://127.0.0.1:${PORT[$server]}" \
-    --scenario "${SCENARIO[$server]}" --out "$OUT/$server.response.json"
-  $PY bench/harness.py --url "http://127.0.0.1:${PORT[$server]}" --server-pid "$SERVER_PID" \
-    --scenario "${SCENARIO[$server]}" --label "$server" \
-    --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS" \
-    --processes "$PROCESSES" ${PG_PID:+--pg-pid "$PG_PID"} \
-    --pg-match "closedloop_app $DB " --database-url "$DATABASE_URL" \
-    --json "$OUT/$server.json" | tee "$OUT/$server.harness.txt" || true
-  if [[ $PROFILE == 1 && $server != postgraphile ]]; then
-    child=$(cat /proc/"$SERVER_PID"/task/*/children | awk '{print $1}')
+  PIDS[$server]=$SERVER_PID
+  echo "$server: port ${PORT[$server]}, pid $SERVER_PID (timeout)" \
+    "-> $(cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null)"
+  for shape in $SHAPES; do
+    scenario=${SCENARIO[$server.$shape]:-}
+    [[ -n $scenario ]] || continue
+    $PY bench/side_by_side.py fetch --url "http://127.0.0.1:${PORT[$server]}" \
+      --scenario "$scenario" --out "$OUT/$server.$shape.response.json"
+  done
+done
+
+for round in $(seq "$ROUNDS"); do
+  for shape in $SHAPES; do
+    for server in $SERVERS; do
+      scenario=${SCENARIO[$server.$shape]:-}
+      [[ -n $scenario ]] || continue
+      echo
+      echo "=== round $round, $shape, $server (port ${PORT[$server]}) ==="
+      $PY bench/harness.py --url "http://127.0.0.1:${PORT[$server]}" \
+        --server-pid "${PIDS[$server]}" --scenario "$scenario" --label "$server" \
+        --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS" \
+        --processes "$PROCESSES" ${PG_PID:+--pg-pid "$PG_PID"} \
+        --pg-match "closedloop_app $DB " --database-url "$DATABASE_URL" \
+        --json "$OUT/$server.$shape.r$round.json" \
+        | tee "$OUT/$server.$shape.r$round.harness.txt" || true
+    done
+  done
+done
+
+if [[ $PROFILE == 1 ]]; then
+  for server in closedloop floor; do
+    [[ -n ${PIDS[$server]:-} ]] || continue
+    child=$(cat /proc/"${PIDS[$server]}"/task/*/children | awk '{print $1}')
     $PY bench/harness.py --url "http://127.0.0.1:${PORT[$server]}" \
-      --scenario "${SCENARIO[$server]}" --duration 20 --warmup 0 \
+      --scenario "${SCENARIO[$server.pool]}" --duration 20 --warmup 0 \
       --connections "$CONNECTIONS" --processes "$PROCESSES" >/dev/null &
     load=$!
     sleep 3
-    timeout 60 "$ROOT/.venv/bin/py-spy" record -r 100 -d 15 -f raw \
+    timeout 60 "$VENV/bin/py-spy" record -r 100 -d 15 -f raw \
       -o "$OUT/$server.pyspy.txt" -p "$child" >/dev/null 2>&1 || true
     wait "$load" || true
     $PY bench/side_by_side.py profile "$OUT/$server.pyspy.txt" | tee "$OUT/$server.profile.txt"
-  fi
-  stop_server
-done
+  done
+fi
+stop_all
 
 echo
-echo "=== side by side: $DB, $CONNECTIONS connections, ${DURATION} s after ${WARMUP} s warm-up ==="
+echo "=== side by side: $DB, $CONNECTIONS connections, $ROUNDS interleaved rounds of" \
+  "${DURATION} s after ${WARMUP} s warm-up ==="
 echo
 $PY bench/side_by_side.py report "$OUT" | tee "$OUT/report.md"
 echo

@@ -1,0 +1,206 @@
+"""Subscriptions at scale (issue 18): the cost of a mutation and the delivery delay with N
+subscribers in scope, against a running server (loopback only).
+
+For each N of ``--subscribers``: N graphql-transport-ws sockets subscribe to
+``issueEvents`` as ``deqing.center`` (every one in scope of the notes written), plus one out
+of scope (``changxing.center``); then ``--mutations`` public notes (``addIssueNote``) are
+added one at a time to an issue of 德清's pool, each after the previous one reached every
+subscriber (or ``--timeout`` passed). Printed per N: the server's CPU per mutation (utime +
+stime of ``--server-pid`` and its children over the mutations, fan-out included), SQL
+statements per mutation (``/metrics``), and the delay from sending the mutation to each
+subscriber's receipt of its event (p50 / p95 / max), and whether the outsider heard anything.
+
+    CLOSEDLOOP_RATE_LIMIT_POINTS=0 closedloop serve --port 8001 &
+    .venv/bin/python -m bench.subscribers --url http://127.0.0.1:8001 --server-pid PID \\
+        --subscribers 0 100 1000 --mutations 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+from bench.harness import _loopback, mutation_body
+
+PROTOCOL = "graphql-transport-ws"
+EVENTS = "subscription { issueEvents { issue { number } event { id type } } }"
+POOL = "{ issues(filter: {pool: true}, first: 1) { nodes { id version } } }"
+
+
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its descendants (children of a `timeout` included)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    pids.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return total
+
+
+async def statements(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("closedloop_sql_statements_total "):
+            return float(line.split()[1])
+    return float("nan")
+
+
+class Subscriber:
+    def __init__(self) -> None:
+        self.received: dict[str, float] = {}  # event id -> when it arrived
+        self.arrived = asyncio.Event()
+
+    async def run(self, ws_url: str, token: str, ready: asyncio.Event) -> None:
+        async with connect(ws_url, subprotocols=[PROTOCOL], max_queue=None) as ws:  # type: ignore[list-item]
+            await ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+                )
+            )
+            ack = json.loads(await ws.recv())
+            assert ack["type"] == "connection_ack", ack
+            await ws.send(
+                json.dumps({"id": "1", "type": "subscribe", "payload": {"query": EVENTS}})
+            )
+            ready.set()
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "next":
+                    data = msg["payload"].get("data")
+                    if not data:
+                        raise RuntimeError(f"subscription error: {msg}")
+                    event_id = data["issueEvents"]["event"]["id"]
+                    self.received[event_id] = time.perf_counter()
+                    self.arrived.set()
+
+
+async def measure(args: argparse.Namespace, n: int, tokens: dict[str, str]) -> dict[str, Any]:
+    base = args.url.rstrip("/")
+    ws_url = base.replace("http://", "ws://") + "/graphql"
+    subscribers = [Subscriber() for _ in range(n)]
+    outsider = Subscriber()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(sub: Subscriber, token: str) -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(sub.run(ws_url, token, ready))
+        tasks.append(task)
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiting.cancel()
+            task.result()  # raises what ended it
+
+    for sub in subscribers:
+        await start(sub, tokens["deqing.center"])
+    await start(outsider, tokens["changxing.center"])
+    await asyncio.sleep(1.0 + n / 500)  # every subscription has read where it starts
+    headers = {"Authorization": f"Bearer {tokens['deqing.center']}"}
+    delays: list[float] = []
+    missed = 0
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        pool = (await client.post("/graphql", json={"query": POOL}, headers=headers)).json()
+        issue = pool["data"]["issues"]["nodes"][0]
+        before_sql, before_cpu = await statements(client), cpu_seconds(args.server_pid)
+        for m in range(args.mutations):
+            sent = time.perf_counter()
+            body = mutation_body(
+                "addIssueNote",
+                {
+                    "id": issue["id"],
+                    "expectedVersion": issue["version"],
+                    "text": f"压测备注{m}",
+                    "public": True,
+                },
+            )
+            resp = (await client.post("/graphql", json=body, headers=headers)).json()
+            result = resp["data"]["addIssueNote"]
+            assert not result["errors"], result
+            issue = result["issue"]
+            deadline = sent + args.timeout
+            while True:
+                done = [s for s in subscribers if len(s.received) > m]
+                if len(done) == n or time.perf_counter() > deadline:
+                    break
+                await asyncio.sleep(0.005)
+            for s in subscribers:
+                if len(s.received) > m:
+                    delays.append(sorted(s.received.values())[m] - sent)
+                else:
+                    missed += 1
+        cpu = cpu_seconds(args.server_pid) - before_cpu
+        sql = await statements(client) - before_sql
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    delays.sort()
+    return {
+        "subscribers": n,
+        "mutations": args.mutations,
+        "server_cpu_ms_per_mutation": 1000 * cpu / args.mutations,
+        "sql_per_mutation": sql / args.mutations,
+        "delay_p50_ms": 1000 * statistics.median(delays) if delays else None,
+        "delay_p95_ms": 1000 * delays[int(0.95 * (len(delays) - 1))] if delays else None,
+        "delay_max_ms": 1000 * delays[-1] if delays else None,
+        "missed": missed,
+        "outsider_heard": len(outsider.received),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    from closedloop.identity.tokens import mint_token
+    from closedloop.settings import Settings
+
+    settings = Settings()
+    tokens = {u: mint_token(settings, u) for u in ("deqing.center", "changxing.center")}
+    print(
+        "| subscribers | server CPU ms/mutation | SQL/mutation | delay p50 ms | p95 ms | max ms"
+        " | missed | out-of-scope heard |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    for n in args.subscribers:
+        r = await measure(args, n, tokens)
+        print(
+            f"| {n} | {r['server_cpu_ms_per_mutation']:.1f} | {r['sql_per_mutation']:.1f}"
+            f" | {fmt(r['delay_p50_ms'])} | {fmt(r['delay_p95_ms'])} | {fmt(r['delay_max_ms'])}"
+            f" | {r['missed']} | {r['outsider_heard']} |",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8001")
+    parser.add_argument("--server-pid", type=int, required=True)
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[0, 100, 1000])
+    parser.add_argument("--mutations", type=int, default=30)
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per delivery")
+    args = parser.parse_args()
+    if not _loopback(args.url):
+        parser.error("loopback only")
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
