@@ -64,6 +64,7 @@ register(
         "EVALUATOR": ("改革办评价员", "Evaluator (reform office)"),
         "PROVINCE_MONITOR": ("省级监测", "Province monitor"),
         "ADMIN": ("平台管理员", "Administrator"),
+        "CHANNEL": ("渠道系统服务账号", "Channel system (service account)"),
     },
 )
 register(

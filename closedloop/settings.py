@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     max_token_lifetime_minutes: int = Field(default=24 * 60, ge=1)
     # Clock skew allowed when checking exp, nbf and iat.
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
+    # Channel systems' access tokens (OAuth 2.0 client credentials at /oauth/token): their
+    # issuer, and how long one lives (the window in which a captured token can be replayed).
+    channel_token_issuer: str = "closedloop-channel"
+    channel_token_ttl_minutes: int = Field(default=15, ge=1, le=60)
 
     cors_origins: list[str] = Field(default_factory=list)
     # Unset: on in development and test, off in production.

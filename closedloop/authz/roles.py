@@ -15,9 +15,12 @@ class Role(enum.StrEnum):
     EVALUATOR = "EVALUATOR"
     PROVINCE_MONITOR = "PROVINCE_MONITOR"
     ADMIN = "ADMIN"
+    # A channel system's service account (the 12345 hotline, 浙里办, 好差评…): bound to one
+    # channel and a region, it pushes issues in and reads back only the ones it sent.
+    CHANNEL = "CHANNEL"
 
 
-STAFF_ROLES = frozenset(Role) - {Role.ENTERPRISE}
+STAFF_ROLES = frozenset(Role) - {Role.ENTERPRISE, Role.CHANNEL}
 
 
 class Action(enum.StrEnum):
@@ -27,6 +30,8 @@ class Action(enum.StrEnum):
     ISSUE_READ_INTERNAL = "issue.read_internal"
     ISSUE_SUBMIT = "issue.submit"
     ISSUE_SUBMIT_ON_BEHALF = "issue.submit_on_behalf"
+    # A channel system taking in its own records (bound to its channel).
+    ISSUE_SUBMIT_FROM_CHANNEL = "issue.submit_from_channel"
     ISSUE_ACCEPT = "issue.accept"
     ISSUE_REJECT = "issue.reject"
     ISSUE_MERGE = "issue.merge"
@@ -67,7 +72,8 @@ class Target(enum.StrEnum):
 
     Region relations (SELF, DESCENDANT, ANCESTOR, UNRELATED) compare region codes;
     OWN marks an enterprise's own issue, ASSIGNED an issue assigned to the handler's
-    own board or department in its region.
+    own board or department in its region, SUBMITTED an issue the caller's own account
+    submitted (a channel system's records).
     """
 
     SELF = "SELF"
@@ -76,6 +82,7 @@ class Target(enum.StrEnum):
     UNRELATED = "UNRELATED"
     OWN = "OWN"
     ASSIGNED = "ASSIGNED"
+    SUBMITTED = "SUBMITTED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from closedloop.cli.accounts import accounts_app
+from closedloop.cli.channels import channels_app
 from closedloop.cli.enterprises import enterprises_app
 from closedloop.cli.importing import import_app
 from closedloop.cli.migrate import migrate
@@ -30,6 +31,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(enterprises_app, name="enterprises")
+app.add_typer(channels_app, name="channels")
 
 
 def main() -> None:  # pragma: no cover

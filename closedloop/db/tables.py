@@ -146,6 +146,19 @@ webhook_endpoint = sa.Table(
     sa.Index("ix_webhook_endpoint_region_code", "region_code"),
 )
 
+# A channel system's credentials (OAuth 2.0 client credentials): the client id it names
+# itself by, and only a hash of its secret. One per channel service account.
+channel_client = sa.Table(
+    "channel_client",
+    metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("account.id"), primary_key=True),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False, unique=True),
+    sa.Column("secret_hash", sa.Text, nullable=False),
+    sa.Column("created_at", TZ, nullable=False),
+    sa.Column("secret_set_at", TZ, nullable=False),
+)
+
 # --- the issue loop -------------------------------------------------------------------
 
 time_limit_rule = sa.Table(
@@ -247,6 +260,8 @@ issue = sa.Table(
         postgresql_where=sa.text("clock_kind is not null"),
     ),
     sa.Index("ix_issue_tags", "tags", postgresql_using="gin"),
+    # A channel system reads back what it sent, changed since it last asked.
+    sa.Index("ix_issue_submitter_updated", "submitted_by", "updated_at", "id"),
     sa.Index("ix_issue_due", "due_at", postgresql_where=sa.text("clock_kind is not null")),
     sa.Index(
         "ix_issue_pool",

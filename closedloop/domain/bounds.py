@@ -22,6 +22,8 @@ SEARCH_TEXT_MAX = 200
 NAME_MAX = 200
 TAG_MAX = 50
 TAGS_MAX = 20  # tags on one issue
+# A channel's own record id (an issue's external id), from an import file or a push.
+EXTERNAL_ID_MAX = 100
 # Any list argument (ids, tags, states, checks, duplicates).
 LIST_MAX = 100
 

@@ -32,7 +32,7 @@ from strawberry.types.unset import UnsetType
 
 from closedloop import i18n
 from closedloop.authz.enforcer import get_enforcer
-from closedloop.authz.roles import ANONYMOUS, Principal
+from closedloop.authz.roles import ANONYMOUS, Principal, Role
 from closedloop.db.database import Database
 from closedloop.db.embedded import EmbeddedPostgres
 from closedloop.db.migrate import is_at_head
@@ -42,6 +42,7 @@ from closedloop.domain.schemes import InvalidScheme, use_scheme_directory
 from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.exports import routes as export_routes
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
+from closedloop.http.oauth import routes as oauth_routes
 from closedloop.http.observability import (
     MetricsServer,
     RequestIdMiddleware,
@@ -53,6 +54,7 @@ from closedloop.http.observability import (
 from closedloop.http.report_http import routes as report_routes
 from closedloop.http.schema import build_schema
 from closedloop.http.sessions import EXPIRES_AT, SessionHandler, Sessions
+from closedloop.http.throttle import throttled_failure
 from closedloop.http.web import graphiql_page
 from closedloop.http.web import routes as web_routes
 from closedloop.identity.accounts import principal_for
@@ -60,7 +62,7 @@ from closedloop.identity.principal_cache import PrincipalCache
 from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
-from closedloop.schema.shape import bilingual, scheme_beyond_bounds
+from closedloop.schema.shape import scheme_beyond_bounds
 from closedloop.services import periodic
 from closedloop.services.demo import seed_demo
 from closedloop.services.event_bus import EventBus
@@ -68,7 +70,6 @@ from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning import redaction
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
-from closedloop.services.rate_limit import RateLimiter, address_key
 from closedloop.settings import Settings, UnsafeSettings
 from closedloop.tenancy.seed import load_region_file
 
@@ -159,27 +160,11 @@ async def authenticate_session(
         raise TokenError("expected 'Authorization: Bearer <token>'")
     claims = await runtime.verifier.verify(token.strip())
     principal = await runtime.principal(claims["sub"])
-    if principal is None:
+    # A channel system's token names a channel account, and no other token does.
+    from_channel = claims["iss"] == runtime.settings.channel_token_issuer
+    if principal is None or from_channel != (principal.role is Role.CHANNEL):
         raise TokenError("unknown or inactive account")
     return principal, float(claims["exp"]) + runtime.settings.jwt_leeway_seconds
-
-
-async def _throttled(scope: Scope) -> Response | None:
-    """A failed authentication spends a point of its client address's budget; 429 (instead
-    of 401) once that is spent."""
-    limiter: RateLimiter | None = scope["app"].state.limiter
-    if limiter is None:
-        return None
-    client = scope.get("client")
-    decision = await limiter.spend(address_key(client[0] if client else None), 1)
-    if decision.allowed:
-        return None
-    message = bilingual("RATE_LIMITED", f"retry after {decision.retry_after} s")
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}]},
-        status_code=429,
-        headers=decision.headers(),
-    )
 
 
 class AuthMiddleware:
@@ -199,7 +184,7 @@ class AuthMiddleware:
             principal = await authenticate(runtime, raw.decode("latin-1") if raw else None)
         except TokenError as exc:
             log.info("auth.rejected", reason=str(exc), path=scope["path"])
-            throttled = await _throttled(scope)
+            throttled = await throttled_failure(scope)
             await (throttled or _unauthorized(str(exc)))(scope, receive, send)
             return
         except KeysUnavailable as exc:
@@ -530,6 +515,7 @@ def create_app(
         *metrics_routes(settings),
         *report_routes,
         *export_routes,
+        *oauth_routes,
         *web_routes,
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

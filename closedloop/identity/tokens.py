@@ -5,6 +5,11 @@ Every way a token can be unusable is a ``TokenError`` with a plain message of ou
 0xb7"), so they are never passed on. A token must name an account (a short printable
 ``sub``), and may not live longer than ``max_token_lifetime_minutes``.
 
+A channel system's access token (``mint_channel_token``, issued by the client-credentials
+endpoint) is HS256 under a key derived from ``jwt_secret`` for that purpose alone, with its
+own issuer (``channel_token_issuer``): the issuer picks the key and the one algorithm,
+whether or not an external identity provider signs everyone else's tokens.
+
 The identity provider's keys (JWKS) are fetched asynchronously with httpx and kept by key
 id; a token signed with a key id not seen yet refetches the set, at most once per
 ``JWKS_REFRESH_SECONDS`` (so a stream of made-up key ids cannot hammer the provider).
@@ -14,6 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
+import secrets
 import time
 from typing import Any
 
@@ -123,12 +131,17 @@ class TokenVerifier:
 
     async def _verify(self, token: str) -> dict[str, Any]:
         settings = self.settings
+        issuer = settings.jwt_issuer
         try:
-            if self._jwks is not None:
+            if _unverified_issuer(token) == settings.channel_token_issuer:
+                key: Any = channel_token_key(settings)
+                algorithms = ["HS256"]
+                issuer = settings.channel_token_issuer
+            elif self._jwks is not None:
                 kid = jwt.get_unverified_header(token).get("kid")
                 if not isinstance(kid, str):
                     raise TokenError("token header names no signing key (kid)")
-                key: Any = await self._jwks.key(kid)
+                key = await self._jwks.key(kid)
                 algorithms = ["RS256"]
             else:
                 key = settings.jwt_secret
@@ -138,7 +151,7 @@ class TokenVerifier:
                 key,
                 algorithms=algorithms,
                 audience=settings.jwt_audience,
-                issuer=settings.jwt_issuer,
+                issuer=issuer,
                 leeway=settings.jwt_leeway_seconds,
                 options={"require": ["exp", "sub", "aud", "iss"]},
             )
@@ -149,6 +162,39 @@ class TokenVerifier:
         _check_subject(claims["sub"])
         _check_lifetime(claims, time.time(), settings.max_token_lifetime_minutes * 60)
         return claims
+
+
+def _unverified_issuer(token: str) -> object:
+    """The ``iss`` a token claims, read before its signature is checked: it only chooses
+    which key and algorithm must then verify it."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None  # the real check reports it
+
+
+def channel_token_key(settings: Settings) -> bytes:
+    """The key of channel systems' tokens, derived from ``jwt_secret`` (a development token
+    signed with the secret itself never passes for one)."""
+    return hmac.new(
+        settings.jwt_secret.encode(), b"closedloop channel access tokens", hashlib.sha256
+    ).digest()
+
+
+def mint_channel_token(settings: Settings, username: str, client_id: str) -> tuple[str, int]:
+    """A channel system's access token and its lifetime in seconds."""
+    now = int(time.time())
+    ttl = settings.channel_token_ttl_minutes * 60
+    claims = {
+        "sub": username,
+        "client_id": client_id,
+        "aud": settings.jwt_audience,
+        "iss": settings.channel_token_issuer,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": secrets.token_urlsafe(12),
+    }
+    return jwt.encode(claims, channel_token_key(settings), algorithm="HS256"), ttl
 
 
 def _check_subject(sub: object) -> None:

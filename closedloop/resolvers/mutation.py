@@ -24,6 +24,7 @@ from closedloop.resolvers.mutations import (
     return_issue,
     share_case,
     start_issue,
+    submit_channel_issues,
     submit_issue,
     triage_issue,
     urge_issue,
@@ -31,6 +32,7 @@ from closedloop.resolvers.mutations import (
 )
 from closedloop.resolvers.mutations.draw_callback_sample import CallbackSamplePayload
 from closedloop.resolvers.mutations.share_case import CasePayload
+from closedloop.resolvers.mutations.submit_channel_issues import SubmitChannelIssuesPayload
 from closedloop.schema.payloads import IssuePayload, SignedIn
 
 
@@ -65,6 +67,11 @@ class IssueMutation:
         record_meeting_decision, "联席会议决定 / record the joint meeting's decision"
     )
     flag_issue: IssuePayload = _m(flag_issue, "列入七张问题清单 / put on the problem lists")
+    submit_channel_issues: SubmitChannelIssuesPayload = strawberry.mutation(
+        resolver=submit_channel_issues.resolve,
+        description="渠道系统批量推送诉求（至多100条，按记录号幂等）/ a channel system's batch",
+        permission_classes=[SignedIn],
+    )
 
 
 @strawberry.type

@@ -58,6 +58,9 @@ class IssueFilterInput:
     enterprise_id: strawberry.ID | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
+    updated_since: dt.datetime | None = strawberry.field(
+        default=None, description="在此时刻及以后有变化 / changed at or after this time"
+    )
     text: str | None = strawberry.field(default=None, description="标题或内容包含 / text")
     pool: bool = strawberry.field(
         default=False, description="本级问题池：本级承办且未办结 / my region's open issues"
@@ -103,6 +106,7 @@ def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
         enterprise_id=decode_id(info, f.enterprise_id, "Enterprise", "enterpriseId"),
         created_from=f.created_from,
         created_to=f.created_to,
+        updated_since=f.updated_since,
         text=f.text.strip() if f.text and f.text.strip() else None,
         pool=f.pool,
         in_pool=f.in_pool,

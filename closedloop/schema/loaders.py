@@ -188,6 +188,7 @@ def reads_internal(principal: Principal, rec: IssueRecord) -> bool:
         holding_region=rec.holding_region_code,
         board_id=rec.board_id,
         department_id=rec.department_id,
+        submitted_by=rec.submitted_by,
         action=Action.ISSUE_READ_INTERNAL,
     )
 

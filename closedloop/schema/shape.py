@@ -51,6 +51,7 @@ from graphql import (
 
 from closedloop import i18n
 from closedloop.catalog import get_catalog
+from closedloop.domain.bounds import LIST_MAX
 from closedloop.domain.issues import IssueState, RatingGrade
 from closedloop.domain.periods import MAX_HISTORY, MAX_RANGE_DAYS
 from closedloop.domain.regions import MAX_CHILDREN, MAX_DEPARTMENTS, RegionLevel
@@ -154,6 +155,9 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("EnterprisePayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("TimeLimitRulePayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("WebhookEndpointPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("SubmitChannelIssuesPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("SubmitChannelIssuesPayload", "results"): LIST_MAX,  # one per record of the batch
+    ("ChannelRecordResult", "errors"): MAX_PAYLOAD_ERRORS,
 }
 
 

@@ -79,6 +79,7 @@ def _reads(principal: Principal, item: FeedItem, action: Action) -> bool:
         holding_region=rec.holding_region_code,
         board_id=rec.board_id,
         department_id=rec.department_id,
+        submitted_by=rec.submitted_by,
         action=action,
     )
 

@@ -5,6 +5,7 @@ relations a role reads (``issue.read``) and whose internal timeline entries it r
 
 - OWN: the caller's own enterprise raised it;
 - ASSIGNED: it is held in the caller's region by the caller's board or department;
+- SUBMITTED: the caller's own account submitted it (a channel system's records);
 - SELF, DESCENDANT, ANCESTOR, UNRELATED: how its origin region, or its holding region,
   relates to the caller's region (either one suffices).
 
@@ -77,6 +78,8 @@ def _visibility(
     parts: list[sa.ColumnElement[bool]] = []
     if Target.OWN in targets and p.enterprise_id is not None:
         parts.append(c.enterprise_id == p.enterprise_id)
+    if Target.SUBMITTED in targets and p.account_id is not None:
+        parts.append(c.submitted_by == p.account_id)
     region = p.region_code
     if region is not None:
         if Target.ASSIGNED in targets:
@@ -101,6 +104,12 @@ def _unit_clause(p: Principal, issue: sa.Table) -> sa.ColumnElement[bool] | None
     return None
 
 
+def reads_by_submitter(p: Principal) -> bool:
+    """Whether ``p``'s scope names its own account (SUBMITTED): then a statement built for
+    it is its alone."""
+    return Target.SUBMITTED in _readable(p, Action.ISSUE_READ)
+
+
 def issue_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:
     """The issues ``p`` reads, as a predicate on ``issue``."""
     return _visibility(p, _readable(p, Action.ISSUE_READ), issue)
@@ -122,6 +131,7 @@ def can_see_issue(
     holding_region: str,
     board_id: int | None,
     department_id: int | None,
+    submitted_by: int | None = None,
     action: Action = Action.ISSUE_READ,
 ) -> bool:
     """The same rule as ``issue_visibility`` for one row already in memory (``action``
@@ -132,6 +142,12 @@ def can_see_issue(
     # Each relation the issue has to the caller, in turn (straight-line: every command
     # loads its issue through here).
     if Target.OWN in readable and p.enterprise_id is not None and enterprise_id == p.enterprise_id:
+        return True
+    if (
+        Target.SUBMITTED in readable
+        and p.account_id is not None
+        and submitted_by == p.account_id
+    ):
         return True
     region = p.region_code
     if region is None:

@@ -14,7 +14,12 @@ import pytest
 
 from closedloop.authz import enforcer
 from closedloop.authz.enforcer import allowed, allowed_targets
+from closedloop.db.database import Database
+from closedloop.domain.clock import FrozenClock
+from closedloop.services.channels.clients import NewCredentials
 from closedloop.services.demo import credit_code
+from closedloop.settings import Settings
+from tests.api.channel_helpers import PUSH, ChannelApi, new_channel
 from tests.api.evaluation_helpers import list_entry, record
 from tests.api.issue_helpers import ok, run, step, submit, unit_id
 from tests.conftest import DEMO_CREDIT, XINSHI_CREDIT, Api
@@ -184,8 +189,19 @@ SET_TIME_LIMIT_RULE = """mutation($input: SetTimeLimitRuleInput!) {
 SHARE = """mutation($input: ShareCaseInput!) { shareCase(input: $input) { errors { code } } }"""
 
 
-async def _scenario(api: Api, issues: dict[str, dict[str, Any]], enterprises: list[str]) -> None:
-    for account in ACCOUNTS:
+async def _scenario(
+    api: Api,
+    issues: dict[str, dict[str, Any]],
+    enterprises: list[str],
+    channel: NewCredentials,
+) -> None:
+    # A channel system pushes records for enterprises of its region and below it.
+    records = [
+        {"recordId": f"probe-{n}", "creditCode": credit, "title": "t", "content": "c"}
+        for n, credit in enumerate((DEMO_CREDIT, XINSHI_CREDIT))
+    ]
+    await api.post(PUSH, {"input": {"records": records}}, as_=channel.client_id)
+    for account in (*ACCOUNTS, channel.client_id):
         own, below = OWN_AND_BELOW.get(account, DEFAULT_OWN_AND_BELOW)
         await api.post(READS, {"own": own, "below": below}, as_=account)
         for region in (own, below):
@@ -265,8 +281,16 @@ async def _enterprise_of(api: Api, issue: dict[str, Any]) -> str:
 
 
 async def test_every_policy_row_changes_a_decision(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
 ) -> None:
+    capi = ChannelApi(api, settings)  # a 德清 12345 hotline's service account too
+    channel = await new_channel(db, clock)
+    await capi.sign_in(channel)
+
     # Issues at every relation the demo accounts have: ent.deqing-geo's (its own), taken
     # in by Deqing's center (held by Deqing), one assigned to Deqing's talent board and one
     # to its market department, and one held by the town of Xinshi (below Deqing).
@@ -301,7 +325,7 @@ async def test_every_policy_row_changes_a_decision(
 
     with _policy(monkeypatch) as live:
         monkeypatch.setattr(live, "enforce", recording)
-        await _scenario(api, issues, enterprises)
+        await _scenario(capi, issues, enterprises, channel)
 
     granted = {asked for asked in decisions if shipped.enforce(*asked)}
     dead = []

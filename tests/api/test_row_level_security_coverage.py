@@ -55,6 +55,7 @@ APP_PRIVILEGES = {
     "account": {"SELECT", "INSERT", "UPDATE"},
     "audit_log": {"SELECT", "INSERT"},
     "webhook_endpoint": set(),
+    "channel_client": {"SELECT"},
     "model_case": {"SELECT", "INSERT"},
     "callback_sample": {"SELECT", "INSERT"},
     "indicator_record": {"SELECT", "INSERT", "UPDATE"},
@@ -226,6 +227,9 @@ async def every_tenant_table_filled(api: Api, db: Database) -> AsyncIterator[dic
         # Appended only: stays (nothing may delete it); its actor names no account.
         "INSERT INTO audit_log (occurred_at, actor_name, action, object_kind, region_code)"
         " VALUES (now(), 'rls-test', 'ACCOUNT_UPDATED', 'ACCOUNT', '330521')",
+        "INSERT INTO channel_client (account_id, channel, client_id, secret_hash, created_at,"
+        " secret_set_at) SELECT min(id), 'HOTLINE_12345', 'rls-test', 'x', now(), now()"
+        " FROM account WHERE id NOT IN (SELECT account_id FROM channel_client)",
     ]
     async with db.admin.begin() as conn:
         for sql in filler:
@@ -245,6 +249,7 @@ async def every_tenant_table_filled(api: Api, db: Database) -> AsyncIterator[dic
 
 # What the filler wrote outside the issue tables (``clean_issues`` empties those).
 CLEAN_UP = (
+    "DELETE FROM channel_client WHERE client_id = 'rls-test'",
     "DELETE FROM callback_item WHERE sample_id IN"
     " (SELECT id FROM callback_sample WHERE period_label = 'rls-test')",
     "DELETE FROM callback_sample WHERE period_label = 'rls-test'",

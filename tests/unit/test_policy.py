@@ -78,6 +78,8 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
         for a in SCOPED_READ
         | {A.ACCOUNT_READ, A.ACCOUNT_MANAGE, A.ENTERPRISE_MANAGE, A.AUDIT_READ, A.RULES_MANAGE}
     },
+    # A channel system: takes in records for its region's subtree, reads back its own.
+    Role.CHANNEL: {A.ISSUE_SUBMIT_FROM_CHANNEL: SELF_DOWN, A.ISSUE_READ: {Target.SUBMITTED}},
 }
 EXPECTED[Role.DEPARTMENT_HANDLER] = EXPECTED[Role.BOARD_HANDLER]
 
@@ -90,7 +92,7 @@ def test_permission_matrix(role: Role, action: Action, target: Target) -> None:
     # role (shared across the province).
     expected = (
         action is A.REGION_READ
-        or (action is A.CASE_READ and role is not Role.ENTERPRISE)
+        or (action is A.CASE_READ and role not in (Role.ENTERPRISE, Role.CHANNEL))
         or target in EXPECTED[role].get(action, set())
     )
     assert allowed(role, action, target) is expected

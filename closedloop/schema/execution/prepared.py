@@ -62,6 +62,8 @@ PlanEntry = tuple[DocumentNode, "CostPlan | PagingRefused | None"]
 def _plan_size(key: object, entry: PlanEntry) -> int:
     loc = entry[0].loc
     return text_size(loc.source.body) if loc is not None else MAX_PREPARED_BYTES // MAX_PREPARED
+
+
 _QUERIES = frozenset({StrawberryOperationType.QUERY})
 
 

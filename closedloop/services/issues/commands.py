@@ -16,7 +16,7 @@ from closedloop.authz.roles import Action, Role, Target
 from closedloop.catalog import DEDICATED_ROUTES, get_catalog
 from closedloop.db import tables as t
 from closedloop.domain import sla
-from closedloop.domain.bounds import NAME_MAX, TAG_MAX, TAGS_MAX, TEXT_MAX
+from closedloop.domain.bounds import EXTERNAL_ID_MAX, NAME_MAX, TAG_MAX, TAGS_MAX, TEXT_MAX
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
@@ -35,6 +35,7 @@ from closedloop.domain.issues import (
 from closedloop.domain.regions import is_valid_code
 from closedloop.domain.similarity import IssueText
 from closedloop.domain.sla import is_late, running_limit
+from closedloop.identity.channel_clients import channel_of
 from closedloop.services.issues.actions import check, urge_interval
 from closedloop.services.issues.records import IssueRecord, enterprise_by_credit_code
 from closedloop.services.issues.time_limits import start_clock
@@ -107,7 +108,11 @@ async def _next_number(tx: CommandTx, region: str) -> str:
     return issue_number(region, year, last)
 
 
-async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, str]:
+async def _enterprise_for_staff(
+    tx: CommandTx, cmd: SubmitIssue, action: Action = Action.ISSUE_SUBMIT_ON_BEHALF
+) -> tuple[int, str]:
+    """The enterprise a staff member or a channel system submits for (``action``: the
+    policy's name for that), registered on the spot when new and inside its scope."""
     if not cmd.credit_code:
         raise IssueCommandError(E.REQUIRED, "creditCode")
     try:
@@ -117,7 +122,7 @@ async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, s
     found = await enterprise_by_credit_code(tx.conn, code)
     if found is not None:
         # An enterprise outside the caller's subtree answers like an unknown one.
-        if not can_on_region(tx.principal, Action.ISSUE_SUBMIT_ON_BEHALF, found.region_code):
+        if not can_on_region(tx.principal, action, found.region_code):
             raise IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
         return found.id, found.region_code
     if not cmd.enterprise_name or not cmd.enterprise_region:
@@ -125,9 +130,7 @@ async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, s
             E.ENTERPRISE_NOT_FOUND, "creditCode", "give enterpriseName and enterpriseRegion"
         )
     region = cmd.enterprise_region
-    if not is_valid_code(region) or not can_on_region(
-        tx.principal, Action.ISSUE_SUBMIT_ON_BEHALF, region
-    ):
+    if not is_valid_code(region) or not can_on_region(tx.principal, action, region):
         raise IssueCommandError(E.REGION_NOT_FOUND, "enterpriseRegion")
     exists = await tx.conn.execute(sa.select(t.region.c.code).where(t.region.c.code == region))
     if exists.first() is None:
@@ -145,6 +148,23 @@ async def _enterprise_for_staff(tx: CommandTx, cmd: SubmitIssue) -> tuple[int, s
         # Registered already, outside the caller's scope (row-level security hid it).
         raise IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
     return int(new_id), region
+
+
+async def _bound_channel(tx: CommandTx, cmd: SubmitIssue) -> Channel:
+    """A channel system submits through its own channel only."""
+    p = tx.principal
+    if (
+        p.account_id is None
+        or p.region_code is None
+        or not can(p, Action.ISSUE_SUBMIT_FROM_CHANNEL, Target.SELF)
+    ):
+        raise IssueCommandError(E.PERMISSION_DENIED)
+    bound = await channel_of(tx.conn, p.account_id)
+    if bound is None:
+        raise IssueCommandError(E.PERMISSION_DENIED)
+    if cmd.channel is not None and cmd.channel.value != bound:
+        raise IssueCommandError(E.PERMISSION_DENIED, "channel", bound)
+    return Channel(bound)
 
 
 async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
@@ -166,6 +186,12 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
         enterprise_id, origin = p.enterprise_id, p.region_code
         holding = origin
         channel = cmd.channel or Channel.ONLINE_PORTAL
+    elif p.role is Role.CHANNEL:
+        channel = await _bound_channel(tx, cmd)
+        enterprise_id, origin = await _enterprise_for_staff(
+            tx, cmd, Action.ISSUE_SUBMIT_FROM_CHANNEL
+        )
+        holding = p.region_code or origin  # taken in by the channel's region's center
     else:
         if p.region_code is None or not can(p, Action.ISSUE_SUBMIT_ON_BEHALF, Target.SELF):
             raise IssueCommandError(E.PERMISSION_DENIED)
@@ -176,14 +202,16 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
         holding = p.region_code  # taken in by this center
     catalog_channel = get_catalog().channel(channel.value)
     assert catalog_channel is not None
-    if cmd.external_id is not None:
+    external_id = cmd.external_id
+    if external_id is not None:
+        external_id = required_text(external_id, "externalId", EXTERNAL_ID_MAX)
         taken = await tx.conn.execute(
             sa.select(t.issue.c.id).where(
-                t.issue.c.channel == channel.value, t.issue.c.external_id == cmd.external_id
+                t.issue.c.channel == channel.value, t.issue.c.external_id == external_id
             )
         )
         if taken.first() is not None:
-            raise IssueCommandError(E.DUPLICATE_EXTERNAL_ID, "externalId", cmd.external_id)
+            raise IssueCommandError(E.DUPLICATE_EXTERNAL_ID, "externalId", external_id)
     settled = None
     if cmd.settled_result is not None:
         if p.role is Role.ENTERPRISE:
@@ -204,7 +232,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
                 holding_region_code=holding,
                 channel=channel.value,
                 proactive=catalog_channel.proactive,
-                external_id=cmd.external_id,
+                external_id=external_id,
                 category=cmd.category.value if cmd.category else None,
                 tags=tags,
                 handling_level=level.value,

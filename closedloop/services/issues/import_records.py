@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from closedloop.domain.bounds import NAME_MAX, TAG_MAX, TAGS_MAX, TEXT_MAX
+from closedloop.domain.bounds import EXTERNAL_ID_MAX, NAME_MAX, TAG_MAX, TAGS_MAX, TEXT_MAX
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.issues import Category
 from closedloop.domain.regions import is_valid_code
@@ -24,7 +24,6 @@ from closedloop.services.issues import commands
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 BATCH = 500  # records checked against the database at once
 LOAD_BATCH = 500  # records submitted in one unit of work
-RECORD_ID_MAX = 100
 REQUIRED_COLUMNS = ("record_id", "credit_code", "title", "content")
 KNOWN_COLUMNS = (
     "record_id",
@@ -246,7 +245,7 @@ def parse_record(
     if isinstance(record, RowError):
         return Parsed(None, None, [record])
     f = _Fields(line, record)
-    record_id = f.text("record_id", RECORD_ID_MAX, required=True)
+    record_id = f.text("record_id", EXTERNAL_ID_MAX, required=True)
     raw_code = f.text("credit_code", 40, required=True)
     code = None
     if raw_code is not None:

@@ -20,7 +20,7 @@ from closedloop.db import tables as t
 from closedloop.domain.bounds import check_datetime, int_key
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
 from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
-from closedloop.tenancy.scope import in_subtree, issue_visibility
+from closedloop.tenancy.scope import in_subtree, issue_visibility, reads_by_submitter
 
 
 class IssueOrder(enum.StrEnum):
@@ -28,6 +28,8 @@ class IssueOrder(enum.StrEnum):
     CREATED_AT_ASC = "CREATED_AT_ASC"
     DUE_AT_ASC = "DUE_AT_ASC"
     UPDATED_AT_DESC = "UPDATED_AT_DESC"
+    # Oldest change first: a channel system reading back what changed since it last asked.
+    UPDATED_AT_ASC = "UPDATED_AT_ASC"
 
 
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -41,6 +43,7 @@ _ORDERS: dict[IssueOrder, tuple[str, bool]] = {
     IssueOrder.CREATED_AT_ASC: ("created_at", True),
     IssueOrder.DUE_AT_ASC: ("due_at", True),
     IssueOrder.UPDATED_AT_DESC: ("updated_at", False),
+    IssueOrder.UPDATED_AT_ASC: ("updated_at", True),
 }
 
 
@@ -70,6 +73,7 @@ class IssueFilter:
     enterprise_id: int | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
+    updated_since: dt.datetime | None = None
     text: str | None = None
     pool: bool = False
     # The issue library holds everything; the pool is what entered the center's flow.
@@ -119,6 +123,8 @@ def filter_clauses(
         where.append(c.created_at >= f.created_from)
     if f.created_to is not None:
         where.append(c.created_at < f.created_to)
+    if f.updated_since is not None:
+        where.append(c.updated_at >= f.updated_since)
     if f.text:
         pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(sa.or_(c.title.ilike(pattern), c.content.ilike(pattern)))
@@ -327,10 +333,11 @@ def _statement(key: Hashable, build: Callable[[], sa.Select[Any]]) -> sa.Select[
 
 def scope_key(p: Principal) -> Hashable:
     """Everything ``issue_visibility`` and the pool read from the principal: callers with
-    the same key read the same issues (and the same internal entries)."""
+    the same key read the same issues (and the same internal entries). The account itself
+    only where the scope names it (what a channel system submitted)."""
     return (
         p.role,
-        p.account_id is not None,
+        p.account_id if reads_by_submitter(p) else p.account_id is not None,
         p.region_code,
         p.enterprise_id,
         p.board_id,

@@ -72,6 +72,7 @@ class IssueRecord:
     delegation_return_count: int
     recurrence_of_id: int | None
     recurred: bool
+    submitted_by: int | None = None  # the account that took it in
 
     @classmethod
     def from_row(cls, row: Row) -> IssueRecord:

@@ -190,6 +190,7 @@ class UnitOfWork:
             holding_region=issue.holding_region_code,
             board_id=issue.board_id,
             department_id=issue.department_id,
+            submitted_by=issue.submitted_by,
         )
 
     @staticmethod

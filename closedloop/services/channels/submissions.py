@@ -1,0 +1,166 @@
+"""A channel system pushes a batch of its records in: each becomes an issue through
+``commands.submit`` (the same rules as ``submitIssue`` and the CSV import: validation, the
+enterprise in scope or registered on the spot, the channel's own record id as the issue's
+external id), all in one transaction with a savepoint per record.
+
+Each record answers on its own: CREATED, ALREADY_SUBMITTED (its record id was taken in
+before: idempotent on the channel's record id, as the import is) or REJECTED with typed
+errors, and then nothing of that record is written. A batch retried after a lost answer
+therefore adds nothing and answers every record ALREADY_SUBMITTED with its issue."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from closedloop import i18n
+from closedloop.authz.roles import Principal, Role
+from closedloop.db import tables as t
+from closedloop.db.database import Database
+from closedloop.domain.clock import Clock
+from closedloop.domain.errors import IssueCommandError, IssueErrorCode
+from closedloop.domain.issues import Category
+from closedloop.identity.channel_clients import channel_of
+from closedloop.services.event_bus import publish
+from closedloop.services.issues import commands
+from closedloop.services.issues.unit_of_work import CommandTx
+from closedloop.settings import Settings
+from closedloop.tenancy.scope import issue_visibility
+
+
+class RecordOutcome(enum.StrEnum):
+    CREATED = "CREATED"
+    ALREADY_SUBMITTED = "ALREADY_SUBMITTED"
+    REJECTED = "REJECTED"
+
+
+i18n.register(
+    "ChannelRecordOutcome",
+    {
+        "CREATED": ("已受理入库", "Taken in"),
+        "ALREADY_SUBMITTED": ("此前已推送（未重复入库）", "Taken in before (nothing added)"),
+        "REJECTED": ("未入库（见错误）", "Refused (see errors)"),
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRecord:
+    record_id: str
+    credit_code: str
+    title: str
+    content: str
+    category: Category | None = None
+    tags: Sequence[str] = ()
+    enterprise_name: str | None = None
+    enterprise_region: str | None = None
+    settled_result: str | None = None
+
+
+@dataclass(slots=True)
+class RecordResult:
+    record_id: str
+    outcome: RecordOutcome
+    issue_id: int | None = None
+    errors: list[IssueCommandError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    results: list[RecordResult]
+    errors: list[IssueCommandError] = field(default_factory=list)
+
+
+async def submit_records(
+    db: Database,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    records: Sequence[ChannelRecord],
+) -> BatchResult:
+    """Take in ``records`` as the channel system ``principal`` (the API caps a batch at
+    ``LIST_MAX`` records)."""
+    if principal.role is not Role.CHANNEL or principal.account_id is None:
+        return BatchResult([], [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
+    async with db.transaction(principal) as conn:
+        channel = await channel_of(conn, principal.account_id)
+        if channel is None:
+            return BatchResult([], [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
+        tx = CommandTx(conn, principal, clock.now(), settings)
+        results: list[RecordResult] = []
+        first_index: dict[str, int] = {}
+        for index, record in enumerate(records):
+            key = record.record_id.strip()
+            if key and key in first_index:
+                repeated = IssueCommandError(
+                    IssueErrorCode.DUPLICATE_EXTERNAL_ID,
+                    "recordId",
+                    f"repeats record {first_index[key]} of this batch",
+                )
+                results.append(
+                    RecordResult(record.record_id, RecordOutcome.REJECTED, None, [repeated])
+                )
+                continue
+            first_index[key] = index
+            results.append(await _submit_one(tx, record))
+        await _find_existing(conn, principal, channel, results)
+        await publish(conn, tx.touched)
+        await conn.commit()
+    return BatchResult(results)
+
+
+async def _submit_one(tx: CommandTx, record: ChannelRecord) -> RecordResult:
+    cmd = commands.SubmitIssue(
+        title=record.title,
+        content=record.content,
+        category=record.category,
+        tags=list(record.tags),
+        credit_code=record.credit_code,
+        enterprise_name=record.enterprise_name,
+        enterprise_region=record.enterprise_region,
+        external_id=record.record_id,
+        settled_result=record.settled_result,
+    )
+    touched = set(tx.touched)
+    try:
+        async with tx.conn.begin_nested():  # a failing record leaves nothing behind
+            issue_id = await commands.submit(tx, cmd)
+    except IssueCommandError as exc:
+        tx.touched = touched
+        if exc.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
+            return RecordResult(record.record_id, RecordOutcome.ALREADY_SUBMITTED)
+        return RecordResult(record.record_id, RecordOutcome.REJECTED, None, [exc])
+    except IntegrityError as exc:
+        tx.touched = touched
+        # Taken in meanwhile by a concurrent batch, or earlier outside this account's sight
+        # (a CSV import of the same channel): the unique (channel, external id) decides.
+        if "uq_issue_channel_external_id" in str(exc):
+            return RecordResult(record.record_id, RecordOutcome.ALREADY_SUBMITTED)
+        raise
+    return RecordResult(record.record_id, RecordOutcome.CREATED, issue_id)
+
+
+async def _find_existing(
+    conn: AsyncConnection, principal: Principal, channel: str, results: list[RecordResult]
+) -> None:
+    """The issues of the records taken in before, where this account sees them (its own)."""
+    wanted = {
+        r.record_id.strip(): r for r in results if r.outcome is RecordOutcome.ALREADY_SUBMITTED
+    }
+    if not wanted:
+        return
+    c = t.issue.c
+    rows = await conn.execute(
+        sa.select(c.external_id, c.id).where(
+            issue_visibility(principal),
+            c.channel == channel,
+            c.external_id.in_(sorted(wanted)),
+        )
+    )
+    for external_id, issue_id in rows:
+        wanted[external_id].issue_id = int(issue_id)
