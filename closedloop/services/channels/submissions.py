@@ -1,7 +1,10 @@
 """A channel system pushes a batch of its records in: each becomes an issue through
 ``commands.submit`` (the same rules as ``submitIssue`` and the CSV import: validation, the
 enterprise in scope or registered on the spot, the channel's own record id as the issue's
-external id), all in one transaction with a savepoint per record.
+external id), all in one transaction with a savepoint per record. Records are taken in
+the order of the region their issue is numbered in (the per-region number counters stay
+locked to commit: concurrent batches take them in one order), and a batch that loses a
+deadlock to another writer anyway runs again (nothing of it was written).
 
 Each record answers on its own: CREATED, ALREADY_SUBMITTED (its record id was taken in
 before: idempotent on the channel's record id, as the import is) or REJECTED with typed
@@ -11,11 +14,12 @@ therefore adds nothing and answers every record ALREADY_SUBMITTED with its issue
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop import i18n
@@ -23,6 +27,7 @@ from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
+from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Category
 from closedloop.identity.channel_clients import channel_of
@@ -31,6 +36,9 @@ from closedloop.services.issues import commands
 from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.settings import Settings
 from closedloop.tenancy.scope import issue_visibility
+
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+DEADLOCK_ATTEMPTS = 3
 
 
 class RecordOutcome(enum.StrEnum):
@@ -87,12 +95,31 @@ async def submit_records(
     ``LIST_MAX`` records)."""
     if principal.role is not Role.CHANNEL or principal.account_id is None:
         return BatchResult([], [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return await _batch(db, clock, settings, principal, records)
+        except DBAPIError as exc:
+            # A concurrent writer locked in another order (a staff command, another
+            # system's batch): nothing was written; the whole batch runs again.
+            if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _batch(
+    db: Database,
+    clock: Clock,
+    settings: Settings,
+    principal: Principal,
+    records: Sequence[ChannelRecord],
+) -> BatchResult:
+    assert principal.account_id is not None
     async with db.transaction(principal) as conn:
         channel = await channel_of(conn, principal.account_id)
         if channel is None:
             return BatchResult([], [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
         tx = CommandTx(conn, principal, clock.now(), settings)
-        results: list[RecordResult] = []
+        results: dict[int, RecordResult] = {}
         first_index: dict[str, int] = {}
         for index, record in enumerate(records):
             key = record.record_id.strip()
@@ -102,16 +129,44 @@ async def submit_records(
                     "recordId",
                     f"repeats record {first_index[key]} of this batch",
                 )
-                results.append(
-                    RecordResult(record.record_id, RecordOutcome.REJECTED, None, [repeated])
+                results[index] = RecordResult(
+                    record.record_id, RecordOutcome.REJECTED, None, [repeated]
                 )
-                continue
-            first_index[key] = index
-            results.append(await _submit_one(tx, record))
-        await _find_existing(conn, principal, channel, results)
+            else:
+                first_index[key] = index
+        for index in await _lock_order(conn, records, first_index.values()):
+            results[index] = await _submit_one(tx, records[index])
+        ordered = [results[i] for i in range(len(records))]
+        await _find_existing(conn, principal, channel, ordered)
         await publish(conn, tx.touched)
         await conn.commit()
-    return BatchResult(results)
+    return BatchResult(ordered)
+
+
+async def _lock_order(
+    conn: AsyncConnection, records: Sequence[ChannelRecord], indexes: Iterable[int]
+) -> list[int]:
+    """The records by the region their issue will be numbered in (the enterprise's), so
+    that concurrent batches take the per-region number counters (held to commit) in one
+    order and never wait on each other in a cycle."""
+    codes: dict[int, str] = {}
+    for index in indexes:
+        try:
+            codes[index] = normalize_credit_code(records[index].credit_code)
+        except InvalidCreditCode:
+            codes[index] = ""
+    known = await conn.execute(
+        sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
+            t.enterprise.c.credit_code
+            == sa.any_(sa.literal(sorted(set(codes.values())), ARRAY(sa.Text)))
+        )
+    )
+    region_of = dict(known.tuples().all())
+
+    def region(index: int) -> str:
+        return region_of.get(codes[index]) or (records[index].enterprise_region or "")
+
+    return sorted(codes, key=lambda index: (region(index), index))
 
 
 async def _submit_one(tx: CommandTx, record: ChannelRecord) -> RecordResult:
