@@ -161,10 +161,16 @@ async def _lock_order(
             == sa.any_(sa.literal(sorted(set(codes.values())), ARRAY(sa.Text)))
         )
     )
-    region_of = dict(known.tuples().all())
+    region_of: dict[str, str] = {code: region for code, region in known}
+
+    # An enterprise a record of this batch registers: the region that record names.
+    for index in sorted(codes):
+        named = records[index].enterprise_region
+        if named and codes[index]:
+            region_of.setdefault(codes[index], named)
 
     def region(index: int) -> str:
-        return region_of.get(codes[index]) or (records[index].enterprise_region or "")
+        return region_of.get(codes[index], "")
 
     return sorted(codes, key=lambda index: (region(index), index))
 
