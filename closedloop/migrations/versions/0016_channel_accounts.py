@@ -11,8 +11,8 @@ issues its own account submitted (``submitted_by``), reads and registers enterpr
 numbers issues in its region's subtree (it submits on their behalf), and reads public
 timeline entries only. An index serves its read-back: its issues changed since a time.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
