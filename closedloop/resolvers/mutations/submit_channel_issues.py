@@ -35,9 +35,6 @@ class ChannelRecordInput:
     enterprise_region: str | None = strawberry.field(
         default=None, description="新企业所在区划 / region code, when the enterprise is new"
     )
-    settled_result: str | None = strawberry.field(
-        default=None, description="原渠道已办结的结果 / result of a matter settled in the channel"
-    )
 
 
 @strawberry.input
@@ -76,7 +73,6 @@ async def resolve(info: Info, input: SubmitChannelIssuesInput) -> SubmitChannelI
             tags=tuple(r.tags or ()),
             enterprise_name=r.enterprise_name,
             enterprise_region=r.enterprise_region,
-            settled_result=r.settled_result,
         )
         for r in input.records
     ]

@@ -1,15 +1,19 @@
-"""A channel system pushes a batch of its records in: each becomes an issue through
-``commands.submit`` (the same rules as ``submitIssue`` and the CSV import: validation, the
-enterprise in scope or registered on the spot, the channel's own record id as the issue's
-external id), all in one transaction with a savepoint per record. Records are taken in
-the order of the region their issue is numbered in (the per-region number counters stay
-locked to commit: concurrent batches take them in one order), and a batch that loses a
-deadlock to another writer anyway runs again (nothing of it was written).
+"""A channel system pushes a batch of its records in, through the CSV import's own load:
+``bulk_submit.submit_many`` (the rules of ``commands.submit`` applied set-wise: validation,
+the enterprise in scope or registered on the spot, the channel's own record id as the
+issue's external id, taken ones refused), a few statements for the whole batch, in one
+transaction. Every command names the account's bound channel.
 
 Each record answers on its own: CREATED, ALREADY_SUBMITTED (its record id was taken in
 before: idempotent on the channel's record id, as the import is) or REJECTED with typed
 errors, and then nothing of that record is written. A batch retried after a lost answer
-therefore adds nothing and answers every record ALREADY_SUBMITTED with its issue."""
+therefore adds nothing and answers every record ALREADY_SUBMITTED with its issue.
+
+A batch that meets a conflict with a concurrent writer (the same record id or the same new
+enterprise, taken in meanwhile) goes record by record through ``commands.submit`` instead,
+a savepoint each, in the order of the region each issue is numbered in (the per-region
+number counters stay locked to commit: concurrent batches take them in one order); a batch
+that loses a deadlock anyway runs again (nothing of it was written)."""
 
 from __future__ import annotations
 
@@ -29,14 +33,16 @@ from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
-from closedloop.domain.issues import Category
+from closedloop.domain.issues import Category, Channel
 from closedloop.identity.channel_clients import channel_of
 from closedloop.services.event_bus import publish
-from closedloop.services.issues import commands
+from closedloop.services.issues import bulk_submit, commands
 from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.settings import Settings
 from closedloop.tenancy.scope import issue_visibility
 
+# Command error fields -> the record's fields.
+FIELDS = {"externalId": "recordId"}
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 DEADLOCK_ATTEMPTS = 3
 
@@ -67,7 +73,6 @@ class ChannelRecord:
     tags: Sequence[str] = ()
     enterprise_name: str | None = None
     enterprise_region: str | None = None
-    settled_result: str | None = None
 
 
 @dataclass(slots=True)
@@ -134,8 +139,23 @@ async def _batch(
                 )
             else:
                 first_index[key] = index
-        for index in await _lock_order(conn, records, first_index.values()):
-            results[index] = await _submit_one(tx, records[index])
+        wanted = list(first_index.values())
+        touched = set(tx.touched)
+        try:
+            # The import's set-wise load: a few statements for the whole batch.
+            async with conn.begin_nested():
+                outcomes = await bulk_submit.submit_many(
+                    tx,
+                    [bulk_submit.Submission(_command(records[i], channel), tx.now) for i in wanted],
+                )
+            for index, outcome in zip(wanted, outcomes, strict=True):
+                results[index] = _result(records[index], outcome)
+        except IntegrityError:
+            # A conflict with a concurrent writer (the same record id, the same new
+            # enterprise): record by record instead, each in its own savepoint.
+            tx.touched = touched
+            for index in await _lock_order(conn, records, wanted):
+                results[index] = await _submit_one(tx, records[index], channel)
         ordered = [results[i] for i in range(len(records))]
         await _find_existing(conn, principal, channel, ordered)
         await publish(conn, tx.touched)
@@ -175,27 +195,38 @@ async def _lock_order(
     return sorted(codes, key=lambda index: (region(index), index))
 
 
-async def _submit_one(tx: CommandTx, record: ChannelRecord) -> RecordResult:
-    cmd = commands.SubmitIssue(
+def _command(record: ChannelRecord, channel: str) -> commands.SubmitIssue:
+    return commands.SubmitIssue(
         title=record.title,
         content=record.content,
+        channel=Channel(channel),
         category=record.category,
         tags=list(record.tags),
         credit_code=record.credit_code,
         enterprise_name=record.enterprise_name,
         enterprise_region=record.enterprise_region,
         external_id=record.record_id,
-        settled_result=record.settled_result,
     )
+
+
+def _result(record: ChannelRecord, outcome: int | IssueCommandError) -> RecordResult:
+    if not isinstance(outcome, IssueCommandError):
+        return RecordResult(record.record_id, RecordOutcome.CREATED, outcome)
+    if outcome.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
+        return RecordResult(record.record_id, RecordOutcome.ALREADY_SUBMITTED)
+    field = FIELDS.get(outcome.field or "", outcome.field)
+    error = IssueCommandError(outcome.code, field, outcome.detail)
+    return RecordResult(record.record_id, RecordOutcome.REJECTED, None, [error])
+
+
+async def _submit_one(tx: CommandTx, record: ChannelRecord, channel: str) -> RecordResult:
     touched = set(tx.touched)
     try:
         async with tx.conn.begin_nested():  # a failing record leaves nothing behind
-            issue_id = await commands.submit(tx, cmd)
+            issue_id = await commands.submit(tx, _command(record, channel))
     except IssueCommandError as exc:
         tx.touched = touched
-        if exc.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
-            return RecordResult(record.record_id, RecordOutcome.ALREADY_SUBMITTED)
-        return RecordResult(record.record_id, RecordOutcome.REJECTED, None, [exc])
+        return _result(record, exc)
     except IntegrityError as exc:
         tx.touched = touched
         # Taken in meanwhile by a concurrent batch, or earlier outside this account's sight
@@ -203,7 +234,7 @@ async def _submit_one(tx: CommandTx, record: ChannelRecord) -> RecordResult:
         if "uq_issue_channel_external_id" in str(exc):
             return RecordResult(record.record_id, RecordOutcome.ALREADY_SUBMITTED)
         raise
-    return RecordResult(record.record_id, RecordOutcome.CREATED, issue_id)
+    return _result(record, issue_id)
 
 
 async def _find_existing(

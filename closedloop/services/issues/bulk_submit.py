@@ -1,6 +1,7 @@
 """Many submissions on behalf of enterprises in one unit of work: the bulk import's load.
 
-``submit_many`` is ``commands.submit`` for a staff account, applied to a batch of records
+``submit_many`` is ``commands.submit`` for a staff account (or a channel system's
+service account, through ``closedloop.services.channels``), applied to a batch of records
 set-wise: the same checks (title and content required and bounded, tags cleaned, the
 channel given, the credit code valid; the enterprise found in the caller's scope, or
 registered when its name and a region inside the caller's scope are given; the external id
@@ -23,7 +24,7 @@ import orjson
 import sqlalchemy as sa
 
 from closedloop.authz.enforcer import can, can_on_region
-from closedloop.authz.roles import Action, Target
+from closedloop.authz.roles import Action, Principal, Role, Target
 from closedloop.catalog import get_catalog
 from closedloop.db import tables as t
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
@@ -43,7 +44,16 @@ from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.services.learning.similar import key_rows
 
 E = IssueErrorCode
-ON_BEHALF = Action.ISSUE_SUBMIT_ON_BEHALF
+
+
+def _action(p: Principal) -> Action:
+    """Staff submit on behalf of enterprises; a channel system takes in its own records
+    (``closedloop.services.channels``, which names its bound channel in every command)."""
+    return (
+        Action.ISSUE_SUBMIT_FROM_CHANNEL
+        if p.role is Role.CHANNEL
+        else Action.ISSUE_SUBMIT_ON_BEHALF
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +83,7 @@ async def submit_many(tx: CommandTx, items: Sequence[Submission]) -> list[Result
     """Each item's new issue id, or the error that left it out."""
     p = tx.principal
     results: list[Result | None] = [None] * len(items)
-    if p.region_code is None or not can(p, ON_BEHALF, Target.SELF):
+    if p.region_code is None or not can(p, _action(p), Target.SELF):
         return [IssueCommandError(E.PERMISSION_DENIED)] * len(items)
     checked = []
     for n, item in enumerate(items):
@@ -144,7 +154,7 @@ async def _enterprises(
             if c.credit_code in found:
                 enterprise_id, region = found[c.credit_code]
                 # An enterprise outside the caller's subtree answers like an unknown one.
-                if not can_on_region(p, ON_BEHALF, region):
+                if not can_on_region(p, _action(p), region):
                     raise IssueCommandError(E.ENTERPRISE_NOT_FOUND, "creditCode")
                 c.enterprise_id, c.origin = enterprise_id, region
                 continue
@@ -158,7 +168,7 @@ async def _enterprises(
             region = cmd.enterprise_region
             if (
                 not is_valid_code(region)
-                or not can_on_region(p, ON_BEHALF, region)
+                or not can_on_region(p, _action(p), region)
                 or region not in regions
             ):
                 raise IssueCommandError(E.REGION_NOT_FOUND, "enterpriseRegion")
