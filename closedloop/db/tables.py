@@ -256,6 +256,7 @@ issue = sa.Table(
             "department_id",
             "warn_at",
             "due_at",
+            "submitted_by",  # row-level security reads it (a channel system's scope)
         ],
         postgresql_where=sa.text("clock_kind is not null"),
     ),
@@ -276,6 +277,7 @@ issue = sa.Table(
             "enterprise_id",
             "board_id",
             "department_id",
+            "submitted_by",  # row-level security reads it (migration 0016)
         ],
         postgresql_where=sa.text(
             "state IN ('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"

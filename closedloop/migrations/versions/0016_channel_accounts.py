@@ -11,6 +11,11 @@ issues its own account submitted (``submitted_by``), reads and registers enterpr
 numbers issues in its region's subtree (it submits on their behalf), and reads public
 timeline entries only. An index serves its read-back: its issues changed since a time.
 
+The issue policy now reads ``submitted_by``: the two covering indexes whose scans answer
+without visiting the table under row-level security (the pool's count, ``ix_issue_pool``
+of migration 0008, and the running clocks, ``ix_issue_running_clock`` of 0007) include it,
+so that they stay index-only scans. Each is built beside the old one and takes its name.
+
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-06
@@ -127,6 +132,26 @@ def _policies(channel: bool) -> None:
         op.execute(f"CREATE POLICY {name} ON {table} {body}")
 
 
+OPEN = "('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"
+POOL = "issue (holding_region_code, created_at DESC, id DESC)"
+POOL_INCLUDE = "state, origin_region_code, enterprise_id, board_id, department_id"
+CLOCK = "issue (origin_region_code, created_at)"
+CLOCK_INCLUDE = (
+    "id, enterprise_id, holding_region_code, state, board_id, department_id, warn_at, due_at"
+)
+
+
+def _covering(submitted_by: bool) -> None:
+    extra = ", submitted_by" if submitted_by else ""
+    for name, keys, include, where in (
+        ("ix_issue_pool", POOL, POOL_INCLUDE, f"state IN {OPEN}"),
+        ("ix_issue_running_clock", CLOCK, CLOCK_INCLUDE, "clock_kind IS NOT NULL"),
+    ):
+        op.execute(f"CREATE INDEX {name}_next ON {keys} INCLUDE ({include}{extra}) WHERE {where}")
+        op.execute(f"DROP INDEX {name}")
+        op.execute(f"ALTER INDEX {name}_next RENAME TO {name}")
+
+
 def upgrade() -> None:
     op.create_table(
         "channel_client",
@@ -150,10 +175,12 @@ def upgrade() -> None:
         f" USING (account_id = {_number('account')})"
     )
     op.create_index("ix_issue_submitter_updated", "issue", ["submitted_by", "updated_at", "id"])
+    _covering(submitted_by=True)
     _policies(channel=True)
 
 
 def downgrade() -> None:
     _policies(channel=False)
+    _covering(submitted_by=False)
     op.drop_index("ix_issue_submitter_updated", table_name="issue")
     op.drop_table("channel_client")
