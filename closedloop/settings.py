@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     max_token_lifetime_minutes: int = Field(default=24 * 60, ge=1)
     # Clock skew allowed when checking exp, nbf and iat.
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=600)
+    # An external identity provider's tokens (with jwks_url): which claims name the account,
+    # carry an enterprise's unified social credit code, its name and region, and a staff
+    # member's role and region. An enterprise user whose token carries a valid credit code
+    # gets an account at first sign-in; staff only with idp_provision_staff, and only in the
+    # roles of idp_staff_roles.
+    idp_account_claim: str = Field(default="sub", min_length=1)
+    idp_name_claim: str = "name"
+    idp_credit_code_claim: str = "uscc"
+    idp_enterprise_name_claim: str = "enterprise_name"
+    idp_region_claim: str = "region_code"
+    idp_role_claim: str = "role"
+    idp_provision_staff: bool = False
+    idp_staff_roles: list[str] = Field(
+        default_factory=lambda: ["CENTER_STAFF", "LEADER", "EVALUATOR"]
+    )
     # Channel systems' access tokens (OAuth 2.0 client credentials at /oauth/token): their
     # issuer, and how long one lives (the window in which a captured token can be replayed).
     channel_token_issuer: str = "closedloop-channel"
@@ -194,6 +209,13 @@ class Settings(BaseSettings):
                 "CLOSEDLOOP_PGBOUNCER is on without CLOSEDLOOP_LISTEN_DATABASE_URL: a "
                 "transaction pooler cannot LISTEN, so subscriptions and account changes "
                 "would go unheard; set it to PostgreSQL itself"
+            )
+        grantable = {"CENTER_STAFF", "LEADER", "EVALUATOR"}
+        refused = sorted(set(self.idp_staff_roles) - grantable)
+        if refused:
+            found.append(
+                f"CLOSEDLOOP_IDP_STAFF_ROLES names {', '.join(refused)}: claims alone may only "
+                f"make {', '.join(sorted(grantable))} accounts"
             )
         if not self.production:
             return found

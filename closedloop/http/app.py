@@ -70,6 +70,7 @@ from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning import redaction
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
+from closedloop.services.sign_in import SignInRefused, provision
 from closedloop.settings import Settings, UnsafeSettings
 from closedloop.tenancy.seed import load_region_file
 
@@ -158,8 +159,19 @@ async def authenticate_session(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("expected 'Authorization: Bearer <token>'")
-    claims = await runtime.verifier.verify(token.strip())
-    principal = await runtime.principal(claims["sub"])
+    verifier = runtime.verifier
+    claims = await verifier.verify(token.strip())
+    name = verifier.account_name(claims)
+    principal = await runtime.principal(name)
+    if principal is None and verifier.external(claims):
+        # First sign-in through the identity provider: an account from its claims.
+        try:
+            provisioned = await provision(runtime.db, runtime.clock, runtime.settings, claims, name)
+        except SignInRefused as exc:
+            raise TokenError(str(exc)) from None
+        if provisioned:
+            runtime.account_changed(name)  # the cache may hold "no such account"
+        principal = await runtime.principal(name)
     # A channel system's token names a channel account, and no other token does.
     from_channel = claims["iss"] == runtime.settings.channel_token_issuer
     if principal is None or from_channel != (principal.role is Role.CHANNEL):

@@ -121,10 +121,25 @@ class TokenVerifier:
         self._verified[token] = claims
         return claims
 
+    def external(self, claims: dict[str, Any]) -> bool:
+        """Whether the token comes from the external identity provider (not a channel
+        system's token, not a development token)."""
+        return self._jwks is not None and claims["iss"] != self.settings.channel_token_issuer
+
+    def account_name(self, claims: dict[str, Any]) -> str:
+        """The account a verified token names: ``idp_account_claim`` for the identity
+        provider's tokens, ``sub`` for ours."""
+        name: str = claims[self.settings.idp_account_claim if self.external(claims) else "sub"]
+        return name
+
     def forget(self, subject: str) -> int:
-        """Drops every verified token of ``subject`` (its account changed): the next use is
-        checked again. Returns how many were dropped."""
-        stale = [token for token, claims in self._verified.items() if claims["sub"] == subject]
+        """Drops every verified token of account ``subject`` (its account changed): the
+        next use is checked again. Returns how many were dropped."""
+        stale = [
+            token
+            for token, claims in self._verified.items()
+            if self.account_name(claims) == subject
+        ]
         for token in stale:
             del self._verified[token]
         return len(stale)
@@ -160,6 +175,10 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:  # a key that does not fit the algorithm, say
             raise TokenError("token is invalid") from exc
         _check_subject(claims["sub"])
+        if self.external(claims) and settings.idp_account_claim != "sub":
+            claim = settings.idp_account_claim
+            if not _is_account_name(claims.get(claim)):
+                raise TokenError(f"token claim '{claim}' does not name an account")
         _check_lifetime(claims, time.time(), settings.max_token_lifetime_minutes * 60)
         return claims
 
@@ -197,14 +216,18 @@ def mint_channel_token(settings: Settings, username: str, client_id: str) -> tup
     return jwt.encode(claims, channel_token_key(settings), algorithm="HS256"), ttl
 
 
+def _is_account_name(value: object) -> bool:
+    """A short string of printable characters (no NUL, no controls)."""
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and len(value) <= MAX_SUBJECT_LENGTH
+        and value.isprintable()
+    )
+
+
 def _check_subject(sub: object) -> None:
-    """An account name: a short string of printable characters (no NUL, no controls)."""
-    if (
-        not isinstance(sub, str)
-        or not sub
-        or len(sub) > MAX_SUBJECT_LENGTH
-        or not sub.isprintable()
-    ):
+    if not _is_account_name(sub):
         raise TokenError("token subject (sub) is not an account name")
 
 

@@ -12,12 +12,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
 
+from closedloop.cli.main import app
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.identity.tokens import mint_channel_token
-from closedloop.services.channels.clients import rotate_secret
+from closedloop.services.channels.clients import NewCredentials, rotate_secret
 from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
 from closedloop.services.issues import bulk_submit
 from closedloop.settings import Settings
@@ -410,3 +412,45 @@ async def test_the_same_batch_sent_twice_at_once_is_taken_in_once(
         r["issue"]["id"] for r in second["results"]
     }
     assert len(ids) == 40
+
+
+async def test_channels_from_the_command_line(
+    database_url: str, db: Database, capi: ChannelApi
+) -> None:
+    async def cli(*args: str) -> tuple[int, str, str]:
+        runner = CliRunner()
+        result = await asyncio.to_thread(
+            runner.invoke, app, list(args), env={"DATABASE_URL": database_url}
+        )
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, err = await cli(
+        "channels", "create", "--channel", "GOOD_BAD_REVIEW", "--region", "3305",
+        "--name", "湖州市好差评系统",
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    printed = dict(line.split("=", 1) for line in out.strip().splitlines())
+    creds = NewCredentials(printed["client_id"], printed["client_secret"], 0)
+    assert (await token_response(capi, creds)).status_code == 200
+    code, out, err = await cli("channels", "rotate-secret", creds.client_id)
+    assert code == 0, (out, err)
+    assert (await token_response(capi, creds)).status_code == 401
+    renewed = NewCredentials(creds.client_id, out.strip().split("=", 1)[1], 0)
+    assert (await token_response(capi, renewed)).status_code == 200
+    # The account was made by the administration service: audited.
+    async with db.system_transaction() as conn:
+        audited = await conn.execute(
+            sa.select(t.audit_log.c.actor_name).where(
+                t.audit_log.c.action == "ACCOUNT_CREATED",
+                t.audit_log.c.after["username"].astext == creds.client_id,
+            )
+        )
+        assert audited.scalars().all() == ["closedloop channels"]
+    for args, message in (
+        (("--channel", "FAX", "--region", "3305"), "unknown channel FAX"),
+        (("--channel", "HOTLINE_12345", "--region", "339999"), "region"),
+    ):
+        code, out, err = await cli("channels", "create", *args, "--name", "x")
+        assert code == 1 and message in err, (out, err)
+    code, out, err = await cli("channels", "rotate-secret", "nobody")
+    assert code == 1 and "unknown client nobody" in err

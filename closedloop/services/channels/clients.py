@@ -12,16 +12,15 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
+from closedloop import i18n
 from closedloop.authz.roles import Role
-from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.domain.accounts import AccountError
 from closedloop.domain.clock import Clock
 from closedloop.domain.issues import Channel
 from closedloop.domain.regions import is_valid_code
 from closedloop.identity import channel_clients
-from closedloop.identity.accounts import principal_for, upsert_account
+from closedloop.identity.accounts import principal_for
 from closedloop.identity.client_secrets import (
     decoy_hash,
     hash_secret,
@@ -29,9 +28,12 @@ from closedloop.identity.client_secrets import (
     verify_secret,
 )
 from closedloop.identity.tokens import mint_channel_token
+from closedloop.services.accounts.accounts import AccountBinding, NewAccount, create_account
+from closedloop.services.accounts.unit import Operator
 from closedloop.settings import Settings
 
 CLIENT_ID_MAX = 128
+OPERATOR = Operator("closedloop channels")
 
 
 class ChannelClientError(ValueError):
@@ -66,23 +68,28 @@ async def create_channel_account(
     secret = new_secret()
     hashed = await asyncio.to_thread(hash_secret, secret)
     client_id = f"{bound.value.lower().replace('_', '-')}-{region_code}-{secrets.token_hex(4)}"
-    async with db.system_transaction() as conn:
-        known = await conn.execute(sa.select(t.region.c.code).where(t.region.c.code == region_code))
-        if known.first() is None:
-            raise ChannelClientError(f"unknown region {region_code}")
-        account_id = await upsert_account(
-            conn, username=client_id, display_name=name, role=Role.CHANNEL, region_code=region_code
+    # The account through the administration service (its checks, its audit entry), then
+    # its credentials.
+    try:
+        account = await create_account(
+            db,
+            clock,
+            OPERATOR,
+            NewAccount(client_id, name, AccountBinding(Role.CHANNEL, region_code=region_code)),
         )
+    except AccountError as exc:
+        raise ChannelClientError(exc.message(i18n.EN)) from None
+    async with db.system_transaction() as conn:
         await channel_clients.add_client(
             conn,
-            account_id=account_id,
+            account_id=account.id,
             channel=bound.value,
             client_id=client_id,
             secret_hash=hashed,
             now=clock.now(),
         )
         await conn.commit()
-    return NewCredentials(client_id, secret, account_id)
+    return NewCredentials(client_id, secret, account.id)
 
 
 async def rotate_secret(db: Database, clock: Clock, client_id: str) -> str:
