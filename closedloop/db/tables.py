@@ -277,7 +277,7 @@ issue = sa.Table(
             "enterprise_id",
             "board_id",
             "department_id",
-            "submitted_by",  # row-level security reads it (migration 0016)
+            "submitted_by",  # row-level security reads it (migration 0017)
         ],
         postgresql_where=sa.text(
             "state IN ('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"

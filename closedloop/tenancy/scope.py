@@ -143,11 +143,7 @@ def can_see_issue(
     # loads its issue through here).
     if Target.OWN in readable and p.enterprise_id is not None and enterprise_id == p.enterprise_id:
         return True
-    if (
-        Target.SUBMITTED in readable
-        and p.account_id is not None
-        and submitted_by == p.account_id
-    ):
+    if Target.SUBMITTED in readable and p.account_id is not None and submitted_by == p.account_id:
         return True
     region = p.region_code
     if region is None:

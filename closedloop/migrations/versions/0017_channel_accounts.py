@@ -16,8 +16,8 @@ without visiting the table under row-level security (the pool's count, ``ix_issu
 of migration 0008, and the running clocks, ``ix_issue_running_clock`` of 0007) include it,
 so that they stay index-only scans. Each is built beside the old one and takes its name.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
