@@ -136,7 +136,13 @@ register(
         "DELEGATION_RETURNED": ("退回交办", "Delegation returned"),
         "LEVEL_RAISED": ("提级协调", "Raised up the ladder"),
         "MEETING_DECIDED": ("联席会议决定", "Joint meeting decision"),
-        "FLAGGED": ("列入问题清单", "Put on the problem lists"),
+        "FLAGGED": ("列入问题清单", "Put on the problem lists"),  # before migration 0017
+        "PROBLEM_LIST_PUSHED": ("推送七张问题清单", "Pushed to the seven problem lists"),
+        "PROBLEM_LIST_DELIVERED": (
+            "七张问题清单已接收",
+            "Received by the seven problem lists (receipt)",
+        ),
+        "PROBLEM_LIST_REPORTED": ("七张问题清单回传", "Reported back by the seven problem lists"),
     },
 )
 register(
@@ -161,7 +167,14 @@ register(
         "MEETING_DECISION": ("联席会议决定", "Record the meeting's decision"),
     },
 )
-register("OutboxChannel", {"SMS": ("短信", "SMS"), "OA": ("OA 消息", "OA message")})
+register(
+    "OutboxChannel",
+    {
+        "SMS": ("短信", "SMS"),
+        "OA": ("OA 消息", "OA message"),
+        "PROBLEM_LIST": ("七张问题清单推送", "Push to the seven problem lists"),
+    },
+)
 register(
     "ComparisonBasis",
     {

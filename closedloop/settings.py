@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "closedloop-development-secret-change-me"
 DEV_WEBHOOK_SECRET = "closedloop-webhook-secret"
+DEV_PROBLEM_LIST_SECRET = "closedloop-problem-list-secret"
 
 
 class UnsafeSettings(Exception):
@@ -157,6 +158,14 @@ class Settings(BaseSettings):
     # A folder of further scoring scheme files (*.json), served beside the shipped ones;
     # every file is checked at start-up and a broken one stops it.
     scheme_dir: Path | None = None
+    # The 七张问题清单 application of each tier that pushes go to (pushToProblemLists), as
+    # JSON: {"330521": "https://…"}; a tier not listed cannot push.
+    problem_list_endpoints: dict[str, str] = Field(default_factory=dict)
+    # Shared with those applications: signs every push and checks every callback
+    # (POST /callbacks/problem-lists), HMAC-SHA256 over "<timestamp>.<body>".
+    problem_list_secret: str = DEV_PROBLEM_LIST_SECRET
+    # A callback whose timestamp is further than this from now is refused (a replay).
+    problem_list_replay_window_seconds: int = Field(default=300, ge=1, le=3600)
 
     # Sign-in for the pages (/cockpit, /track, /workbench): OIDC authorization code with
     # PKCE, run in the browser against these endpoints; the API verifies the token it
@@ -195,6 +204,11 @@ class Settings(BaseSettings):
         """``/metrics`` on the API's port without a token (development and test only)."""
         return self.metrics_token is None and not self.production
 
+    @property
+    def problem_list_secret_usable(self) -> bool:
+        """Production never trusts the secret written in the source (callbacks get 401)."""
+        return not (self.production and self.problem_list_secret == DEV_PROBLEM_LIST_SECRET)
+
     def problems(self) -> list[str]:
         """Why this configuration must not serve requests (empty: it may)."""
         found: list[str] = []
@@ -228,6 +242,11 @@ class Settings(BaseSettings):
             found.append(
                 "CLOSEDLOOP_WEBHOOK_SECRET is the default written in the source: "
                 "set the secret shared with the webhook receivers"
+            )
+        if self.problem_list_endpoints and not self.problem_list_secret_usable:
+            found.append(
+                "CLOSEDLOOP_PROBLEM_LIST_SECRET is the default written in the source: "
+                "set the secret shared with the 七张问题清单 applications"
             )
         if not self.database_url:
             found.append(

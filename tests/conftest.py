@@ -160,7 +160,7 @@ async def api(app: Starlette, settings: Settings) -> AsyncIterator[Api]:
 
 
 ISSUE_TABLES = (
-    "issue_event, issue_custody, problem_list_entry, outbox, idempotency_key, issue_number, issue"
+    "issue_event, issue_custody, problem_list_push, outbox, idempotency_key, issue_number, issue"
 )
 
 

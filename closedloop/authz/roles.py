@@ -48,7 +48,7 @@ class Action(enum.StrEnum):
     ISSUE_RATE = "issue.rate"
     ISSUE_URGE = "issue.urge"
     ISSUE_VERIFY = "issue.verify"
-    ISSUE_LIST_FLAG = "issue.flag_problem_list"
+    ISSUE_PUSH_PROBLEM_LIST = "issue.push_problem_list"
     MEETING_DECIDE = "meeting.decide"
     INDICATOR_RECORD = "indicator.record"
     LIST_ENTRY_ADD = "list_entry.add"

@@ -386,18 +386,28 @@ issue_rating = sa.Table(
     implicit_returning=False,
 )
 
-problem_list_entry = sa.Table(
-    "problem_list_entry",
+problem_list_push = sa.Table(
+    "problem_list_push",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=False),
+    # The tier whose 七张问题清单 application gets it (the tier that held the issue).
     sa.Column("region_code", RegionCode, sa.ForeignKey("region.code"), nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("note", sa.Text, nullable=True),
-    sa.Column("flagged_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
-    sa.Column("flagged_at", TZ, nullable=False),
-    sa.UniqueConstraint("issue_id", "region_code", name="uq_problem_list_entry_issue_region"),
-    sa.Index("ix_problem_list_entry_region", "region_code", "flagged_at"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("pushed_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
+    sa.Column("pushed_at", TZ, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # closedloop.domain.problem_lists.PushState
+    # The application's receipt: its own reference of the problem.
+    sa.Column("reference", sa.Text, nullable=True),
+    sa.Column("delivered_at", TZ, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    # The application's latest report.
+    sa.Column("reported_at", TZ, nullable=True),
+    sa.Column("report_message", sa.Text, nullable=True),
+    sa.Column("updated_at", TZ, nullable=False),
+    sa.UniqueConstraint("issue_id", "region_code", name="uq_problem_list_push_issue_region"),
+    sa.UniqueConstraint("region_code", "reference", name="uq_problem_list_push_reference"),
+    sa.Index("ix_problem_list_push_region", "region_code", "id"),
     # Appended under row-level security; a RETURNING would re-read rows the writer may no
     # longer see (an event on an issue that just left its scope).
     implicit_returning=False,

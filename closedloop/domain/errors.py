@@ -29,7 +29,8 @@ class IssueErrorCode(enum.StrEnum):
     NOT_DELEGATED = "NOT_DELEGATED"
     MUST_RETURN_DELEGATION = "MUST_RETURN_DELEGATION"
     LEVEL_INVALID = "LEVEL_INVALID"
-    ALREADY_FLAGGED = "ALREADY_FLAGGED"
+    ALREADY_PUSHED = "ALREADY_PUSHED"
+    NO_PROBLEM_LIST_APP = "NO_PROBLEM_LIST_APP"
     MERGE_INTO_ITSELF = "MERGE_INTO_ITSELF"
     MERGE_TARGET_INVALID = "MERGE_TARGET_INVALID"
     MERGE_ACROSS_SCOPES = "MERGE_ACROSS_SCOPES"
@@ -82,7 +83,14 @@ i18n.register(
             "A delegated issue goes back to the delegating tier, with a reason",
         ),
         "LEVEL_INVALID": ("处置层级不正确", "Not a valid handling level for this step"),
-        "ALREADY_FLAGGED": ("已列入本级问题清单", "Already on this tier's problem lists"),
+        "ALREADY_PUSHED": (
+            "已推送至本级七张问题清单",
+            "Already pushed to this tier's seven problem lists",
+        ),
+        "NO_PROBLEM_LIST_APP": (
+            "本级尚未对接七张问题清单应用",
+            "This tier has no seven-problem-lists application configured",
+        ),
         "MERGE_INTO_ITSELF": ("不能与自身合并", "An issue cannot be merged into itself"),
         "MERGE_TARGET_INVALID": (
             "主问题须为办理中的问题，且不能是已合并的重复件",

@@ -71,7 +71,7 @@ class Command(enum.StrEnum):
     RETURN = "RETURN"
     COORDINATE = "COORDINATE"
     MEETING_DECISION = "MEETING_DECISION"
-    FLAG = "FLAG"
+    PUSH_PROBLEM_LIST = "PUSH_PROBLEM_LIST"
     VERIFY = "VERIFY"
     SHARE = "SHARE"
     LINK_RECURRENCE = "LINK_RECURRENCE"
@@ -111,7 +111,9 @@ TRANSITIONS: dict[Command, tuple[frozenset[IssueState], IssueState | None]] = {
     Command.RETURN: (IN_HAND, S.ACCEPTED),
     Command.COORDINATE: (IN_HAND, None),
     Command.MEETING_DECISION: (IN_HAND, None),
-    Command.FLAG: (OPEN_STATES | {S.RESOLVED, S.CLOSED}, None),
+    # A tier in hand pushes a major problem to its 七张问题清单 application; the issue stays
+    # where it is in the loop (closedloop.domain.problem_lists).
+    Command.PUSH_PROBLEM_LIST: (IN_HAND, None),
 }
 
 
@@ -144,15 +146,6 @@ LADDER_RANK = {
     HandlingLevel.PROVINCE_TASKFORCE: 4,
 }
 COORDINATION_LEVELS = frozenset({HandlingLevel.CENTER, HandlingLevel.LEADER_MEETING})
-
-
-class ProblemListKind(enum.StrEnum):
-    """The seven problem lists take issues that are one of these (七张问题清单)."""
-
-    MAJOR = "MAJOR"
-    COMMON = "COMMON"
-    DIFFICULT = "DIFFICULT"
-    RECURRING = "RECURRING"
 
 
 def is_higher(level: HandlingLevel, than: HandlingLevel) -> bool:

@@ -51,6 +51,7 @@ from closedloop.http.observability import (
     metrics_routes,
     tracing_middleware,
 )
+from closedloop.http.problem_list_callbacks import routes as callback_routes
 from closedloop.http.report_http import routes as report_routes
 from closedloop.http.schema import build_schema
 from closedloop.http.sessions import EXPIRES_AT, SessionHandler, Sessions
@@ -526,6 +527,7 @@ def create_app(
         Route("/readyz", readyz),
         *metrics_routes(settings),
         *report_routes,
+        *callback_routes,
         *export_routes,
         *oauth_routes,
         *web_routes,

@@ -13,9 +13,9 @@ from closedloop.resolvers.mutations import (
     delegate_issue,
     draw_callback_sample,
     escalate_issue,
-    flag_issue,
     hand_back_issue,
     merge_issues,
+    push_to_problem_lists,
     rate_issue,
     record_meeting_decision,
     reject_issue,
@@ -31,6 +31,7 @@ from closedloop.resolvers.mutations import (
     verify_issue,
 )
 from closedloop.resolvers.mutations.draw_callback_sample import CallbackSamplePayload
+from closedloop.resolvers.mutations.push_to_problem_lists import ProblemListPushPayload
 from closedloop.resolvers.mutations.share_case import CasePayload
 from closedloop.resolvers.mutations.submit_channel_issues import SubmitChannelIssuesPayload
 from closedloop.schema.payloads import IssuePayload, SignedIn
@@ -66,10 +67,14 @@ class IssueMutation:
     record_meeting_decision: IssuePayload = _m(
         record_meeting_decision, "联席会议决定 / record the joint meeting's decision"
     )
-    flag_issue: IssuePayload = _m(flag_issue, "列入七张问题清单 / put on the problem lists")
     submit_channel_issues: SubmitChannelIssuesPayload = strawberry.mutation(
         resolver=submit_channel_issues.resolve,
         description="渠道系统批量推送诉求（至多100条，按记录号幂等）/ a channel system's batch",
+        permission_classes=[SignedIn],
+    )
+    push_to_problem_lists: ProblemListPushPayload = strawberry.mutation(
+        resolver=push_to_problem_lists.resolve,
+        description="推送本级七张问题清单 / push a major issue to the tier's seven problem lists",
         permission_classes=[SignedIn],
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from closedloop.domain.issues import ProblemListKind
+from closedloop.domain.problem_lists import PushState
 from closedloop.resolvers import nodes as node_resolvers
 from closedloop.resolvers import regions as region_resolvers
 from closedloop.schema import issue_list
@@ -13,7 +13,7 @@ from closedloop.schema.context import Info
 from closedloop.schema.enums import RegionLevel
 from closedloop.schema.issues import Issue
 from closedloop.schema.labels import EnumLabels, resolve_labels
-from closedloop.schema.problem_lists import ProblemListEntry, resolve_problem_lists
+from closedloop.schema.problem_lists import ProblemListPush, resolve_pushes
 from closedloop.schema.relay import Connection, Node
 from closedloop.schema.tenancy import Region
 from closedloop.schema.viewer import Viewer, resolve_viewer
@@ -74,13 +74,17 @@ class CoreQuery:
     ) -> Connection[Issue]:
         return await issue_list.issues(info, filter, order_by, first, after)
 
-    @strawberry.field(description="本级七张问题清单 / a tier's seven problem lists")
-    async def problem_lists(
+    @strawberry.field(
+        description="推送七张问题清单的问题（region 及其下级各层级，缺省为范围内全部），最新在前"
+        " / issues pushed to the seven problem lists by the tiers of region's subtree (every"
+        " tier in scope by default), newest first, with what the applications reported"
+    )
+    async def problem_list_pushes(
         self,
         info: Info,
-        region: str,
-        kind: ProblemListKind | None = None,
+        region: str | None = None,
+        state: PushState | None = None,
         first: int | None = 50,
         after: str | None = None,
-    ) -> Connection[ProblemListEntry]:
-        return await resolve_problem_lists(info, region, kind, first, after)
+    ) -> Connection[ProblemListPush]:
+        return await resolve_pushes(info, region, state, first, after)

@@ -6,15 +6,13 @@ import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from operator import attrgetter
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
 from closedloop import i18n
-from closedloop.authz.enforcer import can, region_target
-from closedloop.authz.roles import Action, Target
 from closedloop.domain.custody import running_late
 from closedloop.domain.errors import IssueErrorCode
 from closedloop.domain.issues import (
@@ -24,12 +22,12 @@ from closedloop.domain.issues import (
     HandlingLevel,
     IssueState,
     Light,
-    ProblemListKind,
     RatingGrade,
     next_urge_at,
 )
 from closedloop.domain.sla import running_light, running_limit
 from closedloop.schema.context import Info
+from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.loaders import resolve_loaded
 from closedloop.schema.node_registry import register_node
 from closedloop.schema.paging import list_page
@@ -39,9 +37,12 @@ from closedloop.schema.tenancy import Board, Department, Region
 from closedloop.services.issues.actions import IssueAction, urge_interval
 from closedloop.services.issues.actions import viewer_actions as actions_now
 from closedloop.services.issues.queries import IssueOrder
-from closedloop.services.issues.records import EnterpriseRecord, EventRecord, IssueRecord
+from closedloop.services.issues.records import EventRecord, IssueRecord
 from closedloop.services.learning.similar import Candidate
 from closedloop.services.learning.tags import suggest as suggest_tags
+
+if TYPE_CHECKING:
+    from closedloop.schema.problem_lists import ProblemListPush
 
 strawberry.enum(IssueState, name="IssueState", description="诉求状态 / issue state")
 strawberry.enum(HandlingLevel, name="HandlingLevel", description="处置层级 / handling level")
@@ -51,36 +52,7 @@ strawberry.enum(IssueAction, name="IssueAction", description="诉求操作 / a c
 strawberry.enum(Channel, name="Channel", description="来源渠道 / intake channel")
 strawberry.enum(Category, name="Category", description="问题类别 / category")
 strawberry.enum(IssueOrder, name="IssueOrder", description="排序 / ordering")
-strawberry.enum(ProblemListKind, name="ProblemListKind", description="七张问题清单类型")
 strawberry.enum(IssueErrorCode, name="IssueErrorCode", description="诉求操作错误 / issue errors")
-
-
-@strawberry.type(description="企业 / an enterprise")
-class Enterprise(Node):
-    name: str
-    credit_code: str = strawberry.field(description="统一社会信用代码")
-    contact_name: str | None = strawberry.field(description="联系人 / contact person")
-    contact_phone: str | None = strawberry.field(description="联系电话 / contact phone")
-    version: int = strawberry.field(description="乐观锁版本 / for expectedVersion")
-    region_code: strawberry.Private[str]
-
-    @classmethod
-    def from_record(cls, rec: EnterpriseRecord) -> Enterprise:
-        return cls(
-            id=to_global_id("Enterprise", rec.id),
-            name=rec.name,
-            credit_code=rec.credit_code,
-            contact_name=rec.contact_name,
-            contact_phone=rec.contact_phone,
-            version=rec.version,
-            region_code=rec.region_code,
-        )
-
-    @strawberry.field
-    def region(self, info: Info) -> Region | None:
-        return resolve_cached(  # type: ignore[return-value]
-            "region", self.region_code, lambda: info.context.loaders.region, Region.from_record
-        )
 
 
 @strawberry.type(description="办理轨迹中的一条记录 / one entry of an issue's timeline")
@@ -401,6 +373,14 @@ class Issue(Node):
         rec = await info.context.loaders.issue.load(self.rec.merged_into_id)
         return Issue.from_record(rec) if rec else None
 
+    @strawberry.field(description="推送七张问题清单及回传 / its pushes to the problem lists")
+    async def problem_list_pushes(
+        self, info: Info
+    ) -> list[Annotated[ProblemListPush, strawberry.lazy("closedloop.schema.problem_lists")]]:
+        from closedloop.schema.problem_lists import issue_pushes  # it imports this module
+
+        return await issue_pushes(info, self.rec.id)
+
     @strawberry.field(description="所重发的原问题 / the earlier issue this one repeats")
     async def recurrence_of(self, info: Info) -> Issue | None:
         if self.rec.recurrence_of_id is None:
@@ -505,6 +485,7 @@ ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "department": ("department_id",),
     "timeline": ("id",),
     "ratings": ("id",),
+    "problemListPushes": ("id",),
     "custody": ("id", "clock_kind", "due_at", "state", "closed_at"),
     "duplicateCandidates": None,
     "recurrenceCandidates": None,
@@ -568,20 +549,6 @@ async def _issue_node(info: Info, key: str) -> Issue | None:
         return None
     rec = await info.context.loaders.issue.load(int(key))
     return Issue.from_record(rec) if rec else None
-
-
-@register_node("Enterprise")
-async def _enterprise_node(info: Info, key: str) -> Enterprise | None:
-    """The policy's ``enterprise.read``: an enterprise reads itself (OWN), staff the
-    enterprises of the regions the policy grants (how its region relates to theirs)."""
-    if not key.isdigit():
-        return None
-    p = info.context.principal
-    rec = await info.context.loaders.enterprise.load(int(key))
-    if rec is None:
-        return None
-    target = Target.OWN if p.enterprise_id == rec.id else region_target(p, rec.region_code)
-    return Enterprise.from_record(rec) if can(p, Action.ENTERPRISE_READ, target) else None
 
 
 def _timeline(locale: str, first: int | None, after: str | None, events: Any) -> Any:

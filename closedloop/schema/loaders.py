@@ -24,7 +24,8 @@ from closedloop.services.accounts import audit
 from closedloop.services.accounts import queries as account_queries
 from closedloop.services.accounts.audit import AuditRecord
 from closedloop.services.accounts.records import AccountRecord
-from closedloop.services.issues import records
+from closedloop.services.issues import problem_list_queries, records
+from closedloop.services.issues.problem_list_queries import PushRecord
 from closedloop.services.issues.records import (
     CustodyRecord,
     EnterpriseRecord,
@@ -295,6 +296,20 @@ class Loaders:
     @cached_property
     def ratings(self) -> DataLoader[int, list[RatingRecord]]:
         return batch(self.reader, records.ratings_for, default=list)
+
+    @cached_property
+    def problem_list_push(self) -> DataLoader[int, PushRecord | None]:
+        principal = self.principal
+        return batch(self.reader, lambda c, k: problem_list_queries.pushes_by_id(c, principal, k))
+
+    @cached_property
+    def problem_list_pushes(self) -> DataLoader[int, list[PushRecord]]:
+        principal = self.principal
+        return batch(
+            self.reader,
+            lambda c, k: problem_list_queries.pushes_for_issues(c, principal, k),
+            default=list,
+        )
 
     @cached_property
     def duplicates(self) -> DataLoader[int, list[Candidate]]:

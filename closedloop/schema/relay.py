@@ -34,7 +34,7 @@ KEY_BITS: dict[str, int] = {
     "Issue": 64,
     "IndicatorRecord": 64,
     "ListEntry": 64,
-    "ProblemListEntry": 64,
+    "ProblemListPush": 64,
 }
 # No global id or cursor we hand out is longer; a longer one is not ours.
 MAX_ID_LENGTH = 200

@@ -54,10 +54,12 @@ from closedloop.catalog import get_catalog
 from closedloop.domain.bounds import LIST_MAX
 from closedloop.domain.issues import IssueState, RatingGrade
 from closedloop.domain.periods import MAX_HISTORY, MAX_RANGE_DAYS
+from closedloop.domain.problem_lists import PushState
 from closedloop.domain.regions import MAX_CHILDREN, MAX_DEPARTMENTS, RegionLevel
 from closedloop.domain.schemes import available_schemes, load_scheme
 from closedloop.schema.relay import InvalidPaging, check_ids, page_size
 from closedloop.services.evaluation.dashboard import LIST_LIMIT, TOP_TAGS
+from closedloop.services.issues.problem_list_queries import LATEST as LATEST_PUSHES
 
 # services.evaluation.records: listEntries answers its newest 100, indicatorRecords 1,000.
 LIST_ENTRIES_LIMIT = 100
@@ -150,6 +152,11 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("CasePayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("CallbackSamplePayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("AddListEntryPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("ProblemListPushPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    # One push per tier (uq_problem_list_push_issue_region).
+    ("Issue", "problemListPushes"): len(RegionLevel),
+    ("ProblemListSummary", "byState"): len(PushState),
+    ("ProblemListSummary", "latest"): LATEST_PUSHES,
     ("RecordIndicatorPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("AccountPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("EnterprisePayload", "errors"): MAX_PAYLOAD_ERRORS,

@@ -20,7 +20,13 @@ Commands write ``outbox`` rows in the same transaction as the change they report
   ``CLOSEDLOOP_WEBHOOK_SECRET``) and to the active endpoints administered through the API
   (``closedloop.services.rules.webhooks``) whose region contains its issue's origin region
   and that want its kind (topic), each signed with that endpoint's own secret;
-* a message with no webhook to go to is logged by the default sink and marked delivered.
+* a message with no webhook to go to is logged by the default sink and marked delivered;
+* pushes to a tier's 七张问题清单 application (channel ``PROBLEM_LIST``) go to that tier's
+  endpoint (``settings.problem_list_endpoints``) and to no webhook, signed with the secret
+  shared with those applications, and count as delivered only when the answer carries the
+  application's receipt (``{"reference": "…"}``), recorded on the push
+  (``closedloop.services.issues.problem_lists``). They keep their own order per issue: a
+  push the application refuses for hours never holds back the issue's SMS and OA messages.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
+from closedloop.services.issues import problem_lists
 from closedloop.services.rules import webhooks
 from closedloop.settings import Settings
 
@@ -133,31 +140,50 @@ class _Message:
     body: bytes
     log_fields: dict[str, Any]
     targets: tuple[_Target, ...] = ()
+    recipient: str = ""
+    push_id: int | None = None  # a push to a 七张问题清单 application
+    push_found: bool = False
+
+    @property
+    def lane(self) -> object:
+        """The messages that keep their order among themselves."""
+        if self.issue_id is None:
+            return ("row", self.id)
+        return _lane(self.issue_id, self.push_id is not None)
+
+
+def _lane(issue_id: int, push: bool) -> tuple[int, bool]:
+    return (issue_id, push)
+
+
+def _is_push(row: Any) -> bool:
+    return bool(row.channel == problem_lists.CHANNEL)
 
 
 async def _in_issue_order(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> list[sa.Row[Any]]:
-    """The picked rows that may go now: for each issue, the picked rows from its earliest
-    pending row on, up to the first pending row that was not picked (held by another
-    relay, or not yet due)."""
+    """The picked rows that may go now: for each issue (its notifications, and its pushes
+    apart), the picked rows from its earliest pending row on, up to the first pending row
+    that was not picked (held by another relay, or not yet due)."""
     issues = {row.issue_id for row in rows if row.issue_id is not None}
     if not issues:
         return list(rows)
     c = t.outbox.c
     pending = await conn.execute(
-        sa.select(c.id, c.issue_id)
+        sa.select(c.id, c.issue_id, c.channel)
         .where(c.issue_id.in_(issues), c.delivered_at.is_(None), c.failed_at.is_(None))
         .order_by(c.id)
     )
     picked = {row.id for row in rows}
     allowed: set[int] = set()
-    blocked: set[int] = set()
-    for row_id, issue_id in pending:
-        if issue_id in blocked:
+    blocked: set[tuple[int, bool]] = set()
+    for row in pending:
+        lane = _lane(row.issue_id, _is_push(row))
+        if lane in blocked:
             continue
-        if row_id in picked:
-            allowed.add(row_id)
+        if row.id in picked:
+            allowed.add(row.id)
         else:
-            blocked.add(issue_id)
+            blocked.add(lane)
     return [row for row in rows if row.issue_id is None or row.id in allowed]
 
 
@@ -194,17 +220,22 @@ class OutboxRelay:
                 )
             ).all()
             rows = await _in_issue_order(conn, rows)
-            targets = await self._targets(conn, rows)
-            messages = [_message(row, targets(row)) for row in rows]
+            targets = await self._targets(conn, [r for r in rows if not _is_push(r)])
+            pushes = await problem_lists.documents(
+                conn, [p for p in (_push_id(row) for row in rows) if p is not None]
+            )
+            messages = [
+                _message(row, () if _is_push(row) else targets(row), pushes) for row in rows
+            ]
             report.picked = len(messages)
             if not messages:
                 return report
-            errors = await self._send_all(messages)
+            outcomes = await self._send_all(messages)
             now = self.clock.now()
             for message in messages:
-                if message.id not in errors:
+                if message.id not in outcomes:
                     continue  # not sent: an earlier one of its issue failed
-                error = errors[message.id]
+                error, reference = outcomes[message.id]
                 if error is None:
                     report.delivered += 1
                     await conn.execute(
@@ -212,9 +243,15 @@ class OutboxRelay:
                         .where(c.id == message.id)
                         .values(delivered_at=now, last_error=None)
                     )
+                    if message.push_id is not None and reference is not None:
+                        await problem_lists.delivered(
+                            conn, self.settings, message.push_id, reference, now
+                        )
                     continue
                 attempts = message.attempts + 1
                 give_up = attempts >= self.settings.outbox_max_attempts
+                if message.push_id is not None:
+                    await problem_lists.failed(conn, message.push_id, error, now, give_up)
                 values: dict[str, Any] = {"attempts": attempts, "last_error": error}
                 if give_up:
                     report.failed += 1
@@ -277,21 +314,21 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):  # the interval passed: poll again
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
-    async def _send_all(self, messages: list[_Message]) -> dict[int, str | None]:
-        """Send the messages, each issue's in order (issues in parallel): the outcome of
-        each one sent, by id (None: delivered); an issue's rest after a failure is not
-        sent and not in the result."""
-        outcome: dict[int, str | None] = {}
+    async def _send_all(self, messages: list[_Message]) -> dict[int, _Outcome]:
+        """Send the messages, each lane in order (lanes in parallel): the outcome of each
+        one sent, by id (error None: delivered); a lane's rest after a failure is not sent
+        and not in the result."""
+        outcome: dict[int, _Outcome] = {}
         for message in messages:
-            if not message.targets:  # the default sink
+            if not message.targets and message.push_id is None:  # the default sink
                 log.info("notification", **message.log_fields)
-                outcome[message.id] = None
-        messages = [m for m in messages if m.targets]
+                outcome[message.id] = (None, None)
+        messages = [m for m in messages if m.targets or m.push_id is not None]
         if not messages:
             return outcome
         queues: dict[object, list[_Message]] = {}
         for message in messages:  # rows without an issue have no order to keep
-            queues.setdefault(message.issue_id or ("row", message.id), []).append(message)
+            queues.setdefault(message.lane, []).append(message)
         limiter = asyncio.Semaphore(PARALLEL_POSTS)
         async with httpx.AsyncClient(
             transport=self.transport, timeout=HTTP_TIMEOUT, follow_redirects=False
@@ -300,9 +337,12 @@ class OutboxRelay:
             async def in_order(queue: list[_Message]) -> None:
                 for message in queue:
                     async with limiter:
-                        error = await self._post(client, message)
-                    outcome[message.id] = error
-                    if error is not None:
+                        if message.push_id is None:
+                            result: _Outcome = (await self._post(client, message), None)
+                        else:
+                            result = await self._push(client, message)
+                    outcome[message.id] = result
+                    if result[0] is not None:
                         return
 
             await asyncio.gather(*(in_order(q) for q in queues.values()))
@@ -314,16 +354,10 @@ class OutboxRelay:
         On a retry every webhook gets the message again (receivers de-duplicate by the
         delivery id); tracking success per webhook would need another table.
         """
-        timestamp = str(int(self.clock.now().timestamp()))
         errors = []
         for index, target in enumerate(message.targets, start=1):
             url = target.url
-            headers = {
-                "Content-Type": "application/json",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(target.secret, timestamp, message.body),
-                DELIVERY_HEADER: str(message.id),
-            }
+            headers = self._headers(target.secret, message)
             # Name the webhook by position and host only: URLs may carry tokens.
             where = f"webhook {index} ({urlsplit(url).hostname})"
             try:
@@ -335,9 +369,56 @@ class OutboxRelay:
                 errors.append(f"{where}: HTTP {response.status_code}")
         return "; ".join(errors)[:ERROR_MAX] or None
 
+    def _headers(self, secret: str, message: _Message) -> dict[str, str]:
+        timestamp = str(int(self.clock.now().timestamp()))
+        return {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(secret, timestamp, message.body),
+            DELIVERY_HEADER: str(message.id),
+        }
 
-def _message(row: sa.Row[Any], targets: tuple[_Target, ...] = ()) -> _Message:
-    document = {
+    async def _push(self, client: httpx.AsyncClient, message: _Message) -> _Outcome:
+        """POST a push to its tier's application: delivered once it answers 2xx with its
+        receipt; the receipt comes back with the outcome."""
+        url = self.settings.problem_list_endpoints.get(message.recipient)
+        if url is None:
+            return (f"no 七张问题清单 endpoint for tier {message.recipient}", None)
+        if not message.push_found:
+            return ("the push no longer exists", None)
+        headers = self._headers(self.settings.problem_list_secret, message)
+        where = f"七张问题清单 {message.recipient} ({urlsplit(url).hostname})"
+        try:
+            response = await client.post(url, content=message.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return (f"{where}: {type(exc).__name__}"[:ERROR_MAX], None)
+        if not response.is_success:
+            return (f"{where}: HTTP {response.status_code}"[:ERROR_MAX], None)
+        reference = problem_lists.receipt(response.content)
+        if reference is None:
+            return (f"{where}: no receipt (reference) in the answer"[:ERROR_MAX], None)
+        return (None, reference)
+
+
+# (error or None when delivered, the application's receipt for a push)
+_Outcome = tuple[str | None, str | None]
+
+
+def _push_id(row: sa.Row[Any]) -> int | None:
+    if not _is_push(row) or not isinstance(row.payload, dict):
+        return None
+    value = row.payload.get("pushId")
+    return value if isinstance(value, int) else None
+
+
+def _message(
+    row: sa.Row[Any],
+    targets: tuple[_Target, ...] = (),
+    pushes: dict[int, dict[str, Any]] | None = None,
+) -> _Message:
+    push_id = _push_id(row)
+    pushes = pushes or {}
+    document: dict[str, Any] = {
         "id": row.id,
         "channel": row.channel,
         "recipient": row.recipient,
@@ -346,6 +427,8 @@ def _message(row: sa.Row[Any], targets: tuple[_Target, ...] = ()) -> _Message:
         "payload": row.payload,
         "createdAt": row.created_at.isoformat(),
     }
+    if _is_push(row):
+        document["push"] = pushes.get(push_id) if push_id is not None else None
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     fields = {
         "outbox_id": row.id,
@@ -355,7 +438,17 @@ def _message(row: sa.Row[Any], targets: tuple[_Target, ...] = ()) -> _Message:
         "issue_id": row.issue_id,
         "payload": row.payload,
     }
-    return _Message(row.id, row.issue_id, row.attempts, body, fields, targets)
+    return _Message(
+        row.id,
+        row.issue_id,
+        row.attempts,
+        body,
+        fields,
+        targets,
+        row.recipient,
+        push_id,
+        push_found=push_id is not None and push_id in pushes,
+    )
 
 
 def _mask(recipient: str) -> str:

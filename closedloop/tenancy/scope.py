@@ -115,6 +115,12 @@ def issue_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElemen
     return _visibility(p, _readable(p, Action.ISSUE_READ), issue)
 
 
+def internal_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:
+    """The issues whose internal records ``p`` reads (``issue.read_internal``): their
+    internal timeline entries, their pushes to the seven problem lists."""
+    return _visibility(p, _readable(p, Action.ISSUE_READ_INTERNAL), issue)
+
+
 def _in_unit(p: Principal, board_id: int | None, department_id: int | None) -> bool:
     if p.board_id is not None:
         return board_id == p.board_id

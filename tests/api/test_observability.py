@@ -91,7 +91,7 @@ async def test_client_errors_are_one_line_unexpected_ones_have_their_traceback(
     admin = {"Authorization": f"Bearer {api.token('admin')}"}
     client_errors = [
         ({"query": "{ viewer { usernam } }"}, admin),  # validation
-        ({"query": '{ problemLists(region: "abc") { totalCount } }'}, admin),  # typed error
+        ({"query": '{ problemListPushes(region: "abc") { totalCount } }'}, admin),  # typed error
         ({"query": "{ viewer { username } }"}, {"Authorization": "Bearer not.a.token"}),  # 401
     ]
     events = [

@@ -129,7 +129,7 @@ READS = """query($own: String!, $below: String!) {
   below: region(code: $below) { center { id } }
   issues(first: 5) { nodes { id timeline { id } lastEvent { id } enterprise { id } } }
   cases(first: 1) { totalCount }
-  problemLists(region: $own) { totalCount }
+  problemListPushes(region: $own) { totalCount nodes { id } }
 }"""
 DASHBOARD = """query($r: String!) { dashboard(region: $r, period: "2026-Q1") { asOf } }"""
 SCORES = """query($r: String!) { scores(targetKind: REGION, region: $r, period: "2026-Q1")
@@ -161,7 +161,10 @@ def _actions(issue: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, di
             "recordMeetingDecision",
             {**stale, "meetingDate": "2026-03-05", "chair": "县长", "decision": "专题研究"},
         ),
-        ("flagIssue", {**stale, "kind": "DIFFICULT"}),
+        (
+            "pushToProblemLists",
+            {"issueId": issue["id"], "expectedVersion": 999_999, "reason": "需党政重点关注"},
+        ),
         (
             "mergeIssues",
             {

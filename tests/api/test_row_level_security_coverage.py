@@ -45,7 +45,7 @@ APP_PRIVILEGES = {
     "issue_event": {"SELECT", "INSERT"},
     "issue_custody": {"SELECT", "INSERT", "UPDATE"},
     "issue_rating": {"SELECT", "INSERT"},
-    "problem_list_entry": {"SELECT", "INSERT", "UPDATE"},
+    "problem_list_push": {"SELECT", "INSERT", "UPDATE"},
     "issue_similarity_key": {"SELECT", "INSERT"},
     "callback_item": {"SELECT", "INSERT", "UPDATE"},
     "outbox": {"INSERT"},
@@ -205,8 +205,8 @@ async def every_tenant_table_filled(api: Api, db: Database) -> AsyncIterator[dic
         " next_attempt_at) SELECT now(), 'SMS', 'x', 'test', min(id), '{}', now() FROM issue",
         "INSERT INTO issue_rating (issue_id, resolution, resolved_at, region_code, grade,"
         " rated_at) SELECT min(id), 99, now(), '330521', 'SATISFIED', now() FROM issue",
-        "INSERT INTO problem_list_entry (issue_id, region_code, kind, flagged_at)"
-        " SELECT min(id), '330521', 'TEST', now() FROM issue",
+        "INSERT INTO problem_list_push (issue_id, region_code, reason, pushed_at, state,"
+        " updated_at) SELECT min(id), '330521', 'rls-test', now(), 'PENDING', now() FROM issue",
         "INSERT INTO model_case (issue_id, province_code, region_code, title, problem,"
         " solution, shared_at) SELECT min(id), '33', '330521', 't', 'p', 's', now() FROM issue",
         "INSERT INTO callback_sample (region_code, period_label, period_start, period_end,"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from closedloop.domain.clock import FrozenClock
-from tests.api.issue_helpers import run, step, submit, unit_id
+from tests.api.issue_helpers import run, step, submit
 from tests.conftest import Api
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
@@ -222,39 +222,3 @@ async def test_delegation_deadline_must_fit_inside_the_holders_own(
         "xinshi.center",
     )
     assert rejected["errors"][0]["code"] == "MUST_RETURN_DELEGATION"
-
-
-async def test_seven_problem_lists(api: Api) -> None:
-    issue = await _accepted_in_town(api)
-    issue = await step(api, "escalateIssue", issue, "xinshi.center", reason="上报")
-    flagged = await step(
-        api, "flagIssue", issue, "deqing.leader", kind="RECURRING", note="同类问题反复出现"
-    )
-    again = await run(
-        api,
-        "flagIssue",
-        {"id": flagged["id"], "expectedVersion": flagged["version"], "kind": "MAJOR"},
-        "deqing.leader",
-    )
-    assert again["errors"][0]["code"] == "ALREADY_FLAGGED"
-    staff = await run(
-        api,
-        "flagIssue",
-        {"id": flagged["id"], "expectedVersion": flagged["version"], "kind": "MAJOR"},
-        "deqing.center",
-    )
-    assert staff["errors"][0]["code"] == "PERMISSION_DENIED"
-    # The issue keeps moving through the loop.
-    talent = await unit_id(api, "330521", "boards", "TALENT")
-    moved = await step(api, "assignIssue", flagged, "deqing.center", boardId=talent)
-    assert moved["state"] == "ASSIGNED"
-    query = """query($r: String!) { problemLists(region: $r) { totalCount
-      nodes { kind note regionCode issue { number state } } } }"""
-    own = await api.gql(query, {"r": "330521"}, as_="deqing.center")
-    assert own["problemLists"]["totalCount"] == 1
-    assert own["problemLists"]["nodes"][0]["kind"] == "RECURRING"
-    assert own["problemLists"]["nodes"][0]["issue"]["state"] == "ASSIGNED"
-    city = await api.gql(query, {"r": "330521"}, as_="huzhou.center")
-    assert city["problemLists"]["totalCount"] == 1
-    sibling = await api.gql(query, {"r": "330521"}, as_="changxing.center")
-    assert sibling["problemLists"] == {"totalCount": 0, "nodes": []}

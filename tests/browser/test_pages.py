@@ -188,7 +188,7 @@ DASHBOARD = """query($r: String!, $p: String!) { dashboard(region: $r, period: $
            overdueRate recurrenceRate proactiveRate }
   byTier { tier figures { open } }
   children { region { code } figures { total open resolutionRate } }
-  redCount blackCount } }"""
+  redCount blackCount problemLists { total byState { state count } } } }"""
 
 
 def pct(value: str | None) -> str:
@@ -221,6 +221,14 @@ def test_cockpit_figures_equal_the_dashboard_query(live: Live, new_page: Any) ->
             expected[f"children.{code}.open"] = str(c["figures"]["open"])
             expected[f"children.{code}.resolutionRate"] = pct(c["figures"]["resolutionRate"])
         expected |= {"redCount": str(d["redCount"]), "blackCount": str(d["blackCount"])}
+        pushes = d["problemLists"]
+        expected["problemLists"] = str(pushes["total"])
+        if pushes["total"]:
+            expected |= {
+                f"problemLists.{s['state']}": str(s["count"])
+                for s in pushes["byState"]
+                if s["count"]
+            }
         assert shown == expected, account
 
 

@@ -70,7 +70,7 @@ TABLE = {
     C.RETURN: "              --  AC  AC  AC  --  --  --  --  --  AC",
     C.COORDINATE: "          --  ==  ==  ==  --  --  --  --  --  ==",
     C.MEETING_DECISION: "    --  ==  ==  ==  --  --  --  --  --  ==",
-    C.FLAG: "                ==  ==  ==  ==  ==  ==  --  --  --  ==",
+    C.PUSH_PROBLEM_LIST: "   --  ==  ==  ==  --  --  --  --  --  ==",
 }
 
 CASES = [

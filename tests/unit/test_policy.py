@@ -53,8 +53,8 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
     },
     Role.LEADER: {
         **{a: SELF_DOWN for a in SCOPED_READ | {A.ISSUE_SUBMIT_ON_BEHALF}},
-        **{a: {Target.SELF} for a in WORK | {A.MEETING_DECIDE}},
-        A.ISSUE_LIST_FLAG: SELF_DOWN,
+        # 流转至本级“七张问题清单”: a leader pushes what its own tier holds.
+        **{a: {Target.SELF} for a in WORK | {A.MEETING_DECIDE, A.ISSUE_PUSH_PROBLEM_LIST}},
     },
     Role.BOARD_HANDLER: {
         A.CENTER_READ: {Target.SELF},

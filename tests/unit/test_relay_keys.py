@@ -23,7 +23,7 @@ TABLE_OF = {
     "Issue": t.issue,
     "IndicatorRecord": t.indicator_record,
     "ListEntry": t.list_entry,
-    "ProblemListEntry": t.problem_list_entry,
+    "ProblemListPush": t.problem_list_push,
 }
 
 

@@ -16,11 +16,13 @@ from closedloop.schema.evaluation.records import ListEntry
 from closedloop.schema.evaluation.schemes import EvaluationPeriod
 from closedloop.schema.freshness import DataFreshness
 from closedloop.schema.issues import Issue
+from closedloop.schema.problem_lists import ProblemListSummary
 from closedloop.schema.relay import Connection
 from closedloop.schema.tenancy import Region
 from closedloop.services.evaluation import dashboard as dashboard_service
 from closedloop.services.evaluation.dashboard import Figures, UnitFigures
 from closedloop.services.evaluation.targets import ListKind
+from closedloop.services.issues.problem_list_queries import push_summary
 from closedloop.services.issues.queries import IssueOrder
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -190,6 +192,17 @@ class Dashboard:
     trend: list[DashboardTrendPoint] = strawberry.field(
         description="月度趋势：本期各月，不足 12 个月时向前补足 / monthly, at least 12 months"
     )
+    bounds: strawberry.Private[tuple[dt.datetime, dt.datetime]]
+
+    @strawberry.field(
+        description="本期各层级推送七张问题清单的问题及回传状态 / the issues the region's tiers"
+        " pushed to their seven problem lists in the period, by reported state"
+    )
+    async def problem_lists(self, info: Info) -> ProblemListSummary:
+        principal = info.context.principal
+        async with info.context.loaders.reader.use() as conn:
+            found = await push_summary(conn, principal, self.region.code, *self.bounds)
+        return ProblemListSummary.from_summary(found)
 
 
 def dashboard_of(d: dashboard_service.Dashboard) -> Dashboard:
@@ -232,4 +245,5 @@ def dashboard_of(d: dashboard_service.Dashboard) -> Dashboard:
         trend=[
             DashboardTrendPoint(month=m.label, figures=DashboardFigures.of(f)) for m, f in d.trend
         ],
+        bounds=(d.period.start_at, d.period.end_at),
     )

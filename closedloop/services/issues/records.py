@@ -333,34 +333,6 @@ async def ratings_for(
 
 
 @dataclass(frozen=True, slots=True)
-class ProblemListRecord:
-    id: int
-    issue_id: int
-    region_code: str
-    kind: str
-    note: str | None
-    flagged_by: int | None
-    flagged_at: dt.datetime
-
-
-async def problem_list(
-    conn: AsyncConnection, region: str, kind: str | None, limit: int, after_id: int | None
-) -> tuple[list[ProblemListRecord], int]:
-    c = t.problem_list_entry.c
-    where = [c.region_code == region]
-    if kind is not None:
-        where.append(c.kind == kind)
-    page = sa.select(t.problem_list_entry).where(*where)
-    if after_id is not None:
-        page = page.where(c.id < after_id)
-    rows = await conn.execute(page.order_by(c.id.desc()).limit(limit))
-    total = await conn.execute(
-        sa.select(sa.func.count()).select_from(t.problem_list_entry).where(*where)
-    )
-    return [ProblemListRecord(**dict(r)) for r in rows.mappings()], int(total.scalar_one())
-
-
-@dataclass(frozen=True, slots=True)
 class PageRelations:
     """What a page's nested fields read of its issues, fetched with the page."""
 

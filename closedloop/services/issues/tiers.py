@@ -16,17 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-import sqlalchemy as sa
-
 from closedloop.authz.roles import Action
-from closedloop.db import tables as t
 from closedloop.domain import sla
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import (
     ClockKind,
     Command,
     HandlingLevel,
-    ProblemListKind,
     coordination_targets,
 )
 from closedloop.domain.ladder import (
@@ -37,7 +33,7 @@ from closedloop.domain.ladder import (
 from closedloop.services.issues.actions import check
 from closedloop.services.issues.commands import required_text
 from closedloop.services.issues.time_limits import start_clock
-from closedloop.services.issues.unit_of_work import CommandTx, UnitOfWork
+from closedloop.services.issues.unit_of_work import UnitOfWork
 
 E = IssueErrorCode
 
@@ -209,36 +205,5 @@ async def record_meeting(
         public=False,
         message=decision,
         payload={"date": meeting_date.isoformat(), "chair": chair},
-    )
-    return issue.id
-
-
-async def flag(
-    tx: CommandTx, issue_id: int, version: int, kind: ProblemListKind, note: str | None
-) -> int:
-    issue = await tx.load_for(Action.ISSUE_LIST_FLAG, issue_id, version)
-    tx.next_state(Command.FLAG, issue)
-    tier = tx.principal.region_code
-    assert tier is not None
-    taken = await tx.conn.execute(
-        sa.select(t.problem_list_entry.c.id).where(
-            t.problem_list_entry.c.issue_id == issue.id, t.problem_list_entry.c.region_code == tier
-        )
-    )
-    if taken.first() is not None:
-        raise IssueCommandError(E.ALREADY_FLAGGED)
-    await tx.conn.execute(
-        t.problem_list_entry.insert().values(
-            issue_id=issue.id,
-            region_code=tier,
-            kind=kind.value,
-            note=(note or "").strip()[:2000] or None,
-            flagged_by=tx.principal.account_id,
-            flagged_at=tx.now,
-        )
-    )
-    await tx.update(issue)
-    await tx.event(
-        issue, "FLAGGED", public=False, message=note, payload={"kind": kind.value, "region": tier}
     )
     return issue.id

@@ -29,6 +29,11 @@ export const CockpitDoc = graphql(`
       blackList { id reason listedOn target { name } }
       redCount
       blackCount
+      problemLists {
+        total
+        byState { state stateLabel count }
+        latest { id stateLabel reference pushedAt region { name } issue { number title } }
+      }
       trend { month figures { resolutionRate satisfactionRate overdueRate recurrenceRate proactiveRate } }
     }
     regionScores: scores(targetKind: REGION, region: $region, period: $period) {
@@ -275,6 +280,10 @@ function Board({ d, data }: { d: Dash; data: CockpitQuery }) {
         <h3>{w.blackList} <span className="muted" data-figure="blackCount">{d.blackCount}</span></h3>
         <ListEntries entries={d.blackList} />
       </section>
+      <section className="card" data-testid="problem-lists">
+        <h3>{w.problemLists} <span className="muted" data-figure="problemLists">{d.problemLists.total}</span></h3>
+        <ProblemLists summary={d.problemLists} />
+      </section>
     </div>
   );
 }
@@ -314,5 +323,29 @@ function ListEntries({ entries }: { entries: { id: string; reason: string; liste
         <li key={e.id}><strong>{e.target.name}</strong> <span className="muted">{e.listedOn}</span><br />{e.reason}</li>
       ))}
     </ul>
+  );
+}
+
+// 七张问题清单: what the region's tiers pushed in the period, and what the applications reported.
+function ProblemLists({ summary }: { summary: Dash["problemLists"] }) {
+  const w = useWords();
+  if (!summary.total) return <p className="muted">{w.none}</p>;
+  return (
+    <>
+      <p>
+        {summary.byState.filter((s) => s.count > 0).map((s) => (
+          <span key={s.state} className="muted">{s.stateLabel} <span data-figure={`problemLists.${s.state}`}>{s.count}</span>　</span>
+        ))}
+      </p>
+      <ul className="plain entries">
+        {summary.latest.map((p) => (
+          <li key={p.id}>
+            <strong>{p.issue?.number ?? ""}</strong> {p.issue?.title ?? ""}
+            <br />
+            <span className="muted">{p.region?.name} · {p.stateLabel}{p.reference ? ` · ${w.receipt} ${p.reference}` : ""}</span>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
