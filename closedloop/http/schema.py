@@ -24,11 +24,12 @@ from closedloop.resolvers.root import Mutation, Query
 from closedloop.schema import tenancy as _tenancy  # noqa: F401  (registers node types)
 from closedloop.schema.budget import BudgetMask, within_budget
 from closedloop.schema.context import Context
+from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.errors import should_mask
 from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
 from closedloop.schema.inputs import ArgumentBoundsRule, guard_arguments
-from closedloop.schema.issues import Enterprise, Issue
+from closedloop.schema.issues import Issue
 from closedloop.schema.payloads import IssueError
 from closedloop.schema.scalars import SCALAR_OVERRIDES
 from closedloop.schema.shape import ShapeLimits, shape_rule

@@ -26,8 +26,8 @@ from closedloop.schema.accounts import (
     EnterprisePayload,
 )
 from closedloop.schema.context import Info
+from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.evaluation.args import check_region
-from closedloop.schema.issues import Enterprise
 from closedloop.schema.paging import as_id, as_int_id, paging
 from closedloop.schema.payloads import SignedIn, unit_pk
 from closedloop.schema.relay import Connection, encode_cursor, from_global_id, make_connection

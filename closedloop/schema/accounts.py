@@ -18,8 +18,8 @@ from closedloop import i18n
 from closedloop.domain.accounts import AccountError as AccountFailure
 from closedloop.domain.accounts import AccountErrorCode
 from closedloop.schema.context import Info
+from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.enums import Role
-from closedloop.schema.issues import Enterprise
 from closedloop.schema.node_registry import register_node
 from closedloop.schema.payloads import UserError, unit_pk
 from closedloop.schema.reference import resolve_cached

@@ -6,7 +6,7 @@ from __future__ import annotations
 from closedloop.domain.accounts import AccountError
 from closedloop.schema.accounts import EnterprisePayload, UpdateEnterpriseInput, account_errors
 from closedloop.schema.context import Info
-from closedloop.schema.issues import Enterprise
+from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.payloads import unit_pk
 from closedloop.services.accounts import enterprises
 
