@@ -136,7 +136,7 @@ register(
         "DELEGATION_RETURNED": ("退回交办", "Delegation returned"),
         "LEVEL_RAISED": ("提级协调", "Raised up the ladder"),
         "MEETING_DECIDED": ("联席会议决定", "Joint meeting decision"),
-        "FLAGGED": ("列入问题清单", "Put on the problem lists"),  # before migration 0017
+        "FLAGGED": ("列入问题清单", "Put on the problem lists"),  # before migration 0018
         "PROBLEM_LIST_PUSHED": ("推送七张问题清单", "Pushed to the seven problem lists"),
         "PROBLEM_LIST_DELIVERED": (
             "七张问题清单已接收",

@@ -543,7 +543,7 @@ def _downgrade(engine_conn: Any, revision: str) -> None:
 async def test_the_migration_turns_the_old_flags_into_pushes_queued_for_delivery(
     api: Api, db: Database, clock: FrozenClock, relay: OutboxRelay, lists_app: ListsApp
 ) -> None:
-    """Migration 0017: the four home-made kinds go; each flag becomes a push the leader
+    """Migration 0018: the four home-made kinds go; each flag becomes a push the leader
     already decided on, queued in the outbox, delivered once the tier is connected."""
     issue = await held_by_deqing(api)
     script = ScriptDirectory.from_config(alembic_config())

@@ -15,8 +15,8 @@ again. The kind survives in the reason (``【重大问题】…``). Row-level se
 child (migration 0012): the API reads and writes a push only through its issue; receipts
 and reports are written by the system role (the relay, the callback).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -25,8 +25,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
