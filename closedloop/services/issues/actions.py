@@ -22,8 +22,8 @@ from closedloop.tenancy.scope import issue_target
 class IssueAction(enum.StrEnum):
     """The commands a viewer can send on one issue (each a ``Command`` of the same name).
     Commands that need another table to tell whether they can succeed are offered by their
-    own lists: verify (the callback sample), share (the case library), flag (the tier's
-    problem lists), link recurrence (the candidates)."""
+    own lists: verify (the callback sample), share (the case library), push to the seven
+    problem lists (``issue.problemListPushes``), link recurrence (the candidates)."""
 
     ACCEPT = "ACCEPT"
     REJECT = "REJECT"
