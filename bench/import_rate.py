@@ -33,20 +33,10 @@ from closedloop.db.database import Database, as_user, make_engine
 from closedloop.domain.clock import SystemClock
 from closedloop.domain.issues import Channel
 from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
+from closedloop.services.issues.import_records import KNOWN_COLUMNS
 from closedloop.services.issues.importer import import_issues
 from closedloop.settings import Settings
 
-HEADER = [
-    "record_id",
-    "credit_code",
-    "enterprise_name",
-    "region_code",
-    "title",
-    "content",
-    "category",
-    "tags",
-    "received_at",
-]
 TOPICS = (
     "道路破损",
     "用电报装",
@@ -65,7 +55,7 @@ def write_file(path: Path, rows: int) -> None:
     start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     with path.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
-        out.writerow(HEADER)
+        out.writerow(KNOWN_COLUMNS)
         for i in range(rows):
             topic = TOPICS[i % len(TOPICS)]
             record = [f"12345-BENCH-{i:07d}", "", "", "", "", "", CATEGORIES[i % 4], "", ""]

@@ -37,7 +37,7 @@ from closedloop.services.learning import similar, tags
 from closedloop.services.learning.similar import Candidate
 from closedloop.services.learning.tags import TagRecord
 from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
-from closedloop.tenancy.scope import Internal, can_see_issue, internal_entries, issue_visibility
+from closedloop.tenancy.scope import Internal, internal_entries, issue_visibility
 
 log = structlog.get_logger("closedloop.loaders")
 
@@ -177,21 +177,11 @@ async def _libraries(conn: Reader, provinces: Sequence[str]) -> dict[str, list[T
 async def _reads_internal(conn: Reader, principal: Principal, keys: Sequence[int]) -> set[int]:
     """The issues among ``keys`` whose internal timeline entries ``principal`` reads."""
     found = await records.issues_by_id(conn, keys, issue_visibility(principal))
-    return {k for k, rec in found.items() if reads_internal(principal, rec)}
-
-
-def reads_internal(principal: Principal, rec: IssueRecord) -> bool:
-    """Whether ``principal`` reads the internal timeline entries of an issue it reads."""
-    return can_see_issue(
-        principal,
-        enterprise_id=rec.enterprise_id,
-        origin_region=rec.origin_region_code,
-        holding_region=rec.holding_region_code,
-        board_id=rec.board_id,
-        department_id=rec.department_id,
-        submitted_by=rec.submitted_by,
-        action=Action.ISSUE_READ_INTERNAL,
-    )
+    return {
+        k
+        for k, rec in found.items()
+        if records.reads_issue(principal, rec, Action.ISSUE_READ_INTERNAL)
+    }
 
 
 class Loaders:

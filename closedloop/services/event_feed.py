@@ -43,8 +43,12 @@ from closedloop.db.database import Database
 from closedloop.identity.accounts import principal_for
 from closedloop.services.event_bus import CATCH_UP, EventBus, Notice, SubscriberDropped
 from closedloop.services.issues.queries import scope_key
-from closedloop.services.issues.records import EventRecord, IssueRecord, event_from_composite
-from closedloop.tenancy.scope import can_see_issue
+from closedloop.services.issues.records import (
+    EventRecord,
+    IssueRecord,
+    event_from_composite,
+    reads_issue,
+)
 
 QUEUE_SIZE = 1000  # batches (one per notification) a subscriber may fall behind
 MAX_TRACKED = 100_000  # issues whose newest delivered event the feed remembers
@@ -70,32 +74,18 @@ class _Listener:
         self.dropped = False
 
 
-def _reads(principal: Principal, item: FeedItem, action: Action) -> bool:
-    rec = item.issue
-    return can_see_issue(
-        principal,
-        enterprise_id=rec.enterprise_id,
-        origin_region=rec.origin_region_code,
-        holding_region=rec.holding_region_code,
-        board_id=rec.board_id,
-        department_id=rec.department_id,
-        submitted_by=rec.submitted_by,
-        action=action,
-    )
-
-
 def visible_items(principal: Principal, items: Sequence[FeedItem]) -> list[FeedItem]:
     """The items ``principal``'s own scoped read returns: issues it reads, and of their
     events the public ones, or all where it reads internal entries too."""
     out = []
     internal: dict[int, bool] = {}
     for item in items:
-        if not _reads(principal, item, Action.ISSUE_READ):
+        if not reads_issue(principal, item.issue):
             continue
         if not item.event.public:
             issue_id = item.issue.id
             if issue_id not in internal:
-                internal[issue_id] = _reads(principal, item, Action.ISSUE_READ_INTERNAL)
+                internal[issue_id] = reads_issue(principal, item.issue, Action.ISSUE_READ_INTERNAL)
             if not internal[issue_id]:
                 continue
         out.append(item)

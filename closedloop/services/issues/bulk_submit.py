@@ -27,7 +27,6 @@ from closedloop.authz.enforcer import can, can_on_region
 from closedloop.authz.roles import Action, Principal, Role, Target
 from closedloop.catalog import get_catalog
 from closedloop.db import tables as t
-from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import HandlingLevel, IssueState
@@ -36,8 +35,9 @@ from closedloop.domain.similarity import IssueText
 from closedloop.services.issues.commands import (
     TITLE_MAX,
     SubmitIssue,
-    _clean_tags,
+    clean_tags,
     issue_number,
+    required_credit_code,
     required_text,
 )
 from closedloop.services.issues.unit_of_work import CommandTx
@@ -107,17 +107,12 @@ def _check(n: int, item: Submission) -> _Checked:
     cmd = item.cmd
     title = required_text(cmd.title, "title", TITLE_MAX)
     content = required_text(cmd.content, "content")
-    tags = _clean_tags(cmd.tags)
+    tags = clean_tags(cmd.tags)
     if cmd.channel is None:
         raise IssueCommandError(E.REQUIRED, "channel")
     if cmd.settled_result is not None:
         raise IssueCommandError(E.INVALID, "settledResult")  # not in a bulk import
-    if not cmd.credit_code:
-        raise IssueCommandError(E.REQUIRED, "creditCode")
-    try:
-        code = normalize_credit_code(cmd.credit_code)
-    except InvalidCreditCode as exc:
-        raise IssueCommandError(E.INVALID_CREDIT_CODE, "creditCode", exc.reason) from exc
+    code = required_credit_code(cmd)
     return _Checked(n, item.at, title, content, tags, code, cmd.external_id)
 
 

@@ -56,7 +56,17 @@ def required_text(value: str | None, field_name: str, limit: int = TEXT_MAX) -> 
     return text
 
 
-def _clean_tags(tags: list[str] | None) -> list[str]:
+def required_credit_code(cmd: SubmitIssue) -> str:
+    """The command's credit code, normalised: required, and valid by its check digit."""
+    if not cmd.credit_code:
+        raise IssueCommandError(E.REQUIRED, "creditCode")
+    try:
+        return normalize_credit_code(cmd.credit_code)
+    except InvalidCreditCode as exc:
+        raise IssueCommandError(E.INVALID_CREDIT_CODE, "creditCode", exc.reason) from exc
+
+
+def clean_tags(tags: list[str] | None) -> list[str]:
     out: list[str] = []
     for tag in tags or []:
         tag = tag.strip()
@@ -113,12 +123,7 @@ async def _enterprise_for_staff(
 ) -> tuple[int, str]:
     """The enterprise a staff member or a channel system submits for (``action``: the
     policy's name for that), registered on the spot when new and inside its scope."""
-    if not cmd.credit_code:
-        raise IssueCommandError(E.REQUIRED, "creditCode")
-    try:
-        code = normalize_credit_code(cmd.credit_code)
-    except InvalidCreditCode as exc:
-        raise IssueCommandError(E.INVALID_CREDIT_CODE, "creditCode", exc.reason) from exc
+    code = required_credit_code(cmd)
     found = await enterprise_by_credit_code(tx.conn, code)
     if found is not None:
         # An enterprise outside the caller's subtree answers like an unknown one.
@@ -171,7 +176,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
     p = tx.principal
     title = required_text(cmd.title, "title", TITLE_MAX)
     content = required_text(cmd.content, "content")
-    tags = _clean_tags(cmd.tags)
+    tags = clean_tags(cmd.tags)
     if p.role is Role.ENTERPRISE:
         if p.enterprise_id is None or p.region_code is None:
             raise IssueCommandError(E.PERMISSION_DENIED)
@@ -354,7 +359,7 @@ async def triage(
 ) -> int:
     """Classify; guided categories leave for their dedicated route, others may be assigned."""
     issue = await tx.load_for(Action.ISSUE_TRIAGE, issue_id, version)
-    clean = _clean_tags(tags) if tags is not None else list(issue.tags)
+    clean = clean_tags(tags) if tags is not None else list(issue.tags)
     if category.value in DEDICATED_ROUTES:
         to = tx.next_state(Command.ROUTE_OUT, issue)
         zh, en = DEDICATED_ROUTES[category.value]

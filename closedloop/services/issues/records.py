@@ -13,9 +13,11 @@ from typing import Any, Protocol, TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from closedloop.authz.roles import Action, Principal
 from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.issues import ClockKind, HandlingLevel, IssueState, RatingGrade
+from closedloop.tenancy.scope import can_see_issue
 
 
 class Row(Protocol):
@@ -100,6 +102,21 @@ class IssueRecord:
         issue records; reading a column left out raises ``AttributeError``, never a wrong
         value. Converted like full records."""
         return _build(_partial_class(tuple(columns)), columns, rows)
+
+
+def reads_issue(principal: Principal, rec: IssueRecord, action: Action = Action.ISSUE_READ) -> bool:
+    """Whether ``principal`` may ``action`` the issue in memory: the policies' rule
+    (``can_see_issue``) on the record's own columns, without a read."""
+    return can_see_issue(
+        principal,
+        enterprise_id=rec.enterprise_id,
+        origin_region=rec.origin_region_code,
+        holding_region=rec.holding_region_code,
+        board_id=rec.board_id,
+        department_id=rec.department_id,
+        submitted_by=rec.submitted_by,
+        action=action,
+    )
 
 
 def issue_columns(wanted: Iterable[str]) -> tuple[str, ...]:

@@ -27,9 +27,9 @@ from closedloop.domain.issues import Command, IllegalTransition, IssueState, tra
 from closedloop.domain.sla import is_late, running_limit
 from closedloop.services import idempotency
 from closedloop.services.event_bus import publish
-from closedloop.services.issues.records import IssueRecord, lock_issue
+from closedloop.services.issues.records import IssueRecord, lock_issue, reads_issue
 from closedloop.settings import Settings
-from closedloop.tenancy.scope import can_see_issue, issue_target
+from closedloop.tenancy.scope import issue_target
 
 SYSTEM_ACTOR = "系统"
 UnitKind = Literal["board", "department"]
@@ -183,15 +183,7 @@ class UnitOfWork:
         return issue
 
     def sees(self, issue: IssueRecord) -> bool:
-        return can_see_issue(
-            self.principal,
-            enterprise_id=issue.enterprise_id,
-            origin_region=issue.origin_region_code,
-            holding_region=issue.holding_region_code,
-            board_id=issue.board_id,
-            department_id=issue.department_id,
-            submitted_by=issue.submitted_by,
-        )
+        return reads_issue(self.principal, issue)
 
     @staticmethod
     def next_state(command: Command, issue: IssueRecord) -> IssueState:
