@@ -454,3 +454,35 @@ async def test_channels_from_the_command_line(
         assert code == 1 and message in err, (out, err)
     code, out, err = await cli("channels", "rotate-secret", "nobody")
     assert code == 1 and "unknown client nobody" in err
+
+
+async def test_an_account_whose_credentials_fail_to_be_stored_is_not_created(
+    db: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account and its credentials are one unit of work: never an account that no
+    secret can sign in (nor its audit entry)."""
+    from closedloop.identity import channel_clients
+    from closedloop.services.channels import clients
+
+    async def fails(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the credentials table refused the row")
+
+    async def counts() -> tuple[int, int]:
+        async with db.system_transaction() as conn:
+            accounts = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(t.account.c.username.like("hotline-12345-%"))
+                )
+            ).scalar_one()
+            entries = (
+                await conn.execute(sa.select(sa.func.count()).select_from(t.audit_log))
+            ).scalar_one()
+        return accounts, entries
+
+    before = await counts()
+    monkeypatch.setattr(channel_clients, "add_client", fails)
+    with pytest.raises(RuntimeError):
+        await clients.create_channel_account(
+            db, clock, channel="HOTLINE_12345", region_code="330521", display_name="德清12345"
+        )
+    assert await counts() == before

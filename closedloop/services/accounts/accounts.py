@@ -10,6 +10,7 @@ demoted. Every change appends its audit entry (before -> after) in the same tran
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -159,48 +160,61 @@ async def _keep_a_province_admin(
 async def create_account(
     db: Database, clock: Clock, actor: Actor, cmd: NewAccount, key: str | None = None
 ) -> AccountRecord:
+    async with open_unit(db, actor) as conn:
+        rec = await add_account(conn, clock.now(), actor, cmd, key)
+        await conn.commit()
+    return rec
+
+
+async def add_account(
+    conn: AsyncConnection,
+    now: dt.datetime,
+    actor: Actor,
+    cmd: NewAccount,
+    key: str | None = None,
+) -> AccountRecord:
+    """``create_account`` inside the caller's unit of work (which commits): for a use case
+    that writes the account together with rows of its own (a channel system's
+    credentials)."""
     permitted(actor, Action.ACCOUNT_MANAGE)
     username = check_username(cmd.username.strip())
     display_name = check_name(cmd.display_name, "displayName")
     assert display_name is not None
-    now = clock.now()
-    async with open_unit(db, actor) as conn:
-        first = await replayed(conn, actor, key, "createAccount", cmd, now, _answer(0))
-        if first is not None:
-            return AccountRecord.from_row(first)
-        b = cmd.binding
-        await _check_binding(conn, actor, b)
-        new_id = (
-            await conn.execute(
-                pg_insert(t.account)
-                .values(
-                    username=username,
-                    display_name=display_name,
-                    role=b.role.value,
-                    region_code=b.region_code,
-                    board_id=b.board_id,
-                    department_id=b.department_id,
-                    enterprise_id=b.enterprise_id,
-                )
-                .on_conflict_do_nothing(index_elements=[t.account.c.username])
-                .returning(t.account.c.id)
+    first = await replayed(conn, actor, key, "createAccount", cmd, now, _answer(0))
+    if first is not None:
+        return AccountRecord.from_row(first)
+    b = cmd.binding
+    await _check_binding(conn, actor, b)
+    new_id = (
+        await conn.execute(
+            pg_insert(t.account)
+            .values(
+                username=username,
+                display_name=display_name,
+                role=b.role.value,
+                region_code=b.region_code,
+                board_id=b.board_id,
+                department_id=b.department_id,
+                enterprise_id=b.enterprise_id,
             )
-        ).scalar_one_or_none()
-        if new_id is None:
-            raise AccountError(E.USERNAME_TAKEN, "username")
-        rec = AccountRecord.from_row((await conn.execute(_answer(new_id))).mappings().one())
-        await audit.append(
-            conn,
-            now=now,
-            actor=actor,
-            action=audit.AuditAction.ACCOUNT_CREATED,
-            object_kind=audit.AuditObject.ACCOUNT,
-            object_id=new_id,
-            region_code=await _region_of(conn, rec),
-            after=rec.snapshot(),
+            .on_conflict_do_nothing(index_elements=[t.account.c.username])
+            .returning(t.account.c.id)
         )
-        await remember(conn, actor, key, new_id, _answer(new_id))
-        await conn.commit()
+    ).scalar_one_or_none()
+    if new_id is None:
+        raise AccountError(E.USERNAME_TAKEN, "username")
+    rec = AccountRecord.from_row((await conn.execute(_answer(new_id))).mappings().one())
+    await audit.append(
+        conn,
+        now=now,
+        actor=actor,
+        action=audit.AuditAction.ACCOUNT_CREATED,
+        object_kind=audit.AuditObject.ACCOUNT,
+        object_id=new_id,
+        region_code=await _region_of(conn, rec),
+        after=rec.snapshot(),
+    )
+    await remember(conn, actor, key, new_id, _answer(new_id))
     return rec
 
 

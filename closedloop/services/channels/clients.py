@@ -28,7 +28,7 @@ from closedloop.identity.client_secrets import (
     verify_secret,
 )
 from closedloop.identity.tokens import mint_channel_token
-from closedloop.services.accounts.accounts import AccountBinding, NewAccount, create_account
+from closedloop.services.accounts.accounts import AccountBinding, NewAccount, add_account
 from closedloop.services.accounts.unit import Operator
 from closedloop.settings import Settings
 
@@ -68,18 +68,18 @@ async def create_channel_account(
     secret = new_secret()
     hashed = await asyncio.to_thread(hash_secret, secret)
     client_id = f"{bound.value.lower().replace('_', '-')}-{region_code}-{secrets.token_hex(4)}"
-    # The account through the administration service (its checks, its audit entry), then
-    # its credentials.
-    try:
-        account = await create_account(
-            db,
-            clock,
-            OPERATOR,
-            NewAccount(client_id, name, AccountBinding(Role.CHANNEL, region_code=region_code)),
-        )
-    except AccountError as exc:
-        raise ChannelClientError(exc.message(i18n.EN)) from None
+    # The account through the administration service (its checks, its audit entry) and
+    # its credentials in one unit of work: never an account no secret can sign in.
     async with db.system_transaction() as conn:
+        try:
+            account = await add_account(
+                conn,
+                clock.now(),
+                OPERATOR,
+                NewAccount(client_id, name, AccountBinding(Role.CHANNEL, region_code=region_code)),
+            )
+        except AccountError as exc:
+            raise ChannelClientError(exc.message(i18n.EN)) from None
         await channel_clients.add_client(
             conn,
             account_id=account.id,
