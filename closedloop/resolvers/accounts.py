@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from closedloop.resolvers.fields import signed_in_mutation
 from closedloop.resolvers.mutations import (
     create_account,
     deactivate_account,
@@ -29,7 +30,7 @@ from closedloop.schema.context import Info
 from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.evaluation.args import check_region
 from closedloop.schema.paging import as_id, as_int_id, paging
-from closedloop.schema.payloads import SignedIn, unit_pk
+from closedloop.schema.payloads import unit_pk
 from closedloop.schema.relay import Connection, encode_cursor, from_global_id, make_connection
 from closedloop.services.accounts import audit as audit_service
 from closedloop.services.accounts import queries
@@ -160,24 +161,20 @@ class AccountQuery:
         )
 
 
-def _m(module: object, description: str) -> Any:
-    return strawberry.mutation(
-        resolver=module.resolve,  # type: ignore[attr-defined]
-        description=description,
-        permission_classes=[SignedIn],
-    )
-
-
 @strawberry.type
 class AccountMutation:
-    create_account: AccountPayload = _m(create_account, "创建账号 / create an account")
-    update_account: AccountPayload = _m(update_account, "修改账号 / change an account")
-    deactivate_account: AccountPayload = _m(
+    create_account: AccountPayload = signed_in_mutation(
+        create_account, "创建账号 / create an account"
+    )
+    update_account: AccountPayload = signed_in_mutation(
+        update_account, "修改账号 / change an account"
+    )
+    deactivate_account: AccountPayload = signed_in_mutation(
         deactivate_account, "停用账号（立即生效）/ deactivate an account, at once"
     )
-    register_enterprise: EnterprisePayload = _m(
+    register_enterprise: EnterprisePayload = signed_in_mutation(
         register_enterprise, "登记企业 / register an enterprise"
     )
-    update_enterprise: EnterprisePayload = _m(
+    update_enterprise: EnterprisePayload = signed_in_mutation(
         update_enterprise, "修改企业信息 / change an enterprise"
     )

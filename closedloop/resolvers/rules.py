@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from closedloop.domain.schemes import ScoringError, scheme_from_json
+from closedloop.resolvers.fields import signed_in_mutation
 from closedloop.resolvers.mutations import (
     add_webhook_endpoint,
     remove_time_limit_rule,
@@ -99,25 +100,17 @@ class RulesQuery:
         return _connection(info, items, first, after)  # type: ignore[no-any-return]
 
 
-def _m(module: object, description: str) -> Any:
-    return strawberry.mutation(
-        resolver=module.resolve,  # type: ignore[attr-defined]
-        description=description,
-        permission_classes=[SignedIn],
-    )
-
-
 @strawberry.type
 class RulesMutation:
-    set_time_limit_rule: TimeLimitRulePayload = _m(
+    set_time_limit_rule: TimeLimitRulePayload = signed_in_mutation(
         set_time_limit_rule, "设置时限规则 / set the time limits of a region and category"
     )
-    remove_time_limit_rule: TimeLimitRulePayload = _m(
+    remove_time_limit_rule: TimeLimitRulePayload = signed_in_mutation(
         remove_time_limit_rule, "删除地区时限规则 / remove a regional rule"
     )
-    add_webhook_endpoint: WebhookEndpointPayload = _m(
+    add_webhook_endpoint: WebhookEndpointPayload = signed_in_mutation(
         add_webhook_endpoint, "新增推送地址 / add a webhook endpoint"
     )
-    update_webhook_endpoint: WebhookEndpointPayload = _m(
+    update_webhook_endpoint: WebhookEndpointPayload = signed_in_mutation(
         update_webhook_endpoint, "修改或停用推送地址 / change or switch off an endpoint"
     )
