@@ -6,6 +6,12 @@ asks for the same few of them over and over. A hit is resolved synchronously, wi
 loader round trip or an awaited field; a miss goes through the request's DataLoader, which
 fills the cache. Entries live ``TTL_SECONDS``, so a change shows within a minute. Scope is
 never decided here: callers check it before or after, exactly as without the cache.
+
+Bounded by ``MAX_ENTRIES`` on cachetools' ``FIFOCache``: every entry lives the same time, so
+the first in (re-putting a key moves it to the end) is the one nearest its expiry, and it is
+the one a full cache lets go. Each entry carries its own expiry, read at the hit.
+(``cachetools.TTLCache`` would do the same but costs a hit about 4 µs against 0.8 µs here,
+measured on this machine; a page of issues makes hundreds of hits.)
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from time import monotonic
 from typing import Any, TypeVar
 
+import cachetools
 from strawberry.dataloader import DataLoader
 
 TTL_SECONDS = 60.0
@@ -24,17 +31,31 @@ MISSING: Any = object()
 R = TypeVar("R")
 T = TypeVar("T")
 
+# (expiry, row, the row converted to GraphQL objects by converter)
+Entry = tuple[float, Any, dict[Any, Any]]
+
 
 class ReferenceCache:
-    def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        ttl: float = TTL_SECONDS,
+        max_entries: int = MAX_ENTRIES,
+        timer: Callable[[], float] = monotonic,
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        # (kind, key) -> (expiry, row, the row converted to GraphQL objects by converter)
-        self._data: dict[tuple[str, Hashable], tuple[float, Any, dict[Any, Any]]] = {}
+        self.timer = timer
+        # (kind, key) -> Entry
+        self._data: cachetools.FIFOCache[tuple[str, Hashable], Entry] = cachetools.FIFOCache(
+            max_entries
+        )
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     def get(self, kind: str, key: Hashable) -> Any:
         entry = self._data.get((kind, key))
-        if entry is None or entry[0] < monotonic():
+        if entry is None or entry[0] < self.timer():
             return MISSING
         return entry[1]
 
@@ -42,7 +63,7 @@ class ReferenceCache:
         """The row converted by ``convert`` (converted once per entry: the GraphQL objects
         of reference rows are read-only), ``None`` for a known absence, else MISSING."""
         entry = self._data.get((kind, key))
-        if entry is None or entry[0] < monotonic():
+        if entry is None or entry[0] < self.timer():
             return MISSING
         row, conversions = entry[1], entry[2]
         if row is None:
@@ -53,9 +74,9 @@ class ReferenceCache:
         return found
 
     def put(self, kind: str, key: Hashable, value: Any) -> None:
-        if len(self._data) >= self.max_entries:
-            self._data.clear()  # crude but bounded; refills from the next requests
-        self._data[(kind, key)] = (monotonic() + self.ttl, value, {})
+        """Keep ``value`` (``None``: known to be absent) for ``ttl`` seconds; a full cache
+        lets the oldest entry go."""
+        self._data[(kind, key)] = (self.timer() + self.ttl, value, {})
 
     def clear(self) -> None:
         self._data.clear()
