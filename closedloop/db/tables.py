@@ -562,6 +562,18 @@ issue_rollup_dirty = sa.Table(
     sa.Column("county_code", RegionCode, nullable=False),
 )
 
+# The generation of each slice's last refresh (migration 0019): a kept dashboard is served
+# again while the largest generation of its slices is unchanged and none is dirty.
+issue_rollup_slice = sa.Table(
+    "issue_rollup_slice",
+    metadata,
+    sa.Column("county_code", RegionCode, nullable=False),
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("county_code", "month", name="pk_issue_rollup_slice"),
+)
+ROLLUP_GENERATION = sa.Sequence("issue_rollup_generation", metadata=metadata)
+
 # When each once-only background round last started (``closedloop.services.periodic``).
 periodic_run = sa.Table(
     "periodic_run",

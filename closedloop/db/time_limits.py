@@ -59,6 +59,17 @@ def overdue_open(c: Any, now: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.and_(open_and_running(c), red(c, now))
 
 
+def next_light_change(c: Any, now: dt.datetime) -> sa.ColumnElement[dt.datetime]:
+    """When the window's light next changes after ``now`` (its yellow point or its limit,
+    whichever comes first of those still ahead; NULL when both have come): until then
+    ``has_light`` answers as at ``now``."""
+    ahead: sa.ColumnElement[dt.datetime] = sa.func.least(
+        sa.case((c.warn_at > now, c.warn_at), else_=None),
+        sa.case((c.due_at > now, c.due_at), else_=None),
+    )
+    return ahead
+
+
 def lit_light(c: Any, now: dt.datetime) -> sa.ColumnElement[Any]:
     """``'RED'`` or ``'YELLOW'`` for a lit issue, ``NULL`` otherwise."""
     return sa.case(

@@ -36,7 +36,7 @@ REFERENCE = {
 }
 # Migration and background-round bookkeeping: no row-level security, and no privilege at
 # all for the API.
-BOOKKEEPING = {"alembic_version", "periodic_run"}
+BOOKKEEPING = {"alembic_version", "periodic_run", "issue_rollup_slice"}
 
 # Exactly what the request role may do to each table; every other privilege is absent.
 APP_PRIVILEGES = {
@@ -64,6 +64,7 @@ APP_PRIVILEGES = {
     "issue_rollup_dirty": set(),
     "alembic_version": set(),
     "periodic_run": set(),
+    "issue_rollup_slice": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 

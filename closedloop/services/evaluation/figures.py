@@ -234,3 +234,15 @@ def lights_statement(
     return _named(agg, LIGHT_COLUMNS, [], [month]).where(
         sa.or_(a.g_bucket == 0, a.in_period.is_(True))
     )
+
+
+def lights_change_statement(
+    where: Sequence[sa.ColumnElement[bool]], now: dt.datetime
+) -> sa.Select[dt.datetime]:
+    """When the first light of the open issues matching ``where`` changes after ``now``
+    (NULL: none will): until then ``lights_statement`` answers as at ``now``. An
+    index-only scan of the running clocks, like the lights."""
+    c = t.issue.c
+    return sa.select(sa.func.min(time_limits.next_light_change(c, now))).where(
+        *where, time_limits.open_and_running(c)
+    )

@@ -10,7 +10,9 @@ touches to ``issue_rollup_dirty``, in the writer's transaction. Before reading t
 the reader recomputes the dirty slices (``refresh``): the dirty rows it takes were written
 by committed transactions, whose issue rows the recomputation then sees. Refreshes are
 serialised by an advisory lock, so two never write the same slice at once. The sweeper
-refreshes too, so that readers rarely have to.
+refreshes too, so that readers rarely have to. Each refresh stamps the slices it
+recomputed with a new generation (``issue_rollup_slice``, migration 0019): ``check`` tells
+a reader whether anything in its slices changed since it last looked.
 
 The slice of an issue: ``closedloop_month(created_at)`` (SQL, Beijing month) and
 ``left(origin_region_code, 6)``: a county, or a city's / the province's own issues. What
@@ -26,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.periods import Period, midnight
+from closedloop.domain.regions import subtree_upper_bound
 from closedloop.services.evaluation.attribution import MERGED
 from closedloop.services.evaluation.figures import (
     STORED_COLUMNS,
@@ -137,6 +141,7 @@ async def recompute(conn: AsyncConnection, slices: Sequence[Slice]) -> None:
             ),
         )
     )
+    await _stamp(conn, months, counties)
     # Tags: live issues per tag (merged duplicates count in their primary only).
     tag = sa.func.unnest(c.tags).label("tag")
     tagged = sa.select(*keys, tag).where(selection, c.state != MERGED).subquery("tagged")
@@ -147,6 +152,25 @@ async def recompute(conn: AsyncConnection, slices: Sequence[Slice]) -> None:
             sa.select(
                 g.month, g.county_code, sa.literal(Dimension.TAG), g.tag, sa.func.count()
             ).group_by(g.month, g.county_code, g.tag),
+        )
+    )
+
+
+async def _stamp(conn: AsyncConnection, months: Any, counties: Any) -> None:
+    """A new generation for the recomputed slices (one for the whole refresh)."""
+    g = t.issue_rollup_slice.c
+    stamped = pg_insert(t.issue_rollup_slice).from_select(
+        ["month", "county_code", "generation"],
+        sa.select(
+            sa.func.unnest(months),
+            sa.func.unnest(counties),
+            sa.select(t.ROLLUP_GENERATION.next_value()).scalar_subquery(),
+        ),
+    )
+    await conn.execute(
+        stamped.on_conflict_do_update(
+            index_elements=[g.county_code, g.month],
+            set_={"generation": stamped.excluded.generation},
         )
     )
 
@@ -166,6 +190,33 @@ class Scope:
             d.month >= self.first_month,
             d.month < self.end_month,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SliceState:
+    """Whether some slice of a scope awaits its refresh, and the largest generation of its
+    slices (``None``: none was ever refreshed). While neither changes, no write has reached
+    the scope's slices: a write leaves a dirty mark until a refresh, and a refresh raises
+    the generation."""
+
+    dirty: bool
+    generation: int | None
+
+
+async def state_on(conn: AsyncConnection, scope: Scope) -> SliceState:
+    """The scope's state, through ``closedloop_rollup_state`` (migration 0019: any role may
+    ask, none needs a privilege on the tables). Read it on the primary."""
+    state = sa.func.closedloop_rollup_state(
+        scope.region, subtree_upper_bound(scope.region), scope.first_month, scope.end_month
+    ).table_valued("dirty", "generation")
+    row = (await conn.execute(sa.select(state.c.dirty, state.c.generation))).one()
+    return SliceState(bool(row.dirty), row.generation)
+
+
+async def check(db: Database, scope: Scope) -> SliceState:
+    """The scope's state, on the primary, in a transaction of its own."""
+    async with db.read_reference() as conn:
+        return await state_on(conn, scope)
 
 
 async def pending(conn: AsyncConnection, scope: Scope | None = None) -> bool:
