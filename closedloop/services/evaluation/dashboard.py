@@ -25,12 +25,18 @@ Where the figures come from:
 Either way, two statements for the red/black lists, the region's children from reference
 data, and the same number of statements whatever the region's size. A test checks that
 both sources give the same dashboard.
+
+What the rollup serves is kept and shared (``dashboard_cache``): computed once for every
+caller with the same scope while no write reaches its slices and no light changes, and
+once for all the callers asking at the same moment. The lists are read at every request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -50,17 +56,20 @@ from closedloop.domain.scoring import Counters, rate_of, round_half_up
 from closedloop.services import tenancy
 from closedloop.services.evaluation import rollup
 from closedloop.services.evaluation.attribution import counters_from, instant_bucket
+from closedloop.services.evaluation.dashboard_cache import Keeper, Kept
 from closedloop.services.evaluation.figures import (
     STORED_COLUMNS,
     Dimension,
     figure_columns,
     grouped_facts,
+    lights_change_statement,
     lights_statement,
     marginals_statement,
 )
-from closedloop.services.evaluation.record_queries import ListEntryRow, list_entries
-from closedloop.services.evaluation.scores import readable_region
+from closedloop.services.evaluation.record_queries import ListEntryRow, list_heads
+from closedloop.services.evaluation.scores import readable_region_on
 from closedloop.services.evaluation.targets import CHILD_CODE_LENGTH, ListKind
+from closedloop.services.issues.queries import scope_key
 from closedloop.services.learning.tags import top_tags
 from closedloop.services.tenancy import RegionRecord
 from closedloop.tenancy.scope import in_subtree, issue_visibility
@@ -68,6 +77,7 @@ from closedloop.tenancy.scope import in_subtree, issue_visibility
 TOP_TAGS = 10
 TREND_MONTHS = 12
 LIST_LIMIT = 50
+LISTS = (ListKind.RED, ListKind.BLACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,28 +87,50 @@ class Figures:
     merged: int = 0
     yellow: int = 0
     red: int = 0
+    # Good ratings and the five rates, worked out once: a kept dashboard serves the same
+    # figures to many requests, and exact rates cost a few microseconds each.
+    _derived: tuple[Any, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        c = self.counters
+        good = c.good_ratings(_satisfied())
+        derived = (
+            good,
+            _rate(c.resolved, c.handled),
+            _rate(good, c.resolved),
+            _rate(c.overdue_resolved, c.handled),
+            _rate(c.recurred, c.resolved),
+            _rate(c.proactive, c.total),
+        )
+        object.__setattr__(self, "_derived", derived)
 
     @property
     def total(self) -> int:
         return self.counters.total
 
     def good_ratings(self) -> int:
-        return self.counters.good_ratings(_satisfied())
+        good: int = self._derived[0]
+        return good
 
     def resolution_rate(self) -> Decimal | None:
-        return _rate(self.counters.resolved, self.counters.handled)
+        rate: Decimal | None = self._derived[1]
+        return rate
 
     def satisfaction_rate(self) -> Decimal | None:
-        return _rate(self.good_ratings(), self.counters.resolved)
+        rate: Decimal | None = self._derived[2]
+        return rate
 
     def overdue_rate(self) -> Decimal | None:
-        return _rate(self.counters.overdue_resolved, self.counters.handled)
+        rate: Decimal | None = self._derived[3]
+        return rate
 
     def recurrence_rate(self) -> Decimal | None:
-        return _rate(self.counters.recurred, self.counters.resolved)
+        rate: Decimal | None = self._derived[4]
+        return rate
 
     def proactive_rate(self) -> Decimal | None:
-        return _rate(self.counters.proactive, self.counters.total)
+        rate: Decimal | None = self._derived[5]
+        return rate
 
 
 def _satisfied() -> frozenset[str]:
@@ -120,6 +152,27 @@ class UnitFigures:
     figures: Figures
 
 
+Row = Mapping[Any, Any]
+Marginals = dict[str, dict[str | None, dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueFigures:
+    """What a dashboard sums of the issues (everything but the region records and the
+    red/black lists), ready to serve: a kept dashboard is this."""
+
+    totals: Figures
+    local: Figures
+    children: Mapping[str, Figures]  # by child region code
+    by_state: tuple[tuple[IssueState, int], ...]
+    by_tier: tuple[tuple[RegionLevel, Figures], ...]
+    boards: tuple[UnitFigures, ...]
+    departments: tuple[UnitFigures, ...]
+    top_tags: tuple[tuple[str, int], ...]
+    trend: tuple[tuple[Period, Figures], ...]
+    freshness: Freshness
+
+
 @dataclass(frozen=True, slots=True)
 class Dashboard:
     region: RegionRecord
@@ -138,10 +191,6 @@ class Dashboard:
     black_list: tuple[ListEntryRow, ...]
     list_counts: Mapping[ListKind, int]
     trend: tuple[tuple[Period, Figures], ...]
-
-
-Row = Mapping[Any, Any]
-Marginals = dict[str, dict[str | None, dict[str, Any]]]
 
 
 def _figures(m: Row) -> Figures:
@@ -239,7 +288,7 @@ async def _rolled_up(
     )
     c = t.issue.c
     lights = lights_statement(
-        _population(principal, region.code, months[0].start_at, months[-1].end_at),
+        _trend_population(principal, region, months),
         _child(region),
         now,
         instant_bucket(c.created_at, months),
@@ -262,6 +311,112 @@ async def _rolled_up(
     return by, trend, tags[:TOP_TAGS]
 
 
+def _trend_population(
+    principal: Principal, region: RegionRecord, months: Sequence[Period]
+) -> list[sa.ColumnElement[bool]]:
+    return _population(principal, region.code, months[0].start_at, months[-1].end_at)
+
+
+def _slices(region: RegionRecord, months: Sequence[Period]) -> rollup.Scope:
+    """The rollup slices a dashboard reads (its lights' issues lie in them too)."""
+    return rollup.Scope(region.code, months[0].start, months[-1].end)
+
+
+def _issue_figures(
+    by: Marginals,
+    trend: Mapping[Period, Figures],
+    tags: Sequence[tuple[str, int]],
+    months: Sequence[Period],
+    freshness: Freshness,
+) -> IssueFigures:
+    states = by.get(Dimension.STATE, {})
+    tiers = by.get(Dimension.TIER, {})
+
+    def units(dimension: str) -> tuple[UnitFigures, ...]:
+        found = [
+            UnitFigures(key, m["name_zh"] or key, m["name_en"] or key, _figures(m))
+            for key, m in by.get(dimension, {}).items()
+            if key is not None
+        ]
+        found.sort(key=lambda u: (-u.figures.total, u.key))
+        return tuple(found)
+
+    return IssueFigures(
+        totals=_figures(by[Dimension.TOTAL][None]) if by.get(Dimension.TOTAL) else Figures(),
+        local=Figures(),  # set per region by ``dashboard`` (the region's own child row)
+        children={code: _figures(m) for code, m in by.get(Dimension.CHILD, {}).items() if code},
+        by_state=tuple(
+            (state, int(states[state.value]["rows"]) if state.value in states else 0)
+            for state in IssueState
+        ),
+        by_tier=tuple(
+            (level, _figures(tiers[level.value]) if level.value in tiers else Figures())
+            for level in RegionLevel
+        ),
+        boards=units(Dimension.BOARD),
+        departments=units(Dimension.DEPARTMENT),
+        top_tags=tuple(tags),
+        trend=tuple((m, trend.get(m, Figures())) for m in months),
+        freshness=freshness,
+    )
+
+
+async def _kept_figures(
+    db: Database,
+    principal: Principal,
+    region: RegionRecord,
+    period: Period,
+    months: Sequence[Period],
+    now: dt.datetime,
+    state: rollup.SliceState,
+    since: float,
+) -> tuple[IssueFigures, dt.datetime]:
+    """The rollup's figures and the lights, kept while exact (``dashboard_cache``; ``state``:
+    the slices' state the caller began to read at ``since``), and the instant its lights
+    are counted at."""
+    scope = _slices(region, months)
+    key = (region.code, period, scope_key(principal))
+
+    async def compute(checking: Callable[[], None]) -> Kept[IssueFigures]:
+        # Written issues first reach the slices this dashboard reads; then their state,
+        # before anything is read (a write after it shows in the next check).
+        await rollup.refresh(db, scope)
+        checking()
+        computed = await rollup.check(db, scope)
+        # A replica serves this dashboard only once it has replayed that state.
+        after = await db.primary_position()
+        async with db.read_tolerant(principal, after=after) as (conn, freshness):
+            by, trend, tags = await _rolled_up(conn, principal, region, period, months, now)
+            change = await conn.scalar(
+                lights_change_statement(_trend_population(principal, region, months), now)
+            )
+        figures = _issue_figures(by, trend, tags, months, freshness)
+        return Kept(figures, computed, now, change)
+
+    kept = await _keeper(db).get(key, state, since, now, compute)
+    return kept.value, max(now, kept.computed_at)
+
+
+_keepers: weakref.WeakKeyDictionary[Database, Keeper[IssueFigures]] = weakref.WeakKeyDictionary()
+
+
+def _keeper(db: Database) -> Keeper[IssueFigures]:
+    """The dashboards kept for one database (a process may serve several in tests)."""
+    found = _keepers.get(db)
+    if found is None:
+        found = _keepers[db] = Keeper("dashboards")
+    return found
+
+
+def _older(a: Freshness, b: Freshness) -> Freshness:
+    """The staler of two reads' freshness (a replica's over the primary's)."""
+    if a.replica is None:
+        return b
+    if b.replica is None or b.as_of is None:
+        return a
+    return a if a.as_of is not None and a.as_of <= b.as_of else b
+
+
 def _empty(m: Row) -> dict[str, Any]:
     """A marginal that only lit issues have (its issues' other figures were all zero)."""
     return {**{n: 0 for n in STORED_COLUMNS}, "name_zh": m["name_zh"], "name_en": m["name_en"]}
@@ -279,74 +434,45 @@ async def dashboard(
     """The dashboard, or ``None`` when the region is unknown or outside the caller's scope.
     ``live`` aggregates the issues themselves even where the rollup could answer (to
     verify it; the figures are the same)."""
-    region = await readable_region(db, principal, region_code, Action.DASHBOARD_READ)
-    if region is None:
-        return None
-    async with db.read_reference() as ref:
-        children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
     months = trend_months(period)
-    rolled_up = not live and rollup.serves(region.code, period)
-    after = None
-    if rolled_up:
-        # Written issues first reach the slices this dashboard reads (and a replica serves
-        # this dashboard only once it has replayed that refresh).
-        scope = rollup.Scope(region.code, months[0].start, months[-1].end)
-        if await rollup.refresh(db, scope):
-            after = await db.primary_position()
-    async with db.read_tolerant(principal, after=after) as (conn, freshness):
-        if rolled_up:
-            by, trend, tags = await _rolled_up(conn, principal, region, period, months, now)
-        else:
-            by, trend, tags = await _live(conn, principal, region, period, months, now)
-        red, counts = await list_entries(conn, region.code, period, ListKind.RED, LIST_LIMIT)
-        black, black_counts = await list_entries(
-            conn, region.code, period, ListKind.BLACK, LIST_LIMIT
+    kept = not live and rollup.serves(region_code, period)
+    async with db.read_reference() as ref:
+        # Scope first, at every request: a region out of scope is not there, kept or not.
+        region = await readable_region_on(ref, principal, region_code, Action.DASHBOARD_READ)
+        if region is None:
+            return None
+        children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
+        since = time.monotonic()
+        state = await rollup.state_on(ref, _slices(region, months)) if kept else None
+    figures: IssueFigures | None = None
+    as_of = now
+    if state is not None:
+        figures, as_of = await _kept_figures(
+            db, principal, region, period, months, now, state, since
         )
-    totals = _figures(by[Dimension.TOTAL][None]) if by.get(Dimension.TOTAL) else Figures()
-    child_rows = by.get(Dimension.CHILD, {})
-    local = child_rows.get(region.code)
-    states = by.get(Dimension.STATE, {})
-    tiers = by.get(Dimension.TIER, {})
-
-    def units(dimension: str) -> tuple[UnitFigures, ...]:
-        found = [
-            UnitFigures(key, m["name_zh"] or key, m["name_en"] or key, _figures(m))
-            for key, m in by.get(dimension, {}).items()
-            if key is not None
-        ]
-        found.sort(key=lambda u: (-u.figures.total, u.key))
-        return tuple(found)
-
+    async with db.read_tolerant(principal) as (conn, freshness):
+        if figures is None:
+            by, trend, tags = await _live(conn, principal, region, period, months, now)
+            figures = _issue_figures(by, trend, tags, months, freshness)
+        else:
+            freshness = _older(figures.freshness, freshness)
+        lists = await list_heads(conn, region.code, period, LISTS, LIST_LIMIT)
+    (red, red_count), (black, black_count) = lists[ListKind.RED], lists[ListKind.BLACK]
     return Dashboard(
         region=region,
         period=period,
-        as_of=now,
+        as_of=as_of,
         freshness=freshness,
-        totals=totals,
-        local=_figures(local) if local is not None else Figures(),
-        children=tuple(
-            (child, _figures(child_rows[child.code]) if child.code in child_rows else Figures())
-            for child in children
-        ),
-        by_state=tuple(
-            (
-                state,
-                int(states[state.value]["rows"]) if state.value in states else 0,
-            )
-            for state in IssueState
-        ),
-        by_tier=tuple(
-            (level, _figures(tiers[level.value]) if level.value in tiers else Figures())
-            for level in RegionLevel
-        ),
-        boards=units(Dimension.BOARD),
-        departments=units(Dimension.DEPARTMENT),
-        top_tags=tuple(tags),
+        totals=figures.totals,
+        local=figures.children.get(region.code, Figures()),
+        children=tuple((child, figures.children.get(child.code, Figures())) for child in children),
+        by_state=figures.by_state,
+        by_tier=figures.by_tier,
+        boards=figures.boards,
+        departments=figures.departments,
+        top_tags=figures.top_tags,
         red_list=tuple(red),
         black_list=tuple(black),
-        list_counts={
-            ListKind.RED: counts.get(ListKind.RED, 0),
-            ListKind.BLACK: black_counts.get(ListKind.BLACK, 0),
-        },
-        trend=tuple((m, trend.get(m, Figures())) for m in months),
+        list_counts={ListKind.RED: red_count, ListKind.BLACK: black_count},
+        trend=figures.trend,
     )

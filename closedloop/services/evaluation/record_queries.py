@@ -241,11 +241,7 @@ async def list_entries(
     """Entries for targets in ``region``'s subtree listed in the period (newest first), and
     the count of each kind."""
     e = t.list_entry.c
-    where = [
-        in_subtree(e.region_code, region),
-        e.listed_on >= period.start,
-        e.listed_on < period.end,
-    ]
+    where = _listed(region, period)
     if kind is not None:
         where.append(e.kind == kind.value)
     rows = await conn.execute(
@@ -254,6 +250,44 @@ async def list_entries(
     entries = [entry_row(m) for m in rows.mappings()]
     counts = await conn.execute(sa.select(e.kind, sa.func.count()).where(*where).group_by(e.kind))
     return entries, {ListKind(k): int(n) for k, n in counts.all()}
+
+
+def _listed(region: str, period: Period) -> list[sa.ColumnElement[bool]]:
+    """Entries for targets in ``region``'s subtree listed in the period."""
+    e = t.list_entry.c
+    return [
+        in_subtree(e.region_code, region),
+        e.listed_on >= period.start,
+        e.listed_on < period.end,
+    ]
+
+
+async def list_heads(
+    conn: AsyncConnection, region: str, period: Period, kinds: Sequence[ListKind], limit: int
+) -> dict[ListKind, tuple[list[ListEntryRow], int]]:
+    """For each kind, as ``list_entries`` answers it (its newest ``limit`` entries and how
+    many there are), in one statement."""
+    e = t.list_entry.c
+    ranked = (
+        entry_query()
+        .add_columns(
+            sa.func.row_number()
+            .over(partition_by=e.kind, order_by=(e.listed_on.desc(), e.id.desc()))
+            .label("place"),
+            sa.func.count().over(partition_by=e.kind).label("of_kind"),
+        )
+        .where(*_listed(region, period), e.kind.in_([k.value for k in kinds]))
+        .subquery("ranked")
+    )
+    r = ranked.c
+    rows = await conn.execute(sa.select(ranked).where(r.place <= limit).order_by(r.kind, r.place))
+    heads: dict[ListKind, tuple[list[ListEntryRow], int]] = {k: ([], 0) for k in kinds}
+    for m in rows.mappings():
+        kind = ListKind(m["kind"])
+        entries, _ = heads[kind]
+        entries.append(entry_row(dict(m)))
+        heads[kind] = (entries, int(m["of_kind"]))
+    return heads
 
 
 async def entries_by_id(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, ListEntryRow]:

@@ -87,7 +87,16 @@ async def readable_region(
     if not can_on_region(principal, action, code):
         return None
     async with db.read_reference() as conn:
-        return await region_record(conn, code)
+        return await readable_region_on(conn, principal, code, action)
+
+
+async def readable_region_on(
+    conn: AsyncConnection, principal: Principal, code: str, action: Action
+) -> RegionRecord | None:
+    """``readable_region`` in a reference transaction the caller holds."""
+    if not can_on_region(principal, action, code):
+        return None
+    return await region_record(conn, code)
 
 
 def _usable(scheme: Scheme, inputs: Mapping[str, ExternalInput]) -> dict[str, ExternalInput]:
