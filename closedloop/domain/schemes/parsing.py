@@ -1,301 +1,34 @@
-"""Scoring schemes are data: ``closedloop/data/schemes/*.json`` loaded into typed dataclasses.
-
-A scheme file keeps its transcription (free-text ``formula`` / ``scoring``) for people and
-adds machine-readable fields for the code: ``source``, ``rate`` (named counters),
-``rule``, ``when_empty`` / ``when_missing`` and the scheme-level ``satisfied_grades``.
-The prose is never parsed. Files are keyed by their ``scheme`` field, not their name, and
-are validated on load so a broken file fails at start-up, not in the middle of a score.
-
-Only this module does I/O (reading the package data, and the files of the folder named by
-``CLOSEDLOOP_SCHEME_DIR``: ``use_scheme_directory``); ``scoring`` is pure.
-"""
+"""A scheme document (decoded JSON) checked and turned into a ``Scheme``: every rule about
+what a valid scheme is lives here, with errors that say where the problem is."""
 
 from __future__ import annotations
 
 import enum
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
-from importlib import resources
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, ClassVar, TypeAlias
+from typing import Any
 
-DEFAULT_SCHEME = "HUZHOU_2024"
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    """A Chinese (zh-CN, the default) and an English wording of the same thing."""
-
-    zh: str
-    en: str
-
-
-# The four rating grades of ``catalog.json`` → rating_grades, best first. Mirrored here so
-# the scoring layer stays free of I/O; a test checks the two agree.
-RATING_GRADES: Mapping[str, Label] = MappingProxyType(
-    {
-        "SATISFIED": Label("满意", "Satisfied"),
-        "FAIRLY_SATISFIED": Label("比较满意", "Fairly satisfied"),
-        "BASICALLY_SATISFIED": Label("基本满意", "Basically satisfied"),
-        "UNSATISFIED": Label("不满意", "Unsatisfied"),
-    }
+from closedloop.domain.schemes.errors import InvalidScheme
+from closedloop.domain.schemes.model import (
+    Adjustment,
+    Check,
+    ChecksRule,
+    DeductPerPointRule,
+    Direction,
+    EmptyPolicy,
+    ExternalPointsRule,
+    Gap,
+    Indicator,
+    RankRule,
+    RateSpec,
+    RatingCount,
+    Rule,
+    RuleKind,
+    Scheme,
+    Source,
 )
-
-# Counters the database layer supplies per target and period (see ``scoring.Counters``).
-BASE_COUNTERS: Mapping[str, Label] = MappingProxyType(
-    {
-        "total": Label("问题总数", "issues in total"),
-        "proactive": Label("主动发现问题数", "proactively discovered issues"),
-        "handled": Label("办理问题总数", "issues handled"),
-        "resolved": Label("办结问题数", "issues resolved"),
-        "overdue_resolved": Label("超时办结问题数", "issues resolved after their time limit"),
-        "recurred": Label("问题解决后重发复发数", "resolved issues that recurred"),
-        "responded_on_time": Label("按时响应数", "issues accepted and assigned in time"),
-        "unrated_resolved": Label("未评价办结数", "resolved issues left unrated"),
-    }
-)
-
-# Counters derived from the ratings by grade and the scheme's satisfied grades.
-DERIVED_COUNTERS: Mapping[str, Label] = MappingProxyType(
-    {
-        "rated": Label("评价总数", "rated issues"),
-        "satisfied_ratings": Label("满意数", "ratings in the satisfied grades"),
-        "good_ratings": Label("好评数（含未评价）", "good ratings (satisfied or unrated)"),
-        # Every rated resolution and every resolved issue left unrated, each once.
-        "resolutions": Label("参评办结数", "resolutions rated or left unrated"),
-    }
-)
-
-COUNTER_LABELS: Mapping[str, Label] = MappingProxyType({**BASE_COUNTERS, **DERIVED_COUNTERS})
-COUNTER_NAMES: frozenset[str] = frozenset(COUNTER_LABELS)
-
-
-class ScoringError(ValueError):
-    """Base of every expected scoring failure: a stable ``code`` and a zh/en message."""
-
-    def __init__(
-        self,
-        code: str,
-        zh: str,
-        en: str,
-        *,
-        field: str | None = None,
-        indicator: str | None = None,
-    ) -> None:
-        super().__init__(f"{code}: {en}")
-        self.code = code
-        self.label = Label(zh, en)
-        self.field = field
-        self.indicator = indicator
-
-    @property
-    def zh(self) -> str:
-        return self.label.zh
-
-    @property
-    def en(self) -> str:
-        return self.label.en
-
-
-class UnknownScheme(ScoringError):
-    def __init__(self, key: str) -> None:
-        super().__init__(
-            "UNKNOWN_SCHEME",
-            f"未知的评价方案：{key}",
-            f"unknown scoring scheme: {key}",
-            field="scheme",
-        )
-        self.key = key
-
-
-class UnknownIndicator(ScoringError):
-    def __init__(self, scheme: str, key: str) -> None:
-        super().__init__(
-            "UNKNOWN_INDICATOR",
-            f"评价方案 {scheme} 中没有指标 {key}",
-            f"scheme {scheme} has no indicator {key}",
-            field="indicator",
-            indicator=key,
-        )
-
-
-class InvalidScheme(ScoringError):
-    def __init__(self, origin: str, detail_zh: str, detail_en: str) -> None:
-        super().__init__(
-            "INVALID_SCHEME",
-            f"评价方案文件 {origin} 无效：{detail_zh}",
-            f"invalid scoring scheme {origin}: {detail_en}",
-        )
-        self.origin = origin
-
-
-class Source(enum.StrEnum):
-    PLATFORM = "PLATFORM"  # computed from issues
-    EXTERNAL = "EXTERNAL"  # recorded through the API by an evaluator
-
-
-class Direction(enum.StrEnum):
-    HIGHER_IS_BETTER = "higher_is_better"
-    LOWER_IS_BETTER = "lower_is_better"
-
-
-class EmptyPolicy(enum.StrEnum):
-    """What an indicator scores when there is nothing to measure."""
-
-    FULL_POINTS = "full_points"
-    ZERO_POINTS = "zero_points"
-
-
-class RatingCount(enum.StrEnum):
-    """Which ratings a scheme counts when an issue was resolved more than once."""
-
-    # Every rated resolution: an unsatisfied rating that reopened the issue stays counted
-    # after the issue is resolved again (一事一评: each resolution is rated).
-    EVERY_RESOLUTION = "every_resolution"
-    # Only the last rating of each resolved issue (a work order's final return visit).
-    LAST_PER_ISSUE = "last_per_issue"
-
-
-class Gap(enum.StrEnum):
-    """How the distance to the target is counted by ``deduct_per_point``.
-
-    EXACT deducts pro rata (12.5 points away costs 12.5 × per_point); WHOLE counts
-    completed percentage points only (12.5 → 12). The plans say "每降低1个百分点扣0.1分",
-    which both readings satisfy; the Huzhou file chooses EXACT.
-    """
-
-    EXACT = "exact"
-    WHOLE = "whole"
-
-
-class RuleKind(enum.StrEnum):
-    DEDUCT_PER_POINT = "deduct_per_point"
-    RANK = "rank"
-    CHECKS = "checks"
-    EXTERNAL_POINTS = "external_points"
-
-
-@dataclass(frozen=True, slots=True)
-class DeductPerPointRule:
-    """Full points at ``target`` (a percentage); lose ``per_point`` per point away from it."""
-
-    target: Decimal
-    direction: Direction
-    per_point: Decimal
-    gap: Gap = Gap.EXACT
-    kind: ClassVar[RuleKind] = RuleKind.DEDUCT_PER_POINT
-
-
-@dataclass(frozen=True, slots=True)
-class RankRule:
-    """Rank 1 gets ``first``; every rank lower loses ``step``.
-
-    With a platform rate the rank is computed among peers in ``direction``; an external
-    rank rule (no rate, no direction) takes the rank recorded by the evaluator.
-    """
-
-    first: Decimal
-    step: Decimal
-    direction: Direction | None = None
-    kind: ClassVar[RuleKind] = RuleKind.RANK
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    key: str
-    label: Label
-
-
-@dataclass(frozen=True, slots=True)
-class ChecksRule:
-    """Full points when every check is met; lose ``per_failed`` for each check not met."""
-
-    checks: tuple[Check, ...]
-    per_failed: Decimal
-    kind: ClassVar[RuleKind] = RuleKind.CHECKS
-
-    def check_keys(self) -> tuple[str, ...]:
-        return tuple(c.key for c in self.checks)
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalPointsRule:
-    """The points are an external result, 0..points."""
-
-    kind: ClassVar[RuleKind] = RuleKind.EXTERNAL_POINTS
-
-
-Rule: TypeAlias = DeductPerPointRule | RankRule | ChecksRule | ExternalPointsRule
-
-
-@dataclass(frozen=True, slots=True)
-class RateSpec:
-    """Names the numerator and denominator of a rate.
-
-    For a platform indicator they are counter names (``COUNTER_NAMES``); for an external
-    one they only name the two amounts of the recorded input (e.g. funds paid / budgeted).
-    """
-
-    numerator: str
-    denominator: str
-
-
-@dataclass(frozen=True, slots=True)
-class Indicator:
-    key: str
-    label: Label
-    group: Label
-    points: Decimal  # the indicator's maximum
-    source: Source
-    rule: Rule
-    rate: RateSpec | None
-    when_empty: EmptyPolicy  # the rate's denominator is 0
-    when_missing: EmptyPolicy  # an external input was never recorded
-    provider: Label | None = None
-    formula: str = ""  # transcription, for people only
-    scoring: str = ""  # transcription, for people only
-
-
-@dataclass(frozen=True, slots=True)
-class Adjustment:
-    """A bonus or malus per list entry (red list +1, black list −1)."""
-
-    key: str
-    label: Label
-    points_each: Decimal
-    what: Label
-
-
-@dataclass(frozen=True, slots=True)
-class Scheme:
-    key: str
-    label: Label
-    max_total: Decimal  # the sum of the indicator maxima
-    satisfied_grades: frozenset[str]
-    rating_count: RatingCount
-    indicators: tuple[Indicator, ...]
-    adjustments: tuple[Adjustment, ...] = ()
-    total_floor: Decimal = Decimal(0)
-    total_cap: Decimal | None = None
-
-    def indicator(self, key: str) -> Indicator:
-        for indicator in self.indicators:
-            if indicator.key == key:
-                return indicator
-        raise UnknownIndicator(self.key, key)
-
-    def indicator_keys(self) -> tuple[str, ...]:
-        return tuple(i.key for i in self.indicators)
-
-    def adjustment(self, key: str) -> Adjustment | None:
-        return next((a for a in self.adjustments if a.key == key), None)
-
-
-# --- parsing -------------------------------------------------------------------------------
+from closedloop.domain.schemes.vocabulary import COUNTER_NAMES, RATING_GRADES, Label
 
 
 class _Reader:
@@ -536,37 +269,6 @@ def _decode(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-# Folders of further scheme files (the operator's ``CLOSEDLOOP_SCHEME_DIR``), set at start.
-_FOLDERS: list[Path] = []
-
-
-def use_scheme_directory(folder: Path | None) -> tuple[str, ...]:
-    """Serve the shipped schemes and those of ``folder`` (its ``*.json`` files), every file
-    parsed now: a broken one raises ``InvalidScheme`` naming it, so start-up stops."""
-    _FOLDERS[:] = [] if folder is None else [folder]
-    _registry.cache_clear()
-    if folder is not None and not folder.is_dir():
-        raise InvalidScheme(str(folder), "目录不存在", "no such directory")
-    return available_schemes()
-
-
-@cache
-def _registry() -> Mapping[str, Scheme]:
-    schemes: dict[str, Scheme] = {}
-    for folder in (resources.files("closedloop") / "data" / "schemes", *_FOLDERS):
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if not entry.name.endswith(".json") or not entry.is_file():
-                continue
-            origin = entry.name if folder not in _FOLDERS else str(entry)
-            scheme = scheme_from_json(entry.read_text("utf-8"), origin=origin)
-            if scheme.key in schemes:
-                raise InvalidScheme(
-                    origin, f"方案键 {scheme.key} 重复", f"duplicate key {scheme.key}"
-                )
-            schemes[scheme.key] = scheme
-    return MappingProxyType(schemes)
-
-
 def scheme_from_json(text: str, *, origin: str = "<data>") -> Scheme:
     """A scheme document as JSON text, validated (``InvalidScheme`` when it is not one)."""
     try:
@@ -574,16 +276,3 @@ def scheme_from_json(text: str, *, origin: str = "<data>") -> Scheme:
     except ValueError as exc:
         raise InvalidScheme(origin, f"不是 JSON：{exc}", f"not JSON: {exc}") from exc
     return parse_scheme(document, origin=origin)
-
-
-def available_schemes() -> tuple[str, ...]:
-    """Keys of every shipped scheme, sorted."""
-    return tuple(sorted(_registry()))
-
-
-def load_scheme(key: str = DEFAULT_SCHEME) -> Scheme:
-    """The shipped scheme with this ``scheme`` key; ``UnknownScheme`` otherwise."""
-    try:
-        return _registry()[key]
-    except KeyError:
-        raise UnknownScheme(key) from None
