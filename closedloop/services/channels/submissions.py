@@ -10,20 +10,16 @@ errors, and then nothing of that record is written. A batch retried after a lost
 therefore adds nothing and answers every record ALREADY_SUBMITTED with its issue.
 
 A batch that meets a conflict with a concurrent writer (the same record id or the same new
-enterprise, taken in meanwhile) goes record by record through ``commands.submit`` instead,
-a savepoint each, in the order of the region each issue is numbered in (the per-region
-number counters stay locked to commit: concurrent batches take them in one order); a batch
-that loses a deadlock anyway runs again (nothing of it was written)."""
+enterprise, taken in meanwhile) goes record by record, and a batch that loses a deadlock
+runs again: ``bulk_submit.submit_batch`` and ``run_batch``, as for the CSV import."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop import i18n
@@ -31,11 +27,9 @@ from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
-from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Category, Channel
 from closedloop.identity.channel_clients import channel_of
-from closedloop.services.event_bus import publish
 from closedloop.services.issues import bulk_submit, commands
 from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.settings import Settings
@@ -43,8 +37,6 @@ from closedloop.tenancy.scope import issue_visibility
 
 # Command error fields -> the record's fields.
 FIELDS = {"externalId": "recordId"}
-DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
-DEADLOCK_ATTEMPTS = 3
 
 
 class RecordOutcome(enum.StrEnum):
@@ -100,30 +92,12 @@ async def submit_records(
     ``LIST_MAX`` records)."""
     if principal.role is not Role.CHANNEL or principal.account_id is None:
         return BatchResult([], [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
-        try:
-            return await _batch(db, clock, settings, principal, records)
-        except DBAPIError as exc:
-            # A concurrent writer locked in another order (a staff command, another
-            # system's batch): nothing was written; the whole batch runs again.
-            if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    account_id = principal.account_id
 
-
-async def _batch(
-    db: Database,
-    clock: Clock,
-    settings: Settings,
-    principal: Principal,
-    records: Sequence[ChannelRecord],
-) -> BatchResult:
-    assert principal.account_id is not None
-    async with db.transaction(principal) as conn:
-        channel = await channel_of(conn, principal.account_id)
+    async def work(tx: CommandTx) -> BatchResult:
+        channel = await channel_of(tx.conn, account_id)
         if channel is None:
             return BatchResult([], [IssueCommandError(IssueErrorCode.PERMISSION_DENIED)])
-        tx = CommandTx(conn, principal, clock.now(), settings)
         results: dict[int, RecordResult] = {}
         first_index: dict[str, int] = {}
         for index, record in enumerate(records):
@@ -140,59 +114,15 @@ async def _batch(
             else:
                 first_index[key] = index
         wanted = list(first_index.values())
-        touched = set(tx.touched)
-        try:
-            # The import's set-wise load: a few statements for the whole batch.
-            async with conn.begin_nested():
-                outcomes = await bulk_submit.submit_many(
-                    tx,
-                    [bulk_submit.Submission(_command(records[i], channel), tx.now) for i in wanted],
-                )
-            for index, outcome in zip(wanted, outcomes, strict=True):
-                results[index] = _result(records[index], outcome)
-        except IntegrityError:
-            # A conflict with a concurrent writer (the same record id, the same new
-            # enterprise): record by record instead, each in its own savepoint.
-            tx.touched = touched
-            for index in await _lock_order(conn, records, wanted):
-                results[index] = await _submit_one(tx, records[index], channel)
+        items = [bulk_submit.Submission(_command(records[i], channel), tx.now) for i in wanted]
+        outcomes = await bulk_submit.submit_batch(tx, items)
+        for index, outcome in zip(wanted, outcomes, strict=True):
+            results[index] = _result(records[index], outcome)
         ordered = [results[i] for i in range(len(records))]
-        await _find_existing(conn, principal, channel, ordered)
-        await publish(conn, tx.touched)
-        await conn.commit()
-    return BatchResult(ordered)
+        await _find_existing(tx.conn, principal, channel, ordered)
+        return BatchResult(ordered)
 
-
-async def _lock_order(
-    conn: AsyncConnection, records: Sequence[ChannelRecord], indexes: Iterable[int]
-) -> list[int]:
-    """The records by the region their issue will be numbered in (the enterprise's), so
-    that concurrent batches take the per-region number counters (held to commit) in one
-    order and never wait on each other in a cycle."""
-    codes: dict[int, str] = {}
-    for index in indexes:
-        try:
-            codes[index] = normalize_credit_code(records[index].credit_code)
-        except InvalidCreditCode:
-            codes[index] = ""
-    known = await conn.execute(
-        sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
-            t.enterprise.c.credit_code
-            == sa.any_(sa.literal(sorted(set(codes.values())), ARRAY(sa.Text)))
-        )
-    )
-    region_of: dict[str, str] = {code: region for code, region in known}
-
-    # An enterprise a record of this batch registers: the region that record names.
-    for index in sorted(codes):
-        named = records[index].enterprise_region
-        if named and codes[index]:
-            region_of.setdefault(codes[index], named)
-
-    def region(index: int) -> str:
-        return region_of.get(codes[index], "")
-
-    return sorted(codes, key=lambda index: (region(index), index))
+    return await bulk_submit.run_batch(db, principal, settings, clock.now(), work)
 
 
 def _command(record: ChannelRecord, channel: str) -> commands.SubmitIssue:
@@ -217,24 +147,6 @@ def _result(record: ChannelRecord, outcome: int | IssueCommandError) -> RecordRe
     field = FIELDS.get(outcome.field or "", outcome.field)
     error = IssueCommandError(outcome.code, field, outcome.detail)
     return RecordResult(record.record_id, RecordOutcome.REJECTED, None, [error])
-
-
-async def _submit_one(tx: CommandTx, record: ChannelRecord, channel: str) -> RecordResult:
-    touched = set(tx.touched)
-    try:
-        async with tx.conn.begin_nested():  # a failing record leaves nothing behind
-            issue_id = await commands.submit(tx, _command(record, channel))
-    except IssueCommandError as exc:
-        tx.touched = touched
-        return _result(record, exc)
-    except IntegrityError as exc:
-        tx.touched = touched
-        # Taken in meanwhile by a concurrent batch, or earlier outside this account's sight
-        # (a CSV import of the same channel): the unique (channel, external id) decides.
-        if "uq_issue_channel_external_id" in str(exc):
-            return RecordResult(record.record_id, RecordOutcome.ALREADY_SUBMITTED)
-        raise
-    return _result(record, issue_id)
 
 
 async def _find_existing(

@@ -10,28 +10,41 @@ counter, the issue taken in by the caller's center, its first custody span, its
 ``SUBMITTED`` event and its similarity keys. A few statements per batch instead of a few
 per record. A record that fails a check gets its error and is left out; the others go in
 together. Each record carries its own submission time (``Submission.at``).
+
+Its callers (the CSV import, a channel system's push) run a batch through ``run_batch`` (one
+transaction, run again when it loses a deadlock) and ``submit_batch`` (``submit_many`` in a
+savepoint; a batch that meets a conflict with a concurrent writer goes record by record
+through ``commands.submit`` instead, in the order of the number counters it takes).
+``tests/api/test_bulk_equivalence.py`` checks that ``submit_many`` writes exactly the rows
+``commands.submit`` writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from closedloop.authz.enforcer import can, can_on_region
 from closedloop.authz.roles import Action, Principal, Role, Target
 from closedloop.catalog import get_catalog
 from closedloop.db import tables as t
+from closedloop.db.database import Database
+from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import HandlingLevel, IssueState
 from closedloop.domain.regions import is_valid_code
 from closedloop.domain.similarity import IssueText
+from closedloop.services.event_bus import publish
+from closedloop.services.issues import commands
 from closedloop.services.issues.commands import (
     TITLE_MAX,
     SubmitIssue,
@@ -42,8 +55,12 @@ from closedloop.services.issues.commands import (
 )
 from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.services.learning.similar import key_rows
+from closedloop.settings import Settings
 
 E = IssueErrorCode
+T = TypeVar("T")
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+DEADLOCK_ATTEMPTS = 3
 
 
 def _action(p: Principal) -> Action:
@@ -77,6 +94,91 @@ class _Checked:
 
 
 Result = int | IssueCommandError
+
+
+async def run_batch(
+    db: Database,
+    principal: Principal,
+    settings: Settings,
+    now: dt.datetime,
+    work: Callable[[CommandTx], Awaitable[T]],
+) -> T:
+    """``work`` in one transaction as ``principal``, what it touched published, committed.
+    A batch that loses a deadlock to a concurrent writer (a staff command, another batch
+    taking counters or rows in another order) runs again from the start: nothing of it was
+    written."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            async with db.transaction(principal) as conn:
+                tx = CommandTx(conn, principal, now, settings)
+                outcome = await work(tx)
+                await publish(conn, tx.touched)
+                await conn.commit()
+                return outcome
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def submit_batch(tx: CommandTx, items: Sequence[Submission]) -> list[Result]:
+    """``submit_many`` in a savepoint. A batch that meets a conflict with a concurrent writer
+    (a record id or a new enterprise taken in meanwhile) goes record by record through
+    ``commands.submit`` instead, each at its own time in a savepoint of its own (a failing
+    record leaves nothing behind), in the order of the region each issue is numbered in:
+    the per-region number counters stay locked to commit, so concurrent batches take them
+    in one order. A record taken in meanwhile (or before, outside the caller's sight)
+    answers ``DUPLICATE_EXTERNAL_ID``, as in the set-wise load."""
+    touched = set(tx.touched)
+    try:
+        async with tx.conn.begin_nested():
+            return await submit_many(tx, items)
+    except IntegrityError:
+        tx.touched = touched
+    results: dict[int, Result] = {}
+    for index in await _lock_order(tx, items):
+        results[index] = await _submit_one(tx, items[index])
+    return [results[i] for i in range(len(items))]
+
+
+async def _submit_one(tx: CommandTx, item: Submission) -> Result:
+    one = CommandTx(tx.conn, tx.principal, item.at, tx.settings)
+    try:
+        async with tx.conn.begin_nested():
+            issue_id = await commands.submit(one, item.cmd)
+    except IssueCommandError as exc:
+        return exc
+    except IntegrityError as exc:
+        # The unique (channel, external id) decides: taken in meanwhile by a concurrent
+        # writer, or earlier outside this account's sight.
+        if "uq_issue_channel_external_id" in str(exc):
+            return IssueCommandError(E.DUPLICATE_EXTERNAL_ID, "externalId", item.cmd.external_id or "")
+        raise
+    tx.touched.update(one.touched)
+    return issue_id
+
+
+async def _lock_order(tx: CommandTx, items: Sequence[Submission]) -> list[int]:
+    """The items by the region their issue will be numbered in (the enterprise's: known, or
+    the region the first record registering it names), then in their own order."""
+    codes: dict[int, str] = {}
+    for index, item in enumerate(items):
+        try:
+            codes[index] = normalize_credit_code(item.cmd.credit_code or "")
+        except InvalidCreditCode:
+            codes[index] = ""
+    known = await tx.conn.execute(
+        sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
+            t.enterprise.c.credit_code
+            == sa.any_(sa.literal(sorted(set(codes.values())), ARRAY(sa.Text)))
+        )
+    )
+    region_of: dict[str, str] = {code: region for code, region in known}
+    for index in sorted(codes):
+        named = items[index].cmd.enterprise_region
+        if named and codes[index]:
+            region_of.setdefault(codes[index], named)
+    return sorted(codes, key=lambda index: (region_of.get(codes[index], ""), index))
 
 
 async def submit_many(tx: CommandTx, items: Sequence[Submission]) -> list[Result]:

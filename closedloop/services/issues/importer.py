@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.enforcer import can, can_on_region
 from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
 from closedloop.db.database import Database
-from closedloop.domain.clock import Clock, FrozenClock
+from closedloop.domain.clock import Clock
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Channel
 from closedloop.identity.accounts import principal_for
@@ -53,7 +52,7 @@ from closedloop.services.issues.import_records import (
     jsonl_records,
     parse_record,
 )
-from closedloop.services.issues.unit_of_work import CommandTx, IssueCommands
+from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.settings import Settings
 
 # --- the import ----------------------------------------------------------------------
@@ -83,7 +82,6 @@ class _Importer:
         self.report = ImportReport()
         # Credit codes of the enterprises registered by a record of this file.
         self.new_enterprises: set[str] = set()
-        self.commands = IssueCommands(db, clock, settings)
 
     def records(self) -> Iterator[Record]:
         if self.fmt is ImportFormat.CSV:
@@ -221,10 +219,9 @@ class _Importer:
 
     async def load(self, to_import: set[int]) -> None:
         """Submit in batches of ``LOAD_BATCH`` records, in file order, each batch in one
-        unit of work (``bulk_submit.submit_many``: the rules of ``commands.submit``, a few
-        statements per batch). A batch that meets a conflict (a record imported meanwhile,
-        an enterprise registered meanwhile by someone else) is rolled back and submitted
-        again one record at a time, so each record gets its own answer."""
+        unit of work (``bulk_submit``: the rules of ``commands.submit``, a few statements
+        per batch; a batch that meets a conflict goes record by record, so each record
+        still gets its own answer)."""
         batch: list[RecordRow] = []
         for line, record in self.records():
             if line not in to_import:
@@ -243,23 +240,11 @@ class _Importer:
     async def submit_batch(self, rows: list[RecordRow]) -> None:
         now = self.clock.now()
         items = [bulk_submit.Submission(self.command(row), row.received_at or now) for row in rows]
-        results: list[bulk_submit.Result] = []
 
-        async def handler(tx: CommandTx) -> int:
-            results.extend(await bulk_submit.submit_many(tx, items))
-            return len(results)
+        async def work(tx: CommandTx) -> list[bulk_submit.Result]:
+            return await bulk_submit.submit_batch(tx, items)
 
-        payload = {"channel": self.channel.value, "records": len(rows)}
-        try:
-            outcome = await self.commands.run(
-                self.principal, "importIssues", payload, None, handler
-            )
-        except IntegrityError:
-            for row in rows:
-                await self.submit(row)
-            return
-        if outcome.errors:  # the account itself was refused: every record says so
-            results = [outcome.errors[0]] * len(rows)
+        results = await bulk_submit.run_batch(self.db, self.principal, self.settings, now, work)
         for row, result in zip(rows, results, strict=True):
             self.count(row, result)
 
@@ -281,35 +266,10 @@ class _Importer:
         if not isinstance(result, IssueCommandError):
             self.report.imported += 1
         elif result.code is IssueErrorCode.DUPLICATE_EXTERNAL_ID:
-            self.report.skipped_existing += 1
+            self.report.skipped_existing += 1  # imported meanwhile, or by another scope
         else:
             column = COLUMN_OF.get(result.field or "", result.field or "record")
             self.report.errors.append(RowError(row.line, column, result.message("en")))
-
-    async def submit(self, row: RecordRow) -> None:
-        """One record in its own unit of work (a batch that met a conflict)."""
-        cmd = self.command(row)
-
-        async def handler(tx: CommandTx) -> int:
-            return await commands.submit(tx, cmd)
-
-        unit = self.commands
-        if row.received_at is not None:
-            unit = IssueCommands(self.db, FrozenClock(row.received_at), self.settings)
-        payload = {"channel": self.channel.value, "externalId": row.record_id}
-        try:
-            result = await unit.run(self.principal, "importIssue", payload, None, handler)
-        except IntegrityError as exc:
-            if "uq_issue_channel_external_id" in str(exc):
-                self.report.skipped_existing += 1  # imported meanwhile, or by another scope
-            else:  # e.g. the same new enterprise registered meanwhile by someone else
-                reason = "changed meanwhile by someone else; run the import again"
-                self.report.errors.append(RowError(row.line, "credit_code", reason))
-            return
-        if result.errors:
-            self.count(row, result.errors[0])
-        elif result.issue_id is not None:
-            self.count(row, result.issue_id)
 
 
 async def import_issues(
