@@ -152,7 +152,9 @@ async def _submit_one(tx: CommandTx, item: Submission) -> Result:
         # The unique (channel, external id) decides: taken in meanwhile by a concurrent
         # writer, or earlier outside this account's sight.
         if "uq_issue_channel_external_id" in str(exc):
-            return IssueCommandError(E.DUPLICATE_EXTERNAL_ID, "externalId", item.cmd.external_id or "")
+            return IssueCommandError(
+                E.DUPLICATE_EXTERNAL_ID, "externalId", item.cmd.external_id or ""
+            )
         raise
     tx.touched.update(one.touched)
     return issue_id
