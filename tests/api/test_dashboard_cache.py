@@ -20,12 +20,18 @@ from closedloop.services.evaluation import dashboard as dashboard_service
 from closedloop.services.evaluation.dashboard import Figures, dashboard
 from closedloop.services.issues.sweeper import sweep
 from closedloop.settings import Settings
-from tests.api.evaluation_helpers import bj, insert_issues
+from tests.api.evaluation_helpers import (
+    bj,
+    clean_evaluation,  # noqa: F401  (fixture)
+    insert_issues,
+    insert_list_entries,
+    list_entry,
+)
 from tests.api.issue_helpers import submit
 from tests.api.test_evaluation_rollup import principal
 from tests.conftest import Api
 
-pytestmark = pytest.mark.usefixtures("clean_issues")
+pytestmark = pytest.mark.usefixtures("clean_issues", "clean_evaluation")
 
 NOW = bj(2026, 3, 20, 12)
 Q1 = parse_period("2026-Q1")
@@ -182,12 +188,14 @@ async def test_concurrent_callers_share_one_computation(
 ) -> None:
     await insert_issues(db, [{"origin_region_code": "330521102"}])
     computed = 0
+    computing = asyncio.Event()
     original = dashboard_service._rolled_up
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         nonlocal computed
         computed += 1
-        await asyncio.sleep(0.05)  # long enough for every caller to arrive
+        computing.set()
+        await asyncio.sleep(0.1)  # long enough for every caller to arrive
         return await original(*args, **kwargs)
 
     monkeypatch.setattr(dashboard_service, "_rolled_up", counted)
@@ -198,12 +206,13 @@ async def test_concurrent_callers_share_one_computation(
     # A caller that gives up does not cancel the computation the others wait for.
     _poison(db, "33")
     await insert_issues(db, [{"origin_region_code": "330521102"}])
+    computing.clear()
     quitter = asyncio.ensure_future(dashboard(db, province, "33", Q1, NOW))
-    await asyncio.sleep(0.01)
+    await computing.wait()  # the quitter waits for the computation it started
     stayer = asyncio.ensure_future(dashboard(db, province, "33", Q1, NOW))
-    await asyncio.sleep(0.01)
     quitter.cancel()
     answer = await stayer
+    assert quitter.cancelled()
     assert answer is not None and answer.totals.total == 2
     assert computed == 2
 
@@ -253,3 +262,63 @@ async def test_what_is_not_kept_stays_exact(api: Api, db: Database, clock: Froze
     _poison(db, "330521")
     live = await dashboard(db, deqing, "330521", Q1, NOW, live=True)
     assert live is not None and live.totals.total == 1
+
+
+LISTS = """query($r: String!) { dashboard(region: $r, period: "2026-Q1") {
+  redCount redList { reason addedByName } blackCount } }"""
+
+
+async def test_lists_are_kept_until_an_entry_or_its_adder_changes(
+    api: Api, db: Database, clock: FrozenClock
+) -> None:
+    clock.set(NOW)
+    await insert_issues(db, [{"origin_region_code": "330521102"}])
+
+    async def red() -> list[tuple[str, str | None]]:
+        found = (await api.gql(LISTS, {"r": "3305"}, as_="huzhou.center"))["dashboard"]
+        assert found["redCount"] == len(found["redList"])
+        return [(e["reason"], e["addedByName"]) for e in found["redList"]]
+
+    assert await red() == []
+    added = await list_entry(
+        api,
+        "huzhou.evaluator",
+        kind="RED",
+        targetKind="REGION",
+        regionCode="330521",
+        reason="用工服务经验全市推广",
+        listedOn="2026-02-01",
+    )
+    assert added["errors"] == []
+    name = added["entry"]["addedByName"]
+    assert await red() == [("用工服务经验全市推广", name)]
+    # Kept: poisoned, the figures come back as kept (the lists with them).
+    _poison(db, "3305")
+    assert await _total(api, "3305", "huzhou.center") == 999_999
+    # The adder renamed: its entries' slices are stale.
+    async with db.admin.begin() as conn:
+        await conn.execute(
+            t.account.update()
+            .where(t.account.c.username == "huzhou.evaluator")
+            .values(display_name="湖州评价员（改名）")
+        )
+    try:
+        assert await red() == [("用工服务经验全市推广", "湖州评价员（改名）")]
+        assert await _total(api, "3305", "huzhou.center") == 1
+        # An entry outside the period's slices (2026-04) leaves it kept; one inside does not.
+        _poison(db, "3305")
+        await insert_list_entries(db, "RED", "330522", 1, dt.date(2026, 4, 2))
+        assert await _total(api, "3305", "huzhou.center") == 999_999
+        await insert_list_entries(db, "RED", "330522", 1, dt.date(2026, 3, 31))
+        assert [reason for reason, _ in await red()] == ["批量录入 0", "用工服务经验全市推广"]
+        # Removed (as the system role may).
+        async with db.admin.begin() as conn:
+            await conn.execute(t.list_entry.delete().where(t.list_entry.c.region_code == "330522"))
+        assert [reason for reason, _ in await red()] == ["用工服务经验全市推广"]
+    finally:
+        async with db.admin.begin() as conn:
+            await conn.execute(
+                t.account.update()
+                .where(t.account.c.username == "huzhou.evaluator")
+                .values(display_name=name)
+            )

@@ -24,6 +24,7 @@ from closedloop.http.app import Runtime, create_app
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.tokens import TokenVerifier
 from closedloop.services.demo import seed_demo
+from closedloop.services.evaluation.dashboard import _keeper
 from closedloop.settings import Settings
 from tests.api.issue_helpers import submit
 from tests.conftest import T0, Api
@@ -120,6 +121,9 @@ async def test_a_dashboard_read_goes_to_the_replica_and_says_how_old_it_is(
     first = (await api.gql(DASHBOARD, {"r": "330521"}, as_="deqing.center"))["dashboard"]
     replayed = await _replayed(replicated, pair)
     await _in_rotation(replicated)
+    # A process that has kept nothing yet computes it, on the replica (a kept dashboard
+    # says where it was computed).
+    _keeper(replicated).forget()
     data = (await api.gql(DASHBOARD, {"r": "330521"}, as_="deqing.center"))["dashboard"]
     assert data["freshness"]["fromReplica"] is True
     assert dt.datetime.fromisoformat(data["freshness"]["asOf"]) >= replayed
@@ -181,12 +185,14 @@ async def test_stopping_the_replica_moves_reads_to_the_primary_without_an_error(
     await api.gql(DASHBOARD, {"r": "330521"}, as_="deqing.center")
     await _replayed(replicated, pair)
     await _in_rotation(replicated)
+    _keeper(replicated).forget()  # computed again (a kept dashboard reads nothing)
     first = (await api.gql(DASHBOARD, {"r": "330521"}, as_="deqing.center"))["dashboard"]
     assert first["freshness"]["fromReplica"] is True
     pair.stop("replica")
     try:
-        # The next read finds the replica gone, takes it out of rotation and is served by
-        # the primary: the client sees an answer, not an error.
+        # The next computation finds the replica gone, takes it out of rotation and is
+        # served by the primary: the client sees an answer, not an error.
+        _keeper(replicated).forget()
         data = (await api.gql(DASHBOARD, {"r": "330521"}, as_="deqing.center"))["dashboard"]
         assert data["freshness"]["fromReplica"] is False
         assert data["totals"] == first["totals"]

@@ -26,9 +26,11 @@ Either way, two statements for the red/black lists, the region's children from r
 data, and the same number of statements whatever the region's size. A test checks that
 both sources give the same dashboard.
 
-What the rollup serves is kept and shared (``dashboard_cache``): computed once for every
-caller with the same scope while no write reaches its slices and no light changes, and
-once for all the callers asking at the same moment. The lists are read at every request.
+What the rollup serves is kept and shared (``dashboard_cache``), the lists with it:
+computed once for every caller with the same scope while no write reaches its slices (an
+issue, a list entry, the account that added one) and no light changes, and once for all
+the callers asking at the same moment. A kept dashboard costs one transaction: the region,
+its children and its slices' state.
 """
 
 from __future__ import annotations
@@ -157,9 +159,9 @@ Marginals = dict[str, dict[str | None, dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
-class IssueFigures:
-    """What a dashboard sums of the issues (everything but the region records and the
-    red/black lists), ready to serve: a kept dashboard is this."""
+class Body:
+    """Everything a dashboard shows but its region records, ready to serve: what the
+    issues sum to, and the red/black lists. A kept dashboard is this."""
 
     totals: Figures
     local: Figures
@@ -170,6 +172,7 @@ class IssueFigures:
     departments: tuple[UnitFigures, ...]
     top_tags: tuple[tuple[str, int], ...]
     trend: tuple[tuple[Period, Figures], ...]
+    lists: Mapping[ListKind, tuple[list[ListEntryRow], int]]  # newest entries, how many
     freshness: Freshness
 
 
@@ -322,13 +325,14 @@ def _slices(region: RegionRecord, months: Sequence[Period]) -> rollup.Scope:
     return rollup.Scope(region.code, months[0].start, months[-1].end)
 
 
-def _issue_figures(
+def _body(
     by: Marginals,
     trend: Mapping[Period, Figures],
     tags: Sequence[tuple[str, int]],
     months: Sequence[Period],
+    lists: Mapping[ListKind, tuple[list[ListEntryRow], int]],
     freshness: Freshness,
-) -> IssueFigures:
+) -> Body:
     states = by.get(Dimension.STATE, {})
     tiers = by.get(Dimension.TIER, {})
 
@@ -341,7 +345,7 @@ def _issue_figures(
         found.sort(key=lambda u: (-u.figures.total, u.key))
         return tuple(found)
 
-    return IssueFigures(
+    return Body(
         totals=_figures(by[Dimension.TOTAL][None]) if by.get(Dimension.TOTAL) else Figures(),
         local=Figures(),  # set per region by ``dashboard`` (the region's own child row)
         children={code: _figures(m) for code, m in by.get(Dimension.CHILD, {}).items() if code},
@@ -357,11 +361,12 @@ def _issue_figures(
         departments=units(Dimension.DEPARTMENT),
         top_tags=tuple(tags),
         trend=tuple((m, trend.get(m, Figures())) for m in months),
+        lists=lists,
         freshness=freshness,
     )
 
 
-async def _kept_figures(
+async def _kept_body(
     db: Database,
     principal: Principal,
     region: RegionRecord,
@@ -370,14 +375,14 @@ async def _kept_figures(
     now: dt.datetime,
     state: rollup.SliceState,
     since: float,
-) -> tuple[IssueFigures, dt.datetime]:
-    """The rollup's figures and the lights, kept while exact (``dashboard_cache``; ``state``:
-    the slices' state the caller began to read at ``since``), and the instant its lights
-    are counted at."""
+) -> tuple[Body, dt.datetime]:
+    """The rollup's figures, the lights and the lists, kept while exact
+    (``dashboard_cache``; ``state``: the slices' state the caller began to read at
+    ``since``), and the instant its lights are counted at."""
     scope = _slices(region, months)
     key = (region.code, period, scope_key(principal))
 
-    async def compute(checking: Callable[[], None]) -> Kept[IssueFigures]:
+    async def compute(checking: Callable[[], None]) -> Kept[Body]:
         # Written issues first reach the slices this dashboard reads; then their state,
         # before anything is read (a write after it shows in the next check).
         await rollup.refresh(db, scope)
@@ -390,31 +395,23 @@ async def _kept_figures(
             change = await conn.scalar(
                 lights_change_statement(_trend_population(principal, region, months), now)
             )
-        figures = _issue_figures(by, trend, tags, months, freshness)
-        return Kept(figures, computed, now, change)
+            lists = await list_heads(conn, region.code, period, LISTS, LIST_LIMIT)
+        body = _body(by, trend, tags, months, lists, freshness)
+        return Kept(body, computed, now, change)
 
     kept = await _keeper(db).get(key, state, since, now, compute)
     return kept.value, max(now, kept.computed_at)
 
 
-_keepers: weakref.WeakKeyDictionary[Database, Keeper[IssueFigures]] = weakref.WeakKeyDictionary()
+_keepers: weakref.WeakKeyDictionary[Database, Keeper[Body]] = weakref.WeakKeyDictionary()
 
 
-def _keeper(db: Database) -> Keeper[IssueFigures]:
+def _keeper(db: Database) -> Keeper[Body]:
     """The dashboards kept for one database (a process may serve several in tests)."""
     found = _keepers.get(db)
     if found is None:
         found = _keepers[db] = Keeper("dashboards")
     return found
-
-
-def _older(a: Freshness, b: Freshness) -> Freshness:
-    """The staler of two reads' freshness (a replica's over the primary's)."""
-    if a.replica is None:
-        return b
-    if b.replica is None or b.as_of is None:
-        return a
-    return a if a.as_of is not None and a.as_of <= b.as_of else b
 
 
 def _empty(m: Row) -> dict[str, Any]:
@@ -444,35 +441,29 @@ async def dashboard(
         children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
         since = time.monotonic()
         state = await rollup.state_on(ref, _slices(region, months)) if kept else None
-    figures: IssueFigures | None = None
-    as_of = now
     if state is not None:
-        figures, as_of = await _kept_figures(
-            db, principal, region, period, months, now, state, since
-        )
-    async with db.read_tolerant(principal) as (conn, freshness):
-        if figures is None:
+        body, as_of = await _kept_body(db, principal, region, period, months, now, state, since)
+    else:
+        async with db.read_tolerant(principal) as (conn, freshness):
             by, trend, tags = await _live(conn, principal, region, period, months, now)
-            figures = _issue_figures(by, trend, tags, months, freshness)
-        else:
-            freshness = _older(figures.freshness, freshness)
-        lists = await list_heads(conn, region.code, period, LISTS, LIST_LIMIT)
-    (red, red_count), (black, black_count) = lists[ListKind.RED], lists[ListKind.BLACK]
+            lists = await list_heads(conn, region.code, period, LISTS, LIST_LIMIT)
+        body, as_of = _body(by, trend, tags, months, lists, freshness), now
+    (red, red_count), (black, black_count) = body.lists[ListKind.RED], body.lists[ListKind.BLACK]
     return Dashboard(
         region=region,
         period=period,
         as_of=as_of,
-        freshness=freshness,
-        totals=figures.totals,
-        local=figures.children.get(region.code, Figures()),
-        children=tuple((child, figures.children.get(child.code, Figures())) for child in children),
-        by_state=figures.by_state,
-        by_tier=figures.by_tier,
-        boards=figures.boards,
-        departments=figures.departments,
-        top_tags=figures.top_tags,
+        freshness=body.freshness,
+        totals=body.totals,
+        local=body.children.get(region.code, Figures()),
+        children=tuple((child, body.children.get(child.code, Figures())) for child in children),
+        by_state=body.by_state,
+        by_tier=body.by_tier,
+        boards=body.boards,
+        departments=body.departments,
+        top_tags=body.top_tags,
         red_list=tuple(red),
         black_list=tuple(black),
         list_counts={ListKind.RED: red_count, ListKind.BLACK: black_count},
-        trend=figures.trend,
+        trend=body.trend,
     )

@@ -15,12 +15,15 @@ What a kept answer depends on, and how each is checked before it is served again
 - the clock (lights): the answer keeps the first instant after its computation at which a
   light of its population changes (``figures.lights_change_statement``); it is served only
   before that instant.
+- the red and black lists: an entry written, or an account that added one renamed or
+  moved, raises the generation of the entry's slice (migration 0020), so the same check
+  covers them;
 - who asks: the key holds the caller's issue scope (``queries.scope_key``), besides the
   region and the period; the caller's right to the region is checked before the cache is
   looked at, at every request (a region out of scope is not there).
 
-Anything else a dashboard shows (the red and black lists, region names) is read at every
-request, outside this cache.
+The region's own record and its children (reference data) are read at every request,
+outside this cache.
 
 Single flight: callers that find no servable answer join the computation already running
 for their key, and take its answer if it read the slices' state after they began to read
