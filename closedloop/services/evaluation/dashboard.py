@@ -433,7 +433,9 @@ async def dashboard(
     verify it; the figures are the same)."""
     months = trend_months(period)
     kept = not live and rollup.serves(region_code, period)
-    async with db.read_reference() as ref:
+    # One short transaction on the driver (the hot path of a kept dashboard): the region,
+    # its children (reference rows) and its slices' state.
+    async with db.reader(principal) as ref:
         # Scope first, at every request: a region out of scope is not there, kept or not.
         region = await readable_region_on(ref, principal, region_code, Action.DASHBOARD_READ)
         if region is None:

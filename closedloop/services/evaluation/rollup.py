@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.periods import Period, midnight
@@ -203,14 +204,14 @@ class SliceState:
     generation: int | None
 
 
-async def state_on(conn: AsyncConnection, scope: Scope) -> SliceState:
+async def state_on(conn: AsyncConnection | driver.Reader, scope: Scope) -> SliceState:
     """The scope's state, through ``closedloop_rollup_state`` (migration 0019: any role may
     ask, none needs a privilege on the tables). Read it on the primary."""
     state = sa.func.closedloop_rollup_state(
         scope.region, subtree_upper_bound(scope.region), scope.first_month, scope.end_month
     ).table_valued("dirty", "generation")
-    row = (await conn.execute(sa.select(state.c.dirty, state.c.generation))).one()
-    return SliceState(bool(row.dirty), row.generation)
+    (row,) = await driver.rows(conn, sa.select(state.c.dirty, state.c.generation))
+    return SliceState(bool(row["dirty"]), row["generation"])
 
 
 async def check(db: Database, scope: Scope) -> SliceState:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action, Principal
+from closedloop.db import driver
 from closedloop.db.database import Database
 from closedloop.db.replicas import PRIMARY, Freshness
 from closedloop.domain.periods import Period
@@ -91,9 +92,9 @@ async def readable_region(
 
 
 async def readable_region_on(
-    conn: AsyncConnection, principal: Principal, code: str, action: Action
+    conn: AsyncConnection | driver.Reader, principal: Principal, code: str, action: Action
 ) -> RegionRecord | None:
-    """``readable_region`` in a reference transaction the caller holds."""
+    """``readable_region`` in a transaction the caller holds."""
     if not can_on_region(principal, action, code):
         return None
     return await region_record(conn, code)

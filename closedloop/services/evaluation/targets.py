@@ -21,6 +21,7 @@ from types import MappingProxyType
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.domain.regions import LEVEL_BY_LENGTH, RegionLevel
 from closedloop.services import tenancy
@@ -138,5 +139,5 @@ async def department_target(conn: AsyncConnection, department_id: int) -> Target
     )
 
 
-async def region_record(conn: AsyncConnection, code: str) -> RegionRecord | None:
+async def region_record(conn: AsyncConnection | driver.Reader, code: str) -> RegionRecord | None:
     return (await tenancy.regions_by_code(conn, [code])).get(code)
