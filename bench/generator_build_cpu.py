@@ -5,6 +5,10 @@ times in this process (``time.process_time``). Run it from each tree to compare 
 (same plan, same rows: the event count is printed as a check):
 
     cd TREE && PYTHONPATH=$PWD python bench/generator_build_cpu.py N DATABASE_URL [ROUNDS]
+
+Give it a copy of the template database, not the template: planning takes the first ids
+from the id sequences (``nextval``), which no rollback gives back, so a template used here
+starts later generations at other ids (other rows, other digests).
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ Three layers, the first two pure (no I/O, testable without a database):
    streams keyed by the seed and by a chunk of ``CHUNK`` issues, so a given seed, ``now``
    and starting database give the same rows whatever the batch size.
 3. Loading: ``generate`` COPYs enterprises, issues, events and custody rows in batches over
-   one connection (asyncpg ``copy_records_to_table``) in one transaction while the next
-   batches are built (forked worker processes, or a thread), then moves the id sequences
+   one connection in one transaction while the next batches are built (forked worker
+   processes, or a thread); a builder hands over a batch as binary COPY data
+   (``copy_binary``), not as rows to pickle. It then moves the id sequences
    and the ``issue_number`` counters, and analyzes the tables. Columns the database does
    not have (an older schema) are left out; a required column the generator does not
    know stops it before anything is written.
@@ -40,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from stdnum.cn import uscc
 
-from bench.generator import vocab
+from bench.generator import copy_binary, vocab
 from bench.generator.lifecycle import (
     CUSTODY_COLUMNS,
     EVENT_COLUMNS,
@@ -576,6 +577,25 @@ class Batch:
     resolved: int = 0
     rated: int = 0
     pools: Counter[str] = field(default_factory=Counter)
+    # Set by ``for_copy``: the rows as binary COPY data, one per target (the row lists are
+    # emptied), and their counts.
+    copy_data: list[bytes] = field(default_factory=list)
+    issue_count: int = 0
+    event_count: int = 0
+
+
+def for_copy(batch: Batch, targets: Sequence[Target | None]) -> Batch:
+    """The batch with its rows as binary COPY data, one per target (``b""`` where the
+    schema has no such table), encoded where the rows were built: a builder process then
+    hands over bytes, not rows to pickle and unpickle (``copy_binary``)."""
+    rows = (batch.issues, batch.events, batch.custody, batch.ratings)
+    batch.copy_data = [
+        b"" if target is None else target.encode(kind)
+        for target, kind in zip(targets, rows, strict=True)
+    ]
+    batch.issue_count, batch.event_count = len(batch.issues), len(batch.events)
+    batch.issues, batch.events, batch.custody, batch.ratings = [], [], [], []
+    return batch
 
 
 def chunk_rng(seed: int, chunk: int) -> random.Random:
@@ -759,14 +779,32 @@ def _write(batch: Batch, sims: Sequence[IssueSim], busy: set[str]) -> None:
 
 # --- building in parallel ------------------------------------------------------------
 
-Shared = tuple[World, Sequence[EnterprisePlan], IssuePlan, int, dt.datetime, tuple[str, ...]]
+
+@dataclass(frozen=True)
+class Shared:
+    """What every batch is built from, and the tables it goes to."""
+
+    world: World
+    enterprises: Sequence[EnterprisePlan]
+    plan: IssuePlan
+    seed: int
+    now: dt.datetime
+    busy: tuple[str, ...]
+    targets: Sequence[Target | None]  # issue, issue_event, issue_custody, issue_rating
+
+
 _SHARED: Shared | None = None  # what forked builder processes inherit
+
+
+def _build(shared: Shared, lo: int, hi: int) -> Batch:
+    s = shared
+    batch = build_batch(s.world, s.enterprises, s.plan, lo, hi, s.seed, s.now, s.busy)
+    return for_copy(batch, s.targets)
 
 
 def _build_shared(lo: int, hi: int) -> Batch:
     assert _SHARED is not None
-    world, ents, plan, seed, now, busy = _SHARED
-    return build_batch(world, ents, plan, lo, hi, seed, now, busy)
+    return _build(_SHARED, lo, hi)
 
 
 def default_workers() -> int:
@@ -781,13 +819,14 @@ async def _batches(
     The rows are the same either way (randomness is per chunk of issues)."""
     global _SHARED
     ranges = [
-        (lo, min(lo + batch_size, len(shared[2]))) for lo in range(0, len(shared[2]), batch_size)
+        (lo, min(lo + batch_size, len(shared.plan)))
+        for lo in range(0, len(shared.plan), batch_size)
     ]
     fork = "fork" in multiprocessing.get_all_start_methods()
     if workers <= 1 or len(ranges) <= 1 or not fork:
         for lo, hi in ranges:
             mark = time.perf_counter()
-            yield await asyncio.to_thread(build_batch, *shared[:3], lo, hi, *shared[3:])
+            yield await asyncio.to_thread(_build, shared, lo, hi)
             report.build_seconds += time.perf_counter() - mark
         return
     _SHARED = shared
@@ -851,27 +890,35 @@ class GenerateReport:
         ]
 
 
-async def _copy(conn: AsyncConnection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+async def _driver(conn: AsyncConnection) -> Any:
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    return driver
+
+
+async def _copy(conn: AsyncConnection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+    driver = await _driver(conn)
     await driver.copy_records_to_table(table, records=rows, columns=list(columns))
+
+
+async def _copy_binary(conn: AsyncConnection, target: Target, data: bytes) -> None:
+    driver = await _driver(conn)
+    # A memoryview: asyncpg takes bytes for a file name.
+    await driver.copy_to_table(
+        target.table, source=memoryview(data), columns=list(target.columns), format="binary"
+    )
 
 
 @dataclass(frozen=True)
 class Target:
     """Where a kind of generated row goes: the generated columns the table has (older or
-    newer schemas differ), and whether the table exists at all."""
+    newer schemas differ), and whether the table exists at all; ``encode`` makes binary COPY
+    data of the table's ``columns`` from generated rows."""
 
     table: str
     columns: tuple[str, ...]
-    pick: tuple[int, ...] | None  # positions to keep; None = all
-
-    def rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        if self.pick is None:
-            return rows
-        pick = self.pick
-        return [tuple(r[i] for i in pick) for r in rows]
+    encode: copy_binary.Encoder = field(compare=False, repr=False)
 
 
 async def _target(conn: AsyncConnection, table: str, generated: Sequence[str]) -> Target | None:
@@ -879,7 +926,7 @@ async def _target(conn: AsyncConnection, table: str, generated: Sequence[str]) -
         await conn.execute(
             sa.text(
                 "SELECT column_name, is_nullable = 'NO' AND column_default IS NULL"
-                " AND is_identity = 'NO' FROM information_schema.columns"
+                " AND is_identity = 'NO', udt_name FROM information_schema.columns"
                 " WHERE table_schema = current_schema() AND table_name = :t"
             ),
             {"t": table},
@@ -887,16 +934,16 @@ async def _target(conn: AsyncConnection, table: str, generated: Sequence[str]) -
     ).all()
     if not cols:
         return None
-    present = {c[0] for c in cols}
+    types = {c[0]: c[2] for c in cols}
     required = {c[0] for c in cols if c[1]}
     missing = required - set(generated)
     if missing:
         raise RuntimeError(f"{table}: the generator does not fill {sorted(missing)}")
-    keep = tuple(i for i, c in enumerate(generated) if c in present)
+    keep = tuple(i for i, c in enumerate(generated) if c in types)
     return Target(
         table,
         tuple(generated[i] for i in keep),
-        None if len(keep) == len(generated) else keep,
+        copy_binary.encoder(len(generated), [(i, types[generated[i]]) for i in keep]),
     )
 
 
@@ -1034,14 +1081,15 @@ async def generate(
             ]
 
             async def load(b: Batch) -> None:
-                for target, rows in zip(
-                    targets, (b.issues, b.events, b.custody, b.ratings), strict=True
-                ):
+                for target, data in zip(targets, b.copy_data, strict=True):
                     if target is not None:
-                        await _copy(conn, target.table, target.columns, target.rows(rows))
+                        await _copy_binary(conn, target, data)
 
             batches = _batches(
-                (world, ents, plan, seed, now, tuple(busy)), batch_size, workers, report
+                Shared(world, ents, plan, seed, now, tuple(busy), targets),
+                batch_size,
+                workers,
+                report,
             )
             async for b in batches:
                 hi = b.hi
@@ -1050,8 +1098,8 @@ async def generate(
                     await pending
                     report.copy_wait_seconds += time.perf_counter() - mark
                 pending = asyncio.create_task(load(b))
-                report.issues += len(b.issues)
-                report.events += len(b.events)
+                report.issues += b.issue_count
+                report.events += b.event_count
                 states.update(b.states)
                 pools.update(b.pools)
                 resolved += b.resolved
