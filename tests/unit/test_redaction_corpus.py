@@ -10,6 +10,8 @@ tests/data/policy_terms.txt is ever touched."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -128,3 +130,15 @@ def test_the_tagger_loads_once_per_process() -> None:
     first = redaction.tagger()
     redaction.warm()
     assert redaction.tagger() is first
+
+
+def test_jieba_is_imported_by_the_first_redaction_only() -> None:
+    """The handlers import the learning services (the data generator's builders run them):
+    they do not pay for jieba's import until something is redacted."""
+    probe = (
+        "import sys; import closedloop.services.learning.commands, bench.generator.generate;"
+        " assert 'jieba' not in sys.modules, 'imported';"
+        " from closedloop.services.learning import redaction; redaction.tagger();"
+        " assert 'jieba.posseg' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=Path(__file__).parents[2])

@@ -12,26 +12,34 @@ import logging
 import threading
 import warnings
 from collections.abc import Iterable
-
-# jieba 0.42's sources hold regular expressions with invalid escapes ("\."): compiled
-# without a cached .pyc, they warn (an error under -W error). The warning is jieba's alone.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    warnings.simplefilter("ignore", SyntaxWarning)
-    import jieba
-    import jieba.posseg
+from typing import TYPE_CHECKING
 
 from closedloop.domain.redaction import PROTECTED_TERMS, Tagged, redact
+
+if TYPE_CHECKING:
+    import jieba.posseg
 
 _lock = threading.Lock()
 _tagger: jieba.posseg.POSTokenizer | None = None
 
 
 def tagger() -> jieba.posseg.POSTokenizer:
+    """The tagger, made at the first call. jieba itself is imported then too (0.4 s of CPU):
+    a process that never redacts (most commands, the data generator's builders) never
+    pays for it."""
     global _tagger
     if _tagger is None:
         with _lock:
             if _tagger is None:
+                # jieba 0.42's sources hold regular expressions with invalid escapes ("\."):
+                # compiled without a cached .pyc, they warn (an error under -W error). The
+                # warning is jieba's alone.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    warnings.simplefilter("ignore", SyntaxWarning)
+                    import jieba
+                    import jieba.posseg
+
                 jieba.setLogLevel(logging.WARNING)
                 words = jieba.Tokenizer()
                 words.initialize()
