@@ -29,13 +29,14 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import json
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
+
+import orjson
 
 from bench.generator import vocab
 from bench.generator.unit_of_work import NO_ACCOUNT, CopyUnitOfWork, DraftEvent, IssueDraft, Places
@@ -61,6 +62,7 @@ SWEEP_SECONDS = 60.0  # the sweeper's period: lights and default closes lag by u
 OPTIONAL_ORDER = ("NOTE_INTERNAL", "URGED", "NOTE", "LIGHT_CHANGED")
 Actor = Principal
 SYSTEM = sweeper.SYSTEM
+_RED = Light.RED.value
 
 __all__ = ["DraftEvent", "IssueDraft", "IssueSim", "Places"]
 
@@ -311,7 +313,7 @@ class IssueSim:
         while d.clock_kind is not None and d.warn_at is not None and d.due_at is not None:
             told = d.light_notified
             point = d.warn_at if told is None else d.due_at
-            if told == Light.RED.value or not sla.reached(end, point):
+            if told == _RED or not sla.reached(end, point):
                 return
             swept = point + dt.timedelta(seconds=self.rng.random() * SWEEP_SECONDS)
             if swept >= end:
@@ -556,11 +558,10 @@ class IssueSim:
         ]
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
 def _json(payload: dict[str, Any]) -> str:
-    return _ENCODE(payload) if payload else "{}"
+    """The payload as JSON text (orjson: compact, UTF-8, a tenth of the standard
+    library's encoder's time on these small objects)."""
+    return orjson.dumps(payload).decode() if payload else "{}"
 
 
 # --- plots -----------------------------------------------------------------------------

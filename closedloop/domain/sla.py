@@ -166,7 +166,7 @@ _RANK = {None: 0, Light.GREEN.value: 0, Light.YELLOW.value: 1, Light.RED.value: 
 def light_to_tell(current: Light | None, told: str | None) -> Light | None:
     """The light to tell now: the current one when it is worse than the last one told
     (``None``: nothing new; lights are told as they worsen, never back)."""
-    if current is None or _RANK[current.value] <= _RANK[told]:
+    if current is None or _RANK[current] <= _RANK[told]:  # a StrEnum member is its text
         return None
     return current
 

@@ -360,9 +360,10 @@ async def triage(
     """Classify; guided categories leave for their dedicated route, others may be assigned."""
     issue = await tx.load_for(Action.ISSUE_TRIAGE, issue_id, version)
     clean = clean_tags(tags) if tags is not None else list(issue.tags)
-    if category.value in DEDICATED_ROUTES:
+    code = category.value
+    if code in DEDICATED_ROUTES:
         to = tx.next_state(Command.ROUTE_OUT, issue)
-        zh, en = DEDICATED_ROUTES[category.value]
+        zh, en = DEDICATED_ROUTES[code]
         await tx.update(
             issue,
             state=to,
@@ -378,14 +379,14 @@ async def triage(
             public=True,
             to_state=to,
             message=zh,
-            payload={"category": category.value, "route": {"zh": zh, "en": en}},
+            payload={"category": code, "route": {"zh": zh, "en": en}},
         )
         await tx.notify_enterprise(
             issue, "ISSUE_ROUTED_OUT", f"您反映的问题（{issue.number}）已转{zh}办理。"
         )
         return issue.id
     tx.next_state(Command.TRIAGE, issue)
-    payload = {"category": category.value, "tags": clean}
+    payload = {"category": code, "tags": clean}
     if board_id is None and department_id is None:
         await tx.update(issue, category=category, tags=clean)
         await tx.event(issue, "TRIAGED", public=False, payload=payload)
@@ -396,8 +397,8 @@ async def triage(
         issue,
         board_id,
         department_id,
-        category.value,
-        extra={"category": category.value, "tags": clean},
+        code,
+        extra={"category": code, "tags": clean},
     )
     return issue.id
 

@@ -274,7 +274,9 @@ class UnitOfWork:
         message: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> Awaitable[None]:
-        """One entry of an issue's append-only timeline, by the acting principal, now."""
+        """One entry of an issue's append-only timeline, by the acting principal, now. The
+        states as their text: ``str()`` of a StrEnum member (a C call; ``.value`` is a
+        Python property, and this runs for every command)."""
         self.touched.add(issue_id)
         return self._insert_event(
             {
@@ -283,8 +285,8 @@ class UnitOfWork:
                 "actor_id": self.principal.account_id,
                 "actor_name": self.actor_name,
                 "type": type_,
-                "from_state": from_state.value if from_state else None,
-                "to_state": to_state.value,
+                "from_state": str(from_state) if from_state else None,
+                "to_state": str(to_state),
                 "public": public,
                 "message": message,
                 "payload": payload or {},
