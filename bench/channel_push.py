@@ -37,7 +37,12 @@ from closedloop.db import tables as t
 from closedloop.db.database import Database, make_engine
 from closedloop.domain.clock import SystemClock
 from closedloop.identity.tokens import mint_token
-from closedloop.services.channels.clients import NewCredentials, create_channel_account
+from closedloop.services.accounts.unit import Operator
+from closedloop.services.channels.clients import (
+    ChannelCredentials,
+    NewChannelAccount,
+    create_channel_account,
+)
 from closedloop.settings import Settings
 from closedloop.tenancy.scope import in_subtree
 
@@ -48,12 +53,11 @@ PUSH = """mutation($input: SubmitChannelIssuesInput!) { submitChannelIssues(inpu
   created alreadySubmitted rejected results { outcome issue { id } } } }"""
 
 
-async def _setup(url: str, region: str, wanted: int) -> tuple[NewCredentials, list[str], int]:
+async def _setup(url: str, region: str, wanted: int) -> tuple[ChannelCredentials, list[str], int]:
     db = Database(make_engine(url, 2))
     try:
-        creds = await create_channel_account(
-            db, SystemClock(), channel="HOTLINE_12345", region_code=region, display_name="bench"
-        )
+        cmd = NewChannelAccount("HOTLINE_12345", region, "bench")
+        creds = await create_channel_account(db, SystemClock(), Operator("bench"), cmd)
         async with db.system_transaction() as conn:
             codes = list(
                 (
@@ -73,7 +77,7 @@ async def _setup(url: str, region: str, wanted: int) -> tuple[NewCredentials, li
     return creds, codes, issues
 
 
-async def _token(http: httpx.AsyncClient, creds: NewCredentials) -> str:
+async def _token(http: httpx.AsyncClient, creds: ChannelCredentials) -> str:
     response = await http.post(
         "/oauth/token",
         data={

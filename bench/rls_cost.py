@@ -44,15 +44,15 @@ OPEN_ISSUE = """{ issues(filter: {pool: true, states: [ACCEPTED]}, first: 1) {
 NOTE = """mutation($input: AddIssueNoteInput!) { addIssueNote(input: $input) {
   issue { id version } errors { code message } } }"""
 
-# The account look-up of migration 0012, for a database still before it (owned by the
+# The account look-up of migrations 0012 and 0019, for a database still before it (owned by the
 # migrator there: no system role's grants yet).
 LOOKUP = """
 CREATE OR REPLACE FUNCTION closedloop_principal(login text) RETURNS TABLE (
   id integer, username text, display_name text, role text, region_code text,
-  board_id integer, department_id integer, enterprise_id integer
+  board_id integer, department_id integer, enterprise_id integer, credentials text
 ) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT a.id, a.username, a.display_name, a.role, coalesce(a.region_code, e.region_code),
-         a.board_id, a.department_id, a.enterprise_id
+         a.board_id, a.department_id, a.enterprise_id, NULL::text
   FROM account a LEFT JOIN enterprise e ON e.id = a.enterprise_id
   WHERE a.username = login AND a.active
 $$;

@@ -31,7 +31,7 @@ AsOption = Annotated[
 ]
 
 
-async def _actor(db: Database, username: str | None) -> Actor:
+async def actor_for(db: Database, username: str | None) -> Actor:
     if username is None:
         return Operator(f"cli:{getpass.getuser()}")
     from closedloop.identity.accounts import principal_for
@@ -43,7 +43,7 @@ async def _actor(db: Database, username: str | None) -> Actor:
     return principal
 
 
-def _fail(exc: AccountError) -> typer.Exit:
+def failure(exc: AccountError) -> typer.Exit:
     typer.echo(f"{exc.code.value}: {exc.message('en')} [{exc.field or '-'}]", err=True)
     return typer.Exit(code=1)
 
@@ -66,7 +66,7 @@ def create(
 
     async def go() -> AccountRecord:
         async with database_for(settings) as db:
-            actor = await _actor(db, as_)
+            actor = await actor_for(db, as_)
             async with open_unit(db, actor) as conn:
                 binding = await service.binding_by_keys(
                     conn, role, region, board=board, department=department, credit_code=enterprise
@@ -78,7 +78,7 @@ def create(
     try:
         rec = run_coroutine(go())
     except AccountError as exc:
-        raise _fail(exc) from exc
+        raise failure(exc) from exc
     typer.echo(f"created account {rec.username} (id {rec.id}, {rec.role} {rec.region_code or ''})")
 
 
@@ -98,7 +98,7 @@ def list_accounts(
 
     async def go() -> tuple[list[AccountRecord], int]:
         async with database_for(settings) as db:
-            actor = await _actor(db, as_)
+            actor = await actor_for(db, as_)
             async with open_unit(db, actor) as conn:
                 return await queries.list_accounts(conn, actor, f, limit, None)
 
@@ -119,7 +119,7 @@ def deactivate(
 
     async def go() -> AccountRecord:
         async with database_for(settings) as db:
-            actor = await _actor(db, as_)
+            actor = await actor_for(db, as_)
             async with open_unit(db, actor) as conn:
                 account_id = await service.account_id_by_username(conn, actor, username)
             return await service.deactivate_account(db, SystemClock(), actor, account_id, None)
@@ -127,5 +127,5 @@ def deactivate(
     try:
         rec = run_coroutine(go())
     except AccountError as exc:
-        raise _fail(exc) from exc
+        raise failure(exc) from exc
     typer.echo(f"deactivated {rec.username}")

@@ -62,6 +62,9 @@ class AccountErrorCode(enum.StrEnum):
     INVALID_PHONE = "INVALID_PHONE"
     LAST_PROVINCE_ADMIN = "LAST_PROVINCE_ADMIN"
     ALREADY_INACTIVE = "ALREADY_INACTIVE"
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    NOT_A_CHANNEL_ACCOUNT = "NOT_A_CHANNEL_ACCOUNT"
+    CHANNEL_ACCOUNT_RESERVED = "CHANNEL_ACCOUNT_RESERVED"
     INVALID_TIME_LIMIT = "INVALID_TIME_LIMIT"
     INVALID_URL = "INVALID_URL"
     INVALID_SECRET = "INVALID_SECRET"
@@ -133,6 +136,12 @@ i18n.register(
             "The last province administrator cannot be deactivated or demoted",
         ),
         "ALREADY_INACTIVE": ("账号已停用", "The account is deactivated already"),
+        "UNKNOWN_CHANNEL": ("渠道不在渠道目录中", "No such channel in the catalog"),
+        "NOT_A_CHANNEL_ACCOUNT": ("该账号不是渠道服务账号", "Not a channel system's account"),
+        "CHANNEL_ACCOUNT_RESERVED": (
+            "渠道服务账号须通过 createChannelAccount 创建，其绑定不可修改",
+            "Channel accounts are made by createChannelAccount, and their binding stays",
+        ),
         "INVALID_TIME_LIMIT": ("时限天数不在允许范围内", "The number of days is out of range"),
         "INVALID_URL": ("推送地址须为 http(s) 网址", "The URL must be an http(s) URL"),
         "INVALID_SECRET": ("密钥长度不符合要求", "The secret's length is out of range"),

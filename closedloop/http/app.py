@@ -60,7 +60,12 @@ from closedloop.http.web import graphiql_page
 from closedloop.http.web import routes as web_routes
 from closedloop.identity.accounts import principal_for
 from closedloop.identity.principal_cache import PrincipalCache
-from closedloop.identity.tokens import KeysUnavailable, TokenError, TokenVerifier
+from closedloop.identity.tokens import (
+    CREDENTIALS_CLAIM,
+    KeysUnavailable,
+    TokenError,
+    TokenVerifier,
+)
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
 from closedloop.schema.shape import scheme_beyond_bounds
@@ -177,6 +182,10 @@ async def authenticate_session(
     from_channel = claims["iss"] == runtime.settings.channel_token_issuer
     if principal is None or from_channel != (principal.role is Role.CHANNEL):
         raise TokenError("unknown or inactive account")
+    # Issued under a secret that has been replaced since (the check runs on every request,
+    # after the verified-token cache: a rotation stops the tokens it holds at once).
+    if from_channel and claims.get(CREDENTIALS_CLAIM) != principal.credentials:
+        raise TokenError("the client's secret has changed: ask for a new token")
     return principal, float(claims["exp"]) + runtime.settings.jwt_leeway_seconds
 
 

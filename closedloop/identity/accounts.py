@@ -22,7 +22,7 @@ class AccountError(ValueError):
 # username, before any scope exists, through the function migration 0012 defines for it.
 _PRINCIPAL_QUERY = sa.text(
     "SELECT id, username, display_name, role, region_code, board_id, department_id,"
-    " enterprise_id FROM closedloop_principal(:username)"
+    " enterprise_id, credentials FROM closedloop_principal(:username)"
 )
 
 
@@ -40,6 +40,7 @@ async def principal_for(conn: AsyncConnection, username: str) -> Principal | Non
         board_id=row["board_id"],
         department_id=row["department_id"],
         enterprise_id=row["enterprise_id"],
+        credentials=row["credentials"],
     )
 
 

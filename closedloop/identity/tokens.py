@@ -200,8 +200,15 @@ def channel_token_key(settings: Settings) -> bytes:
     ).digest()
 
 
-def mint_channel_token(settings: Settings, username: str, client_id: str) -> tuple[str, int]:
-    """A channel system's access token and its lifetime in seconds."""
+CREDENTIALS_CLAIM = "crd"
+
+
+def mint_channel_token(
+    settings: Settings, username: str, client_id: str, credentials: str | None
+) -> tuple[str, int]:
+    """A channel system's access token and its lifetime in seconds. ``credentials``: the
+    fingerprint of the secret it is issued under (``Principal.credentials``); the token
+    signs the account in only while that secret is the current one."""
     now = int(time.time())
     ttl = settings.channel_token_ttl_minutes * 60
     claims = {
@@ -212,6 +219,7 @@ def mint_channel_token(settings: Settings, username: str, client_id: str) -> tup
         "iat": now,
         "exp": now + ttl,
         "jti": secrets.token_urlsafe(12),
+        CREDENTIALS_CLAIM: credentials,
     }
     return jwt.encode(claims, channel_token_key(settings), algorithm="HS256"), ttl
 

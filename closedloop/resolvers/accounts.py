@@ -1,5 +1,5 @@
 """Root fields of identity administration: ``accounts``, ``enterprises``, ``auditLog``
-(connections with ``totalCount``, newest first, in the caller's scope) and the five
+(connections with ``totalCount``, newest first, in the caller's scope) and the
 mutations (one module each in ``closedloop.resolvers.mutations``)."""
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import strawberry
 from closedloop.resolvers.fields import signed_in_mutation
 from closedloop.resolvers.mutations import (
     create_account,
+    create_channel_account,
     deactivate_account,
     register_enterprise,
+    rotate_channel_secret,
     update_account,
     update_enterprise,
 )
@@ -26,6 +28,7 @@ from closedloop.schema.accounts import (
     EnterpriseFilterInput,
     EnterprisePayload,
 )
+from closedloop.schema.channel_accounts import ChannelCredentialsPayload
 from closedloop.schema.context import Info
 from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.evaluation.args import check_region
@@ -84,6 +87,7 @@ class AccountQuery:
         p = info.context.principal
         cmd = queries.AccountFilter(
             role=f.role,
+            channel=f.channel.value if f.channel is not None else None,
             region_within=_region_arg(info, f.region_within, "filter.regionWithin"),
             enterprise_id=unit_pk(f.enterprise_id, "Enterprise"),
             active=f.active,
@@ -177,4 +181,11 @@ class AccountMutation:
     )
     update_enterprise: EnterprisePayload = signed_in_mutation(
         update_enterprise, "修改企业信息 / change an enterprise"
+    )
+    create_channel_account: ChannelCredentialsPayload = signed_in_mutation(
+        create_channel_account,
+        "创建渠道服务账号（密钥仅显示一次）/ a channel system's account; its secret shown once",
+    )
+    rotate_channel_secret: ChannelCredentialsPayload = signed_in_mutation(
+        rotate_channel_secret, "更换渠道密钥（旧密钥与令牌立即失效）/ a new channel secret"
     )

@@ -17,6 +17,7 @@ from strawberry.scalars import JSON
 from closedloop import i18n
 from closedloop.domain.accounts import AccountError as AccountFailure
 from closedloop.domain.accounts import AccountErrorCode
+from closedloop.domain.issues import Channel
 from closedloop.schema.context import Info
 from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.enums import Role
@@ -87,6 +88,13 @@ class Account(Node):
             lambda: info.context.loaders.department,
             Department.from_record,
         )
+
+    @strawberry.field(description="渠道服务账号的渠道 / a channel system's channel")
+    async def channel(self, info: Info) -> Channel | None:
+        if self.rec.role != Role.CHANNEL.value:
+            return None
+        found = await info.context.loaders.account_channel.load(self.rec.id)
+        return Channel(found) if found is not None else None
 
     @strawberry.field(description="企业用户所属企业 / an enterprise user's enterprise")
     def enterprise(self, info: Info) -> Enterprise | None:
@@ -231,6 +239,9 @@ class EnterprisePayload:
 @strawberry.input
 class AccountFilterInput:
     role: Role | None = None
+    channel: Channel | None = strawberry.field(
+        default=None, description="渠道服务账号的渠道 / channel accounts of this channel"
+    )
     region_within: str | None = None
     enterprise_id: strawberry.ID | None = None
     active: bool | None = None

@@ -18,6 +18,7 @@ from closedloop.authz.roles import Action, Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.db.driver import Reader
+from closedloop.identity import channel_clients
 from closedloop.schema.reference import MISSING, REFERENCE
 from closedloop.services import tenancy
 from closedloop.services.accounts import audit
@@ -327,6 +328,11 @@ class Loaders:
     def account(self) -> DataLoader[int, AccountRecord | None]:
         p = self.principal
         return batch(self.reader, lambda conn, ids: account_queries.accounts_by_id(conn, p, ids))
+
+    @cached_property
+    def account_channel(self) -> DataLoader[int, str | None]:
+        # Row-level security shows the credentials row of an account the caller reads.
+        return batch(self.reader, channel_clients.channels_of)
 
     @cached_property
     def audit_entry(self) -> DataLoader[int, AuditRecord | None]:

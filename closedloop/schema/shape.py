@@ -163,6 +163,7 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("TimeLimitRulePayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("WebhookEndpointPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("SubmitChannelIssuesPayload", "errors"): MAX_PAYLOAD_ERRORS,
+    ("ChannelCredentialsPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("SubmitChannelIssuesPayload", "results"): LIST_MAX,  # one per record of the batch
     ("ChannelRecordResult", "errors"): MAX_PAYLOAD_ERRORS,
 }

@@ -4,13 +4,19 @@ token endpoint (client credentials), GraphQL calls with those tokens."""
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
-from closedloop.services.channels.clients import NewCredentials, create_channel_account
+from closedloop.services.accounts.unit import Operator
+from closedloop.services.channels.clients import (
+    ChannelCredentials,
+    NewChannelAccount,
+    create_channel_account,
+)
 from closedloop.settings import Settings
 from tests.conftest import Api
 
@@ -19,12 +25,29 @@ PUSH = """mutation($input: SubmitChannelIssuesInput!) { submitChannelIssues(inpu
   results { recordId outcome issue { id state channel } errors { code field message } } } }"""
 
 
+@dataclass(frozen=True, slots=True)
+class NewCredentials:
+    """What a channel system holds: its client id and secret (and, for the tests, its
+    account's id)."""
+
+    client_id: str
+    client_secret: str
+    account_id: int
+
+
+OPERATOR = Operator("tests")
+
+
+def credentials(made: ChannelCredentials) -> NewCredentials:
+    assert made.client_secret is not None
+    return NewCredentials(made.client_id, made.client_secret, made.account.id)
+
+
 async def new_channel(
     db: Database, clock: Clock, channel: str = "HOTLINE_12345", region: str = "330521"
 ) -> NewCredentials:
-    return await create_channel_account(
-        db, clock, channel=channel, region_code=region, display_name=f"{region} {channel}"
-    )
+    cmd = NewChannelAccount(channel, region, f"{region} {channel}")
+    return credentials(await create_channel_account(db, clock, OPERATOR, cmd))
 
 
 def basic(client_id: str, secret: str) -> str:

@@ -19,11 +19,18 @@ from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.identity.tokens import mint_channel_token
-from closedloop.services.channels.clients import NewCredentials, rotate_secret
+from closedloop.services.channels.clients import rotate_secret
 from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
 from closedloop.services.issues import bulk_submit
 from closedloop.settings import Settings
-from tests.api.channel_helpers import ChannelApi, basic, new_channel, token_response
+from tests.api.channel_helpers import (
+    OPERATOR,
+    ChannelApi,
+    NewCredentials,
+    basic,
+    new_channel,
+    token_response,
+)
 from tests.api.issue_helpers import step
 from tests.conftest import Api
 from tests.scope import ScopeCase, ScopeVisibilityMixin
@@ -273,16 +280,17 @@ async def test_client_credentials(
         ).scalar_one()
     assert stored.startswith("scrypt$") and creds.client_secret not in stored
     # A new secret: the old one stops working at once.
-    new_secret = await rotate_secret(db, clock, creds.client_id)
+    rotated = await rotate_secret(db, clock, OPERATOR, creds.account_id, None)
     old = await token_response(capi, creds)
     assert old.status_code == 401
-    renewed = type(creds)(creds.client_id, new_secret, creds.account_id)
+    assert rotated.client_secret is not None
+    renewed = NewCredentials(creds.client_id, rotated.client_secret, creds.account_id)
     assert (await token_response(capi, renewed)).status_code == 200
     # A development token for a channel account, or a channel token for a staff account:
     # neither signs in.
     for token in (
         capi.token(creds.client_id),
-        mint_channel_token(settings, "deqing.center", "deqing.center")[0],
+        mint_channel_token(settings, "deqing.center", "deqing.center", None)[0],
     ):
         response = await capi.post(
             "{ viewer { role } }", headers={"Authorization": f"Bearer {token}"}
@@ -435,25 +443,32 @@ async def test_channels_from_the_command_line(
     code, out, err = await cli("channels", "rotate-secret", creds.client_id)
     assert code == 0, (out, err)
     assert (await token_response(capi, creds)).status_code == 401
-    renewed = NewCredentials(creds.client_id, out.strip().split("=", 1)[1], 0)
+    printed = dict(line.split("=", 1) for line in out.strip().splitlines())
+    assert printed["client_id"] == creds.client_id
+    renewed = NewCredentials(creds.client_id, printed["client_secret"], 0)
     assert (await token_response(capi, renewed)).status_code == 200
-    # The account was made by the administration service: audited.
+    # The account was made by the administration service: audited, the channel named.
     async with db.system_transaction() as conn:
+        account = sa.select(t.account.c.id).where(t.account.c.username == creds.client_id)
         audited = await conn.execute(
-            sa.select(t.audit_log.c.actor_name).where(
-                t.audit_log.c.action == "ACCOUNT_CREATED",
-                t.audit_log.c.after["username"].astext == creds.client_id,
-            )
+            sa.select(t.audit_log.c.action, t.audit_log.c.actor_name, t.audit_log.c.after)
+            .where(t.audit_log.c.object_id == account.scalar_subquery())
+            .order_by(t.audit_log.c.id)
         )
-        assert audited.scalars().all() == ["closedloop channels"]
+        entries = [(a, n, after.get("channel")) for a, n, after in audited]
+    assert [(a, c) for a, _, c in entries] == [
+        ("ACCOUNT_CREATED", "GOOD_BAD_REVIEW"),
+        ("CHANNEL_SECRET_ROTATED", None),
+    ]
+    assert all(n.startswith("cli:") for _, n, _ in entries)
     for args, message in (
-        (("--channel", "FAX", "--region", "3305"), "unknown channel FAX"),
-        (("--channel", "HOTLINE_12345", "--region", "339999"), "region"),
+        (("--channel", "FAX", "--region", "3305"), "UNKNOWN_CHANNEL"),
+        (("--channel", "HOTLINE_12345", "--region", "339999"), "REGION_NOT_FOUND"),
     ):
         code, out, err = await cli("channels", "create", *args, "--name", "x")
         assert code == 1 and message in err, (out, err)
     code, out, err = await cli("channels", "rotate-secret", "nobody")
-    assert code == 1 and "unknown client nobody" in err
+    assert code == 1 and "NOT_FOUND" in err
 
 
 async def test_an_account_whose_credentials_fail_to_be_stored_is_not_created(
@@ -482,7 +497,6 @@ async def test_an_account_whose_credentials_fail_to_be_stored_is_not_created(
     before = await counts()
     monkeypatch.setattr(channel_clients, "add_client", fails)
     with pytest.raises(RuntimeError):
-        await clients.create_channel_account(
-            db, clock, channel="HOTLINE_12345", region_code="330521", display_name="德清12345"
-        )
+        cmd = clients.NewChannelAccount("HOTLINE_12345", "330521", "德清12345")
+        await clients.create_channel_account(db, clock, OPERATOR, cmd)
     assert await counts() == before

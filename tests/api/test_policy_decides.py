@@ -16,10 +16,9 @@ from closedloop.authz import enforcer
 from closedloop.authz.enforcer import allowed, allowed_targets
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
-from closedloop.services.channels.clients import NewCredentials
 from closedloop.services.demo import credit_code
 from closedloop.settings import Settings
-from tests.api.channel_helpers import PUSH, ChannelApi, new_channel
+from tests.api.channel_helpers import PUSH, ChannelApi, NewCredentials, new_channel
 from tests.api.evaluation_helpers import list_entry, record
 from tests.api.issue_helpers import ok, run, step, submit, unit_id
 from tests.conftest import DEMO_CREDIT, XINSHI_CREDIT, Api

@@ -55,7 +55,7 @@ APP_PRIVILEGES = {
     "account": {"SELECT", "INSERT", "UPDATE"},
     "audit_log": {"SELECT", "INSERT"},
     "webhook_endpoint": set(),
-    "channel_client": {"SELECT"},
+    "channel_client": {"INSERT"},  # SELECT and UPDATE of some columns: APP_COLUMNS
     "model_case": {"SELECT", "INSERT"},
     "callback_sample": {"SELECT", "INSERT"},
     "indicator_record": {"SELECT", "INSERT", "UPDATE"},
@@ -67,6 +67,18 @@ APP_PRIVILEGES = {
     "issue_rollup_slice": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+# Privileges on single columns (of tables whose whole rows the request role may not read):
+# a channel system's secret hash is compared by the system role only (migration 0019).
+APP_COLUMNS = {
+    "channel_client": {
+        "account_id": {"SELECT"},
+        "channel": {"SELECT"},
+        "client_id": {"SELECT"},
+        "created_at": {"SELECT"},
+        "secret_set_at": {"SELECT", "UPDATE"},
+        "secret_hash": {"UPDATE"},
+    }
+}
 
 # Scope settings a compromised request path could write: none may show a single row. (A tag
 # naming a real caller, e.g. another account's id with its role, reads as that caller:
@@ -152,6 +164,17 @@ async def test_the_request_role_holds_only_the_privileges_its_statements_need(
                 if granted:
                     held.setdefault(table, set()).add(privilege)
         assert {t: held.get(t, set()) for t in tables} == APP_PRIVILEGES
+        for table, columns in APP_COLUMNS.items():
+            for column, wanted in columns.items():
+                column_held = set()
+                for privilege in ("SELECT", "UPDATE"):
+                    granted = await conn.scalar(
+                        sa.text("SELECT has_column_privilege(:role, :table, :column, :p)"),
+                        {"role": APP, "table": table, "column": column, "p": privilege},
+                    )
+                    if granted:
+                        column_held.add(privilege)
+                assert column_held == wanted, (table, column)
         member = await conn.scalar(
             sa.text("SELECT pg_has_role(:app, :system, 'MEMBER')"), {"app": APP, "system": SYSTEM}
         )

@@ -80,13 +80,19 @@ class AccountChange:
     active: bool | None = None
 
 
-def _answer(account_id: int) -> sa.Select[tuple[object, ...]]:
+def answer(account_id: int) -> sa.Select[tuple[object, ...]]:
+    """The account row an idempotent replay answers with."""
     return sa.select(*ACCOUNT_COLUMNS).where(t.account.c.id == account_id)
 
 
-async def _check_binding(conn: AsyncConnection, actor: Actor, b: AccountBinding) -> None:
+async def _check_binding(
+    conn: AsyncConnection, actor: Actor, b: AccountBinding, *, channel: bool = False
+) -> None:
     """The binding is well formed, everything it names exists, and the actor may grant
-    it: every check before any write."""
+    it: every check before any write. A CHANNEL account only with its credentials
+    (``channel``: ``closedloop.services.channels.clients``)."""
+    if (b.role is Role.CHANNEL) != channel:
+        raise AccountError(E.CHANNEL_ACCOUNT_RESERVED, "role")
     level = None
     if b.region_code is not None:
         if not is_valid_code(b.region_code):
@@ -172,19 +178,21 @@ async def add_account(
     actor: Actor,
     cmd: NewAccount,
     key: str | None = None,
+    *,
+    channel: str | None = None,
 ) -> AccountRecord:
-    """``create_account`` inside the caller's unit of work (which commits): for a use case
-    that writes the account together with rows of its own (a channel system's
-    credentials)."""
+    """``create_account`` inside the caller's unit of work (which commits). ``channel``: a
+    channel system's account, whose use case writes its credentials in the same unit
+    (``closedloop.services.channels.clients``); its audit entry names the channel."""
     permitted(actor, Action.ACCOUNT_MANAGE)
     username = check_username(cmd.username.strip())
     display_name = check_name(cmd.display_name, "displayName")
     assert display_name is not None
-    first = await replayed(conn, actor, key, "createAccount", cmd, now, _answer(0))
+    first = await replayed(conn, actor, key, "createAccount", cmd, now, answer(0))
     if first is not None:
         return AccountRecord.from_row(first)
     b = cmd.binding
-    await _check_binding(conn, actor, b)
+    await _check_binding(conn, actor, b, channel=channel is not None)
     new_id = (
         await conn.execute(
             pg_insert(t.account)
@@ -203,7 +211,7 @@ async def add_account(
     ).scalar_one_or_none()
     if new_id is None:
         raise AccountError(E.USERNAME_TAKEN, "username")
-    rec = AccountRecord.from_row((await conn.execute(_answer(new_id))).mappings().one())
+    rec = AccountRecord.from_row((await conn.execute(answer(new_id))).mappings().one())
     await audit.append(
         conn,
         now=now,
@@ -212,9 +220,9 @@ async def add_account(
         object_kind=audit.AuditObject.ACCOUNT,
         object_id=new_id,
         region_code=await _region_of(conn, rec),
-        after=rec.snapshot(),
+        after=rec.snapshot() | ({"channel": channel} if channel is not None else {}),
     )
-    await remember(conn, actor, key, new_id, _answer(new_id))
+    await remember(conn, actor, key, new_id, answer(new_id))
     return rec
 
 
@@ -246,7 +254,7 @@ async def update_account(
     now = clock.now()
     async with open_unit(db, actor) as conn:
         cmd = (account_id, expected_version, change)
-        first = await replayed(conn, actor, key, operation, cmd, now, _answer(0))
+        first = await replayed(conn, actor, key, operation, cmd, now, answer(0))
         if first is not None:
             return AccountRecord.from_row(first)
         before = await lock_account(conn, actor, account_id) if account_id > 0 else None
@@ -263,6 +271,8 @@ async def update_account(
             after = replace(after, active=change.active)
         if change.binding is not None:
             b = change.binding
+            if before.role == Role.CHANNEL.value:  # bound to its channel and region for good
+                raise AccountError(E.CHANNEL_ACCOUNT_RESERVED, "binding")
             await _check_binding(conn, actor, b)
             after = replace(
                 after,
@@ -306,9 +316,19 @@ async def update_account(
             before=before.snapshot(),
             after=after.snapshot(),
         )
-        await remember(conn, actor, key, account_id, _answer(account_id))
+        await remember(conn, actor, key, account_id, answer(account_id))
         await conn.commit()
     return after
+
+
+async def bump_version(conn: AsyncConnection, before: AccountRecord) -> AccountRecord:
+    """A new version of a locked account whose own row is unchanged (its credentials
+    changed): ``expectedVersion`` sees it, and the account's NOTIFY makes every process
+    forget what it remembered of it."""
+    await conn.execute(
+        t.account.update().where(t.account.c.id == before.id).values(version=before.version + 1)
+    )
+    return replace(before, version=before.version + 1)
 
 
 async def deactivate_account(

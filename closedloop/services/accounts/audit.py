@@ -35,6 +35,7 @@ class AuditAction(enum.StrEnum):
     TIME_LIMIT_RULE_REMOVED = "TIME_LIMIT_RULE_REMOVED"
     WEBHOOK_ADDED = "WEBHOOK_ADDED"
     WEBHOOK_CHANGED = "WEBHOOK_CHANGED"
+    CHANNEL_SECRET_ROTATED = "CHANNEL_SECRET_ROTATED"
 
 
 class AuditObject(enum.StrEnum):
@@ -61,6 +62,7 @@ i18n.register(
         "TIME_LIMIT_RULE_REMOVED": ("删除时限规则", "Time-limit rule removed"),
         "WEBHOOK_ADDED": ("新增推送地址", "Webhook endpoint added"),
         "WEBHOOK_CHANGED": ("修改推送地址", "Webhook endpoint changed"),
+        "CHANNEL_SECRET_ROTATED": ("更换渠道密钥", "Channel secret rotated"),
     },
 )
 i18n.register(

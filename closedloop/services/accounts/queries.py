@@ -27,6 +27,7 @@ from closedloop.tenancy.scope import in_subtree
 @dataclass(frozen=True, slots=True)
 class AccountFilter:
     role: Role | None = None
+    channel: str | None = None  # channel accounts bound to this channel
     region_within: str | None = None
     enterprise_id: int | None = None
     active: bool | None = None
@@ -59,6 +60,11 @@ async def list_accounts(
         where.append(
             sa.or_(in_subtree(c.region_code, f.region_within), c.enterprise_id.in_(of_enterprises))
         )
+    if f.channel is not None:
+        bound = sa.select(t.channel_client.c.account_id).where(
+            t.channel_client.c.channel == f.channel
+        )
+        where.append(c.id.in_(bound))
     if f.enterprise_id is not None:
         where.append(c.enterprise_id == f.enterprise_id)
     if f.active is not None:
