@@ -1,6 +1,6 @@
 """Accounts and enterprises as data: what makes a well-formed account or enterprise, and
-the error codes of administration (accounts, enterprises, rules and endpoints; zh-CN and
-English labels). Pure: the services in
+the error codes of their administration (zh-CN and English labels; rules and endpoints
+have their own, ``closedloop.domain.rules``). Pure: the services in
 ``closedloop.services.accounts`` look things up and call these rules.
 
 A staff account is (role, region[, board or department]): a board handler is bound to one
@@ -65,10 +65,6 @@ class AccountErrorCode(enum.StrEnum):
     UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
     NOT_A_CHANNEL_ACCOUNT = "NOT_A_CHANNEL_ACCOUNT"
     CHANNEL_ACCOUNT_RESERVED = "CHANNEL_ACCOUNT_RESERVED"
-    INVALID_TIME_LIMIT = "INVALID_TIME_LIMIT"
-    INVALID_URL = "INVALID_URL"
-    INVALID_SECRET = "INVALID_SECRET"
-    INVALID_EVENT_KIND = "INVALID_EVENT_KIND"
 
 
 i18n.register(
@@ -141,13 +137,6 @@ i18n.register(
         "CHANNEL_ACCOUNT_RESERVED": (
             "渠道服务账号须通过 createChannelAccount 创建，其绑定不可修改",
             "Channel accounts are made by createChannelAccount, and their binding stays",
-        ),
-        "INVALID_TIME_LIMIT": ("时限天数不在允许范围内", "The number of days is out of range"),
-        "INVALID_URL": ("推送地址须为 http(s) 网址", "The URL must be an http(s) URL"),
-        "INVALID_SECRET": ("密钥长度不符合要求", "The secret's length is out of range"),
-        "INVALID_EVENT_KIND": (
-            "事件类型须为大写字母、数字和下划线",
-            "An event kind is upper-case letters, digits and underscores",
         ),
     },
 )

@@ -56,7 +56,8 @@ async def _page(
     p = info.context.principal
     if p.is_anonymous:
         return make_connection([], [], size, 0, after=after is not None)
-    async with info.context.db.read(p) as conn:
+    # Through the request's one connection, like the issue lists and every loader batch.
+    async with info.context.loaders.reader.use() as conn:
         rows, total = await fetch(conn, size + 1, before_id)
     return make_connection(
         [convert(r) for r in rows],

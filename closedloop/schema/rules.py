@@ -1,5 +1,5 @@
-"""Time-limit rules and webhook endpoints: types, inputs, payloads. Errors are the
-administration's ``AccountErrorCode`` (``closedloop.schema.accounts``)."""
+"""Time-limit rules and webhook endpoints: types, inputs, payloads, and their errors
+(``RuleErrorCode``, ``closedloop.domain.rules``)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,28 @@ import strawberry
 
 from closedloop import i18n
 from closedloop.domain.issues import Category
-from closedloop.schema.accounts import AccountError
+from closedloop.domain.rules import RuleError as RuleFailure
+from closedloop.domain.rules import RuleErrorCode
 from closedloop.schema.context import Info
 from closedloop.schema.node_registry import register_node
+from closedloop.schema.payloads import UserError
 from closedloop.schema.reference import resolve_cached
 from closedloop.schema.relay import Node, to_global_id
 from closedloop.schema.tenancy import Region
 from closedloop.services.rules import webhooks
 from closedloop.services.rules.time_limits import TimeLimitRuleRecord
 from closedloop.services.rules.webhooks import WebhookRecord
+
+strawberry.enum(RuleErrorCode, name="RuleErrorCode", description="规则与推送地址管理错误")
+
+
+@strawberry.type(description="规则与推送地址管理错误 / a rules administration error")
+class RuleError(UserError):
+    code: RuleErrorCode
+
+
+def rule_errors(info: Info, exc: RuleFailure) -> list[RuleError]:
+    return [RuleError(code=exc.code, message=exc.message(info.context.locale), field=exc.field)]
 
 
 @strawberry.type(description="时限规则 / a time-limit rule (per region subtree and category)")
@@ -103,7 +116,7 @@ class RemoveTimeLimitRuleInput:
 @strawberry.type(description="时限规则操作结果 / the result of a time-limit rule mutation")
 class TimeLimitRulePayload:
     rule: TimeLimitRule | None
-    errors: list[AccountError]
+    errors: list[RuleError]
 
 
 @strawberry.input
@@ -130,7 +143,7 @@ class UpdateWebhookEndpointInput:
 @strawberry.type(description="推送地址操作结果 / the result of a webhook endpoint mutation")
 class WebhookEndpointPayload:
     endpoint: WebhookEndpoint | None
-    errors: list[AccountError]
+    errors: list[RuleError]
 
 
 @strawberry.type(description="评价方案检查结果 / the result of validateScoringScheme")

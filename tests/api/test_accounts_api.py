@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
@@ -402,3 +403,44 @@ async def test_account_and_enterprise_pages_cost_fixed_statements(api: Api, db: 
         large = await _statements(api, db, query, 10, jinhua)
         assert small == large, query
         assert large <= 6, query
+
+
+ADMINISTRATION_LISTS = """{
+  accounts(first: 5, filter: {regionWithin: "3307"}) { totalCount nodes { id region { name } } }
+  enterprises(first: 5, filter: {regionWithin: "3307"}) { totalCount nodes { id name } }
+  auditLog(first: 5) { totalCount nodes { id action } } }"""
+
+
+async def test_the_administration_lists_read_through_the_request_connection(
+    api: Api, db: Database
+) -> None:
+    """The three lists of one request (and the loaders below them) share the request's one
+    read transaction, like the issue lists: one connection from the pool, one BEGIN with the
+    scope, one statement per page."""
+    jinhua = await city_admin(api, "3307")
+    for n in range(3):
+        leader = staff("LEADER", "3307")
+        made = await create(
+            api, jinhua, username=unique("jh"), displayName=f"金华{n}", binding=leader
+        )
+        assert made["errors"] == []
+    runtime = api.client._transport.app.state.runtime  # type: ignore[attr-defined]
+    for _ in range(3):  # the account and the regions remembered (see test_query_counts)
+        await api.gql(ADMINISTRATION_LISTS, as_=jinhua)
+        if jinhua in runtime.principals:
+            break
+    checkouts: list[object] = []
+
+    def checkout(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(db.engine.sync_engine, "checkout", checkout)
+    try:
+        with counting(db) as statements:
+            data = await api.gql(ADMINISTRATION_LISTS, as_=jinhua)
+    finally:
+        event.remove(db.engine.sync_engine, "checkout", checkout)
+    assert data["accounts"]["totalCount"] >= 4 and len(data["auditLog"]["nodes"]) >= 4
+    assert len(checkouts) == 1
+    assert len(statements) == 4, statements  # BEGIN and the scope, then the three pages
+    assert "BEGIN" in statements[0] and all("total" in s for s in statements[1:])

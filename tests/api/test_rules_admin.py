@@ -125,6 +125,25 @@ async def test_rules_bad_input_and_scope(api: Api) -> None:
     denied = await api.gql(SET_RULE, {"input": base}, as_="deqing.center")
     assert codes(denied["setTimeLimitRule"]) == ["PERMISSION_DENIED"]
     assert await audit_total(api) == before
+    # Their own error type and code enum (not the accounts'), in both languages.
+    typed = """mutation($input: SetTimeLimitRuleInput!) { setTimeLimitRule(input: $input) {
+      errors { __typename code message } } }"""
+    for locale, message in (("zh-CN", "时限天数不在允许范围内（1–365）"), ("en", None)):
+        response = await api.post(
+            typed,
+            {"input": {**base, "assignDays": 0}},
+            as_=deqing,
+            headers={"Accept-Language": locale},
+        )
+        (error,) = response.json()["data"]["setTimeLimitRule"]["errors"]
+        assert error["__typename"] == "RuleError" and error["code"] == "INVALID_TIME_LIMIT"
+        if message is not None:
+            assert error["message"] == message
+        else:
+            assert error["message"].startswith("The number of days is out of range")
+    enum = await api.gql('{ __type(name: "RuleErrorCode") { enumValues { name } } }', as_=deqing)
+    names = {v["name"] for v in enum["__type"]["enumValues"]}
+    assert "INVALID_URL" in names and "USERNAME_TAKEN" not in names
 
 
 class _Receiver:

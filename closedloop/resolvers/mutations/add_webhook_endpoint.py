@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from closedloop.domain.accounts import AccountError
-from closedloop.schema.accounts import account_errors
+from closedloop.domain.rules import RuleError
 from closedloop.schema.context import Info
 from closedloop.schema.rules import (
     AddWebhookEndpointInput,
     WebhookEndpoint,
     WebhookEndpointPayload,
+    rule_errors,
 )
 from closedloop.services.rules import webhooks
 
@@ -26,6 +26,6 @@ async def resolve(info: Info, input: AddWebhookEndpointInput) -> WebhookEndpoint
         rec = await webhooks.add_endpoint(
             ctx.db, ctx.clock, ctx.principal, new, input.idempotency_key
         )
-    except AccountError as exc:
-        return WebhookEndpointPayload(endpoint=None, errors=account_errors(info, exc))
+    except RuleError as exc:
+        return WebhookEndpointPayload(endpoint=None, errors=rule_errors(info, exc))
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_record(rec), errors=[])

@@ -3,11 +3,15 @@ it applies again to clocks that start afterwards."""
 
 from __future__ import annotations
 
-from closedloop.domain.accounts import AccountError
-from closedloop.schema.accounts import account_errors
+from closedloop.domain.rules import RuleError
 from closedloop.schema.context import Info
 from closedloop.schema.payloads import unit_pk
-from closedloop.schema.rules import RemoveTimeLimitRuleInput, TimeLimitRule, TimeLimitRulePayload
+from closedloop.schema.rules import (
+    RemoveTimeLimitRuleInput,
+    TimeLimitRule,
+    TimeLimitRulePayload,
+    rule_errors,
+)
 from closedloop.services.rules import time_limits
 
 
@@ -21,6 +25,6 @@ async def resolve(info: Info, input: RemoveTimeLimitRuleInput) -> TimeLimitRuleP
             unit_pk(input.id, "TimeLimitRule") or -1,
             input.expected_version,
         )
-    except AccountError as exc:
-        return TimeLimitRulePayload(rule=None, errors=account_errors(info, exc))
+    except RuleError as exc:
+        return TimeLimitRulePayload(rule=None, errors=rule_errors(info, exc))
     return TimeLimitRulePayload(rule=TimeLimitRule.from_record(rec), errors=[])

@@ -3,10 +3,14 @@ category, or any): calendar or working days; clocks that start afterwards follow
 
 from __future__ import annotations
 
-from closedloop.domain.accounts import AccountError
-from closedloop.schema.accounts import account_errors
+from closedloop.domain.rules import RuleError
 from closedloop.schema.context import Info
-from closedloop.schema.rules import SetTimeLimitRuleInput, TimeLimitRule, TimeLimitRulePayload
+from closedloop.schema.rules import (
+    SetTimeLimitRuleInput,
+    TimeLimitRule,
+    TimeLimitRulePayload,
+    rule_errors,
+)
 from closedloop.services.rules import time_limits
 
 
@@ -23,6 +27,6 @@ async def resolve(info: Info, input: SetTimeLimitRuleInput) -> TimeLimitRulePayl
         rec = await time_limits.set_rule(
             ctx.db, ctx.clock, ctx.principal, cmd, input.expected_version, input.idempotency_key
         )
-    except AccountError as exc:
-        return TimeLimitRulePayload(rule=None, errors=account_errors(info, exc))
+    except RuleError as exc:
+        return TimeLimitRulePayload(rule=None, errors=rule_errors(info, exc))
     return TimeLimitRulePayload(rule=TimeLimitRule.from_record(rec), errors=[])

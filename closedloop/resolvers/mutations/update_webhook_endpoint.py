@@ -3,14 +3,14 @@ or switch it off (``active: false``)."""
 
 from __future__ import annotations
 
-from closedloop.domain.accounts import AccountError
-from closedloop.schema.accounts import account_errors
+from closedloop.domain.rules import RuleError
 from closedloop.schema.context import Info
 from closedloop.schema.payloads import unit_pk
 from closedloop.schema.rules import (
     UpdateWebhookEndpointInput,
     WebhookEndpoint,
     WebhookEndpointPayload,
+    rule_errors,
 )
 from closedloop.services.rules import webhooks
 
@@ -34,6 +34,6 @@ async def resolve(info: Info, input: UpdateWebhookEndpointInput) -> WebhookEndpo
             change,
             input.idempotency_key,
         )
-    except AccountError as exc:
-        return WebhookEndpointPayload(endpoint=None, errors=account_errors(info, exc))
+    except RuleError as exc:
+        return WebhookEndpointPayload(endpoint=None, errors=rule_errors(info, exc))
     return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_record(rec), errors=[])

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,7 +92,12 @@ class AuditRecord:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> AuditRecord:
-        return cls(**{name: row[name] for name in cls.__slots__})
+        values = {name: row[name] for name in cls.__slots__}
+        # On the driver's direct path (the request's reader) jsonb arrives as its text.
+        for name in ("before", "after"):
+            if isinstance(values[name], str):
+                values[name] = orjson.loads(values[name])
+        return cls(**values)
 
 
 async def append(
@@ -147,7 +153,11 @@ async def entries_by_id(
 
 
 async def list_entries(
-    conn: AsyncConnection, p: Principal, f: AuditFilter, limit: int, before_id: int | None
+    conn: AsyncConnection | driver.Reader,
+    p: Principal,
+    f: AuditFilter,
+    limit: int,
+    before_id: int | None,
 ) -> tuple[list[AuditRecord], int]:
     """Newest first: ``limit`` entries older than ``before_id``, and the filter's total."""
     c = t.audit_log.c

@@ -46,7 +46,11 @@ def _escaped(text: str) -> str:
 
 
 async def list_accounts(
-    conn: AsyncConnection, p: Actor, f: AccountFilter, limit: int, before_id: int | None
+    conn: AsyncConnection | driver.Reader,
+    p: Actor,
+    f: AccountFilter,
+    limit: int,
+    before_id: int | None,
 ) -> tuple[list[AccountRecord], int]:
     c = t.account.c
     where = [account_scope(p, Action.ACCOUNT_READ)]
@@ -75,7 +79,11 @@ async def list_accounts(
 
 
 async def list_enterprises(
-    conn: AsyncConnection, p: Principal, f: EnterpriseFilter, limit: int, before_id: int | None
+    conn: AsyncConnection | driver.Reader,
+    p: Principal,
+    f: EnterpriseFilter,
+    limit: int,
+    before_id: int | None,
 ) -> tuple[list[EnterpriseRecord], int]:
     c = t.enterprise.c
     where = [enterprise_scope(p, Action.ENTERPRISE_READ)]

@@ -4,7 +4,7 @@ provider's provisioning) and the unit of work each of them runs in."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +29,13 @@ class Operator:
 
 
 Actor = Principal | Operator
+# How a use case reports a failure of the unit of work by code name (PERMISSION_DENIED,
+# IDEMPOTENCY_KEY_REUSED): as its own error type (accounts: ``AccountError``).
+Failure = Callable[[str, str | None], Exception]
+
+
+def account_failure(code: str, field: str | None) -> Exception:
+    return AccountError(AccountErrorCode(code), field)
 
 
 def actor_name(actor: Actor) -> str:
@@ -49,13 +56,13 @@ def may(actor: Actor, action: Action, region_code: str) -> bool:
     return can_on_region(actor, action, region_code)
 
 
-def permitted(actor: Actor, action: Action) -> None:
+def permitted(actor: Actor, action: Action, fail: Failure = account_failure) -> None:
     """The actor's role may do ``action`` somewhere, else PERMISSION_DENIED (before any
     look-up: a role that administers nothing learns nothing)."""
     if isinstance(actor, Operator):
         return
     if actor.role is None or actor.account_id is None or not allowed_targets(actor.role, action):
-        raise AccountError(AccountErrorCode.PERMISSION_DENIED)
+        raise fail(AccountErrorCode.PERMISSION_DENIED.value, None)
 
 
 @asynccontextmanager
@@ -78,6 +85,7 @@ async def replayed(
     cmd: object,
     now: dt.datetime,
     answer: sa.Select[Any],
+    fail: Failure = account_failure,
 ) -> Mapping[str, Any] | None:
     """On a retry with the same key: the row the first request answered with (read with
     ``answer``'s columns); None to go ahead. Only signed-in accounts hold keys."""
@@ -88,7 +96,7 @@ async def replayed(
     if replay is None:
         return None
     if replay.reused or replay.first is None:
-        raise AccountError(AccountErrorCode.IDEMPOTENCY_KEY_REUSED, "idempotencyKey")
+        raise fail(AccountErrorCode.IDEMPOTENCY_KEY_REUSED.value, "idempotencyKey")
     return await idempotency.first_row(conn, answer, replay.first)
 
 

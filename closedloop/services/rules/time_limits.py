@@ -16,14 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.roles import Action
 from closedloop.db import tables as t
 from closedloop.db.database import Database
-from closedloop.domain.accounts import AccountError
-from closedloop.domain.accounts import AccountErrorCode as E
 from closedloop.domain.clock import Clock
 from closedloop.domain.issues import Category
-from closedloop.domain.regions import is_valid_code
+from closedloop.domain.rules import RuleError, rule_failure
+from closedloop.domain.rules import RuleErrorCode as E
 from closedloop.domain.sla import InvalidTimeLimit, check_limit_days
 from closedloop.services.accounts import audit
-from closedloop.services.accounts.records import region_exists
 from closedloop.services.accounts.unit import (
     Actor,
     may,
@@ -31,6 +29,7 @@ from closedloop.services.accounts.unit import (
     remember,
     replayed,
 )
+from closedloop.services.rules.regions import check_region
 from closedloop.tenancy.scope import in_subtree
 
 
@@ -86,15 +85,6 @@ async def list_rules(conn: AsyncConnection, region_within: str | None) -> list[T
     return [TimeLimitRuleRecord.from_row(row) for row in (await conn.execute(q)).mappings()]
 
 
-async def _check_region(conn: AsyncConnection, actor: Actor, region: str) -> None:
-    if not is_valid_code(region):
-        raise AccountError(E.INVALID_REGION_CODE, "regionCode")
-    if not await region_exists(conn, region):
-        raise AccountError(E.REGION_NOT_FOUND, "regionCode")
-    if not may(actor, Action.RULES_MANAGE, region):
-        raise AccountError(E.REGION_OUT_OF_SCOPE, "regionCode")
-
-
 async def set_rule(
     db: Database,
     clock: Clock,
@@ -105,17 +95,19 @@ async def set_rule(
 ) -> TimeLimitRuleRecord:
     """Create the rule of (region, category), or change it (``expectedVersion`` then
     guards a concurrent change)."""
-    permitted(actor, Action.RULES_MANAGE)
+    permitted(actor, Action.RULES_MANAGE, rule_failure)
     try:
         check_limit_days(cmd.assign_days, cmd.reply_days)
     except InvalidTimeLimit as exc:
-        raise AccountError(E.INVALID_TIME_LIMIT, exc.field, exc.detail) from exc
+        raise RuleError(E.INVALID_TIME_LIMIT, exc.field, exc.detail) from exc
     now = clock.now()
     async with db.system_transaction() as conn:
-        first = await replayed(conn, actor, key, "setTimeLimitRule", cmd, now, _answer(0))
+        first = await replayed(
+            conn, actor, key, "setTimeLimitRule", cmd, now, _answer(0), rule_failure
+        )
         if first is not None:
             return TimeLimitRuleRecord.from_row(first)
-        await _check_region(conn, actor, cmd.region_code)
+        await check_region(conn, actor, cmd.region_code)
         r = t.time_limit_rule.c
         category = cmd.category.value if cmd.category is not None else None
         found = (
@@ -134,9 +126,9 @@ async def set_rule(
         )
         before = TimeLimitRuleRecord.from_row(found) if found else None
         if before is None and expected_version is not None:
-            raise AccountError(E.VERSION_CONFLICT, "expectedVersion")
+            raise RuleError(E.VERSION_CONFLICT, "expectedVersion")
         if before is not None and expected_version not in (None, before.version):
-            raise AccountError(E.VERSION_CONFLICT, "expectedVersion")
+            raise RuleError(E.VERSION_CONFLICT, "expectedVersion")
         values = {
             "assign_days": cmd.assign_days,
             "reply_days": cmd.reply_days,
@@ -187,7 +179,7 @@ async def remove_rule(
 ) -> TimeLimitRuleRecord:
     """Remove a regional rule: the rule above it applies again. The province-wide default
     (no region) is not removed here."""
-    permitted(actor, Action.RULES_MANAGE)
+    permitted(actor, Action.RULES_MANAGE, rule_failure)
     now = clock.now()
     async with db.system_transaction() as conn:
         r = t.time_limit_rule.c
@@ -204,12 +196,12 @@ async def remove_rule(
         )
         before = TimeLimitRuleRecord.from_row(found) if found else None
         if before is None or before.region_code is None:
-            raise AccountError(E.NOT_FOUND, "id")
+            raise RuleError(E.NOT_FOUND, "id")
         if not may(actor, Action.RULES_MANAGE, before.region_code):
             # The rules are published: saying it is out of scope reveals nothing.
-            raise AccountError(E.REGION_OUT_OF_SCOPE, "id")
+            raise RuleError(E.REGION_OUT_OF_SCOPE, "id")
         if expected_version not in (None, before.version):
-            raise AccountError(E.VERSION_CONFLICT, "expectedVersion")
+            raise RuleError(E.VERSION_CONFLICT, "expectedVersion")
         await conn.execute(t.time_limit_rule.delete().where(r.id == rule_id))
         await audit.append(
             conn,

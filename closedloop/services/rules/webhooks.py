@@ -21,13 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from closedloop.authz.roles import Action, Principal
 from closedloop.db import tables as t
 from closedloop.db.database import Database
-from closedloop.domain.accounts import AccountError
-from closedloop.domain.accounts import AccountErrorCode as E
 from closedloop.domain.clock import Clock
-from closedloop.domain.regions import is_valid_code
+from closedloop.domain.rules import RuleError, rule_failure
+from closedloop.domain.rules import RuleErrorCode as E
 from closedloop.services.accounts import audit
-from closedloop.services.accounts.records import region_exists
-from closedloop.services.accounts.unit import Actor, Operator, may, permitted, remember, replayed
+from closedloop.services.accounts.unit import Actor, Operator, permitted, remember, replayed
+from closedloop.services.rules.regions import check_region
 from closedloop.tenancy.scope import region_scope
 
 SECRET_MIN = 16
@@ -112,32 +111,23 @@ def _check_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if len(url) > URL_MAX or parts.scheme not in ("https", "http") or not parts.hostname:
-        raise AccountError(E.INVALID_URL, "url")
+        raise RuleError(E.INVALID_URL, "url")
     return url
 
 
 def _check_secret(secret: str) -> str:
     if not SECRET_MIN <= len(secret) <= SECRET_MAX:
-        raise AccountError(E.INVALID_SECRET, "secret", f"{SECRET_MIN}–{SECRET_MAX}")
+        raise RuleError(E.INVALID_SECRET, "secret", f"{SECRET_MIN}–{SECRET_MAX}")
     return secret
 
 
 def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     if len(kinds) > KINDS_MAX:
-        raise AccountError(E.INVALID_EVENT_KIND, "eventKinds", f"≤ {KINDS_MAX}")
+        raise RuleError(E.INVALID_EVENT_KIND, "eventKinds", f"≤ {KINDS_MAX}")
     for kind in kinds:
         if KIND.fullmatch(kind) is None:
-            raise AccountError(E.INVALID_EVENT_KIND, "eventKinds", kind[:64])
+            raise RuleError(E.INVALID_EVENT_KIND, "eventKinds", kind[:64])
     return tuple(sorted(set(kinds)))
-
-
-async def _check_region(conn: AsyncConnection, actor: Actor, region: str) -> None:
-    if not is_valid_code(region):
-        raise AccountError(E.INVALID_REGION_CODE, "regionCode")
-    if not await region_exists(conn, region):
-        raise AccountError(E.REGION_NOT_FOUND, "regionCode")
-    if not may(actor, Action.RULES_MANAGE, region):
-        raise AccountError(E.REGION_OUT_OF_SCOPE, "regionCode")
 
 
 def endpoint_scope(actor: Actor) -> sa.ColumnElement[bool]:
@@ -187,19 +177,21 @@ async def _audit(
 async def add_endpoint(
     db: Database, clock: Clock, actor: Actor, new: WebhookInput, key: str | None = None
 ) -> WebhookRecord:
-    permitted(actor, Action.RULES_MANAGE)
+    permitted(actor, Action.RULES_MANAGE, rule_failure)
     if new.region_code is None or new.url is None or new.secret is None:
         field = "regionCode" if new.region_code is None else "url" if new.url is None else "secret"
-        raise AccountError(E.REQUIRED, field)
+        raise RuleError(E.REQUIRED, field)
     url = _check_url(new.url)
     secret = _check_secret(new.secret)
     kinds = _check_kinds(new.event_kinds or ())
     now = clock.now()
     async with db.system_transaction() as conn:
-        first = await replayed(conn, actor, key, "addWebhookEndpoint", new, now, _remembered(0))
+        first = await replayed(
+            conn, actor, key, "addWebhookEndpoint", new, now, _remembered(0), rule_failure
+        )
         if first is not None:
             return WebhookRecord.from_row(first)
-        await _check_region(conn, actor, new.region_code)
+        await check_region(conn, actor, new.region_code)
         endpoint_id = (
             await conn.execute(
                 t.webhook_endpoint.insert()
@@ -231,11 +223,13 @@ async def update_endpoint(
     key: str | None = None,
 ) -> WebhookRecord:
     """Change an endpoint (``active: false`` switches it off; it stays on record)."""
-    permitted(actor, Action.RULES_MANAGE)
+    permitted(actor, Action.RULES_MANAGE, rule_failure)
     now = clock.now()
     async with db.system_transaction() as conn:
         cmd = (endpoint_id, expected_version, change)
-        first = await replayed(conn, actor, key, "updateWebhookEndpoint", cmd, now, _remembered(0))
+        first = await replayed(
+            conn, actor, key, "updateWebhookEndpoint", cmd, now, _remembered(0), rule_failure
+        )
         if first is not None:
             return WebhookRecord.from_row(first)
         found = (
@@ -248,10 +242,10 @@ async def update_endpoint(
             .first()
         )
         if found is None:
-            raise AccountError(E.NOT_FOUND, "id")
+            raise RuleError(E.NOT_FOUND, "id")
         before = WebhookRecord.from_row(found)
         if expected_version not in (None, before.version):
-            raise AccountError(E.VERSION_CONFLICT, "expectedVersion")
+            raise RuleError(E.VERSION_CONFLICT, "expectedVersion")
         values: dict[str, Any] = {}
         if change.url is not None:
             values["url"] = _check_url(change.url)
@@ -262,7 +256,7 @@ async def update_endpoint(
         if change.active is not None:
             values["active"] = change.active
         if change.region_code is not None and change.region_code != before.region_code:
-            await _check_region(conn, actor, change.region_code)
+            await check_region(conn, actor, change.region_code)
             values["region_code"] = change.region_code
         if not values:
             return before
