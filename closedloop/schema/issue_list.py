@@ -14,6 +14,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from closedloop.caches import BoundedCache, text_size
 from closedloop.db.driver import Reader
+from closedloop.domain.bounds import LIST_MAX
 from closedloop.domain.issues import Category, Channel, HandlingLevel, IssueState, Light
 from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
@@ -61,6 +62,11 @@ class IssueFilterInput:
     updated_since: dt.datetime | None = strawberry.field(
         default=None, description="在此时刻及以后有变化 / changed at or after this time"
     )
+    channel_record_ids: list[str] | None = strawberry.field(
+        default=None,
+        description="渠道自身的记录号（至多100个）：这些记录所成的问题 / the issues these"
+        " records of a channel became (at most 100 record ids)",
+    )
     text: str | None = strawberry.field(default=None, description="标题或内容包含 / text")
     pool: bool = strawberry.field(
         default=False, description="本级问题池：本级承办且未办结 / my region's open issues"
@@ -107,11 +113,25 @@ def to_filter(info: Info, f: IssueFilterInput | None) -> IssueFilter:
         created_from=f.created_from,
         created_to=f.created_to,
         updated_since=f.updated_since,
+        record_ids=_record_ids(info, f.channel_record_ids),
         text=f.text.strip() if f.text and f.text.strip() else None,
         pool=f.pool,
         in_pool=f.in_pool,
         handling_levels=[h.value for h in f.handling_levels] if f.handling_levels else None,
     )
+
+
+def _record_ids(info: Info, ids: list[str] | None) -> list[str] | None:
+    if ids is None:
+        return None
+    if len(ids) > LIST_MAX:
+        raise PublicError(
+            "INVALID_ARGUMENT",
+            f"at most {LIST_MAX} record ids",
+            info.context.locale,
+            field="channelRecordIds",
+        )
+    return sorted({i.strip() for i in ids})
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,6 +221,10 @@ class Issue(Node):
         r = self.rec
         return running_light(info.context.now, r.clock_kind, r.warn_at, r.due_at)
 
+    @strawberry.field(description="渠道自身的记录号（渠道推送、导入）/ the channel's record id")
+    def channel_record_id(self) -> str | None:
+        return self.rec.external_id
+
     @strawberry.field
     def state_label(self, info: Info) -> str:
         return i18n.label(self.state, info.context.locale, "IssueState")
@@ -476,6 +480,7 @@ ISSUE_FIELD_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "light": ("clock_kind", "warn_at", "due_at"),
     "stateLabel": ("state",),
     "channelLabel": ("channel",),
+    "channelRecordId": ("external_id",),
     "handlingLevelLabel": ("handling_level",),
     "nextUrgeAllowedAt": ("last_urged_at",),
     "enterprise": ("enterprise_id",),

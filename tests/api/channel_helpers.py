@@ -22,7 +22,7 @@ from tests.conftest import Api
 
 PUSH = """mutation($input: SubmitChannelIssuesInput!) { submitChannelIssues(input: $input) {
   created alreadySubmitted rejected errors { code }
-  results { recordId outcome issue { id state channel } errors { code field message } } } }"""
+  results { index recordId outcome issue { id state channel } errors { code field message } } } }"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ class SubmitChannelIssuesInput:
 
 @strawberry.type(description="一条记录的结果 / the outcome of one record")
 class ChannelRecordResult:
+    index: int = strawberry.field(description="在本批中的位置（从0起）/ its place in the batch")
     record_id: str
     outcome: RecordOutcome
     issue: Issue | None
@@ -80,10 +81,11 @@ async def resolve(info: Info, input: SubmitChannelIssuesInput) -> SubmitChannelI
     ids = [r.issue_id for r in batch.results if r.issue_id is not None]
     found = dict(zip(ids, await ctx.loaders.issue.load_many(ids), strict=True))
     results = []
-    for r in batch.results:
+    for index, r in enumerate(batch.results):  # in the batch's order, one per record
         rec = found.get(r.issue_id) if r.issue_id is not None else None
         results.append(
             ChannelRecordResult(
+                index=index,
                 record_id=r.record_id,
                 outcome=r.outcome,
                 issue=Issue.from_record(rec) if rec else None,

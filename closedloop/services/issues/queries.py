@@ -74,6 +74,8 @@ class IssueFilter:
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
     updated_since: dt.datetime | None = None
+    # The channels' own record ids (external ids): the issues those records became.
+    record_ids: Sequence[str] | None = None
     text: str | None = None
     pool: bool = False
     # The issue library holds everything; the pool is what entered the center's flow.
@@ -125,6 +127,8 @@ def filter_clauses(
         where.append(c.created_at < f.created_to)
     if f.updated_since is not None:
         where.append(c.updated_at >= f.updated_since)
+    if f.record_ids is not None:
+        where.append(_any(c.external_id, list(f.record_ids)))
     if f.text:
         pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(sa.or_(c.title.ilike(pattern), c.content.ilike(pattern)))

@@ -151,6 +151,12 @@ class UnitOfWork:
         """The issues folded into ``primary_id`` (its MERGED_IN events' ``duplicates``)."""
         raise NotImplementedError
 
+    async def touch(self, issue_id: int) -> None:
+        """The issue changed for its readers without a change of its own columns (a new
+        public entry on its timeline: its primary was resolved): ``updated_at`` moves on,
+        so that whoever reads back changes since a time (a channel system) hears of it."""
+        raise NotImplementedError
+
     # --- the rules -----------------------------------------------------------------------
 
     @property
@@ -471,6 +477,11 @@ class CommandTx(UnitOfWork):
             sa.select(e.payload).where(e.issue_id == primary_id, e.type == "MERGED_IN")
         )
         return [dup for payload in rows.scalars() for dup in payload.get("duplicates", [])]
+
+    async def touch(self, issue_id: int) -> None:
+        await self.conn.execute(
+            t.issue.update().where(t.issue.c.id == issue_id).values(updated_at=self.now)
+        )
 
 
 Handler = Callable[[CommandTx], Awaitable[int]]

@@ -19,6 +19,7 @@ async def tell_merged_reporters(tx: UnitOfWork, primary: IssueRecord, reply: str
             message=reply,
             payload={"primaryId": primary.id, "primary": primary.number},
         )
+        await tx.touch(int(dup["id"]))  # read back as changed (a channel's 办理结果回推)
         phone = await tx.enterprise_phone(int(dup["enterpriseId"]))
         await tx.notify_about(
             int(dup["id"]),
