@@ -44,7 +44,7 @@ OPEN_ISSUE = """{ issues(filter: {pool: true, states: [ACCEPTED]}, first: 1) {
 NOTE = """mutation($input: AddIssueNoteInput!) { addIssueNote(input: $input) {
   issue { id version } errors { code message } } }"""
 
-# The account look-up of migrations 0012 and 0020, for a database still before it (owned by the
+# The account look-up of migrations 0012 and 0021, for a database still before it (owned by the
 # migrator there: no system role's grants yet).
 LOOKUP = """
 CREATE OR REPLACE FUNCTION closedloop_principal(login text) RETURNS TABLE (

@@ -98,7 +98,7 @@ class Principal:
     department_id: int | None = None
     enterprise_id: int | None = None
     # A channel account's current secret, fingerprinted (``closedloop_principal``, migration
-    # 0020): a channel token issued under another secret no longer signs it in.
+    # 0021): a channel token issued under another secret no longer signs it in.
     credentials: str | None = None
 
     @property

@@ -1,4 +1,4 @@
-"""Channel systems' client credentials (table ``channel_client``, migrations 0017 and 0020):
+"""Channel systems' client credentials (table ``channel_client``, migrations 0017 and 0021):
 which channel a service account is bound to, and the hash of its secret."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class ChannelClient:
     client_id: str
     secret_hash: str
     # The fingerprint of that secret a token carries (``closedloop_principal``, migration
-    # 0020), read in the same statement; None while the account is inactive.
+    # 0021), read in the same statement; None while the account is inactive.
     credentials: str | None = None
 
 

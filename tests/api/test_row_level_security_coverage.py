@@ -68,7 +68,7 @@ APP_PRIVILEGES = {
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 # Privileges on single columns (of tables whose whole rows the request role may not read):
-# a channel system's secret hash is compared by the system role only (migration 0020).
+# a channel system's secret hash is compared by the system role only (migration 0021).
 APP_COLUMNS = {
     "channel_client": {
         "account_id": {"SELECT"},
