@@ -5,14 +5,20 @@ For each N of ``--subscribers``: N graphql-transport-ws sockets subscribe to
 ``issueEvents`` as ``deqing.center`` (every one in scope of the notes written), plus one out
 of scope (``changxing.center``); then ``--mutations`` public notes (``addIssueNote``) are
 added one at a time to an issue of 德清's pool, each after the previous one reached every
-subscriber (or ``--timeout`` passed). Printed per N: the server's CPU per mutation (utime +
-stime of ``--server-pid`` and its children over the mutations, fan-out included), SQL
-statements per mutation (``/metrics``), and the delay from sending the mutation to each
-subscriber's receipt of its event (p50 / p95 / max), and whether the outsider heard anything.
+subscriber (or ``--timeout`` passed). Printed per N: the server's CPU per mutation, two
+ways, from the scheduler's own nanosecond counts (``/proc/PID/task/*/schedstat`` of
+``--server-pid`` and its children): **the process total** (everything the server did from
+the first mutation sent until the last event was received by every subscriber, fan-out
+included) and **the mutation request** (only the windows from sending each mutation until
+its response arrived: whatever else the server did in those windows, delivery included
+when it overlapped, is counted too); SQL statements per mutation (``/metrics``); the delay
+from sending the mutation to each subscriber's receipt of its event (p50 / p95 / max); and
+whether the outsider heard anything. ``--rounds R`` runs the list of N R times, interleaved
+(0 100 1000 0, 0 100 1000 0, ...), and prints the medians per N at the end.
 
     CLOSEDLOOP_RATE_LIMIT_POINTS=0 closedloop serve --port 8001 &
     .venv/bin/python -m bench.subscribers --url http://127.0.0.1:8001 --server-pid PID \\
-        --subscribers 0 100 1000 --mutations 30
+        --subscribers 0 100 1000 0 --mutations 30 --rounds 3
 """
 
 from __future__ import annotations
@@ -39,18 +45,17 @@ def fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:,.1f}"
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and its descendants (children of a `timeout` included)."""
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds on a CPU of every thread of ``pid`` and its descendants (schedstat: exact,
+    where utime and stime count clock ticks)."""
+    total = 0
     pids = [pid]
     while pids:
         p = pids.pop()
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
             for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     pids.extend(int(c) for c in f.read().split())
         except OSError:
@@ -122,8 +127,10 @@ async def measure(args: argparse.Namespace, n: int, tokens: dict[str, str]) -> d
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         pool = (await client.post("/graphql", json={"query": POOL}, headers=headers)).json()
         issue = pool["data"]["issues"]["nodes"][0]
-        before_sql, before_cpu = await statements(client), cpu_seconds(args.server_pid)
+        before_sql, before_cpu = await statements(client), cpu_ns(args.server_pid)
+        request_ns = 0
         for m in range(args.mutations):
+            window = cpu_ns(args.server_pid)
             sent = time.perf_counter()
             body = mutation_body(
                 "addIssueNote",
@@ -134,8 +141,9 @@ async def measure(args: argparse.Namespace, n: int, tokens: dict[str, str]) -> d
                     "public": True,
                 },
             )
-            resp = (await client.post("/graphql", json=body, headers=headers)).json()
-            result = resp["data"]["addIssueNote"]
+            answer = await client.post("/graphql", json=body, headers=headers)
+            request_ns += cpu_ns(args.server_pid) - window
+            result = answer.json()["data"]["addIssueNote"]
             assert not result["errors"], result
             issue = result["issue"]
             deadline = sent + args.timeout
@@ -149,7 +157,7 @@ async def measure(args: argparse.Namespace, n: int, tokens: dict[str, str]) -> d
                     delays.append(sorted(s.received.values())[m] - sent)
                 else:
                     missed += 1
-        cpu = cpu_seconds(args.server_pid) - before_cpu
+        cpu = (cpu_ns(args.server_pid) - before_cpu) / 1e9
         sql = await statements(client) - before_sql
     for task in tasks:
         task.cancel()
@@ -159,6 +167,7 @@ async def measure(args: argparse.Namespace, n: int, tokens: dict[str, str]) -> d
         "subscribers": n,
         "mutations": args.mutations,
         "server_cpu_ms_per_mutation": 1000 * cpu / args.mutations,
+        "request_cpu_ms_per_mutation": request_ns / 1e6 / args.mutations,
         "sql_per_mutation": sql / args.mutations,
         "delay_p50_ms": 1000 * statistics.median(delays) if delays else None,
         "delay_p95_ms": 1000 * delays[int(0.95 * (len(delays) - 1))] if delays else None,
@@ -175,18 +184,31 @@ async def main_async(args: argparse.Namespace) -> None:
     settings = Settings()
     tokens = {u: mint_token(settings, u) for u in ("deqing.center", "changxing.center")}
     print(
-        "| subscribers | server CPU ms/mutation | SQL/mutation | delay p50 ms | p95 ms | max ms"
-        " | missed | out-of-scope heard |"
+        "| round | subscribers | server CPU ms/mutation (process total) | of which in the"
+        " mutation requests | SQL/mutation | delay p50 ms | p95 ms | max ms | missed"
+        " | out-of-scope heard |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
-    for n in args.subscribers:
-        r = await measure(args, n, tokens)
-        print(
-            f"| {n} | {r['server_cpu_ms_per_mutation']:.1f} | {r['sql_per_mutation']:.1f}"
-            f" | {fmt(r['delay_p50_ms'])} | {fmt(r['delay_p95_ms'])} | {fmt(r['delay_max_ms'])}"
-            f" | {r['missed']} | {r['outsider_heard']} |",
-            flush=True,
-        )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for round_ in range(1, args.rounds + 1):
+        for n in args.subscribers:
+            r = await measure(args, n, tokens)
+            rows.setdefault(n, []).append(r)
+            print(
+                f"| {round_} | {n} | {r['server_cpu_ms_per_mutation']:.2f}"
+                f" | {r['request_cpu_ms_per_mutation']:.2f} | {r['sql_per_mutation']:.1f}"
+                f" | {fmt(r['delay_p50_ms'])} | {fmt(r['delay_p95_ms'])}"
+                f" | {fmt(r['delay_max_ms'])} | {r['missed']} | {r['outsider_heard']} |",
+                flush=True,
+            )
+    print("\n| subscribers | median total ms | median request ms | median delay p95 ms |")
+    print("|---:|---:|---:|---:|")
+    for n, found in rows.items():
+        p95s = [r["delay_p95_ms"] for r in found if r["delay_p95_ms"] is not None]
+        total = statistics.median(r["server_cpu_ms_per_mutation"] for r in found)
+        request = statistics.median(r["request_cpu_ms_per_mutation"] for r in found)
+        p95 = statistics.median(p95s) if p95s else None
+        print(f"| {n} | {total:.2f} | {request:.2f} | {fmt(p95)} |", flush=True)
 
 
 def main() -> None:
@@ -196,6 +218,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, nargs="+", default=[0, 100, 1000])
     parser.add_argument("--mutations", type=int, default=30)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per delivery")
+    parser.add_argument("--rounds", type=int, default=1, help="times the list of N is run")
     args = parser.parse_args()
     if not _loopback(args.url):
         parser.error("loopback only")

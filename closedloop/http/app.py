@@ -41,6 +41,7 @@ from closedloop.domain.clock import Clock, SystemClock
 from closedloop.domain.schemes import InvalidScheme, use_scheme_directory
 from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.exports import routes as export_routes
+from closedloop.http.fanout import Fanout
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.oauth import routes as oauth_routes
 from closedloop.http.observability import (
@@ -96,6 +97,8 @@ class Runtime:
     bus: EventBus | None = None
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     sessions: Sessions = field(init=False)
+    # Subscription frames made once per group (``None``: every operation alone).
+    fanout: Fanout | None = field(default_factory=Fanout)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.principal)

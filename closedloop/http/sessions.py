@@ -24,11 +24,13 @@ from typing import Any
 import structlog
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from closedloop.authz.roles import Principal
-from closedloop.schema.context import Context
+from closedloop.http.fanout import Fanout
+from closedloop.schema.context import RELAYED, Context
 
 log = structlog.get_logger("closedloop.sessions")
 
@@ -122,13 +124,21 @@ class Sessions:
 
 
 class SessionHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """strawberry's graphql-transport-ws handler, with the connection as a live session."""
+    """strawberry's graphql-transport-ws handler, with the connection as a live session
+    and its subscriptions' frames made once per group (``closedloop.http.fanout``)."""
 
     session: LiveSession | None = None
 
     def _sessions(self) -> Sessions:
         sessions: Sessions = self.context.request.app.state.runtime.sessions
         return sessions
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # In the operation's own task: its subscription resolver finds its seat here.
+        fanout: Fanout | None = self.context.request.app.state.runtime.fanout
+        if fanout is not None:
+            RELAYED.set(fanout.seat(self, operation))
+        await super().run_operation(operation)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)

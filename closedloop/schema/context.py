@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from strawberry.types import Info as StrawberryInfo
 
@@ -18,6 +19,29 @@ from closedloop.schema.reference import REFERENCE
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.records import EnterpriseRecord
 from closedloop.settings import Settings
+
+
+class Relayed(Protocol):
+    """An operation whose frames its group makes (``closedloop.http.fanout``)."""
+
+    async def wait(self) -> bool:
+        """Until the operation ends; ``False``: no group makes its frames, it runs alone.
+        Raises ``SubscriberDropped`` when it fell too far behind."""
+        ...
+
+
+class FrameSource(Protocol):
+    """A group's own stream, told where it is (``closedloop.http.fanout``)."""
+
+    def listening(self) -> None:
+        """Its start is known: nothing committed from here on is missed."""
+
+    def sending(self, event_id: int) -> None:
+        """The notice yielded next is of this event."""
+
+
+# Set by the socket's handler in each operation's task; read by subscription resolvers.
+RELAYED: ContextVar[Relayed | None] = ContextVar("closedloop_relayed", default=None)
 
 
 @dataclass
@@ -36,6 +60,9 @@ class Context:
     # What the API process does when an account changed (set by the HTTP layer: forget
     # it at once here; other processes hear the account trigger's NOTIFY).
     on_account_change: Callable[[str], None] | None = None
+    # A subscription group's own stream (``closedloop.http.fanout``): its frames go to
+    # every socket of the group; it spends no rate-limit points (they did).
+    source: FrameSource | None = None
 
     def account_changed(self, username: str) -> None:
         if self.on_account_change is not None:

@@ -5,6 +5,12 @@ command's new events once and hands every subscriber those its scope reads, each
 in order; a subscription costs no statement per event. After the bus was disconnected the
 feed reads everything since the newest event it read (``CATCH_UP``). A subscriber that
 stops reading is cut off with ``SUBSCRIPTION_DROPPED`` (subscribe again).
+
+Over a socket the frames are made once per group (``closedloop.http.fanout``): the
+operations of one account with the same document, variables, operation name and locale
+share one stream, whose context carries the group (``Context.source``) and whose resolver
+runs as below; the resolver of every other operation of the group waits (``RELAYED``)
+while the group writes the same serialised frames to its socket.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from closedloop import i18n
-from closedloop.schema.context import Info
+from closedloop.schema.context import RELAYED, Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.issues import Issue, IssueEvent
 from closedloop.schema.relay import from_global_id
@@ -50,11 +56,22 @@ class Subscription:
             if decoded is None or decoded[0] != "Issue" or not decoded[1].isdigit():
                 return
             wanted = int(decoded[1])
+        source = ctx.source
+        relayed = RELAYED.get()
         try:
-            async for batch in feed_for(bus, ctx.db).subscribe(principal):
+            if source is None and relayed is not None and await relayed.wait():
+                return
+            stream = feed_for(bus, ctx.db).subscribe(
+                principal,
+                counted=source is None,
+                on_listening=None if source is None else source.listening,
+            )
+            async for batch in stream:
                 for item in batch:
                     if wanted is not None and item.issue.id != wanted:
                         continue
+                    if source is not None:
+                        source.sending(item.event.id)
                     yield IssueEventNotice(
                         issue=Issue.from_record(item.issue),
                         event=IssueEvent.from_record(item.event),

@@ -8,7 +8,9 @@ same issues), which of those events the group reads: with ``can_see_issue``, the
 form of the same rule as ``issue_visibility`` and the row-level security policies, on the
 scope columns the issue rows carry (internal entries need ``issue.read_internal``). So a
 mutation costs the same statements whatever the number of subscribers, and no subscriber
-receives an event its own scoped read would not have returned.
+receives an event its own scoped read would not have returned. (Over sockets, the
+subscriptions of one account with the same document share one stream of this feed, and
+its frames: ``closedloop.http.fanout``.)
 
 Order: notifications are handled one at a time, in the order PostgreSQL delivered them, and
 each issue's events are read after the newest event of that issue the feed has read
@@ -30,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
@@ -121,22 +123,34 @@ class EventFeed:
     def subscribers(self) -> int:
         return sum(len(group) for group in self._groups.values())
 
-    async def subscribe(self, principal: Principal) -> AsyncIterator[list[FeedItem]]:
+    async def subscribe(
+        self,
+        principal: Principal,
+        *,
+        counted: bool = True,
+        on_listening: Callable[[], None] | None = None,
+    ) -> AsyncIterator[list[FeedItem]]:
         """Batches of new events ``principal`` reads, from the first notification after
         it subscribed. Raises ``SubscriberDropped`` once it fell ``queue_size`` batches
-        behind."""
+        behind. ``on_listening`` is called once its start is known (from then on nothing
+        committed is missed); a stream that is not ``counted`` is no listener of the bus's
+        count (a subscription group's own stream: its sockets are counted,
+        ``closedloop.http.fanout``)."""
         # Registered before anything is awaited: the pump runs while any listener is
         # registered. Nothing reaches it until its start is known.
         listener = _Listener(principal, _UNKNOWN, self._queue_size)
         group = self._groups.setdefault(scope_key(principal), set())
         group.add(listener)
-        counted = False
+        listening = False
         try:
             await self._start()
-            listener.start = await self._newest()
+            listener.start = await self.newest_event_id()
             # Listening from here on: the bus counts it (``/readyz``, tests wait for it).
-            self._bus.count_listener(1)
-            counted = True
+            if counted:
+                self._bus.count_listener(1)
+            listening = counted
+            if on_listening is not None:
+                on_listening()
             while True:
                 if listener.dropped:
                     raise SubscriberDropped
@@ -144,7 +158,7 @@ class EventFeed:
                 if batch:
                     yield batch
         finally:
-            if counted:
+            if listening:
                 self._bus.count_listener(-1)
             group.discard(listener)
             if not group and self._groups.get(scope_key(principal)) is group:
@@ -152,7 +166,7 @@ class EventFeed:
             if not self._groups:
                 await self._stop()
 
-    async def _newest(self) -> int:
+    async def newest_event_id(self) -> int:
         """The newest event id: where a new listener starts. Read as the system role, an
         index's last entry (in a caller's scope, row-level security makes ``max(id)`` a
         scan of every event at a million issues); the id itself shows nothing of any event."""
@@ -178,7 +192,7 @@ class EventFeed:
         try:
             # Registered before the floor is read: nothing committed after it goes unheard.
             stream = self._bus.subscribe(counted=False)
-            self.floor = self.newest = await self._newest()
+            self.floor = self.newest = await self.newest_event_id()
             self._after.clear()
         except BaseException as exc:
             self._ready.set_exception(exc)

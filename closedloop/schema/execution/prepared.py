@@ -228,7 +228,8 @@ class QueryGate(SchemaExtension):
                 maxCost=maximum,
             )
         self.cost = cost
-        if self.limiter is None:
+        # A subscription group's own stream: its sockets each spent their points already.
+        if self.limiter is None or getattr(request, "source", None) is not None:
             return None
         decision = await self.limiter.spend(_caller_key(request), points_for(cost))
         _send_headers(request, decision)

@@ -1,0 +1,379 @@
+"""Subscription frames made once per group and written to every socket of the group.
+
+Alone, every subscription operation of a socket runs its own stream: for each event its
+resolver yields, graphql-core completes the operation's selection, strawberry makes the
+``next`` message and the socket's handler serialises and sends it: ≈0.19 ms of server CPU
+per subscriber per event (``bench/RESULTS.md``). Here the operations that would all get the
+same bytes share that work:
+
+* A **group** is the operations of one account (the whole ``Principal``: the selection may
+  read anything the account reads, and the loaders' row-level security is handed the
+  account itself) with the same document, variables, operation name and locale. Each group
+  runs strawberry's own stream once (``Schema.stream``: every extension, the same error
+  masking), in its own task, with a copy of its first socket's context marked as the group's
+  (``Context.source``: the rate limit is not spent twice). For each result it makes the
+  ``next`` payload with strawberry's own ``Operation.send_next`` and serialises it once with
+  the view's encoder; each socket gets ``{"id":<its id>,"type":"next","payload":`` + those
+  bytes + ``}``, which is what the view's encoder makes of the whole message (a test
+  compares them with a server that runs every operation alone).
+* Each operation still starts alone, through strawberry (parse, validation, cost, the rate
+  limit, the resolver's checks): its resolver then waits (``Seat.wait``) instead of reading
+  the feed, and ends with the operation (``complete``, the socket closing), or with
+  ``SUBSCRIPTION_DROPPED`` when it fell behind, through its own stream as alone.
+* Where a socket starts: at the newest event when it subscribed, as a feed listener of its
+  own would (``EventFeed.newest_event_id``; before that it gets nothing): the group's stream
+  started earlier, so a socket is sent only the events after its own start.
+* Writing: a frame is written at once (uvicorn's ``send`` completes without waiting while
+  the transport takes data); a socket whose transport is full gets a writer task of its own
+  and a backlog of at most ``queue_size`` frames (references to the group's shared text),
+  then it is dropped alone. Nothing waits for a slow socket: the group writes to the others
+  in the same pass, letting other tasks run every ``CHUNK`` sockets (a burst to a thousand
+  sockets does not hold the mutation's own answer). Frames of one group go out in the
+  order its stream made them, so each issue's events arrive in order.
+* If the group's stream stops (the feed dropped it: ``SUBSCRIPTION_DROPPED`` to every
+  socket, each through its own stream; any other failure: every socket runs alone from then
+  on), its sockets are told; a socket that leaves takes nothing with it, and the last one
+  stops the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator, Hashable
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+import structlog
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.utils.aio import aclosing
+
+from closedloop.schema.context import Context
+from closedloop.services.event_bus import SubscriberDropped
+from closedloop.services.event_feed import QUEUE_SIZE, feed_for
+
+if TYPE_CHECKING:
+    from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+        BaseGraphQLTransportWSHandler,
+    )
+
+    Handler = BaseGraphQLTransportWSHandler[Context, None]
+
+log = structlog.get_logger("closedloop.events")
+
+_UNKNOWN = 2**63 - 1  # a socket's start before it was read: nothing is newer
+CHUNK = 100  # sockets written to before the group lets other tasks run
+_DROPPED = "SUBSCRIPTION_DROPPED"
+
+
+class Fanout:
+    """The subscription groups of one process (one per ``Runtime``)."""
+
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._groups: dict[Hashable, Group] = {}
+
+    @property
+    def groups(self) -> int:
+        return len(self._groups)
+
+    def seat(self, handler: Handler, operation: Operation[Context, None]) -> Seat:
+        return Seat(self, handler, operation)
+
+    def _join(self, seat: Seat) -> Group:
+        group = self._groups.get(seat.key)
+        if group is None:
+            group = self._groups[seat.key] = Group(self, seat)
+        group.seats[seat] = None
+        return group
+
+    def _forget(self, group: Group) -> None:
+        if self._groups.get(group.key) is group:
+            del self._groups[group.key]
+
+
+class _Capture:
+    """Stands in for a socket's handler: keeps the message strawberry would send."""
+
+    message: Any = None
+
+    def forget_id(self, operation_id: str) -> None:
+        pass
+
+    async def send_message(self, message: Any) -> None:
+        self.message = message
+
+
+class Group:
+    """The operations that get the same frames, and the one stream that makes them."""
+
+    def __init__(self, fanout: Fanout, first: Seat) -> None:
+        self.fanout = fanout
+        self.key = first.key
+        self.seats: dict[Seat, None] = {}  # in the order they joined
+        self.feed = first.feed
+        self.event_id = 0  # the event of the result the stream makes next
+        self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.closed = False
+        self.frames = 0  # results made (tests)
+        # Its own task, outside any operation's context (``RELAYED`` unset there).
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(first.handler, first.operation),
+            name="subscription-group",
+            context=contextvars.Context(),
+        )
+
+    # ``FrameSource``: told by the resolver of the group's own stream.
+    def listening(self) -> None:
+        if not self.ready.done():
+            self.ready.set_result(True)
+
+    def sending(self, event_id: int) -> None:
+        self.event_id = event_id
+
+    async def _run(self, handler: Handler, operation: Operation[Context, None]) -> None:
+        context = dataclasses.replace(handler.context, source=self)
+        capture = _Capture()
+        shaper = Operation(cast("Handler", capture), "", operation.query, None, None)
+        encode = handler.view.encode_json
+        outcome: bool | None = False  # True: completed; None: dropped; False: run alone
+        try:
+            stream = await handler.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=handler.root_value,
+                operation_name=operation.operation_name,
+            )
+            async with aclosing(stream):
+                async for result in stream:
+                    if isinstance(result, PreExecutionError) or not isinstance(
+                        result, ExecutionResult
+                    ):
+                        return
+                    if _ended(result):
+                        errors = result.errors or []
+                        dropped = (errors[0].extensions or {}).get("code") == _DROPPED
+                        outcome = None if dropped else False
+                        return
+                    await shaper.send_next(result)
+                    text = cast(str, encode(capture.message["payload"]))
+                    self.frames += 1
+                    event_id = self.event_id
+                    seats = list(self.seats)
+                    for at in range(0, len(seats), CHUNK):
+                        if at:  # other work (the mutation's own answer) goes in between
+                            await asyncio.sleep(0)
+                        for seat in seats[at : at + CHUNK]:
+                            seat.push(event_id, text)
+            outcome = True
+        except Exception:
+            log.exception("events.group_failed")
+        finally:
+            self._close(outcome)
+
+    def _close(self, outcome: bool | None) -> None:
+        self.closed = True
+        self.fanout._forget(self)
+        if not self.ready.done():
+            self.ready.set_result(False)
+        for seat in list(self.seats):
+            seat.end(outcome)
+        self.seats.clear()
+
+    def leave(self, seat: Seat) -> None:
+        self.seats.pop(seat, None)
+        if not self.seats and not self.closed:
+            self.closed = True
+            self.fanout._forget(self)
+            self.task.cancel()
+
+
+class Seat:
+    """One subscription operation of one socket whose frames its group makes
+    (``schema.context.Relayed``)."""
+
+    __slots__ = (
+        "backlog",
+        "broken",
+        "ended",
+        "fanout",
+        "group",
+        "handler",
+        "left",
+        "operation",
+        "prefix",
+        "send",
+        "start",
+        "writer",
+    )
+
+    def __init__(
+        self, fanout: Fanout, handler: Handler, operation: Operation[Context, None]
+    ) -> None:
+        self.fanout = fanout
+        self.handler = handler
+        self.operation = operation
+        self.start = _UNKNOWN
+        self.group: Group | None = None
+        self.backlog: deque[str] | None = None  # frames waiting while the transport is full
+        self.writer: asyncio.Task[None] | None = None
+        self.broken = False
+        self.left = False
+        self.ended: asyncio.Future[bool] | None = None
+        self.prefix = ""
+        self.send: Callable[[str], Awaitable[None]] = cast(
+            ASGIWebSocketAdapter, handler.websocket
+        ).ws.send_text
+
+    @property
+    def key(self) -> Hashable:
+        context, operation = self.handler.context, self.operation
+        variables = orjson.dumps(operation.variables or {}, option=orjson.OPT_SORT_KEYS)
+        return (
+            context.principal,
+            context.locale,
+            operation.query,
+            variables,
+            operation.operation_name,
+        )
+
+    @property
+    def feed(self) -> Any:
+        context = self.handler.context
+        assert context.bus is not None
+        return feed_for(context.bus, context.db)
+
+    async def wait(self) -> bool:
+        # Joined before anything is awaited: frames made meanwhile are not for it yet
+        # (its start is unknown), as a feed listener of its own would not get them.
+        encoded = self.handler.view.encode_json(
+            {"id": self.operation.id, "type": "next", "payload": None}
+        )
+        assert isinstance(encoded, str) and encoded.endswith("null}")
+        self.prefix = encoded[: -len("null}")]
+        self.ended = asyncio.get_running_loop().create_future()
+        group = self.group = self.fanout._join(self)
+        bus = self.handler.context.bus
+        assert bus is not None
+        counted = False
+        try:
+            if not await asyncio.shield(group.ready):
+                return False
+            self.start = await group.feed.newest_event_id()
+            if self.ended.done():  # the group stopped meanwhile
+                return self.ended.result()
+            bus.count_listener(1)  # listening: ``/readyz``, tests wait for it
+            counted = True
+            return await self.ended
+        finally:
+            self.left = True
+            if counted:
+                bus.count_listener(-1)
+            self._stop_writing()
+            group.leave(self)
+
+    def end(self, outcome: bool | None) -> None:
+        """The group stopped: the operation ends (``True``), is dropped (``None``) or runs
+        alone from here on (``False``)."""
+        if self.ended is None or self.ended.done():
+            return
+        if outcome is None:
+            self.ended.set_exception(SubscriberDropped())
+        else:
+            self.ended.set_result(outcome)
+
+    def push(self, event_id: int, text: str) -> None:
+        """The group's frame ``text`` (the payload) for the event ``event_id``."""
+        if event_id <= self.start or self.broken or self.left or self.operation.completed:
+            return
+        backlog = self.backlog
+        if backlog is not None:
+            if len(backlog) >= self.fanout.queue_size:
+                self._drop(len(backlog))
+            else:
+                backlog.append(text)
+            return
+        sending = self.send(self.prefix + text + "}")
+        try:
+            waiting = sending.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return  # written (the usual case)
+        except Exception:  # the socket is gone: its handler is ending the operation
+            self.broken = True
+            return
+        # The transport is full: the rest of this send, and the frames after it, wait.
+        self.backlog = deque()
+        self.writer = asyncio.get_running_loop().create_task(
+            self._drain(_Resumed(sending, waiting)), name="subscription-writer"
+        )
+
+    async def _drain(self, sending: _Resumed) -> None:
+        try:
+            await sending
+            while self.backlog:
+                await self.send(self.prefix + self.backlog.popleft() + "}")
+            self.backlog = None
+        except Exception:
+            self.broken = True
+        finally:
+            self.writer = None
+
+    def _drop(self, queued: int) -> None:
+        """Cut off alone: its stream ends with ``SUBSCRIPTION_DROPPED``; nothing waits."""
+        log.warning("events.subscriber_dropped", queued=queued)
+        self._stop_writing()
+        self.broken = True
+        if self.group is not None:
+            self.group.seats.pop(self, None)
+        self.end(None)
+
+    def _stop_writing(self) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
+        self.backlog = None
+
+
+class _Resumed:
+    """Awaits a coroutine that was started by hand and is suspended on ``waiting``: the
+    rest of a send, taken on by a writer task."""
+
+    __slots__ = ("coroutine", "waiting")
+
+    def __init__(self, coroutine: Any, waiting: Any) -> None:
+        self.coroutine = coroutine
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, value = self.coroutine, self.waiting
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # thrown into the task (cancelled): into the send
+                try:
+                    value = coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coroutine.send(sent)
+                except StopIteration:
+                    return
+
+
+def _ended(result: ExecutionResult) -> bool:
+    """The stream's last result: its resolver raised (an error with no path), not an
+    event whose selection failed (those errors have a path, and are sent to every socket)."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or [])
+    )

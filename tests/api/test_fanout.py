@@ -1,0 +1,238 @@
+"""Subscription frames made once per group (``closedloop.http.fanout``), over real sockets:
+the bytes each socket gets are those a server running every operation alone sends; a group
+runs its selection once per event; nothing out of scope is sent; a socket that stops
+reading is dropped alone, its backlog bounded, the others served in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+
+from closedloop.db.database import Database
+from closedloop.domain.clock import FrozenClock
+from closedloop.http.fanout import Fanout, Seat
+from closedloop.identity.tokens import mint_token
+from closedloop.settings import Settings
+from tests.api.issue_helpers import step, submit
+from tests.api.test_subscriptions import _statements
+from tests.conftest import Api
+from tests.live import WAIT, LiveServer, live_server, message, socket, until
+
+pytestmark = pytest.mark.usefixtures("clean_issues")
+
+# Labels (locale), the viewer's actions (role and policy), nested regions, the timeline:
+# what a shared execution could get wrong if the group were too wide.
+RICH = """subscription Watch($id: ID) { issueEvents(issueId: $id) {
+  issue { id number state stateLabel title version light viewerActions
+          holdingRegion { code name } originRegion { name } enterprise { name }
+          lastEvent { type } timeline(first: 3) { type public message } }
+  event { id type typeLabel public message actorName occurredAt payload toState } } }"""
+SMALL = "subscription { issueEvents { issue { number } event { type public } } }"
+
+
+@pytest.fixture
+async def servers(
+    db: Database, settings: Settings, clock: FrozenClock
+) -> AsyncIterator[tuple[LiveServer, LiveServer]]:
+    """One server that fans frames out, one that runs every operation alone."""
+    async with (
+        live_server(settings, db, clock) as shared,
+        live_server(settings, db, clock) as alone,
+    ):
+        alone.runtime.fanout = None
+        yield shared, alone
+
+
+def _bus_count(server: LiveServer) -> int:
+    bus = server.runtime.bus
+    return bus.subscribers if bus is not None else 0
+
+
+async def _open(
+    stack: AsyncExitStack,
+    server: LiveServer,
+    username: str,
+    op_id: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+) -> ClientConnection:
+    ws = await stack.enter_async_context(
+        socket(server, mint_token(server.runtime.settings, username))
+    )
+    ack = await message(ws)
+    assert ack["type"] == "connection_ack", ack
+    payload = {"query": query, "variables": variables or {}, "operationName": None}
+    if query is RICH:
+        payload["operationName"] = "Watch"
+    await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
+    return ws
+
+
+async def _frames(ws: ClientConnection, n: int) -> list[str]:
+    """The next ``n`` raw frames, as the socket received them."""
+    out = []
+    async with asyncio.timeout(WAIT):
+        while len(out) < n:
+            out.append(str(await ws.recv()))
+    return out
+
+
+async def _silent(ws: ClientConnection, seconds: float = 0.3) -> bool:
+    try:
+        await asyncio.wait_for(ws.recv(), seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+def _group_of(fanout: Fanout, op_id: str) -> Any:
+    for group in fanout._groups.values():
+        for seat in group.seats:
+            if seat.operation.id == op_id:
+                return group
+    raise AssertionError(f"no seat {op_id}")
+
+
+def _seat(fanout: Fanout, op_id: str) -> Seat:
+    for group in fanout._groups.values():
+        for seat in group.seats:
+            if seat.operation.id == op_id:
+                return seat
+    raise AssertionError(f"no seat {op_id}")
+
+
+async def test_every_socket_gets_the_bytes_it_would_get_alone_made_once_per_group(
+    servers: tuple[LiveServer, LiveServer], api: Api
+) -> None:
+    shared, alone = servers
+    issue = await submit(api)
+    variables = {"id": None}
+    async with AsyncExitStack() as stack:
+        first = await _open(stack, shared, "xinshi.center", "a", RICH, variables)
+        second = await _open(stack, shared, "xinshi.center", "b-二", RICH, variables)
+        third = await _open(stack, shared, "xinshi.center", "a", RICH, variables)
+        firm = await _open(stack, shared, "ent.xinshi-silk", "a", RICH, variables)
+        sibling = await _open(stack, shared, "changxing.center", "a", RICH, variables)
+        reference = await _open(stack, alone, "xinshi.center", "a", RICH, variables)
+        firm_alone = await _open(stack, alone, "ent.xinshi-silk", "a", RICH, variables)
+        await until(lambda: _bus_count(shared) == 5 and _bus_count(alone) == 2)
+        fanout = shared.runtime.fanout
+        assert fanout is not None
+        assert fanout.groups == 3  # one per account: xinshi, the enterprise, the sibling
+        issue = await step(
+            api, "addIssueNote", issue, "xinshi.center", text="内部研判", public=False
+        )
+        await step(api, "acceptIssue", issue, "xinshi.center")
+
+        expected = await _frames(reference, 2)
+        assert [
+            json.loads(f)["payload"]["data"]["issueEvents"]["event"]["type"] for f in expected
+        ] == [
+            "NOTE",
+            "ACCEPTED",
+        ]
+        assert await _frames(first, 2) == expected
+        assert await _frames(third, 2) == expected
+        renamed = [f.replace('{"id":"a",', '{"id":"b-二",', 1) for f in expected]
+        assert await _frames(second, 2) == renamed
+        # The enterprise reads the public entry only, and gets what it would alone.
+        firm_expected = await _frames(firm_alone, 1)
+        assert json.loads(firm_expected[0])["payload"]["data"]["issueEvents"]["event"]["type"] == (
+            "ACCEPTED"
+        )
+        assert await _frames(firm, 1) == firm_expected
+        assert await _silent(firm)
+        assert await _silent(sibling)  # out of scope: nothing
+        # The selection ran once per event for the three xinshi sockets.
+        assert _group_of(fanout, "b-二").frames == 2
+    await until(lambda: _bus_count(shared) == 0 and fanout.groups == 0)
+
+
+async def test_a_mutation_costs_the_same_statements_for_one_socket_or_ten(
+    servers: tuple[LiveServer, LiveServer], api: Api, db: Database
+) -> None:
+    shared, _ = servers
+    costs = []
+    for n in (1, 10):
+        issue = await submit(api)
+        async with AsyncExitStack() as stack:
+            sockets = [await _open(stack, shared, "xinshi.center", str(i), SMALL) for i in range(n)]
+            outsider = await _open(stack, shared, "changxing.center", "x", SMALL)
+            await until(lambda n=n: _bus_count(shared) == n + 1)  # type: ignore[misc]
+            await api.gql("{ viewer { username } }", as_="xinshi.center")  # the account is known
+            with _statements(db) as statements:
+                await step(api, "acceptIssue", issue, "xinshi.center")
+                for ws in sockets:
+                    frame = json.loads((await _frames(ws, 1))[0])
+                    assert frame["payload"]["data"]["issueEvents"] == {
+                        "issue": {"number": issue["number"]},
+                        "event": {"type": "ACCEPTED", "public": True},
+                    }
+            assert await _silent(outsider)
+            costs.append(len(statements))
+        await until(lambda: _bus_count(shared) == 0)
+    assert costs[0] == costs[1], costs
+
+
+async def test_a_socket_that_stops_reading_is_dropped_alone_its_backlog_bounded(
+    servers: tuple[LiveServer, LiveServer], api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared, _ = servers
+    fanout = shared.runtime.fanout
+    assert fanout is not None
+    fanout.queue_size = 3
+    issue = await submit(api)
+    async with AsyncExitStack() as stack:
+        fast = await _open(stack, shared, "xinshi.center", "fast", SMALL)
+        slow = await _open(stack, shared, "xinshi.center", "slow", SMALL)
+        await until(lambda: _bus_count(shared) == 2)
+        seat = _seat(fanout, "slow")
+        # Its transport is full: a send waits until the gate opens (as uvicorn's waits
+        # until the transport drains).
+        gate = asyncio.Event()
+        written: list[str] = []
+        longest = 0
+
+        async def full(text: str) -> None:
+            nonlocal longest
+            longest = max(longest, len(seat.backlog or ()))
+            await gate.wait()
+            written.append(json.loads(text)["payload"]["data"]["issueEvents"]["event"]["type"])
+
+        monkeypatch.setattr(seat, "send", full)
+
+        async def note(i: int) -> None:
+            nonlocal issue
+            issue = await step(
+                api, "addIssueNote", issue, "xinshi.center", text=f"n{i}", public=True
+            )
+
+        # Behind but within bounds: the backlog drains in order once the transport does.
+        for i in range(3):
+            await note(i)
+            frame = json.loads((await _frames(fast, 1))[0])
+            assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "NOTE"
+        assert seat.backlog is not None and len(seat.backlog) == 2  # one in the transport
+        gate.set()
+        await until(lambda: len(written) == 3 and seat.backlog is None)
+        # Stopped again, and further behind than the bound: cut off alone.
+        gate.clear()
+        for i in range(3, 3 + 1 + fanout.queue_size + 1):
+            await note(i)
+            frame = json.loads((await _frames(fast, 1))[0])  # the other keeps up, in order
+            assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "NOTE"
+        assert longest <= fanout.queue_size
+        dropped = json.loads((await _frames(slow, 1))[0])
+        assert dropped["id"] == "slow" and dropped["type"] == "next", dropped
+        assert dropped["payload"]["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_DROPPED"
+        assert json.loads((await _frames(slow, 1))[0]) == {"id": "slow", "type": "complete"}
+        assert _bus_count(shared) == 1
+        await note(99)  # the other still gets every event
+        frame = json.loads((await _frames(fast, 1))[0])
+        assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "NOTE"
