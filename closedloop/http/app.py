@@ -41,7 +41,7 @@ from closedloop.domain.clock import Clock, SystemClock
 from closedloop.domain.schemes import InvalidScheme, use_scheme_directory
 from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.exports import routes as export_routes
-from closedloop.http.fanout import Fanout
+from closedloop.http.fanout import IN_FLIGHT, Fanout
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.oauth import routes as oauth_routes
 from closedloop.http.observability import (
@@ -85,6 +85,12 @@ log = structlog.get_logger("closedloop")
 
 REQUESTS = Counter("closedloop_http_requests_total", "HTTP requests", ["path", "status"])
 LATENCY = Histogram("closedloop_http_request_seconds", "HTTP request latency", ["path"])
+# The process's CPU while each request was in flight, added up: with one request at a time,
+# that request's own cost (bench/subscribers.py: a mutation's, apart from the fan-out that
+# follows its answer); with several at once they share it.
+REQUEST_CPU = Counter(
+    "closedloop_http_request_cpu_seconds", "Process CPU while HTTP requests ran", ["path"]
+)
 
 
 @dataclass
@@ -320,6 +326,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        started_cpu = time.process_time()
         status = {"code": 500}
 
         async def send_wrapper(message: Any) -> None:
@@ -327,12 +334,15 @@ class MetricsMiddleware:
                 status["code"] = message["status"]
             await send(message)
 
+        IN_FLIGHT.enter()  # subscription frames wait for it (``http.fanout``)
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            IN_FLIGHT.leave()
             path = scope["path"] if scope["path"] in _KNOWN_PATHS else "other"
             REQUESTS.labels(path, str(status["code"])).inc()
             LATENCY.labels(path).observe(time.perf_counter() - started)
+            REQUEST_CPU.labels(path).inc(time.process_time() - started_cpu)
 
 
 _KNOWN_PATHS = {

@@ -1,7 +1,8 @@
 """Subscription frames made once per group (``closedloop.http.fanout``), over real sockets:
 the bytes each socket gets are those a server running every operation alone sends; a group
 runs its selection once per event; nothing out of scope is sent; a socket that stops
-reading is dropped alone, its backlog bounded, the others served in order."""
+reading is dropped alone, its backlog bounded, the others served in order; frames wait
+while the process answers requests."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from websockets.asyncio.client import ClientConnection
 
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
-from closedloop.http.fanout import Fanout, Seat
+from closedloop.http import fanout as fanout_module
+from closedloop.http.fanout import IN_FLIGHT, Fanout, Seat
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit
@@ -76,7 +78,7 @@ async def _open(
 
 async def _frames(ws: ClientConnection, n: int) -> list[str]:
     """The next ``n`` raw frames, as the socket received them."""
-    out = []
+    out: list[str] = []
     async with asyncio.timeout(WAIT):
         while len(out) < n:
             out.append(str(await ws.recv()))
@@ -236,3 +238,24 @@ async def test_a_socket_that_stops_reading_is_dropped_alone_its_backlog_bounded(
         await note(99)  # the other still gets every event
         frame = json.loads((await _frames(fast, 1))[0])
         assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "NOTE"
+
+
+async def test_frames_wait_while_the_process_answers_requests(
+    servers: tuple[LiveServer, LiveServer], api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off the requests' path: a frame is written once no HTTP request is in flight (or
+    ``DEFER`` passed)."""
+    shared, _ = servers
+    monkeypatch.setattr(fanout_module, "DEFER", WAIT)
+    issue = await submit(api)
+    async with AsyncExitStack() as stack:
+        ws = await _open(stack, shared, "xinshi.center", "1", SMALL)
+        await until(lambda: _bus_count(shared) == 1)
+        IN_FLIGHT.enter()  # a request is being answered
+        try:
+            await step(api, "acceptIssue", issue, "xinshi.center")
+            assert await _silent(ws, 0.5)
+        finally:
+            IN_FLIGHT.leave()
+        frame = json.loads((await _frames(ws, 1))[0])
+        assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "ACCEPTED"
