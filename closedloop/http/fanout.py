@@ -81,7 +81,7 @@ class InFlight:
 
     def __init__(self) -> None:
         self.count = 0
-        self._waiting: list[asyncio.Future[None]] = []
+        self._waiting: set[asyncio.Future[None]] = set()
 
     def enter(self) -> None:
         self.count += 1
@@ -89,7 +89,7 @@ class InFlight:
     def leave(self) -> None:
         self.count -= 1
         if self.count == 0 and self._waiting:
-            waiting, self._waiting = self._waiting, []
+            waiting, self._waiting = self._waiting, set()
             for future in waiting:
                 if not future.done():
                     future.set_result(None)
@@ -100,9 +100,12 @@ class InFlight:
         if self.count == 0 or loop.time() >= deadline:
             return
         future = loop.create_future()
-        self._waiting.append(future)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(future, deadline - loop.time())
+        self._waiting.add(future)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, deadline - loop.time())
+        finally:  # under steady load the count never reaches 0: nothing may pile up
+            self._waiting.discard(future)
 
 
 IN_FLIGHT = InFlight()
