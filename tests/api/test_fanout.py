@@ -127,22 +127,24 @@ async def test_every_socket_gets_the_bytes_it_would_get_alone_made_once_per_grou
         fanout = shared.runtime.fanout
         assert fanout is not None
         assert fanout.groups == 3  # one per account: xinshi, the enterprise, the sibling
-        issue = await step(
-            api, "addIssueNote", issue, "xinshi.center", text="内部研判", public=False
-        )
-        await step(api, "acceptIssue", issue, "xinshi.center")
-
-        expected = await _frames(reference, 2)
-        assert [
-            json.loads(f)["payload"]["data"]["issueEvents"]["event"]["type"] for f in expected
-        ] == [
-            "NOTE",
-            "ACCEPTED",
+        # One event at a time: the selection reads the issue as it is when it runs
+        # (``lastEvent``), so both servers run it before the next command.
+        expected: list[str] = []
+        steps: list[tuple[str, dict[str, Any]]] = [
+            ("addIssueNote", {"text": "内部研判", "public": False}),
+            ("acceptIssue", {}),
         ]
-        assert await _frames(first, 2) == expected
-        assert await _frames(third, 2) == expected
-        renamed = [f.replace('{"id":"a",', '{"id":"b-二",', 1) for f in expected]
-        assert await _frames(second, 2) == renamed
+        for name, extra in steps:
+            issue = await step(api, name, issue, "xinshi.center", **extra)
+            (frame,) = await _frames(reference, 1)
+            expected.append(frame)
+            assert await _frames(first, 1) == [frame]
+            assert await _frames(third, 1) == [frame]
+            renamed = frame.replace('{"id":"a",', '{"id":"b-二",', 1)
+            assert renamed != frame
+            assert await _frames(second, 1) == [renamed]
+        types = [json.loads(f)["payload"]["data"]["issueEvents"]["event"]["type"] for f in expected]
+        assert types == ["NOTE", "ACCEPTED"]
         # The enterprise reads the public entry only, and gets what it would alone.
         firm_expected = await _frames(firm_alone, 1)
         assert json.loads(firm_expected[0])["payload"]["data"]["issueEvents"]["event"]["type"] == (
