@@ -423,7 +423,9 @@ issue_similarity_key = sa.Table(
     sa.Column("key", sa.BigInteger, primary_key=True),
     sa.Column("county_code", RegionCode, primary_key=True),
     sa.Column("created_at", TZ, primary_key=True),
-    sa.Column("issue_id", sa.BigInteger, sa.ForeignKey("issue.id"), primary_key=True),
+    # The issue's: checked once per statement by triggers, not per key by a foreign key
+    # (migration 0020: 33 keys an issue made the per-row checks most of an import's cost).
+    sa.Column("issue_id", sa.BigInteger, primary_key=True),
     sa.Index("ix_issue_similarity_key_issue", "issue_id"),
 )
 
