@@ -28,6 +28,7 @@ Pipeline
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
@@ -61,6 +62,7 @@ __all__ = [
     "shingles",
     "signature",
     "tag_jaccard",
+    "text_keys",
     "text_similarity",
 ]
 
@@ -270,25 +272,22 @@ def _signature_of_keys(keys: Iterable[int]) -> tuple[int, ...]:
     minima = {h >> _SLOT_SHIFT: h & _VALUE_MASK for h in hs}
     if len(minima) == NUM_SLOTS:
         return tuple(minima[i] for i in range(NUM_SLOTS))
-    sig: list[int] = []
-    for slot in range(NUM_SLOTS):
-        value = minima.get(slot)
-        if value is None:
-            value = _densify(slot, minima)
-        sig.append(value)
-    return tuple(sig)
+    filled = [minima.get(slot) for slot in range(NUM_SLOTS)]
+    return tuple(
+        value if value is not None else _densify(slot, filled) for slot, value in enumerate(filled)
+    )
 
 
-def _densify(slot: int, minima: dict[int, int]) -> int:
+def _densify(slot: int, filled: list[int | None]) -> int:
     # Optimal densification: borrow from the first non-empty slot of a fixed random probe
     # sequence, so that two sets borrow from the same place and stay comparable.
     for other in _PROBES[slot]:
-        value = minima.get(other)
+        value = filled[other]
         if value is not None:
             return value
     # Probe sequence exhausted (only for tiny sets): deterministic circular scan.
     for step in range(1, NUM_SLOTS):
-        value = minima.get((slot + step) % NUM_SLOTS)
+        value = filled[(slot + step) % NUM_SLOTS]
         if value is not None:
             return value
     raise AssertionError("unreachable: minima is not empty")
@@ -309,6 +308,7 @@ def _key(person: bytes, payload: bytes) -> int:
 
 _BAND_PERSON = b"cl-lsh-v%d" % SCHEME_VERSION
 _ENTERPRISE_PERSON = b"cl-ent-v%d" % SCHEME_VERSION
+_BAND_HASHER = hashlib.blake2b(digest_size=8, person=_BAND_PERSON)
 
 
 def band_keys(sig: Sequence[int], bands: int = BANDS, rows: int = ROWS) -> list[int]:
@@ -318,10 +318,13 @@ def band_keys(sig: Sequence[int], bands: int = BANDS, rows: int = ROWS) -> list[
     if all(v == EMPTY for v in sig):
         return []  # empty texts must not all collide with each other
     pack = struct.Struct(f">H{rows}Q").pack
-    return [
-        _key(_BAND_PERSON, pack(band, *sig[band * rows : (band + 1) * rows]))
-        for band in range(bands)
-    ]
+    digests = []
+    for band in range(bands):
+        # A copy of a keyed hasher is cheaper than a new one (``_key``, same digest).
+        hasher = _BAND_HASHER.copy()
+        hasher.update(pack(band, *sig[band * rows : (band + 1) * rows]))
+        digests.append(hasher.digest())
+    return [int.from_bytes(d, "big", signed=True) for d in digests]
 
 
 def enterprise_key(enterprise: str) -> int:
@@ -449,9 +452,16 @@ def compare(a: IssueText, b: IssueText) -> DuplicateFeatures:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def text_keys(text: str) -> tuple[int, ...]:
+    """The LSH band keys of a text, memoised: the bulk import works a batch's out in a
+    thread while the batch before it is being written (``bulk_submit.warm``)."""
+    return tuple(band_keys(signature(text)))
+
+
 def candidate_keys(issue: IssueText) -> list[int]:
     """Everything to index for an issue: its LSH band keys plus its enterprise key."""
-    keys = band_keys(signature(issue.text))
+    keys = list(text_keys(issue.text))
     if issue.enterprise and issue.enterprise.strip():
         keys.append(enterprise_key(issue.enterprise))
     return keys

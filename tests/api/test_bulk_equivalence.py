@@ -37,8 +37,8 @@ pytestmark = pytest.mark.usefixtures("clean_issues")
 GEO = credit_code(DEMO_ENTERPRISES[0].base17)  # 德清地信科技, 330521001
 SILK = credit_code(DEMO_ENTERPRISES[1].base17)  # 新市丝绸织造, 330521102
 CHANGXING = credit_code(DEMO_ENTERPRISES[2].base17)  # 长兴: outside 德清
-MINSU = credit_code("91330521MA2JX8Q7K")  # new, registered by the batch
-FARM = credit_code("91330521MA2D7R5T8")  # new, registered by the batch
+MINSU = credit_code("91330521MA5BULK01")  # new, registered by the batch (this module only)
+FARM = credit_code("91330521MA5BULK02")  # new, registered by the batch (this module only)
 
 Rows = dict[str, list[tuple[Any, ...]]]
 Path = Callable[[CommandTx, list[bulk_submit.Submission]], Awaitable[list[bulk_submit.Result]]]

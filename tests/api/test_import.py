@@ -619,3 +619,38 @@ async def test_a_batch_that_meets_a_conflict_is_submitted_record_by_record(
             )
         ).scalar()
     assert imported == 6
+
+
+async def test_batches_go_in_file_order_while_the_next_is_read(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next batch is read and its keys worked out while the current one is written:
+    every record still goes in once, numbered in file order, with its similarity keys."""
+    from closedloop.services.issues import importer
+
+    monkeypatch.setattr(importer, "LOAD_BATCH", 5)
+    rows = _bulk_rows(23)
+    for row in rows:
+        row["credit_code"] = GEO  # one origin: one counter, numbers in file order
+    rows[7]["title"] = ""  # a bad row inside the third batch
+    report = await run_import(db, clock, settings, write_jsonl(tmp_path / "b.jsonl", rows))
+    assert (report.imported, report.skipped_existing, report.bad_lines) == (22, 0, [8])
+    async with db.admin.connect() as conn:
+        numbered = (
+            await conn.execute(
+                sa.select(t.issue.c.external_id, t.issue.c.number)
+                .where(t.issue.c.channel == "HOTLINE_12345")
+                .order_by(t.issue.c.number)
+            )
+        ).all()
+        keyed = await conn.scalar(
+            sa.select(sa.func.count(sa.distinct(t.issue_similarity_key.c.issue_id)))
+        )
+    assert [external_id for external_id, _ in numbered] == [
+        row["record_id"] for n, row in enumerate(rows) if n != 7
+    ]
+    assert keyed == 22

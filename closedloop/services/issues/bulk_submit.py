@@ -25,7 +25,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -42,7 +42,7 @@ from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import HandlingLevel, IssueState
 from closedloop.domain.regions import is_valid_code
-from closedloop.domain.similarity import IssueText
+from closedloop.domain.similarity import IssueText, text_keys
 from closedloop.services.event_bus import publish
 from closedloop.services.issues import commands
 from closedloop.services.issues.commands import (
@@ -54,7 +54,7 @@ from closedloop.services.issues.commands import (
     required_text,
 )
 from closedloop.services.issues.unit_of_work import CommandTx
-from closedloop.services.learning.similar import key_rows
+from closedloop.services.learning.similar import KeyRow, key_rows, write_keys
 from closedloop.settings import Settings
 
 E = IssueErrorCode
@@ -94,6 +94,14 @@ class _Checked:
 
 
 Result = int | IssueCommandError
+
+
+def warm(items: Sequence[Submission]) -> None:
+    """Work the records' similarity keys out ahead (``similarity.text_keys`` keeps them):
+    no I/O, so the import runs it in a thread for the next batch while the database writes
+    the current one. Only a cache is filled: what ``submit_many`` writes stays its own."""
+    for item in items:
+        text_keys(IssueText((item.cmd.title or "").strip(), (item.cmd.content or "").strip()).text)
 
 
 async def run_batch(
@@ -405,7 +413,7 @@ async def _insert(
     )
     ids = [int(i) for i in inserted.scalars()]
     holder = holder_of(holding, level.value, None, None, state.value)
-    keys: list[dict[str, Any]] = []
+    keys: list[KeyRow] = []
     for c, issue_id in zip(accepted, ids, strict=True):
         text = IssueText(c.title, c.content, str(c.enterprise_id), frozenset(c.tags))
         keys.extend(key_rows(issue_id, text, c.origin, c.at))
@@ -437,18 +445,7 @@ async def _insert(
             ],
         },
     )
-    if keys:
-        # In index order: the batch's keys land on neighbouring index pages, not all over.
-        keys.sort(key=lambda k: (k["key"], k["county_code"], k["created_at"], k["issue_id"]))
-        await tx.conn.execute(
-            _KEYS,
-            {
-                "keys": [k["key"] for k in keys],
-                "counties": [k["county_code"] for k in keys],
-                "created": [k["created_at"] for k in keys],
-                "issue_ids": [k["issue_id"] for k in keys],
-            },
-        )
+    await write_keys(tx.conn, keys)
     tx.touched.update(ids)
     return ids
 
@@ -466,9 +463,4 @@ _EVENTS = sa.text(
     " true, NULL, CAST(p AS jsonb)"
     " FROM unnest(CAST(:issue_ids AS bigint[]), CAST(:occurred AS timestamptz[]),"
     " CAST(:payloads AS text[])) AS r(i, o, p)"
-)
-_KEYS = sa.text(
-    "INSERT INTO issue_similarity_key (key, county_code, created_at, issue_id)"
-    " SELECT * FROM unnest(CAST(:keys AS bigint[]), CAST(:counties AS text[]),"
-    " CAST(:created AS timestamptz[]), CAST(:issue_ids AS bigint[]))"
 )

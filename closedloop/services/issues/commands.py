@@ -41,7 +41,7 @@ from closedloop.services.issues.records import IssueRecord, enterprise_by_credit
 from closedloop.services.issues.time_limits import start_clock
 from closedloop.services.issues.unit_of_work import CommandTx, UnitOfWork
 from closedloop.services.learning.merging import tell_merged_reporters
-from closedloop.services.learning.similar import write_keys
+from closedloop.services.learning.similar import key_rows, write_keys
 
 E = IssueErrorCode
 TITLE_MAX = NAME_MAX
@@ -262,13 +262,8 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
         message=settled,
         payload={"channel": channel.value, "number": number},
     )
-    await write_keys(
-        tx.conn,
-        int(issue_id),
-        IssueText(title, content, str(enterprise_id), frozenset(tags)),
-        origin,
-        tx.now,
-    )
+    text = IssueText(title, content, str(enterprise_id), frozenset(tags))
+    await write_keys(tx.conn, key_rows(int(issue_id), text, origin, tx.now))
     return int(issue_id)
 
 

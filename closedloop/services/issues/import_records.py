@@ -23,7 +23,7 @@ from closedloop.services.issues import commands
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 BATCH = 500  # records checked against the database at once
-LOAD_BATCH = 500  # records submitted in one unit of work
+LOAD_BATCH = 500  # records submitted in one unit of work (pg_notify takes < 8000 bytes of ids)
 REQUIRED_COLUMNS = ("record_id", "credit_code", "title", "content")
 KNOWN_COLUMNS = (
     "record_id",

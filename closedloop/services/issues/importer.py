@@ -18,6 +18,7 @@ Reading and checking one record is ``import_records``."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -221,32 +222,47 @@ class _Importer:
         """Submit in batches of ``LOAD_BATCH`` records, in file order, each batch in one
         unit of work (``bulk_submit``: the rules of ``commands.submit``, a few statements
         per batch; a batch that meets a conflict goes record by record, so each record
-        still gets its own answer)."""
-        batch: list[RecordRow] = []
-        for line, record in self.records():
-            if line not in to_import:
-                continue
-            parsed = self.parse(line, record)
-            if parsed.row is None:  # the file changed between the passes
-                self.report.errors.extend(parsed.errors)
-                continue
-            batch.append(parsed.row)
-            if len(batch) >= LOAD_BATCH:
-                await self.submit_batch(batch)
-                batch = []
-        if batch:
-            await self.submit_batch(batch)
+        still gets its own answer). The next batch is read, parsed and its similarity keys
+        worked out in a thread while the database writes the current one."""
+        records = self.records()
 
-    async def submit_batch(self, rows: list[RecordRow]) -> None:
-        now = self.clock.now()
-        items = [bulk_submit.Submission(self.command(row), row.received_at or now) for row in rows]
+        def take() -> list[tuple[RecordRow, bulk_submit.Submission]]:
+            batch = []
+            for line, record in records:
+                if line not in to_import:
+                    continue
+                parsed = self.parse(line, record)
+                if parsed.row is None:  # the file changed between the passes
+                    self.report.errors.extend(parsed.errors)
+                    continue
+                batch.append((parsed.row, self.submission(parsed.row)))
+                if len(batch) >= LOAD_BATCH:
+                    break
+            bulk_submit.warm([item for _, item in batch])
+            return batch
+
+        batch = await asyncio.to_thread(take)
+        while batch:
+            writing = asyncio.create_task(self.submit_batch(batch))
+            try:
+                batch = await asyncio.to_thread(take)
+            finally:
+                await writing
+
+    async def submit_batch(self, batch: list[tuple[RecordRow, bulk_submit.Submission]]) -> None:
+        items = [item for _, item in batch]
 
         async def work(tx: CommandTx) -> list[bulk_submit.Result]:
             return await bulk_submit.submit_batch(tx, items)
 
+        now = self.clock.now()
         results = await bulk_submit.run_batch(self.db, self.principal, self.settings, now, work)
-        for row, result in zip(rows, results, strict=True):
+        for (row, _), result in zip(batch, results, strict=True):
             self.count(row, result)
+
+    def submission(self, row: RecordRow) -> bulk_submit.Submission:
+        """A record as a submission: submitted when it was received (else now)."""
+        return bulk_submit.Submission(self.command(row), row.received_at or self.clock.now())
 
     def command(self, row: RecordRow) -> commands.SubmitIssue:
         return commands.SubmitIssue(

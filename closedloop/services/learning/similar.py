@@ -17,14 +17,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
 from closedloop.db import driver
-from closedloop.db import tables as t
 from closedloop.domain import similarity as sim
 from closedloop.services.issues.records import IssueRecord, issues_by_id
 from closedloop.tenancy.scope import issue_visibility
@@ -47,24 +45,37 @@ def text_of(issue: IssueRecord) -> sim.IssueText:
     )
 
 
-async def write_keys(
-    conn: AsyncConnection, issue_id: int, text: sim.IssueText, origin: str, at: dt.datetime
-) -> None:
-    rows = key_rows(issue_id, text, origin, at)
-    if rows:
-        await conn.execute(t.issue_similarity_key.insert(), rows)
+KeyRow = tuple[int, str, dt.datetime, int]  # key, county, created_at, issue_id
+
+_WRITE_KEYS = sa.text(
+    "INSERT INTO issue_similarity_key (key, county_code, created_at, issue_id)"
+    " SELECT * FROM unnest(CAST(:keys AS bigint[]), CAST(:counties AS text[]),"
+    " CAST(:created AS timestamptz[]), CAST(:issue_ids AS bigint[]))"
+)
 
 
-def key_rows(
-    issue_id: int, text: sim.IssueText, origin: str, at: dt.datetime
-) -> list[dict[str, Any]]:
-    """The similarity index rows of an issue (``write_keys``; the bulk import writes many
-    issues' at once)."""
+async def write_keys(conn: AsyncConnection, rows: Sequence[KeyRow]) -> None:
+    """The similarity index rows of one issue or of many (the bulk import's batch), in one
+    statement over arrays, in index order: a batch's keys land on neighbouring index
+    pages, not all over."""
+    if not rows:
+        return
+    keys, counties, created, issue_ids = zip(*sorted(rows), strict=True)
+    await conn.execute(
+        _WRITE_KEYS,
+        {
+            "keys": list(keys),
+            "counties": list(counties),
+            "created": list(created),
+            "issue_ids": list(issue_ids),
+        },
+    )
+
+
+def key_rows(issue_id: int, text: sim.IssueText, origin: str, at: dt.datetime) -> list[KeyRow]:
+    """The similarity index rows of an issue (``write_keys``)."""
     county = county_of(origin)
-    return [
-        {"key": k, "county_code": county, "created_at": at, "issue_id": issue_id}
-        for k in sorted(set(sim.candidate_keys(text)))
-    ]
+    return [(k, county, at, issue_id) for k in sorted(set(sim.candidate_keys(text)))]
 
 
 @dataclass(frozen=True, slots=True)
