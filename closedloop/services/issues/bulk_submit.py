@@ -54,7 +54,7 @@ from closedloop.services.issues.commands import (
     required_text,
 )
 from closedloop.services.issues.unit_of_work import CommandTx
-from closedloop.services.learning.similar import KeyRow, key_rows, write_keys
+from closedloop.services.learning.similar import IssueKeys, key_rows, write_keys
 from closedloop.settings import Settings
 
 E = IssueErrorCode
@@ -413,10 +413,10 @@ async def _insert(
     )
     ids = [int(i) for i in inserted.scalars()]
     holder = holder_of(holding, level.value, None, None, state.value)
-    keys: list[KeyRow] = []
+    keys: list[IssueKeys] = []
     for c, issue_id in zip(accepted, ids, strict=True):
         text = IssueText(c.title, c.content, str(c.enterprise_id), frozenset(c.tags))
-        keys.extend(key_rows(issue_id, text, c.origin, c.at))
+        keys.append(key_rows(issue_id, text, c.origin, c.at))
     # Each table's rows as one statement over arrays (``unnest``): one plan, not one per row
     # (the API's connections plan every statement afresh: ``plan_cache_mode``).
     times = [c.at for c in accepted]

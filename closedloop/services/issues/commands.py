@@ -263,7 +263,7 @@ async def submit(tx: CommandTx, cmd: SubmitIssue) -> int:
         payload={"channel": channel.value, "number": number},
     )
     text = IssueText(title, content, str(enterprise_id), frozenset(tags))
-    await write_keys(tx.conn, key_rows(int(issue_id), text, origin, tx.now))
+    await write_keys(tx.conn, [key_rows(int(issue_id), text, origin, tx.now)])
     return int(issue_id)
 
 
