@@ -4,8 +4,11 @@ Makes a scratch database on the server at ``--server-url`` (migrated, demo data 
 optionally fills it with ``--issues`` generated issues first (the database size the import
 runs against), writes a 12345 hotline CSV of ``--rows`` records (most for the county's
 known enterprises, every tenth for a new enterprise the file registers, a few bad rows),
-imports it as ``deqing.center`` and prints rows/s for the whole import (both passes), then
-imports it again (every record already imported: the idempotent re-run). With ``--into URL``
+imports it as ``deqing.center`` and prints rows/s for the whole import (both passes), the
+importer's CPU and the CPU of the PostgreSQL backends serving this database (sampled from
+``/proc`` every half second: the server must be local; autovacuum of the database counts,
+the server's shared writers do not), then imports it again (every record already imported:
+the idempotent re-run). With ``--into URL``
 it imports into that (migrated, seeded) database instead, e.g. a generated one of 1M
 issues; the records stay there.
 
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.served import prepare_demo, scratch_database
 from closedloop.db import tables as t
@@ -77,6 +81,61 @@ def write_file(path: Path, rows: int) -> None:
             out.writerow(record)
 
 
+class BackendCpu:
+    """CPU seconds of the PostgreSQL processes serving one database, summed over every
+    backend seen while sampling (a backend that exits counts up to its last sample)."""
+
+    def __init__(self, admin: AsyncEngine) -> None:
+        self.admin = admin
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def sample(self) -> None:
+        async with self.admin.connect() as conn:
+            pids = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalars()
+            for pid in pids:
+                seconds = process_cpu(pid)
+                if seconds is not None:
+                    self.first.setdefault(pid, seconds if self.task is None else 0.0)
+                    self.last[pid] = seconds
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            await self.sample()
+
+    async def __aenter__(self) -> BackendCpu:
+        await self.sample()
+        self.task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await self.sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+def process_cpu(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(url: str, rows: int, path: Path) -> None:
     settings = Settings()
     admin = make_engine(url, 2)
@@ -89,22 +148,25 @@ async def run(url: str, rows: int, path: Path) -> None:
         async with admin.connect() as conn:
             before = (await conn.execute(sa.select(sa.func.count()).select_from(t.issue))).scalar()
         for attempt in ("first", "again"):
-            began, cpu = time.perf_counter(), time.process_time()
-            report = await import_issues(
-                db,
-                SystemClock(),
-                settings,
-                channel=Channel.HOTLINE_12345,
-                path=path,
-                username="deqing.center",
-            )
-            seconds = time.perf_counter() - began
-            cpu = time.process_time() - cpu
+            async with BackendCpu(admin) as server:
+                began, cpu = time.perf_counter(), time.process_time()
+                report = await import_issues(
+                    db,
+                    SystemClock(),
+                    settings,
+                    channel=Channel.HOTLINE_12345,
+                    path=path,
+                    username="deqing.center",
+                )
+                seconds = time.perf_counter() - began
+                cpu = time.process_time() - cpu
             print(
                 f"{attempt}: {rows} records against {before} issues in {seconds:.1f} s"
                 f" = {rows / seconds:,.0f} rows/s (importer CPU {cpu:.1f} s,"
+                f" PostgreSQL CPU {server.seconds:.1f} s,"
                 f" load average {os.getloadavg()[0]:.1f}); imported {report.imported},"
-                f" already imported {report.skipped_existing}, bad {len(report.errors)}"
+                f" already imported {report.skipped_existing}, bad {len(report.errors)}",
+                flush=True,
             )
     finally:
         await db.dispose()
