@@ -1,4 +1,4 @@
-"""A similarity key names an existing issue (migration 0020): the rule the foreign key kept,
+"""A similarity key names an existing issue (migration 0022): the rule the foreign key kept,
 now checked once per statement."""
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ The same rule now holds through statement-level triggers, once per statement:
   ``NO ACTION``); ``TRUNCATE issue ... CASCADE`` empties the keys too (the foreign key made
   the cascade reach them). Issue ids are identities, never updated.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-06
 """
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
