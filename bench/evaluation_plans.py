@@ -153,7 +153,7 @@ async def _one(db: Database, args: argparse.Namespace, who: Any, period: Any, no
             raise SystemExit(f"{args.as_user} may not read the dashboard of {args.region}")
     else:
         boards = await group_scores(
-            db, who, load_scheme(DEFAULT_SCHEME), TargetKind.DEPARTMENT, args.region, [period]
+            db, who, [load_scheme(DEFAULT_SCHEME)], TargetKind.DEPARTMENT, args.region, [period]
         )
         if boards is None:
             raise SystemExit(f"{args.as_user} may not read the scores of {args.region}")

@@ -65,6 +65,11 @@ class Action(enum.StrEnum):
     AUDIT_READ = "audit.read"
     # Time-limit rules and webhook endpoints of a region's subtree.
     RULES_MANAGE = "rules.manage"
+    # Scoring scheme versions (stored at the province: the region they apply below):
+    # read them, upload a draft, activate one from a period (the province admin only).
+    SCHEME_READ = "scheme.read"
+    SCHEME_UPLOAD = "scheme.upload"
+    SCHEME_ACTIVATE = "scheme.activate"
 
 
 class Target(enum.StrEnum):

@@ -77,6 +77,7 @@ from closedloop.services.issues.sweeper import sweep
 from closedloop.services.learning import redaction
 from closedloop.services.learning.tags import load_library
 from closedloop.services.outbox_relay import OutboxRelay
+from closedloop.services.schemes.catalog import SchemeCatalog
 from closedloop.services.sign_in import SignInRefused, provision
 from closedloop.settings import Settings, UnsafeSettings
 from closedloop.tenancy.seed import load_region_file
@@ -105,9 +106,14 @@ class Runtime:
     sessions: Sessions = field(init=False)
     # Subscription frames made once per group (``None``: every operation alone).
     fanout: Fanout | None = field(default_factory=Fanout)
+    schemes: SchemeCatalog = field(init=False)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.principal)
+        self.schemes = SchemeCatalog(self.db, self._listening)
+
+    def _listening(self) -> bool:
+        return self.bus is not None and self.bus.connected
 
     async def principal(self, username: str) -> Principal | None:
         """The active account, remembered until it changes: the account NOTIFY drops it in
@@ -136,9 +142,15 @@ class Runtime:
         """The bus was disconnected: any account may have changed meanwhile."""
         self.principals.clear()
         self.sessions.recheck(None)
+        self.schemes.changed()
 
     def open_bus(self) -> EventBus:
-        self.bus = EventBus(url_of(self.db), on_account=self.account_changed, on_resync=self.resync)
+        self.bus = EventBus(
+            url_of(self.db),
+            on_account=self.account_changed,
+            on_resync=self.resync,
+            on_scheme=self.schemes.changed,
+        )
         return self.bus
 
 
@@ -269,6 +281,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response,
             bus=runtime.bus,
             on_account_change=runtime.account_changed,
+            schemes=runtime.schemes,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -33,7 +33,7 @@ from closedloop.db import tables as t
 from closedloop.domain.issues import IssueState
 from closedloop.domain.periods import InvalidPeriod, Period, parse_period
 from closedloop.domain.regions import is_valid_code
-from closedloop.domain.schemes import DEFAULT_SCHEME, Scheme, UnknownScheme, load_scheme
+from closedloop.domain.schemes import DEFAULT_SCHEME, Scheme, UnknownScheme
 from closedloop.domain.scoring import RESULT_STATUS_LABELS
 from closedloop.services import tenancy
 from closedloop.services.evaluation import dashboard as dashboard_service
@@ -41,6 +41,7 @@ from closedloop.services.evaluation import scores as score_service
 from closedloop.services.evaluation.dashboard import Dashboard, Figures
 from closedloop.services.evaluation.record_queries import ListEntryRow
 from closedloop.services.evaluation.targets import TargetKind
+from closedloop.services.schemes.catalog import SchemeCatalog
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -129,9 +130,11 @@ def _period(request: Request) -> Period:
         raise BadRequest("INVALID_PERIOD", "period", exc.zh) from exc
 
 
-def _scheme(request: Request) -> Scheme:
+async def _scheme(request: Request, period: Period) -> Scheme:
+    """The scheme in force for ``period`` (its active version, else its file)."""
+    catalog: SchemeCatalog = request.app.state.runtime.schemes
     try:
-        return load_scheme(_param(request, "scheme", DEFAULT_SCHEME))
+        return await catalog.scheme(_param(request, "scheme", DEFAULT_SCHEME), period)
     except UnknownScheme as exc:
         raise BadRequest("UNKNOWN_SCHEME", "scheme", exc.zh) from exc
 
@@ -222,14 +225,16 @@ async def export_scores(request: Request) -> Response:
     if fmt not in FORMATS or principal.is_anonymous:
         return _not_found()
     try:
-        scheme = _scheme(request)
         kind = _target_kind(request)
         region = _region(request)
         period = _period(request)
+        scheme = await _scheme(request, period)
     except BadRequest as exc:
         return _bad(exc)
     runtime = request.app.state.runtime
-    boards = await score_service.group_scores(runtime.db, principal, scheme, kind, region, [period])
+    boards = await score_service.group_scores(
+        runtime.db, principal, [scheme], kind, region, [period]
+    )
     if boards is None:
         return _not_found()
     name = f"scores-{scheme.key}-{kind.value.lower()}-{region}-{period.label}"

@@ -12,15 +12,11 @@ import strawberry
 
 from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action
-from closedloop.domain.schemes import (
-    DEFAULT_SCHEME,
-    available_schemes,
-    load_scheme,
-)
+from closedloop.domain.schemes import DEFAULT_SCHEME, UnknownScheme
 from closedloop.resolvers.mutations import add_list_entry, record_indicator
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
-from closedloop.schema.evaluation.args import check_region, period_arg, scheme_arg
+from closedloop.schema.evaluation.args import check_region, period_arg, schemes_in_force
 from closedloop.schema.evaluation.dashboard import Dashboard, dashboard_of
 from closedloop.schema.evaluation.inputs import (
     AddListEntryInput,
@@ -64,9 +60,22 @@ def _history_target(info: Info, kind: TargetKind, target: str) -> str | int:
 
 @strawberry.type
 class EvaluationQuery:
-    @strawberry.field(description="评价方案 / the shipped scoring schemes")
-    def scoring_schemes(self, info: Info) -> list[ScoringScheme]:
-        return [ScoringScheme.of(info, load_scheme(k)) for k in available_schemes()]
+    @strawberry.field(
+        description=(
+            "某周期生效的评价方案（已启用版本，否则内置方案）/ the scoring schemes in force"
+            " for a period: each key's active version, else its shipped scheme"
+        )
+    )
+    async def schemes_in_force(self, info: Info, period: str) -> list[ScoringScheme]:
+        p = period_arg(info, period)
+        catalog = info.context.scheme_catalog
+        found = []
+        for key in await catalog.keys():
+            try:
+                found.append(ScoringScheme.of(info, await catalog.scheme(key, p)))
+            except UnknownScheme:
+                continue  # only uploaded, not in force yet
+        return found
 
     @strawberry.field(
         description=(
@@ -84,11 +93,11 @@ class EvaluationQuery:
         scheme: str = DEFAULT_SCHEME,
     ) -> Scoreboard | None:
         check_region(info, region)
-        s = scheme_arg(info, scheme)
         p = period_arg(info, period)
+        in_force = await schemes_in_force(info, scheme, [p])
         ctx = info.context
         boards = await score_service.group_scores(
-            ctx.db, ctx.principal, s, target_kind, region, [p]
+            ctx.db, ctx.principal, in_force, target_kind, region, [p]
         )
         return scoreboard(info, boards[0]) if boards else None
 
@@ -109,28 +118,28 @@ class EvaluationQuery:
         scheme: str = DEFAULT_SCHEME,
     ) -> ScoreHistory | None:
         check_region(info, region)
-        s = scheme_arg(info, scheme)
         p = period_arg(info, period)
         if not 1 <= periods <= 36:
             raise PublicError(
                 "INVALID_ARGUMENT", "periods must be 1..36", info.context.locale, field="periods"
             )
         key = _history_target(info, target_kind, target)
+        in_force = await schemes_in_force(info, scheme, p.history(periods))
         ctx = info.context
         points = await score_service.target_history(
-            ctx.db, ctx.principal, s, target_kind, region, key, p, periods
+            ctx.db, ctx.principal, in_force, target_kind, region, key, p, periods
         )
         if not points:
             return None
         return ScoreHistory(
-            scheme=ScoringScheme.of(info, s),
+            scheme=ScoringScheme.of(info, in_force[-1]),
             target=ScoreTarget.of(points[-1].entry.target),
             freshness=DataFreshness.of(points[-1].freshness, ctx.clock.now()),
             points=[
                 ScoreHistoryPoint(
                     period=EvaluationPeriod.of(x.period),
                     peers=x.peers,
-                    score=target_score(info, s, x.entry),
+                    score=target_score(info, x.scheme or in_force[-1], x.entry),
                 )
                 for x in points
             ],
@@ -161,8 +170,8 @@ class EvaluationQuery:
         include_superseded: bool = False,
     ) -> list[IndicatorRecord]:
         check_region(info, region)
-        s = scheme_arg(info, scheme)
         p = period_arg(info, period)
+        s = (await schemes_in_force(info, scheme, [p]))[0]
         ctx = info.context
         if not can_on_region(ctx.principal, Action.SCORE_READ, region):
             return []

@@ -10,13 +10,21 @@ from closedloop.resolvers.learning import LearningQuery
 from closedloop.resolvers.mutation import IssueMutation, LearningMutation
 from closedloop.resolvers.query import CoreQuery
 from closedloop.resolvers.rules import RulesMutation, RulesQuery
+from closedloop.resolvers.schemes import SchemeMutation, SchemeQuery
 
 
 @strawberry.type
-class Query(CoreQuery, LearningQuery, EvaluationQuery, AccountQuery, RulesQuery):
+class Query(CoreQuery, LearningQuery, EvaluationQuery, AccountQuery, RulesQuery, SchemeQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IssueMutation, LearningMutation, EvaluationMutation, AccountMutation, RulesMutation):
+class Mutation(
+    IssueMutation,
+    LearningMutation,
+    EvaluationMutation,
+    AccountMutation,
+    RulesMutation,
+    SchemeMutation,
+):
     pass

@@ -4,13 +4,11 @@ their four mutations (one module each in ``closedloop.resolvers.mutations``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from closedloop.domain.schemes import ScoringError, scheme_from_json
 from closedloop.resolvers.fields import signed_in_mutation
 from closedloop.resolvers.mutations import (
     add_webhook_endpoint,
@@ -20,17 +18,17 @@ from closedloop.resolvers.mutations import (
 )
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
-from closedloop.schema.evaluation.args import check_region, localized
+from closedloop.schema.evaluation.args import check_region
 from closedloop.schema.paging import as_text, paging
 from closedloop.schema.payloads import SignedIn
 from closedloop.schema.relay import Connection, encode_cursor, make_connection
 from closedloop.schema.rules import (
-    SchemeValidation,
     TimeLimitRule,
     TimeLimitRulePayload,
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
+from closedloop.schema.schemes import SchemeValidation, validation_of
 from closedloop.services.rules import time_limits, webhooks
 
 
@@ -79,16 +77,7 @@ class RulesQuery:
         permission_classes=[SignedIn],
     )
     def validate_scoring_scheme(self, info: Info, document: JSON) -> SchemeValidation:
-        try:
-            scheme = scheme_from_json(json.dumps(document), origin="document")
-        except ScoringError as exc:
-            return SchemeValidation(valid=False, error=localized(info, exc.label))
-        return SchemeValidation(
-            valid=True,
-            key=scheme.key,
-            name=localized(info, scheme.label),
-            indicator_count=len(scheme.indicators),
-        )
+        return validation_of(info, document)
 
     @strawberry.field(description="推送地址（管理范围内）/ webhook endpoints the caller manages")
     async def webhook_endpoints(

@@ -126,6 +126,7 @@ class AuditEntry(Node):
             AuditObject.ENTERPRISE: "Enterprise",
             AuditObject.TIME_LIMIT_RULE: "TimeLimitRule",
             AuditObject.WEBHOOK_ENDPOINT: "WebhookEndpoint",
+            AuditObject.SCORING_SCHEME: "ScoringSchemeVersion",
         }[AuditObject(rec.object_kind)]
         return cls(
             id=to_global_id("AuditEntry", rec.id),

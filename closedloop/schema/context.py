@@ -18,6 +18,7 @@ from closedloop.schema.loaders import Loaders
 from closedloop.schema.reference import REFERENCE
 from closedloop.services.event_bus import EventBus
 from closedloop.services.issues.records import EnterpriseRecord
+from closedloop.services.schemes.catalog import SchemeCatalog
 from closedloop.settings import Settings
 
 
@@ -63,6 +64,9 @@ class Context:
     # A subscription group's own stream (``closedloop.http.fanout``): its frames go to
     # every socket of the group; it spends no rate-limit points (they did).
     source: FrameSource | None = None
+    # The process's scheme versions in force (the HTTP layer's, kept fresh by the bus);
+    # without one, the request reads them once (``scheme_catalog``).
+    schemes: SchemeCatalog | None = None
 
     def account_changed(self, username: str) -> None:
         if self.on_account_change is not None:
@@ -72,6 +76,12 @@ class Context:
         """This process shows the change at once (others within the reference cache's
         time to live)."""
         REFERENCE.put("enterprise", rec.id, rec)
+
+    @cached_property
+    def scheme_catalog(self) -> SchemeCatalog:
+        if self.schemes is not None:
+            return self.schemes
+        return SchemeCatalog(self.db, live=lambda: True)  # read once, for this request
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -146,15 +146,6 @@ class WebhookEndpointPayload:
     errors: list[RuleError]
 
 
-@strawberry.type(description="评价方案检查结果 / the result of validateScoringScheme")
-class SchemeValidation:
-    valid: bool
-    key: str | None = None
-    name: str | None = None
-    indicator_count: int | None = None
-    error: str | None = strawberry.field(default=None, description="问题所在 / what is wrong")
-
-
 @register_node("WebhookEndpoint")
 async def _endpoint_node(info: Info, key: str) -> WebhookEndpoint | None:
     if not key.isdigit():

@@ -56,7 +56,13 @@ from closedloop.domain.issues import IssueState, RatingGrade
 from closedloop.domain.periods import MAX_HISTORY, MAX_RANGE_DAYS
 from closedloop.domain.problem_lists import PushState
 from closedloop.domain.regions import MAX_CHILDREN, MAX_DEPARTMENTS, RegionLevel
-from closedloop.domain.schemes import available_schemes, load_scheme
+from closedloop.domain.schemes import (
+    MAX_PROBLEMS,
+    available_schemes,
+    beyond_bounds,
+    load_scheme,
+    served_bounds,
+)
 from closedloop.schema.relay import InvalidPaging, check_ids, page_size
 from closedloop.services.evaluation.dashboard import LIST_LIMIT, TOP_TAGS
 from closedloop.services.issues.problem_list_queries import LATEST as LATEST_PUSHES
@@ -91,26 +97,20 @@ MAX_PAYLOAD_ERRORS = 20
 # Enums and their values, the policy's actions, the shipped schemes: data of the code
 # itself, far below this.
 CODE_DATA = 100
-# Scoring schemes are shipped data (closedloop/data/schemes): their largest lists.
-_SCHEMES = [load_scheme(key) for key in available_schemes()]
-MAX_INDICATORS = max(len(s.indicators) for s in _SCHEMES)
-MAX_ADJUSTMENTS = max(len(s.adjustments) for s in _SCHEMES)
-MAX_CHECKS = max(len(getattr(i.rule, "checks", ())) for s in _SCHEMES for i in s.indicators)
+# Scoring schemes: the largest lists of the shipped ones (closedloop/data/schemes); a scheme
+# of the operator's folder or uploaded through the API is held to them.
+MAX_INDICATORS = served_bounds().indicators
+MAX_ADJUSTMENTS = served_bounds().adjustments
+MAX_CHECKS = served_bounds().checks
 
 
 def scheme_beyond_bounds() -> str | None:
     """A served scheme (e.g. from ``CLOSEDLOOP_SCHEME_DIR``) with longer lists than the
     query cost assumes, named with what is too long; None when every scheme fits."""
     for key in available_schemes():
-        s = load_scheme(key)
-        checks = max(len(getattr(i.rule, "checks", ())) for i in s.indicators)
-        for what, n, bound in (
-            ("indicators", len(s.indicators), MAX_INDICATORS),
-            ("adjustments", len(s.adjustments), MAX_ADJUSTMENTS),
-            ("checks of one indicator", checks, MAX_CHECKS),
-        ):
-            if n > bound:
-                return f"scheme {key} has {n} {what}; at most {bound} are served"
+        problem = beyond_bounds(load_scheme(key))
+        if problem is not None:
+            return problem.label.en
     return None
 
 
@@ -134,7 +134,7 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("Query", "listEntries"): LIST_ENTRIES_LIMIT,
     ("Query", "indicatorRecords"): RECORDS_LIMIT,
     ("Query", "labels"): CODE_DATA,
-    ("Query", "scoringSchemes"): CODE_DATA,
+    ("Query", "schemesInForce"): CODE_DATA,
     ("Query", "tags"): MAX_LIBRARY_TAGS,
     ("EnumLabels", "values"): CODE_DATA,
     ("Viewer", "permissions"): CODE_DATA,
@@ -166,6 +166,9 @@ LIST_BOUNDS: dict[tuple[str, str], int] = {
     ("ChannelCredentialsPayload", "errors"): MAX_PAYLOAD_ERRORS,
     ("SubmitChannelIssuesPayload", "results"): LIST_MAX,  # one per record of the batch
     ("ChannelRecordResult", "errors"): MAX_PAYLOAD_ERRORS,
+    # One error per problem of an invalid scheme document.
+    ("ScoringSchemePayload", "errors"): MAX_PROBLEMS,
+    ("SchemeValidation", "problems"): MAX_PROBLEMS,
 }
 
 

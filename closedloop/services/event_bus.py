@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHANNEL = "closedloop_issue_events"
 ACCOUNT_CHANNEL = "closedloop_account_changes"  # written by the trigger of migration 0011
+SCHEME_CHANNEL = "closedloop_scheme_changes"  # written by the trigger of migration 0019
 QUEUE_SIZE = 1000
 RECONNECT_FIRST = 0.05  # seconds
 RECONNECT_CAP = 5.0
@@ -75,11 +76,13 @@ class EventBus:
         *,
         on_account: Callable[[str], None] | None = None,
         on_resync: Callable[[], None] | None = None,
+        on_scheme: Callable[[str], None] | None = None,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._on_account = on_account
         self._on_resync = on_resync
+        self._on_scheme = on_scheme
         self._queue_size = queue_size
         self._conn: asyncpg.Connection | None = None
         self._subscribers: set[_Subscriber] = set()
@@ -130,6 +133,7 @@ class EventBus:
         try:
             await conn.add_listener(CHANNEL, self._on_issue_notify)
             await conn.add_listener(ACCOUNT_CHANNEL, self._on_account_notify)
+            await conn.add_listener(SCHEME_CHANNEL, self._on_scheme_notify)
         except BaseException:
             conn.terminate()
             raise
@@ -179,6 +183,10 @@ class EventBus:
     def _on_account_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         if self._on_account is not None:
             self._on_account(payload)
+
+    def _on_scheme_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        if self._on_scheme is not None:
+            self._on_scheme(payload)
 
     def _deliver(self, notice: Notice) -> None:
         for subscriber in list(self._subscribers):

@@ -189,6 +189,11 @@ REGISTER_ENTERPRISE = """mutation($input: RegisterEnterpriseInput!) {
 SET_TIME_LIMIT_RULE = """mutation($input: SetTimeLimitRuleInput!) {
   setTimeLimitRule(input: $input) { errors { code } } }"""
 SHARE = """mutation($input: ShareCaseInput!) { shareCase(input: $input) { errors { code } } }"""
+SCHEMES = """{ scoringSchemes(first: 1) { totalCount } }"""
+UPLOAD_SCHEME = """mutation($input: UploadScoringSchemeInput!) {
+  uploadScoringScheme(input: $input) { errors { code } } }"""
+ACTIVATE_SCHEME = """mutation($input: ActivateScoringSchemeInput!) {
+  activateScoringScheme(input: $input) { errors { code } } }"""
 
 
 async def _scenario(
@@ -245,6 +250,14 @@ async def _scenario(
         # Administration: the lists, and each mutation with input refused after the policy
         # is asked (nothing is written).
         await api.post(ADMINISTRATION, {"own": own, "below": below}, as_=account)
+        # Scoring scheme versions: the list, an invalid upload, an activation of nothing.
+        await api.post(SCHEMES, as_=account)
+        await api.post(UPLOAD_SCHEME, {"input": {"document": {}, "versionLabel": "x"}}, as_=account)
+        await api.post(
+            ACTIVATE_SCHEME,
+            {"input": {"id": "U2NvcmluZ1NjaGVtZVZlcnNpb246OTk5OTk5", "effectiveFrom": "2027"}},
+            as_=account,
+        )
         for region in (own, below):
             await api.post(
                 CREATE_ACCOUNT,

@@ -36,6 +36,7 @@ SCOPED_READ = {
     A.SCORE_READ,
 }
 SELF_DOWN = {Target.SELF, Target.DESCENDANT}
+SELF_UP = {Target.SELF, Target.ANCESTOR}
 
 # role -> action -> the targets on which it is allowed (anything absent: denied everywhere)
 EXPECTED: dict[Role, dict[Action, set[Target]]] = {
@@ -53,6 +54,7 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
     },
     Role.LEADER: {
         **{a: SELF_DOWN for a in SCOPED_READ | {A.ISSUE_SUBMIT_ON_BEHALF}},
+        A.SCHEME_READ: SELF_UP,
         # 流转至本级“七张问题清单”: a leader pushes what its own tier holds.
         **{a: {Target.SELF} for a in WORK | {A.MEETING_DECIDE, A.ISSUE_PUSH_PROBLEM_LIST}},
     },
@@ -70,13 +72,27 @@ EXPECTED: dict[Role, dict[Action, set[Target]]] = {
             )
         },
     },
-    Role.EVALUATOR: {a: SELF_DOWN for a in SCOPED_READ | {A.INDICATOR_RECORD, A.LIST_ENTRY_ADD}},
-    Role.PROVINCE_MONITOR: {a: SELF_DOWN for a in SCOPED_READ | {A.AUDIT_READ}},
+    Role.EVALUATOR: {
+        **{a: SELF_DOWN for a in SCOPED_READ | {A.INDICATOR_RECORD, A.LIST_ENTRY_ADD}},
+        # Scheme versions are stored at the province: read from below, drafted at it.
+        A.SCHEME_READ: SELF_UP,
+        A.SCHEME_UPLOAD: {Target.SELF},
+    },
+    Role.PROVINCE_MONITOR: {
+        **{a: SELF_DOWN for a in SCOPED_READ | {A.AUDIT_READ}},
+        A.SCHEME_READ: {Target.SELF},
+    },
     # An ADMIN administers accounts and enterprises of its own subtree only, never above.
     Role.ADMIN: {
-        a: SELF_DOWN
-        for a in SCOPED_READ
-        | {A.ACCOUNT_READ, A.ACCOUNT_MANAGE, A.ENTERPRISE_MANAGE, A.AUDIT_READ, A.RULES_MANAGE}
+        **{
+            a: SELF_DOWN
+            for a in SCOPED_READ
+            | {A.ACCOUNT_READ, A.ACCOUNT_MANAGE, A.ENTERPRISE_MANAGE, A.AUDIT_READ, A.RULES_MANAGE}
+        },
+        # A scheme version is activated at the province, by its admin alone.
+        A.SCHEME_READ: SELF_UP,
+        A.SCHEME_UPLOAD: {Target.SELF},
+        A.SCHEME_ACTIVATE: {Target.SELF},
     },
     # A channel system: takes in records for its region's subtree, reads back its own.
     Role.CHANNEL: {A.ISSUE_SUBMIT_FROM_CHANNEL: SELF_DOWN, A.ISSUE_READ: {Target.SUBMITTED}},

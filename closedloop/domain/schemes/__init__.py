@@ -13,6 +13,7 @@ the operator's folder's files: the only I/O here); ``scoring`` is pure.
 
 from closedloop.domain.schemes.errors import (
     InvalidScheme,
+    SchemeProblem,
     ScoringError,
     UnknownIndicator,
     UnknownScheme,
@@ -36,14 +37,28 @@ from closedloop.domain.schemes.model import (
     Source,
 )
 from closedloop.domain.schemes.parsing import (
+    MAX_PROBLEMS,
     parse_scheme,
     scheme_from_json,
 )
 from closedloop.domain.schemes.registry import (
     DEFAULT_SCHEME,
+    ServedBounds,
     available_schemes,
+    beyond_bounds,
+    check_document,
     load_scheme,
+    served_bounds,
     use_scheme_directory,
+)
+from closedloop.domain.schemes.versions import (
+    ActiveVersion,
+    SchemeErrorCode,
+    SchemeVersionError,
+    VersionState,
+    check_effective_from,
+    check_version_label,
+    in_force,
 )
 from closedloop.domain.schemes.vocabulary import (
     BASE_COUNTERS,
@@ -60,7 +75,9 @@ __all__ = [
     "COUNTER_NAMES",
     "DEFAULT_SCHEME",
     "DERIVED_COUNTERS",
+    "MAX_PROBLEMS",
     "RATING_GRADES",
+    "ActiveVersion",
     "Adjustment",
     "Check",
     "ChecksRule",
@@ -78,13 +95,24 @@ __all__ = [
     "Rule",
     "RuleKind",
     "Scheme",
+    "SchemeErrorCode",
+    "SchemeProblem",
+    "SchemeVersionError",
     "ScoringError",
+    "ServedBounds",
     "Source",
     "UnknownIndicator",
     "UnknownScheme",
+    "VersionState",
     "available_schemes",
+    "beyond_bounds",
+    "check_document",
+    "check_effective_from",
+    "check_version_label",
+    "in_force",
     "load_scheme",
     "parse_scheme",
     "scheme_from_json",
+    "served_bounds",
     "use_scheme_directory",
 ]

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from closedloop.domain.schemes.vocabulary import Label
+
+
+@dataclass(frozen=True, slots=True)
+class SchemeProblem:
+    """One thing wrong with a scheme document: where (``indicators[RESPONSE].rule.target``;
+    ``None`` for the document as a whole) and what."""
+
+    path: str | None
+    label: Label
 
 
 class ScoringError(ValueError):
@@ -55,10 +66,21 @@ class UnknownIndicator(ScoringError):
 
 
 class InvalidScheme(ScoringError):
-    def __init__(self, origin: str, detail_zh: str, detail_en: str) -> None:
+    """A scheme document that is not valid: the message names its first problem and
+    ``problems`` lists every one found (one per part that could be checked on its own)."""
+
+    def __init__(
+        self,
+        origin: str,
+        detail_zh: str,
+        detail_en: str,
+        *,
+        problems: tuple[SchemeProblem, ...] = (),
+    ) -> None:
         super().__init__(
             "INVALID_SCHEME",
             f"评价方案文件 {origin} 无效：{detail_zh}",
             f"invalid scoring scheme {origin}: {detail_en}",
         )
         self.origin = origin
+        self.problems = problems or (SchemeProblem(None, Label(detail_zh, detail_en)),)

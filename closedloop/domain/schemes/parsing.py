@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from closedloop.domain.schemes.errors import InvalidScheme
+from closedloop.domain.schemes.errors import InvalidScheme, SchemeProblem
 from closedloop.domain.schemes.model import (
     Adjustment,
     Check,
@@ -30,6 +30,11 @@ from closedloop.domain.schemes.model import (
 )
 from closedloop.domain.schemes.vocabulary import COUNTER_NAMES, RATING_GRADES, Label
 
+T = TypeVar("T")
+
+# At most this many problems are listed (the API's answer has a bounded size).
+MAX_PROBLEMS = 50
+
 
 class _Reader:
     """Typed access to untyped JSON, with errors that say where the problem is."""
@@ -38,7 +43,8 @@ class _Reader:
         self.origin = origin
 
     def fail(self, where: str, zh: str, en: str) -> InvalidScheme:
-        return InvalidScheme(self.origin, f"{where}：{zh}", f"{where}: {en}")
+        problem = SchemeProblem(where, Label(zh, en))
+        return InvalidScheme(self.origin, f"{where}：{zh}", f"{where}: {en}", problems=(problem,))
 
     def obj(self, value: Any, where: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -197,30 +203,22 @@ def _parse_indicator(r: _Reader, data: Mapping[str, Any], where: str) -> Indicat
     )
 
 
-def parse_scheme(data: Mapping[str, Any], *, origin: str = "<data>") -> Scheme:
-    """Validate one decoded scheme document (numbers as ``int`` or ``Decimal``)."""
-    r = _Reader(origin)
-    data = r.obj(data, "scheme")
-    key = r.text(data, "scheme", "scheme")
-    label = r.label(data, "scheme")
+class _Problems:
+    """Every problem of a document, each part that can be checked on its own checked: an
+    indicator (up to its first problem), the total, the grades, each adjustment..."""
 
-    raw_indicators = data.get("indicators")
-    if not isinstance(raw_indicators, list) or not raw_indicators:
-        raise r.fail("indicators", "应为非空列表", "expected a non-empty list")
-    indicators = tuple(
-        _parse_indicator(r, r.obj(item, f"indicators[{n}]"), f"indicators[{n}]")
-        for n, item in enumerate(raw_indicators)
-    )
-    keys = [i.key for i in indicators]
-    if len(set(keys)) != len(keys):
-        raise r.fail("indicators", "指标键重复", "duplicate indicator keys")
+    def __init__(self) -> None:
+        self.found: list[SchemeProblem] = []
 
-    max_total = r.required_number(data, "max_total", "scheme")
-    if sum((i.points for i in indicators), Decimal(0)) != max_total:
-        raise r.fail(
-            "max_total", "与各指标分值之和不符", "does not equal the sum of the indicator points"
-        )
+    def attempt(self, part: Callable[[], T]) -> T | None:
+        try:
+            return part()
+        except InvalidScheme as exc:
+            self.found.extend(exc.problems)
+            return None
 
+
+def _grades(r: _Reader, data: Mapping[str, Any]) -> frozenset[str]:
     grades = data.get("satisfied_grades")
     if not isinstance(grades, list) or not grades:
         raise r.fail("satisfied_grades", "应为非空列表", "expected a non-empty list")
@@ -231,36 +229,107 @@ def parse_scheme(data: Mapping[str, Any], *, origin: str = "<data>") -> Scheme:
                 f"未知评价档次 {grade}",
                 f"unknown rating grade {grade} (known: {', '.join(RATING_GRADES)})",
             )
+    return frozenset(grades)
 
-    rating_count: RatingCount = r.enum(RatingCount, data.get("rating_count"), "rating_count")
 
-    raw_adjustments = r.obj(data.get("adjustments", {}), "adjustments")
-    adjustments = tuple(
-        Adjustment(
-            key=adj_key,
-            label=r.label(r.obj(adj, f"adjustments.{adj_key}"), f"adjustments.{adj_key}"),
-            points_each=r.required_number(adj, "points_each", f"adjustments.{adj_key}"),
-            what=Label(str(adj.get("what_zh", adj.get("what", ""))), str(adj.get("what", ""))),
-        )
-        for adj_key, adj in raw_adjustments.items()
+def _adjustment(r: _Reader, adj_key: str, raw: Any) -> Adjustment:
+    where = f"adjustments.{adj_key}"
+    adj = r.obj(raw, where)
+    return Adjustment(
+        key=adj_key,
+        label=r.label(adj, where),
+        points_each=r.required_number(adj, "points_each", where),
+        what=Label(str(adj.get("what_zh", adj.get("what", ""))), str(adj.get("what", ""))),
     )
 
+
+def _bounds(r: _Reader, data: Mapping[str, Any]) -> tuple[Decimal, Decimal | None]:
     total_floor = r.number(data, "total_floor", "scheme", optional=True)
     total_cap = r.number(data, "total_cap", "scheme", optional=True)
     floor = Decimal(0) if total_floor is None else total_floor
     if total_cap is not None and total_cap < floor:
         raise r.fail("total_cap", "低于 total_floor", "is below total_floor")
+    return floor, total_cap
 
+
+def _indicators(
+    r: _Reader, data: Mapping[str, Any], problems: _Problems
+) -> tuple[Indicator, ...] | None:
+    """The indicators, each checked; None when any is wrong (its problem is recorded)."""
+    raw_indicators = data.get("indicators")
+    if not isinstance(raw_indicators, list) or not raw_indicators:
+        raise r.fail("indicators", "应为非空列表", "expected a non-empty list")
+    parsed = [
+        problems.attempt(
+            lambda n=n, item=item: _parse_indicator(  # type: ignore[misc]
+                r, r.obj(item, f"indicators[{n}]"), f"indicators[{n}]"
+            )
+        )
+        for n, item in enumerate(raw_indicators)
+    ]
+    indicators = tuple(i for i in parsed if i is not None)
+    if len(indicators) != len(parsed):
+        return None
+    keys = [i.key for i in indicators]
+    if len(set(keys)) != len(keys):
+        raise r.fail("indicators", "指标键重复", "duplicate indicator keys")
+    return indicators
+
+
+def _max_total(
+    r: _Reader, data: Mapping[str, Any], indicators: tuple[Indicator, ...] | None
+) -> Decimal:
+    max_total = r.required_number(data, "max_total", "scheme")
+    if indicators is not None and sum((i.points for i in indicators), Decimal(0)) != max_total:
+        raise r.fail(
+            "max_total", "与各指标分值之和不符", "does not equal the sum of the indicator points"
+        )
+    return max_total
+
+
+def parse_scheme(data: Mapping[str, Any], *, origin: str = "<data>") -> Scheme:
+    """Validate one decoded scheme document (numbers as ``int`` or ``Decimal``). When it is
+    not valid, ``InvalidScheme`` names the first problem and lists them all."""
+    r = _Reader(origin)
+    data = r.obj(data, "scheme")
+    problems = _Problems()
+    key = problems.attempt(lambda: r.text(data, "scheme", "scheme"))
+    label = problems.attempt(lambda: r.label(data, "scheme"))
+    indicators = problems.attempt(lambda: _indicators(r, data, problems))
+    max_total = problems.attempt(lambda: _max_total(r, data, indicators))
+    grades = problems.attempt(lambda: _grades(r, data))
+    rating_count: RatingCount | None = problems.attempt(
+        lambda: r.enum(RatingCount, data.get("rating_count"), "rating_count")
+    )
+    raw_adjustments = problems.attempt(lambda: r.obj(data.get("adjustments", {}), "adjustments"))
+    adjustments = tuple(
+        problems.attempt(lambda k=k, v=v: _adjustment(r, k, v))  # type: ignore[misc]
+        for k, v in (raw_adjustments or {}).items()
+    )
+    bounds = problems.attempt(lambda: _bounds(r, data))
+
+    if problems.found:
+        first = problems.found[0]
+        where = first.path or "scheme"
+        raise InvalidScheme(
+            origin,
+            f"{where}：{first.label.zh}",
+            f"{where}: {first.label.en}",
+            problems=tuple(problems.found[:MAX_PROBLEMS]),
+        )
+    assert key is not None and label is not None and indicators is not None
+    assert max_total is not None and grades is not None and rating_count is not None
+    assert bounds is not None
     return Scheme(
         key=key,
         label=label,
         max_total=max_total,
-        satisfied_grades=frozenset(grades),
+        satisfied_grades=grades,
         rating_count=rating_count,
         indicators=indicators,
-        adjustments=adjustments,
-        total_floor=floor,
-        total_cap=total_cap,
+        adjustments=tuple(a for a in adjustments if a is not None),
+        total_floor=bounds[0],
+        total_cap=bounds[1],
     )
 
 

@@ -5,14 +5,16 @@ field, every file parsed when the folder is set. The only I/O of the schemes pac
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-from closedloop.domain.schemes.errors import InvalidScheme, UnknownScheme
+from closedloop.domain.schemes.errors import InvalidScheme, SchemeProblem, UnknownScheme
 from closedloop.domain.schemes.model import Scheme
 from closedloop.domain.schemes.parsing import scheme_from_json
+from closedloop.domain.schemes.vocabulary import Label
 
 DEFAULT_SCHEME = "HUZHOU_2024"
 
@@ -58,3 +60,76 @@ def load_scheme(key: str = DEFAULT_SCHEME) -> Scheme:
         return _registry()[key]
     except KeyError:
         raise UnknownScheme(key) from None
+
+
+# --- what the API serves -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServedBounds:
+    """The longest lists of the package's schemes: the query cost assumes no scheme served
+    (from the operator's folder, or uploaded) has longer ones."""
+
+    indicators: int
+    adjustments: int
+    checks: int  # of one indicator
+
+
+def _checks(scheme: Scheme) -> int:
+    return max(len(getattr(i.rule, "checks", ())) for i in scheme.indicators)
+
+
+@cache
+def served_bounds() -> ServedBounds:
+    folder = resources.files("closedloop") / "data" / "schemes"
+    shipped = [
+        scheme_from_json(e.read_text("utf-8"), origin=e.name)
+        for e in folder.iterdir()
+        if e.name.endswith(".json") and e.is_file()
+    ]
+    return ServedBounds(
+        indicators=max(len(s.indicators) for s in shipped),
+        adjustments=max(len(s.adjustments) for s in shipped),
+        checks=max(_checks(s) for s in shipped),
+    )
+
+
+def beyond_bounds(scheme: Scheme) -> SchemeProblem | None:
+    """What of ``scheme`` is longer than the API serves, or None when it fits."""
+    bounds = served_bounds()
+    for path, what_zh, what_en, n, bound in (
+        ("indicators", "指标", "indicators", len(scheme.indicators), bounds.indicators),
+        ("adjustments", "加减分项", "adjustments", len(scheme.adjustments), bounds.adjustments),
+        (
+            "indicators",
+            "单个指标的检查项",
+            "checks of one indicator",
+            _checks(scheme),
+            bounds.checks,
+        ),
+    ):
+        if n > bound:
+            return SchemeProblem(
+                path,
+                Label(
+                    f"有 {n} 个{what_zh}，最多支持 {bound} 个",
+                    f"scheme {scheme.key} has {n} {what_en}; at most {bound} are served",
+                ),
+            )
+    return None
+
+
+def check_document(text: str, *, origin: str = "document") -> Scheme:
+    """A scheme document (JSON text) as the API accepts one: valid (``parse_scheme``) and
+    within the served bounds. The one check behind ``validateScoringScheme`` and
+    ``uploadScoringScheme``; ``InvalidScheme`` lists every problem found."""
+    scheme = scheme_from_json(text, origin=origin)
+    problem = beyond_bounds(scheme)
+    if problem is not None:
+        raise InvalidScheme(
+            origin,
+            f"{problem.path}：{problem.label.zh}",
+            f"{problem.path}: {problem.label.en}",
+            problems=(problem,),
+        )
+    return scheme

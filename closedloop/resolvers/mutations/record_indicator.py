@@ -54,7 +54,7 @@ async def resolve(info: Info, input: RecordIndicatorInput) -> RecordIndicatorPay
     )
     try:
         new_id, first = await records.record_indicator(
-            ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key
+            ctx.db, ctx.clock, ctx.principal, cmd, input.idempotency_key, ctx.scheme_catalog
         )
     except Failure as exc:
         return RecordIndicatorPayload(record=None, errors=[evaluation_error(info, exc)])

@@ -3,6 +3,8 @@ the field."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from closedloop import i18n
 from closedloop.domain.periods import InvalidPeriod, Period, parse_period
 from closedloop.domain.regions import is_valid_code
@@ -10,7 +12,6 @@ from closedloop.domain.schemes import (
     Label,
     Scheme,
     UnknownScheme,
-    load_scheme,
 )
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
@@ -30,9 +31,10 @@ def check_region(info: Info, code: str, field: str = "region") -> None:
         )
 
 
-def scheme_arg(info: Info, key: str) -> Scheme:
+async def schemes_in_force(info: Info, key: str, periods: Sequence[Period]) -> list[Scheme]:
+    """The scheme ``key`` in force for each period: its active version, else its file."""
     try:
-        return load_scheme(key)
+        return await info.context.scheme_catalog.in_force(key, periods)
     except UnknownScheme as exc:
         detail = exc.en if info.context.locale == i18n.EN else exc.zh
         raise PublicError("UNKNOWN_SCHEME", detail, info.context.locale, field="scheme") from exc

@@ -12,7 +12,7 @@ from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action
 from closedloop.domain.periods import InvalidPeriod, Period, PeriodKind, parse_period
 from closedloop.domain.schemes import (
-    load_scheme,
+    ScoringError,
 )
 from closedloop.schema.context import Info
 from closedloop.schema.evaluation.args import localized
@@ -69,10 +69,13 @@ class IndicatorRecord(Node):
         )
 
     @strawberry.field
-    def indicator_name(self, info: Info) -> str | None:
+    async def indicator_name(self, info: Info) -> str | None:
+        """As the scheme in force for the record's period names it."""
+        period = Period(self.row.period_label, self.period.kind, self.period.start, self.period.end)
         try:
-            return localized(info, load_scheme(self.scheme).indicator(self.indicator_key).label)
-        except Exception:  # a scheme file changed since: the key still names it
+            scheme = await info.context.scheme_catalog.scheme(self.scheme, period)
+            return localized(info, scheme.indicator(self.indicator_key).label)
+        except ScoringError:  # the scheme changed since: the key still names it
             return None
 
     @strawberry.field

@@ -37,6 +37,9 @@ class AuditAction(enum.StrEnum):
     WEBHOOK_ADDED = "WEBHOOK_ADDED"
     WEBHOOK_CHANGED = "WEBHOOK_CHANGED"
     CHANNEL_SECRET_ROTATED = "CHANNEL_SECRET_ROTATED"
+    SCHEME_UPLOADED = "SCHEME_UPLOADED"
+    SCHEME_ACTIVATED = "SCHEME_ACTIVATED"
+    SCHEME_SUPERSEDED = "SCHEME_SUPERSEDED"
 
 
 class AuditObject(enum.StrEnum):
@@ -44,6 +47,7 @@ class AuditObject(enum.StrEnum):
     ENTERPRISE = "ENTERPRISE"
     TIME_LIMIT_RULE = "TIME_LIMIT_RULE"
     WEBHOOK_ENDPOINT = "WEBHOOK_ENDPOINT"
+    SCORING_SCHEME = "SCORING_SCHEME"
 
 
 i18n.register(
@@ -64,6 +68,9 @@ i18n.register(
         "WEBHOOK_ADDED": ("新增推送地址", "Webhook endpoint added"),
         "WEBHOOK_CHANGED": ("修改推送地址", "Webhook endpoint changed"),
         "CHANNEL_SECRET_ROTATED": ("更换渠道密钥", "Channel secret rotated"),
+        "SCHEME_UPLOADED": ("上传评价方案版本", "Scoring scheme version uploaded"),
+        "SCHEME_ACTIVATED": ("启用评价方案版本", "Scoring scheme version activated"),
+        "SCHEME_SUPERSEDED": ("评价方案版本被替代", "Scoring scheme version superseded"),
     },
 )
 i18n.register(
@@ -73,6 +80,7 @@ i18n.register(
         "ENTERPRISE": ("企业", "Enterprise"),
         "TIME_LIMIT_RULE": ("时限规则", "Time-limit rule"),
         "WEBHOOK_ENDPOINT": ("推送地址", "Webhook endpoint"),
+        "SCORING_SCHEME": ("评价方案版本", "Scoring scheme version"),
     },
 )
 

@@ -23,10 +23,13 @@ async def paged(
     limit: int,
     before_id: int | None,
     make: Callable[[Mapping[Any, Any]], R],
+    columns: Sequence[sa.ColumnElement[Any]] | None = None,
 ) -> tuple[list[R], int]:
+    """``columns``: what each row carries (the whole table's row unless said)."""
     key = table.c.id
     counted = sa.select(sa.func.count().label("n")).select_from(table).where(*where)
-    page = sa.select(table, counted.scalar_subquery().label("total")).where(*where)
+    shown: Sequence[Any] = [table] if columns is None else columns
+    page = sa.select(*shown, counted.scalar_subquery().label("total")).where(*where)
     if before_id is not None:
         page = page.where(key < before_id)
     rows = await driver.rows(conn, page.order_by(key.desc()).limit(limit))

@@ -36,7 +36,6 @@ from closedloop.domain.schemes import (
     Scheme,
     ScoringError,
     Source,
-    load_scheme,
 )
 from closedloop.domain.scoring import (
     ExternalInput,
@@ -62,6 +61,7 @@ from closedloop.services.evaluation.targets import (
     region_record,
     region_target,
 )
+from closedloop.services.schemes.catalog import SchemeCatalog
 from closedloop.tenancy.scope import issue_visibility
 
 REASON_MAX = 2000
@@ -99,9 +99,10 @@ class AddListEntry:
     listed_on: dt.date | None = None
 
 
-def _scheme(key: str) -> Scheme:
+async def _scheme(schemes: SchemeCatalog, key: str, period: Period) -> Scheme:
+    """The scheme in force for the period the input is recorded for."""
     try:
-        return load_scheme(key)
+        return await schemes.scheme(key, period)
     except ScoringError as exc:
         raise EvaluationError.from_scoring(exc, "scheme") from exc
 
@@ -197,11 +198,13 @@ async def record_indicator(
     principal: Principal,
     cmd: RecordIndicator,
     idempotency_key: str | None = None,
+    schemes: SchemeCatalog | None = None,
 ) -> tuple[int, IndicatorRecordRow | None]:
-    """Validate everything, then store the input and supersede the current one."""
-    scheme = _scheme(cmd.scheme)
-    indicator = _indicator(scheme, cmd.indicator)
+    """Validate everything, then store the input and supersede the current one.
+    ``schemes``: the process's versions in force (read afresh without one)."""
     period = _period(cmd.period)
+    scheme = await _scheme(schemes or SchemeCatalog(db), cmd.scheme, period)
+    indicator = _indicator(scheme, cmd.indicator)
     async with db.transaction(principal) as conn:
         first = await _replayed(
             conn, principal, idempotency_key, "recordIndicator", cmd, clock.now(), record_query()

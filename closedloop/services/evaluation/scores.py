@@ -79,6 +79,7 @@ class HistoryPoint:
     entry: ScoredTarget
     peers: int
     freshness: Freshness = PRIMARY
+    scheme: Scheme | None = None  # the version in force for the period
 
 
 async def readable_region(
@@ -157,6 +158,25 @@ async def _score(
     return boards
 
 
+async def _score_each(
+    conn: AsyncConnection,
+    principal: Principal,
+    schemes: Sequence[Scheme],
+    group: PeerGroup,
+    periods: Sequence[Period],
+) -> list[GroupScores]:
+    """Each period under its own scheme (the version in force for it, aligned with
+    ``periods``): the periods of one scheme are scored together, as one run."""
+    assert len(schemes) == len(periods)
+    boards: list[GroupScores] = []
+    start = 0
+    for end in range(1, len(periods) + 1):
+        if end == len(periods) or schemes[end] is not schemes[start]:
+            boards += await _score(conn, principal, schemes[start], group, periods[start:end])
+            start = end
+    return boards
+
+
 def _target(group: PeerGroup, key: str) -> Target:
     found = group.by_key(key)
     assert found is not None  # score_peers returns exactly the group's keys
@@ -166,27 +186,28 @@ def _target(group: PeerGroup, key: str) -> Target:
 async def group_scores(
     db: Database,
     principal: Principal,
-    scheme: Scheme,
+    schemes: Sequence[Scheme],
     kind: TargetKind,
     region_code: str,
     periods: Sequence[Period],
 ) -> list[GroupScores] | None:
     """The scoreboards of ``kind`` in ``region_code`` for each period (contiguous, oldest
-    first); ``None`` when the region is unknown or outside the caller's scope."""
+    first), each under its scheme (``schemes``: the one in force for each period);
+    ``None`` when the region is unknown or outside the caller's scope."""
     region = await readable_region(db, principal, region_code, Action.SCORE_READ)
     if region is None:
         return None
     async with db.read_reference() as ref:
         group = await peer_group(ref, kind, region)
     async with db.read_tolerant(principal) as (conn, freshness):
-        boards = await _score(conn, principal, scheme, group, periods)
+        boards = await _score_each(conn, principal, schemes, group, periods)
     return [dataclasses.replace(board, freshness=freshness) for board in boards]
 
 
 async def target_history(
     db: Database,
     principal: Principal,
-    scheme: Scheme,
+    schemes: Sequence[Scheme],
     kind: TargetKind,
     region_code: str,
     target: str | int,
@@ -194,7 +215,8 @@ async def target_history(
     count: int,
 ) -> list[HistoryPoint] | None:
     """One target's score in each of the ``count`` periods ending with ``period``, ranked
-    among its peers of each period. ``target``: a region code (REGION) or a department id.
+    among its peers of each period, under the scheme in force for it (``schemes``, aligned
+    with ``period.history(count)``). ``target``: a region code (REGION) or a department id.
     ``None`` when the region or the target is unknown or outside the caller's scope."""
     periods = period.history(count)
     region = await readable_region(db, principal, region_code, Action.SCORE_READ)
@@ -212,12 +234,14 @@ async def target_history(
     if found is None:
         return None
     async with db.read_tolerant(principal) as (conn, freshness):
-        boards = await _score(conn, principal, scheme, group, periods)
+        boards = await _score_each(conn, principal, schemes, group, periods)
     points: list[HistoryPoint] = []
     for board in boards:
         entry = board.entry(found.key)
         assert entry is not None
-        points.append(HistoryPoint(board.period, entry, len(board.entries), freshness))
+        points.append(
+            HistoryPoint(board.period, entry, len(board.entries), freshness, board.scheme)
+        )
     return points
 
 
