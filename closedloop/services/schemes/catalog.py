@@ -1,7 +1,7 @@
 """The scheme versions in force, as one API process knows them.
 
 Each process keeps the active versions (parsed once each) and reads them again only after
-a change: the trigger of migration 0019 sends a NOTIFY on ``closedloop_scheme_changes`` when
+a change: the trigger of migration 0020 sends a NOTIFY on ``closedloop_scheme_changes`` when
 an activation commits, the event bus hears it (``changed``) and the next score reads the
 versions once more. While the bus is not listening (a change could go unheard) every
 look-up reads them (one small statement); after an outage the bus calls ``changed`` too.
@@ -18,8 +18,8 @@ from types import MappingProxyType
 
 import sqlalchemy as sa
 
-from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.db.scheme_tables import scoring_scheme_version
 from closedloop.domain.periods import Period
 from closedloop.domain.schemes import (
     ActiveVersion,
@@ -75,7 +75,7 @@ class SchemeCatalog:
             return self._versions
 
     async def _read(self) -> Versions:
-        c = t.scoring_scheme_version.c
+        c = scoring_scheme_version.c
         async with self._db.system_transaction() as conn:
             rows = (
                 await conn.execute(

@@ -2,7 +2,7 @@
 ``validateScoringScheme`` too), activate it from a period (the province admin: policy
 ``scheme.activate``), list and read them in scope (``scheme.read``). Every change is
 appended to the audit log in its own transaction. The table is the system role's: the
-policy is checked here and the rows are read and written as the system (migration 0019).
+policy is checked here and the rows are read and written as the system (migration 0020).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.enforcer import allowed_targets, can_on_region
 from closedloop.authz.roles import Action, Principal
-from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.db.scheme_tables import scoring_scheme_version
 from closedloop.domain.accounts import AccountError
 from closedloop.domain.clock import Clock
 from closedloop.domain.periods import InvalidPeriod, parse_period
@@ -39,7 +39,7 @@ from closedloop.services.accounts.unit import remember, replayed
 from closedloop.tenancy.scope import region_scope
 
 E = SchemeErrorCode
-c = t.scoring_scheme_version.c
+c = scoring_scheme_version.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +159,7 @@ async def upload(
             raise SchemeVersionError(E.VERSION_LABEL_TAKEN, "versionLabel")
         version_id = (
             await conn.execute(
-                t.scoring_scheme_version.insert()
+                scoring_scheme_version.insert()
                 .values(
                     scheme_key=scheme.key,
                     version_label=label,
@@ -201,7 +201,7 @@ async def activate(
     """Put a draft in force from a period that has not ended (``scheme.activate`` on the
     version's province: its admin alone). A version of the same scheme already in force
     from that very period is superseded. The row's trigger announces the change to every
-    API process (migration 0019)."""
+    API process (migration 0020)."""
     _may_at_all(p, Action.SCHEME_ACTIVATE)
     try:
         period = parse_period(effective_from)
@@ -220,7 +220,7 @@ async def activate(
                 await conn.execute(
                     _answer(version_id)
                     .where(version_scope(p))
-                    .with_for_update(of=t.scoring_scheme_version)
+                    .with_for_update(of=scoring_scheme_version)
                 )
             )
             .mappings()
@@ -244,7 +244,7 @@ async def activate(
                         c.state == VersionState.ACTIVE.value,
                         c.effective_from == period.start,
                     )
-                    .with_for_update(of=t.scoring_scheme_version)
+                    .with_for_update(of=scoring_scheme_version)
                 )
             )
             .mappings()
@@ -253,7 +253,7 @@ async def activate(
         if replaced is not None:
             old = SchemeVersionRecord.from_row(replaced)
             await conn.execute(
-                t.scoring_scheme_version.update()
+                scoring_scheme_version.update()
                 .where(c.id == old.id)
                 .values(state=VersionState.SUPERSEDED.value, version=old.version + 1)
             )
@@ -261,7 +261,7 @@ async def activate(
                 conn, now, p, audit.AuditAction.SCHEME_SUPERSEDED, old, await _read(conn, old.id)
             )
         await conn.execute(
-            t.scoring_scheme_version.update()
+            scoring_scheme_version.update()
             .where(c.id == version_id)
             .values(
                 state=VersionState.ACTIVE.value,
@@ -316,7 +316,7 @@ async def list_versions(
     async with db.system_transaction() as conn:
         return await paged(
             conn,
-            t.scoring_scheme_version,
+            scoring_scheme_version,
             where,
             limit,
             before_id,
