@@ -55,6 +55,7 @@ APP_PRIVILEGES = {
     "account": {"SELECT", "INSERT", "UPDATE"},
     "audit_log": {"SELECT", "INSERT"},
     "webhook_endpoint": set(),
+    "scoring_scheme_version": set(),
     "channel_client": {"INSERT"},  # SELECT and UPDATE of some columns: APP_COLUMNS
     "model_case": {"SELECT", "INSERT"},
     "callback_sample": {"SELECT", "INSERT"},
@@ -248,6 +249,8 @@ async def every_tenant_table_filled(api: Api, db: Database) -> AsyncIterator[dic
         "INSERT INTO issue_rollup_dirty VALUES ('2026-01-01', '330521')",
         "INSERT INTO webhook_endpoint (region_code, url, secret, created_at)"
         " VALUES ('330521', 'https://rls-test.example', 'rls-test-secret-0000', now())",
+        "INSERT INTO scoring_scheme_version (scheme_key, version_label, document, region_code,"
+        " uploaded_by_name, uploaded_at) VALUES ('RLS_TEST', 'rls-test', '{}', '33', 'x', now())",
         # Appended only: stays (nothing may delete it); its actor names no account.
         "INSERT INTO audit_log (occurred_at, actor_name, action, object_kind, region_code)"
         " VALUES (now(), 'rls-test', 'ACCOUNT_UPDATED', 'ACCOUNT', '330521')",
@@ -281,6 +284,7 @@ CLEAN_UP = (
     "DELETE FROM list_entry WHERE reason = 'rls-test'",
     "DELETE FROM issue_rollup WHERE dimension = 'rls-test'",
     "DELETE FROM webhook_endpoint WHERE url = 'https://rls-test.example'",
+    "DELETE FROM scoring_scheme_version WHERE version_label = 'rls-test'",
     "DELETE FROM issue_rollup_dirty WHERE month = '2026-01-01' AND county_code = '330521'",
 )
 
