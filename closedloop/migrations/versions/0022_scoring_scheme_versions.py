@@ -15,8 +15,8 @@ privilege on it. A trigger announces every change of an activated version on
 ``closedloop_scheme_changes`` when it commits, so every API process reloads the versions in
 force at once (``closedloop.services.schemes.catalog``).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-06
 """
 
@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
