@@ -1,4 +1,4 @@
-"""The scoring scheme versions' table (migration 0022), on the tables' metadata: kept apart
+"""The scoring scheme versions' table (migration 0023), on the tables' metadata: kept apart
 from ``tables`` (a module of at most 600 lines); ``closedloop.db`` imports it, so whoever
 reads ``tables.metadata`` sees it too."""
 

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHANNEL = "closedloop_issue_events"
 ACCOUNT_CHANNEL = "closedloop_account_changes"  # written by the trigger of migration 0011
-SCHEME_CHANNEL = "closedloop_scheme_changes"  # written by the trigger of migration 0022
+SCHEME_CHANNEL = "closedloop_scheme_changes"  # written by the trigger of migration 0023
 QUEUE_SIZE = 1000
 RECONNECT_FIRST = 0.05  # seconds
 RECONNECT_CAP = 5.0

@@ -1,7 +1,7 @@
 """The scheme versions in force, as one API process knows them.
 
 Each process keeps the active versions (parsed once each) and reads them again only after
-a change: the trigger of migration 0022 sends a NOTIFY on ``closedloop_scheme_changes`` when
+a change: the trigger of migration 0023 sends a NOTIFY on ``closedloop_scheme_changes`` when
 an activation commits, the event bus hears it (``changed``) and the next score reads the
 versions once more. While the bus is not listening (a change could go unheard) every
 look-up reads them (one small statement); after an outage the bus calls ``changed`` too.

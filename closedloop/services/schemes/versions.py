@@ -2,7 +2,7 @@
 ``validateScoringScheme`` too), activate it from a period (the province admin: policy
 ``scheme.activate``), list and read them in scope (``scheme.read``). Every change is
 appended to the audit log in its own transaction. The table is the system role's: the
-policy is checked here and the rows are read and written as the system (migration 0022).
+policy is checked here and the rows are read and written as the system (migration 0023).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ async def activate(
     """Put a draft in force from a period that has not ended (``scheme.activate`` on the
     version's province: its admin alone). A version of the same scheme already in force
     from that very period is superseded. The row's trigger announces the change to every
-    API process (migration 0022)."""
+    API process (migration 0023)."""
     _may_at_all(p, Action.SCHEME_ACTIVATE)
     try:
         period = parse_period(effective_from)

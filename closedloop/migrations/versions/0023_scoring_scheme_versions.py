@@ -15,8 +15,8 @@ privilege on it. A trigger announces every change of an activated version on
 ``closedloop_scheme_changes`` when it commits, so every API process reloads the versions in
 force at once (``closedloop.services.schemes.catalog``).
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-06
 """
 
@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
