@@ -15,6 +15,10 @@ the accounts and verified tokens have theirs (``closedloop.identity``, cachetool
 ``LRUCache``); the small functools caches
 keyed by enums and short codes (policy decisions, time-limit rules) are bounded in
 entries and their entries are of fixed size.
+
+``empty_all`` empties every ``BoundedCache``: with the reference, account and token caches
+it makes a running server cold again (``closedloop.http.app``: on ``SIGUSR1``), which is how
+the benchmarks measure requests with cold caches (``bench/mixed.py``).
 """
 
 from __future__ import annotations
@@ -71,3 +75,12 @@ class BoundedCache(cachetools.LRUCache[K, V], Generic[K, V]):
 def text_size(text: str) -> int:
     """The estimated bytes of a document or plan made from a query text of this length."""
     return len(text) * BYTES_PER_QUERY_CHAR
+
+
+def empty_all() -> int:
+    """Empties every cache in ``CACHES``; returns how many entries were dropped."""
+    dropped = 0
+    for cache in list(CACHES.values()):
+        dropped += len(cache)
+        cache.clear()
+    return dropped

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from closedloop import i18n
+from closedloop import caches, i18n
 from closedloop.authz.enforcer import get_enforcer
 from closedloop.authz.roles import ANONYMOUS, Principal, Role
 from closedloop.db.database import Database
@@ -69,6 +70,7 @@ from closedloop.identity.tokens import (
 )
 from closedloop.observability import configure_logging
 from closedloop.schema.context import Context
+from closedloop.schema.reference import REFERENCE
 from closedloop.schema.shape import scheme_beyond_bounds
 from closedloop.services import periodic
 from closedloop.services.demo import seed_demo
@@ -143,6 +145,20 @@ class Runtime:
         self.principals.clear()
         self.sessions.recheck(None)
         self.schemes.changed()
+
+    def empty_caches(self) -> None:
+        """Makes this process cold again, as if just started (its pooled connections and
+        PostgreSQL's own caches aside): parsed and validated documents, cost and execution
+        plans, page selections, compiled SQL (ours and SQLAlchemy's), reference rows,
+        accounts and verified tokens. Sent ``SIGUSR1``, the server does this
+        (``install_cold_signal``); ``bench/mixed.py`` uses it to measure cold requests."""
+        dropped = caches.empty_all()
+        REFERENCE.clear()
+        self.principals.clear()
+        self.verifier.clear()
+        for engine in {self.db.engine, self.db.admin, self.db.system}:
+            engine.sync_engine.clear_compiled_cache()
+        log.info("caches.emptied", entries=dropped, worker=os.getpid())
 
     def open_bus(self) -> EventBus:
         self.bus = EventBus(
@@ -435,6 +451,23 @@ async def _every(
             await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.01))
 
 
+def install_cold_signal(runtime: Runtime) -> Callable[[], None]:
+    """``SIGUSR1`` empties this process's caches (``Runtime.empty_caches``): a benchmark
+    makes a running server cold without restarting it. Only the process's owner (or root)
+    can send it. Returns what removes the handler; nothing is installed off the main
+    thread (an app run by a test client)."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, runtime.empty_caches)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return lambda: None
+
+    def uninstall() -> None:
+        loop.remove_signal_handler(signal.SIGUSR1)
+
+    return uninstall
+
+
 def tune_garbage_collector() -> None:
     """Set once the server has started. What is loaded by then (schema, policy, caches)
     moves to the permanent generation, and the youngest generation gets room for a
@@ -513,6 +546,7 @@ def create_app(
         bus = runtime.open_bus()
         await bus.start()
         app.state.runtime = runtime
+        uninstall_cold_signal = install_cold_signal(runtime)
         tune_garbage_collector()
         stop = asyncio.Event()
         workers = start_background(app.state.runtime, stop)
@@ -528,6 +562,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            uninstall_cold_signal()
             await asyncio.gather(*workers, return_exceptions=True)
             await bus.stop()
             if database is None:

@@ -144,6 +144,10 @@ class TokenVerifier:
             del self._verified[token]
         return len(stale)
 
+    def clear(self) -> None:
+        """Forgets every verified token: each is checked again at its next use."""
+        self._verified.clear()
+
     async def _verify(self, token: str) -> dict[str, Any]:
         settings = self.settings
         issuer = settings.jwt_issuer

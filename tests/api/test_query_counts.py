@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from closedloop.db.database import Database
-from closedloop.schema.reference import REFERENCE
+from closedloop.schema.reference import MISSING, REFERENCE
 from tests.api.issue_helpers import step, submit, unit_id
 from tests.conftest import Api
 
@@ -70,6 +70,39 @@ async def test_issue_page_costs_the_same_statements_whatever_its_size(
     assert large <= 6
     again = await _statements_for_page(api, db, 12)
     assert again == 2, "a warm pool page is two statements"
+
+
+async def test_sigusr1_makes_the_server_cold(api: Api, db: Database) -> None:
+    """The benchmarks' cold start (bench/mixed.py): SIGUSR1 empties the process's caches,
+    so the next page reads its reference rows and compiles its statements again, and the
+    one after is warm again."""
+    import asyncio
+    import os
+    import signal
+
+    from closedloop.caches import CACHES
+    from closedloop.http.app import install_cold_signal
+
+    await submit(api, title="用工问题")
+    assert await _statements_for_page(api, db, 1) >= 2
+    assert await _statements_for_page(api, db, 1) == 2
+    runtime = api.client._transport.app.state.runtime  # type: ignore[attr-defined]
+    uninstall = install_cold_signal(runtime)
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if "xinshi.center" not in runtime.principals:
+                break
+        assert "xinshi.center" not in runtime.principals
+        assert not any(len(cache) for cache in CACHES.values())
+        assert REFERENCE.get("region", "330521102") is MISSING
+        with counting(db) as statements:
+            await api.gql(POOL_PAGE, {"first": 1}, as_="xinshi.center")
+        assert len(statements) > 2, "cold: the account and reference rows are read again"
+        assert await _statements_for_page(api, db, 1) == 2
+    finally:
+        uninstall()
 
 
 async def test_an_empty_page_still_counts(api: Api, db: Database) -> None:
