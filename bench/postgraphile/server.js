@@ -172,7 +172,16 @@ const middleware = postgraphile(pool, "public", {
   legacyRelations: "omit",
   retryOnInitFail: false,
   graphileBuildOptions: {
-    connectionFilterAllowedOperators: ["equalTo", "in"],
+    // equalTo/in: the pool page; isNull/lessThanOrEqualTo: the red light (a running clock
+    // past its limit); includesInsensitive: the keyword (ILIKE, as closedloop's text filter)
+    // of the mixed workload (bench/mixed_ops.py)
+    connectionFilterAllowedOperators: [
+      "equalTo",
+      "in",
+      "isNull",
+      "lessThanOrEqualTo",
+      "includesInsensitive",
+    ],
     connectionFilterComputedColumns: false,
     connectionFilterSetofFunctions: false,
     connectionFilterRelations: false,
