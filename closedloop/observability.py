@@ -97,8 +97,12 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     root.setLevel(settings.log_level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
+        # uvicorn silences its access log (``--no-access-log``) by leaving it without
+        # handlers and not propagating; each worker configures logging again after that,
+        # and must not turn it back on (it did: every request was logged regardless).
+        silenced = not logger.handlers and not logger.propagate
         logger.handlers = []
-        logger.propagate = True
+        logger.propagate = not silenced
     # Casbin prints its model and policy line by line at INFO when the enforcer loads.
     logging.getLogger("casbin").setLevel(logging.WARNING)
     return handler

@@ -145,6 +145,26 @@ def test_console_logs_in_development(settings: Settings) -> None:
         json.loads(lines[0])
 
 
+def test_no_access_log_stays_off_when_a_worker_configures_logging(settings: Settings) -> None:
+    """``closedloop serve --no-access-log``: uvicorn silences ``uvicorn.access`` before the
+    worker's lifespan configures logging again; the access log stays off."""
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    saved = root.handlers[:], root.level, access.handlers[:], access.propagate
+    buffer = io.StringIO()
+    try:
+        access.handlers, access.propagate = [], False  # what uvicorn does for access_log=False
+        configure_logging(settings, buffer)
+        access.info('127.0.0.1:1 - "POST /graphql HTTP/1.1" 200')
+        assert not access.propagate
+        access.propagate = True  # the access log wanted: it goes to the root handler
+        configure_logging(settings, buffer)
+        access.info('127.0.0.1:2 - "POST /graphql HTTP/1.1" 200')
+    finally:
+        root.handlers, root.level, access.handlers, access.propagate = saved
+    lines = buffer.getvalue().splitlines()
+    assert len(lines) == 1 and "127.0.0.1:2" in lines[0], lines
+
+
 @pytest.fixture
 async def client_for(db: Database, clock: FrozenClock) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
