@@ -72,7 +72,9 @@ def _poster(client: httpx.AsyncClient, tokens: dict[str, str]) -> ops.Post:
         if account not in tokens:
             tokens.update(_tokens({account}))
         resp = await client.post(
-            "/graphql", json=body, headers={"Authorization": f"Bearer {tokens[account]}"}
+            "/graphql",
+            json=body,
+            headers={"Authorization": f"Bearer {tokens[account]}"},
         )
         data: dict[str, Any] = resp.json()
         if resp.status_code != 200 or data.get("errors"):
@@ -101,12 +103,27 @@ async def prepare(args: argparse.Namespace) -> None:
             plan_file.write_text(
                 json.dumps(await ops.plan(post, accounts, args.seed, args.per_op), indent=1)
             )
-        items: dict[str, list[Body]] = json.loads(plan_file.read_text())["items"]
-        bodies: dict[str, list[tuple[str, Body]]] = {}
-        answers: dict[str, list[Any]] = {}
+        planned = json.loads(plan_file.read_text())
+        if any(op not in planned["items"] for op in ops.OPS):  # a plan of an older harness
+            accounts = json.loads((args.out / "accounts.json").read_text())
+            units = await ops.unit_items(post, accounts, args.seed, args.per_op)
+            planned["items"] = {**units, **planned["items"]}
+            plan_file.write_text(json.dumps(planned, indent=1))
+        items: dict[str, list[Body]] = planned["items"]
+        # --ops: render these only, keeping what an earlier prepare rendered of the others
+        bodies_file = args.out / f"{args.server}.bodies.json"
+        answers_file = args.out / f"{args.server}.answers.json"
+        kept = args.ops and bodies_file.exists()
+        bodies: dict[str, list[tuple[str, Body]]] = (
+            json.loads(bodies_file.read_text()) if kept else {}
+        )
+        answers: dict[str, list[Any]] = json.loads(answers_file.read_text()) if kept else {}
         for op, listed in items.items():
             if args.server == "postgraphile" and not ops.OPS[op].shared:
                 continue
+            if args.ops and op not in args.ops:
+                continue
+            bodies[op], answers[op] = [], []
             for item in listed:
                 body = await ops.render(post, args.server, op, item, now)
                 bodies.setdefault(op, []).append((item["account"], body))
@@ -115,8 +132,8 @@ async def prepare(args: argparse.Namespace) -> None:
                     if ops.OPS[op].shared:
                         answers.setdefault(op, []).append(ops.normalise(op, answer))
             print(f"{args.server}: {op}: {len(bodies.get(op, []))} requests", flush=True)
-    (args.out / f"{args.server}.bodies.json").write_text(json.dumps(bodies))
-    (args.out / f"{args.server}.answers.json").write_text(json.dumps(answers))
+    bodies_file.write_text(json.dumps(bodies))
+    answers_file.write_text(json.dumps({op: a for op, a in answers.items() if a}))
 
 
 # --- a window ----------------------------------------------------------------------------------
@@ -383,7 +400,12 @@ async def run(args: argparse.Namespace) -> int:
         ctx = multiprocessing.get_context("spawn")
         warm_at = time.time() + 1.0 + 0.5 * args.processes
         warm = [
-            {**j, "seconds": args.warmup, "start_at": warm_at, "index": j["index"] + 100}
+            {
+                **j,
+                "seconds": args.warmup,
+                "start_at": warm_at,
+                "index": j["index"] + 100,
+            }
             for j in jobs
         ]
         with ctx.Pool(args.processes) as pool:
@@ -498,11 +520,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", type=Path, required=True)
         p.add_argument("--seed", type=int, default=1)
     sub.choices["setup"].add_argument(
-        "--sample", type=int, default=20, help="counties with board, department, enterprise users"
+        "--sample",
+        type=int,
+        default=20,
+        help="counties with board, department, enterprise users",
     )
     prep = sub.choices["prepare"]
     prep.add_argument("--server", choices=("closedloop", "postgraphile"), required=True)
     prep.add_argument("--per-op", type=int, default=12, help="items per operation (about)")
+    prep.add_argument("--ops", nargs="+", choices=sorted(ops.OPS), help="render these only")
     r = sub.choices["run"]
     r.add_argument("--server", choices=("closedloop", "postgraphile"), required=True)
     r.add_argument("--label", default="mix")

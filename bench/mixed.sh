@@ -16,6 +16,7 @@
 # with board, department and enterprise accounts), PER_OP (12 items per operation), WEIGHTS
 # (op=weight,… over the default mix), BASE_PORT (8101: closedloop; PostGraphile +2),
 # OUT (bench/out/mixed-<db>-<time>; an OUT with accounts.json and plan.json is reused),
+# PG_POOL_SIZE (16: PostGraphile's connections; PostgreSQL's 100 slots are shared),
 # CLOSEDLOOP_JWT_SECRET (a fixed bench secret), VENV (.venv). closedloop runs with
 # CLOSEDLOOP_RATE_LIMIT_POINTS=0 (many accounts, but each sends far more than a person),
 # the sweeper and the relay off. Needs the database migrated, seeded (demo) and generated

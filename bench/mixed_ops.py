@@ -118,6 +118,11 @@ OPS: dict[str, Op] = {
     "list_board": Op("a board handler's issues, newest 20", True, 4),
     "list_department": Op("a department handler's issues, newest 20", True, 4),
     "enterprise_own": Op("an enterprise user's own issues, newest 20", True, 10),
+    # the same three lists with the filter a client knows from its account (its enterprise,
+    # or its region and board or department): the same rows; not in the default mix
+    "enterprise_own_by_id": Op("enterprise_own, filtered by its enterprise", True, 0),
+    "list_board_by_unit": Op("list_board, filtered by its region and board", True, 0),
+    "list_department_by_unit": Op("list_department, by its region and department", True, 0),
     "issue_detail": Op("one issue with timeline, custody, enterprise and regions", True, 14),
     "pool_nested": Op("a pool page of 20 with timelines, custody, regions", True, 4),
     "duplicates": Op("an issue's 10 duplicate candidates", False, 4),
@@ -131,10 +136,10 @@ OPS: dict[str, Op] = {
 WRITE_STEPS = ("submitIssue", "acceptIssue", "addIssueNote", "escalateIssue")
 
 
-def issue_row_id(global_id: str) -> int:
+def issue_row_id(global_id: str, kind: str = "Issue") -> int:
     raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
-    kind, _, key = raw.partition(":")
-    assert kind == "Issue", raw
+    found, _, key = raw.partition(":")
+    assert found == kind, raw
     return int(key)
 
 
@@ -157,7 +162,10 @@ async def _regions(post: Post, level: str) -> list[dict[str, Any]]:
     while True:
         data = await post(
             "admin",
-            {"query": REGIONS, "variables": {"level": level, "within": "33", "after": after}},
+            {
+                "query": REGIONS,
+                "variables": {"level": level, "within": "33", "after": after},
+            },
         )
         page = data["regions"]
         out += page["nodes"]
@@ -181,11 +189,26 @@ async def setup_accounts(post: Post, seed: int, sample: int) -> dict[str, Any]:
         tiers[tier].append({"username": username, **extra})
 
     for r in cities:
-        add("center", f"bench.center.{r['code']}", _staff("CENTER_STAFF", r), region=r["code"])
+        add(
+            "center",
+            f"bench.center.{r['code']}",
+            _staff("CENTER_STAFF", r),
+            region=r["code"],
+        )
         add("leader", f"bench.leader.{r['code']}", _staff("LEADER", r), region=r["code"])
-        add("evaluator", f"bench.eval.{r['code']}", _staff("EVALUATOR", r), region=r["code"])
+        add(
+            "evaluator",
+            f"bench.eval.{r['code']}",
+            _staff("EVALUATOR", r),
+            region=r["code"],
+        )
     for r in counties:
-        add("center", f"bench.center.{r['code']}", _staff("CENTER_STAFF", r), region=r["code"])
+        add(
+            "center",
+            f"bench.center.{r['code']}",
+            _staff("CENTER_STAFF", r),
+            region=r["code"],
+        )
     towns: set[str] = set()
     for r in picked:
         units = (await post("admin", {"query": UNITS, "variables": {"code": r["code"]}}))["region"]
@@ -228,7 +251,11 @@ async def setup_accounts(post: Post, seed: int, sample: int) -> dict[str, Any]:
             {
                 "query": CREATE,
                 "variables": {
-                    "input": {"username": username, "displayName": username, "binding": binding}
+                    "input": {
+                        "username": username,
+                        "displayName": username,
+                        "binding": binding,
+                    }
                 },
             },
         )
@@ -253,7 +280,8 @@ async def _walk(post: Post, account: str, query: str, variables: Body, depth: in
     while seen < depth:
         step = min(100, depth - seen)
         page = await post(
-            account, {"query": query, "variables": {**variables, "first": step, "after": after}}
+            account,
+            {"query": query, "variables": {**variables, "first": step, "after": after}},
         )
         conn = page["issues"]
         seen += len(conn["nodes"])
@@ -267,12 +295,16 @@ async def plan(post: Post, accounts: dict[str, Any], seed: int, per_op: int) -> 
     """Items per operation: ``{"op": [{"account": …, …}, …]}``, picked with ``seed``."""
     rng = random.Random(seed)
     tiers = accounts["tiers"]
-    centers = [a["username"] for a in tiers["center"]] + ["deqing.center", "xinshi.center"]
+    centers = [a["username"] for a in tiers["center"]] + [
+        "deqing.center",
+        "xinshi.center",
+    ]
     items: dict[str, list[Body]] = {op: [] for op in OPS}
     pools: list[tuple[str, int, list[str]]] = []  # account, open issues, ids of page 1
     for account in rng.sample(centers, min(len(centers), 3 * per_op)):
         data = await post(
-            account, {"query": LIST, "variables": {"filter": {"pool": True}, "first": PAGE}}
+            account,
+            {"query": LIST, "variables": {"filter": {"pool": True}, "first": PAGE}},
         )
         conn = data["issues"]
         if conn["totalCount"]:
@@ -324,6 +356,53 @@ async def plan(post: Post, accounts: dict[str, Any], seed: int, per_op: int) -> 
     return {"seed": seed, "items": items}
 
 
+VIEWER = "{ viewer { region { code } board { id } department { id } } }"
+
+
+async def unit_items(
+    post: Post, accounts: dict[str, Any], seed: int, per_op: int
+) -> dict[str, Any]:
+    """The items of the lists filtered by what the account knows of itself."""
+    rng = random.Random(seed)
+    tiers = accounts["tiers"]
+    items: dict[str, list[Body]] = {
+        "enterprise_own_by_id": [],
+        "list_board_by_unit": [],
+        "list_department_by_unit": [],
+    }
+    for a in rng.sample(tiers["enterprise"], min(per_op, len(tiers["enterprise"]))):
+        first = await post(
+            a["username"],
+            {"query": "{ issues(first: 1) { nodes { enterprise { id } } } }"},
+        )
+        nodes = first["issues"]["nodes"]
+        if nodes and nodes[0]["enterprise"]:
+            items["enterprise_own_by_id"].append(
+                {
+                    "account": a["username"],
+                    "filter": "unit",
+                    "unit": {"enterprise": nodes[0]["enterprise"]["id"]},
+                }
+            )
+    for tier, op, key in (
+        ("board", "list_board_by_unit", "board"),
+        ("department", "list_department_by_unit", "department"),
+    ):
+        for a in rng.sample(tiers[tier], min(per_op, len(tiers[tier]))):
+            viewer = (await post(a["username"], {"query": VIEWER}))["viewer"]
+            items[op].append(
+                {
+                    "account": a["username"],
+                    "filter": "unit",
+                    "unit": {
+                        "region": viewer["region"]["code"],
+                        key: viewer[key]["id"],
+                    },
+                }
+            )
+    return items
+
+
 def pg_filter(item: Body, now: dt.datetime) -> Body | None:
     kind = item.get("filter")
     if kind is None:
@@ -347,11 +426,32 @@ def pg_filter(item: Body, now: dt.datetime) -> Body | None:
                 {"content": {"includesInsensitive": word}},
             ]
         }
+    if kind == "unit":
+        unit, out = item["unit"], {}
+        if "region" in unit:
+            out["holdingRegionCode"] = {"equalTo": unit["region"]}
+        for key, kind_, field in (
+            ("enterprise", "Enterprise", "enterpriseId"),
+            ("board", "Board", "boardId"),
+            ("department", "Department", "departmentId"),
+        ):
+            if key in unit:
+                out[field] = {"equalTo": issue_row_id(unit[key], kind_)}
+        return out
     raise ValueError(kind)
 
 
 def cl_filter(item: Body) -> Body | None:
     kind = item.get("filter")
+    if kind == "unit":
+        unit = item["unit"]
+        names = {
+            "region": "holdingRegion",
+            "enterprise": "enterpriseId",
+            "board": "boardId",
+            "department": "departmentId",
+        }
+        return {names[k]: v for k, v in unit.items()}
     return {
         None: None,
         "pool": {"pool": True},
@@ -378,6 +478,9 @@ async def render(post: Post, server: str, op: str, item: Body, now: dt.datetime)
         "list_board",
         "list_department",
         "enterprise_own",
+        "enterprise_own_by_id",
+        "list_board_by_unit",
+        "list_department_by_unit",
     ):
         query, filt = (PG_LIST, pg_filter(item, now)) if pg else (LIST, cl_filter(item))
         # connection-filter refuses a null filter: none is left out
@@ -400,11 +503,18 @@ async def render(post: Post, server: str, op: str, item: Body, now: dt.datetime)
     if op == "duplicates":
         return {"query": DUPLICATES, "variables": {"id": global_id(item["issue"])}}
     if op in ("dashboard_province", "dashboard_city"):
-        return {"query": DASHBOARD, "variables": {"region": item["region"], "period": QUARTER}}
+        return {
+            "query": DASHBOARD,
+            "variables": {"region": item["region"], "period": QUARTER},
+        }
     if op == "scores":
         return {
             "query": SCORES,
-            "variables": {"kind": item["kind"], "region": item["region"], "period": QUARTER},
+            "variables": {
+                "kind": item["kind"],
+                "region": item["region"],
+                "period": QUARTER,
+            },
         }
     if op == "write":
         return dict(item)  # a chain's parameters: bench.mixed runs the steps
@@ -413,7 +523,10 @@ async def render(post: Post, server: str, op: str, item: Body, now: dt.datetime)
 
 def mutation(name: str, input_: Body) -> Body:
     type_name = name[0].upper() + name[1:] + "Input"
-    return {"query": MUTATION.format(type=type_name, name=name), "variables": {"input": input_}}
+    return {
+        "query": MUTATION.format(type=type_name, name=name),
+        "variables": {"input": input_},
+    }
 
 
 def normalise(op: str, answer: dict[str, Any]) -> Any:

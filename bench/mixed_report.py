@@ -21,8 +21,14 @@ def _f(v: float | None, spec: str = ".2f") -> str:
     return "–" if v is None else format(v, spec)
 
 
+def _backends(r: dict[str, Any]) -> float | None:
+    """The server's PostgreSQL backends' CPU per request: only those alive throughout the
+    window are counted, so none when the server opened connections meanwhile."""
+    return None if r.get("new_pg_sessions") else r.get("backend_cpu_ms_per_req")
+
+
 def _total(r: dict[str, Any]) -> float | None:
-    s, b = r.get("server_cpu_ms_per_req"), r.get("backend_cpu_ms_per_req")
+    s, b = r.get("server_cpu_ms_per_req"), _backends(r)
     return None if s is None or b is None else s + b
 
 
@@ -69,15 +75,23 @@ def _windows(runs: dict[tuple[str, str], dict[int, dict[str, Any]]]) -> None:
             print(
                 f"| {label} | {server} | {rnd} | {r['requests']:,} | {r['errors']}"
                 f" | {r['rps']:.1f} | {r['p50_ms']:.0f} / {r['p95_ms']:.0f} / {r['p99_ms']:.0f}"
-                f" | {_f(r['server_cpu_ms_per_req'])} | {_f(r['backend_cpu_ms_per_req'])}"
+                f" | {_f(r['server_cpu_ms_per_req'])} | {_f(_backends(r))}"
                 f" | {_f(_total(r))} | {_f(r['sql_per_req'])} | {_f(r['new_pg_sessions'], 'd')}"
                 f" | {sub} | {r['cold_resets']} |"
             )
     print()
+    print(
+        "PG backends: the server's own PostgreSQL backends alive throughout the window"
+        " (– when it opened connections meanwhile: a freshly started server's)."
+    )
+    print()
 
 
 def _shared(runs: dict[tuple[str, str], dict[int, dict[str, Any]]]) -> None:
-    ours, theirs = runs.get(("closedloop", "shared"), {}), runs.get(("postgraphile", "shared"), {})
+    ours, theirs = (
+        runs.get(("closedloop", "shared"), {}),
+        runs.get(("postgraphile", "shared"), {}),
+    )
     common = sorted(ours.keys() & theirs.keys())
     if not common:
         return
