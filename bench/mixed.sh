@@ -12,7 +12,9 @@
 #
 # Environment (defaults): DB (closedloop_bench_1m), ROUNDS (3), DURATION (30), WARMUP (5),
 # CONNECTIONS (16), PROCESSES (2), SUBSCRIBERS (20, during the closedloop mix windows),
-# COLD_INTERVAL (1.0), FRESH (1), SOLO (1), SOLO_DURATION (8), SEED (1), SAMPLE (20 counties
+# COLD_INTERVAL (1.0), FRESH (1), SOLO (1), SOLO_DURATION (8), SOLO_OPS (every operation),
+# SOLO_ROUNDS (1), SOLO_COLD (1: also each operation cold), PREPARE_OPS (render only these
+# into an OUT prepared before; default all), SEED (1), SAMPLE (20 counties
 # with board, department and enterprise accounts), PER_OP (12 items per operation), WEIGHTS
 # (op=weight,… over the default mix), BASE_PORT (8101: closedloop; PostGraphile +2),
 # OUT (bench/out/mixed-<db>-<time>; an OUT with accounts.json and plan.json is reused),
@@ -37,6 +39,10 @@ COLD_INTERVAL=${COLD_INTERVAL:-1.0}
 FRESH=${FRESH:-1}
 SOLO=${SOLO:-1}
 SOLO_DURATION=${SOLO_DURATION:-8}
+SOLO_OPS=${SOLO_OPS:-}
+SOLO_ROUNDS=${SOLO_ROUNDS:-1}
+SOLO_COLD=${SOLO_COLD:-1}
+PREPARE_OPS=${PREPARE_OPS:-}
 SEED=${SEED:-1}
 SAMPLE=${SAMPLE:-20}
 PER_OP=${PER_OP:-12}
@@ -50,7 +56,7 @@ VENV=${VENV:-$ROOT/.venv}
 PY=$VENV/bin/python
 export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}  # serve this tree's code
 PG_PID=$(head -1 /var/lib/postgresql/15/main/postmaster.pid 2>/dev/null || true)
-LIFETIME=$((ROUNDS * 5 * (WARMUP + DURATION + 40) + SOLO * 40 * (WARMUP + SOLO_DURATION + 15) + 900))
+LIFETIME=$((ROUNDS * 5 * (WARMUP + DURATION + 40) + SOLO * SOLO_ROUNDS * 60 * (WARMUP + SOLO_DURATION + 15) + 900))
 mkdir -p "$OUT"
 BASE_PORT=${BASE_PORT:-8101}
 declare -A PORT=([closedloop]=$BASE_PORT [postgraphile]=$((BASE_PORT + 2)))
@@ -114,10 +120,12 @@ start_server closedloop
 start_server postgraphile
 [[ -f $OUT/accounts.json ]] || $PY -m bench.mixed setup --url "$(url closedloop)" --out "$OUT" \
   --seed "$SEED" --sample "$SAMPLE"
+# shellcheck disable=SC2086  # PREPARE_OPS: a list of operations
 $PY -m bench.mixed prepare --url "$(url closedloop)" --server closedloop --out "$OUT" \
-  --seed "$SEED" --per-op "$PER_OP"
+  --seed "$SEED" --per-op "$PER_OP" ${PREPARE_OPS:+--ops $PREPARE_OPS}
+# shellcheck disable=SC2086
 $PY -m bench.mixed prepare --url "$(url postgraphile)" --server postgraphile --out "$OUT" \
-  --seed "$SEED"
+  --seed "$SEED" ${PREPARE_OPS:+--ops $PREPARE_OPS}
 
 for rnd in $(seq "$ROUNDS"); do
   echo "=== round $rnd $(date -u +%T) load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -139,18 +147,22 @@ for rnd in $(seq "$ROUNDS"); do
 done
 
 if [[ $SOLO == 1 ]]; then
-  ops=$($PY -c 'from bench.mixed_ops import OPS; print(" ".join(OPS))')
+  ops=${SOLO_OPS:-$($PY -c 'from bench.mixed_ops import OPS; print(" ".join(OPS))')}
   shared=$($PY -c 'from bench.mixed_ops import OPS; print(" ".join(k for k, o in OPS.items() if o.shared))')
-  for op in $ops; do
-    echo "=== alone: $op $(date -u +%T) load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    window closedloop "solo-$op" 1 --only "$op" --duration "$SOLO_DURATION" \
-      --warmup "$WARMUP" --connections "$CONNECTIONS" --processes "$PROCESSES"
-    if [[ " $shared " == *" $op "* ]]; then
-      window postgraphile "solo-$op" 1 --only "$op" --duration "$SOLO_DURATION" \
+  for rnd in $(seq "$SOLO_ROUNDS"); do
+    for op in $ops; do
+      echo "=== alone: $op, round $rnd $(date -u +%T) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+      window closedloop "solo-$op" "$rnd" --only "$op" --duration "$SOLO_DURATION" \
         --warmup "$WARMUP" --connections "$CONNECTIONS" --processes "$PROCESSES"
-    fi
-    window closedloop "solo-cold-$op" 1 --only "$op" --duration "$SOLO_DURATION" \
-      --warmup 2 --connections 1 --processes 1 --cold-each
+      if [[ " $shared " == *" $op "* ]]; then
+        window postgraphile "solo-$op" "$rnd" --only "$op" --duration "$SOLO_DURATION" \
+          --warmup "$WARMUP" --connections "$CONNECTIONS" --processes "$PROCESSES"
+      fi
+      if [[ $SOLO_COLD == 1 ]]; then
+        window closedloop "solo-cold-$op" "$rnd" --only "$op" --duration "$SOLO_DURATION" \
+          --warmup 2 --connections 1 --processes 1 --cold-each
+      fi
+    done
   done
 fi
 stop_all
