@@ -145,9 +145,9 @@ def _solo(runs: dict[tuple[str, str], dict[int, dict[str, Any]]]) -> None:
     print("### Each operation alone: CPU, statements and connections per request (medians)")
     print()
     print(
-        "| operation | closedloop server CPU ms | + PG backends | SQL/req | new PG conns"
-        " | p50 / p95 ms | cold¹ server CPU ms | cold + PG | cold SQL/req"
-        " | PostGraphile server CPU ms | + PG backends | closedloop ÷ PostGraphile,"
+        "| operation | closedloop server CPU ms | server + PG backends | SQL/req | new PG conns"
+        " | p50 / p95 ms | cold¹ server CPU ms | cold server + PG | cold SQL/req"
+        " | PostGraphile server CPU ms | PostGraphile server + PG | closedloop ÷ PostGraphile,"
         " server / server + PG |"
     )
     print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
