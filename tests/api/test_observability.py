@@ -150,8 +150,14 @@ def test_no_access_log_stays_off_when_a_worker_configures_logging(settings: Sett
     worker's lifespan configures logging again; the access log stays off."""
     root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
     saved = root.handlers[:], root.level, access.handlers[:], access.propagate
+    level, disabled, off = access.level, access.disabled, logging.root.manager.disable
     buffer = io.StringIO()
     try:
+        # as a served process has it (another test may have run uvicorn with its own
+        # logging settings, or disabled logging)
+        access.setLevel(logging.INFO)
+        access.disabled = False
+        logging.disable(logging.NOTSET)
         access.handlers, access.propagate = [], False  # what uvicorn does for access_log=False
         configure_logging(settings, buffer)
         access.info('127.0.0.1:1 - "POST /graphql HTTP/1.1" 200')
@@ -161,6 +167,9 @@ def test_no_access_log_stays_off_when_a_worker_configures_logging(settings: Sett
         access.info('127.0.0.1:2 - "POST /graphql HTTP/1.1" 200')
     finally:
         root.handlers, root.level, access.handlers, access.propagate = saved
+        access.setLevel(level)
+        access.disabled = disabled
+        logging.disable(off)
     lines = buffer.getvalue().splitlines()
     assert len(lines) == 1 and "127.0.0.1:2" in lines[0], lines
 
