@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -41,6 +40,7 @@ from closedloop.db.setup import open_database, url_of
 from closedloop.domain.clock import Clock, SystemClock
 from closedloop.domain.schemes import InvalidScheme, use_scheme_directory
 from closedloop.http.body_limit import BodyLimitMiddleware
+from closedloop.http.cold import install_cold_signal
 from closedloop.http.exports import routes as export_routes
 from closedloop.http.fanout import IN_FLIGHT, Fanout
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
@@ -449,23 +449,6 @@ async def _every(
             log.exception(f"{name}.failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.01))
-
-
-def install_cold_signal(runtime: Runtime) -> Callable[[], None]:
-    """``SIGUSR1`` empties this process's caches (``Runtime.empty_caches``): a benchmark
-    makes a running server cold without restarting it. Only the process's owner (or root)
-    can send it. Returns what removes the handler; nothing is installed off the main
-    thread (an app run by a test client)."""
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGUSR1, runtime.empty_caches)
-    except (NotImplementedError, RuntimeError, ValueError):
-        return lambda: None
-
-    def uninstall() -> None:
-        loop.remove_signal_handler(signal.SIGUSR1)
-
-    return uninstall
 
 
 def tune_garbage_collector() -> None:

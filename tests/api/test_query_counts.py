@@ -81,7 +81,7 @@ async def test_sigusr1_makes_the_server_cold(api: Api, db: Database) -> None:
     import signal
 
     from closedloop.caches import CACHES
-    from closedloop.http.app import install_cold_signal
+    from closedloop.http.cold import install_cold_signal
 
     await submit(api, title="用工问题")
     assert await _statements_for_page(api, db, 1) >= 2
