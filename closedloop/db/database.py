@@ -21,6 +21,7 @@ the event bus connects to PostgreSQL itself (``Database.listen_url``).
 from __future__ import annotations
 
 import contextlib
+import copy
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -223,6 +224,9 @@ class Database:
         replicas: ReplicaSet | None = None,
     ) -> None:
         self.engine = engine
+        # Where writes go: ``engine`` itself, except in a lag-tolerant view
+        # (``lag_tolerant``), whose reads go to a replica.
+        self.primary = engine
         self.admin = admin or engine
         # No system role configured: the owner does the system's work.
         self.system = system or self.admin
@@ -235,7 +239,14 @@ class Database:
     @asynccontextmanager
     async def read(self, principal: Principal) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction in the caller's scope (rolled back at the end)."""
-        async with self.engine.connect() as conn:
+        async with self._read_on(self.engine, principal) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read_on(
+        self, engine: AsyncEngine, principal: Principal
+    ) -> AsyncIterator[AsyncConnection]:
+        async with engine.connect() as conn:
             await conn.begin()
             await set_scope(conn, principal)
             try:
@@ -274,7 +285,7 @@ class Database:
     async def transaction(self, principal: Principal) -> AsyncIterator[AsyncConnection]:
         """A transaction in the caller's scope. Commit explicitly; anything not committed
         is rolled back."""
-        async with self.engine.connect() as conn:
+        async with self.primary.connect() as conn:
             await conn.begin()
             await set_scope(conn, principal)
             try:
@@ -327,8 +338,29 @@ class Database:
                     finally:
                         await conn.rollback()
                     return
-        async with self.read(principal) as conn:
+        async with self._read_on(self.primary, principal) as conn:
             yield conn, PRIMARY
+
+    async def lag_tolerant(self) -> tuple[Database, Freshness]:
+        """This database as a request that marked itself tolerant of lag uses it (the
+        ``@lagTolerant`` operation directive): its reads (``read``, ``reader``,
+        ``read_reference``) on a replica in rotation, probed now (reachable, and how old
+        its data is), its writes and the system's work on the primary. Without a replica
+        in rotation, or when the probe fails (the replica leaves the rotation): this
+        database itself, and ``PRIMARY``."""
+        replica = self.replicas.choose() if self.replicas is not None else None
+        if replica is None:
+            return self, PRIMARY
+        try:
+            async with replica.engine.connect() as conn:
+                as_of = await conn.scalar(AS_OF)
+                await conn.rollback()
+        except (sa.exc.DBAPIError, OSError) as exc:
+            self.replicas.failed(replica, exc)  # type: ignore[union-attr]
+            return self, PRIMARY
+        view = copy.copy(self)
+        view.engine = replica.engine
+        return view, Freshness(replica.name, as_of)
 
     async def primary_position(self) -> str | None:
         """The primary's current WAL position, for a lag-tolerant read that must see what

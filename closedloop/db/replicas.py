@@ -120,5 +120,14 @@ class Freshness:
     replica: str | None  # None: the primary
     as_of: dt.datetime | None  # the replica's last replayed commit; None on the primary
 
+    @property
+    def from_replica(self) -> bool:
+        return self.replica is not None
+
+    def data_as_of(self, read_at: dt.datetime) -> dt.datetime:
+        """How old the data is: a replica's last replayed commit (everything committed
+        until then is in); on the primary, ``read_at``, the moment of the read."""
+        return self.as_of if self.replica is not None and self.as_of is not None else read_at
+
 
 PRIMARY = Freshness(None, None)

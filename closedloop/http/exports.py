@@ -10,12 +10,18 @@ that a region exists. Malformed parameters are a 400 with the same error codes a
 
 Headers are Chinese (the files go to reform offices); CSV is UTF-8 with a byte-order mark
 so that spreadsheet programs read the Chinese correctly.
+
+Exports tolerate lag: a streaming replica in rotation serves them (the services'
+``Database.read_tolerant``). Every file ends with a sheet 数据说明 saying where its figures
+were read and as of when (a replica's last replayed commit; on the primary, the moment of
+the export), and the response says the same in ``X-Data-Source`` and ``X-Data-As-Of``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,11 +36,13 @@ from starlette.routing import Route
 from closedloop import i18n
 from closedloop.authz.roles import ANONYMOUS, Principal
 from closedloop.db import tables as t
+from closedloop.db.replicas import Freshness
 from closedloop.domain.issues import IssueState
 from closedloop.domain.periods import InvalidPeriod, Period, parse_period
 from closedloop.domain.regions import is_valid_code
 from closedloop.domain.schemes import DEFAULT_SCHEME, Scheme, UnknownScheme
 from closedloop.domain.scoring import RESULT_STATUS_LABELS
+from closedloop.schema.freshness import DataFreshness
 from closedloop.services import tenancy
 from closedloop.services.evaluation import dashboard as dashboard_service
 from closedloop.services.evaluation import scores as score_service
@@ -93,15 +101,40 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
     return buffer.getvalue()
 
 
-async def _file(sheets: Sequence[Sheet], fmt: str, name: str) -> Response:
+def freshness_sheet(read: DataFreshness) -> Sheet:
+    """Where the file's figures were read and as of when (the last sheet of every file)."""
+    source = "只读副本（replica）" if read.from_replica else "主库（primary）"
+    return Sheet(
+        "数据说明",
+        ["项目", "内容"],
+        [["数据来源", source], ["数据截至", read.as_of.isoformat(timespec="seconds")]],
+    )
+
+
+def freshness_headers(from_replica: bool, as_of: dt.datetime) -> dict[str, str]:
+    """Where an export was read, on its response: ``X-Data-Source`` (replica / primary)
+    and ``X-Data-As-Of`` (every download under ``/export``)."""
+    return {
+        "X-Data-Source": "replica" if from_replica else "primary",
+        "X-Data-As-Of": as_of.isoformat(),
+    }
+
+
+async def _file(
+    sheets: Sequence[Sheet], fmt: str, name: str, freshness: Freshness, now: dt.datetime
+) -> Response:
+    read = DataFreshness.of(freshness, now)
     # Writing a workbook is CPU work: off the event loop.
-    body = await asyncio.to_thread(to_csv if fmt == "csv" else to_xlsx, sheets)
+    body = await asyncio.to_thread(
+        to_csv if fmt == "csv" else to_xlsx, [*sheets, freshness_sheet(read)]
+    )
     return Response(
         body,
         media_type=CSV_TYPE if fmt == "csv" else XLSX_TYPE,
         headers={
             "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
             "Cache-Control": "no-store",
+            **freshness_headers(read.from_replica, read.as_of),
         },
     )
 
@@ -238,7 +271,13 @@ async def export_scores(request: Request) -> Response:
     if boards is None:
         return _not_found()
     name = f"scores-{scheme.key}-{kind.value.lower()}-{region}-{period.label}"
-    return await _file([score_sheet(boards[0])], fmt, name.replace("..", "_"))
+    return await _file(
+        [score_sheet(boards[0])],
+        fmt,
+        name.replace("..", "_"),
+        boards[0].freshness,
+        runtime.clock.now(),
+    )
 
 
 # --- dashboard -------------------------------------------------------------------------------
@@ -367,7 +406,7 @@ async def export_dashboard(request: Request) -> Response:
         {k: v.name for k, v in regions.items()},
     )
     name = f"dashboard-{region}-{period.label}".replace("..", "_")
-    return await _file(sheets, fmt, name)
+    return await _file(sheets, fmt, name, found.freshness, runtime.clock.now())
 
 
 routes: list[Route] = [

@@ -22,6 +22,7 @@ from closedloop.authz.roles import ANONYMOUS, Principal
 from closedloop.db.database import Database
 from closedloop.domain.clock import Clock
 from closedloop.domain.periods import InvalidPeriod, parse_period
+from closedloop.http.exports import freshness_headers
 from closedloop.services.reports.analysis import (
     ReportData,
     ReportNotFound,
@@ -75,6 +76,11 @@ async def _gather(request: Request) -> ReportData | JSONResponse:
         return _error(404, "NOT_FOUND", "未找到该地区", "region not found", locale)
 
 
+def _freshness(data: ReportData) -> dict[str, str]:
+    """Where the numbers were read and as of when (the report's 数据截至 says the same)."""
+    return freshness_headers(data.freshness.from_replica, data.as_of)
+
+
 def _filename(data: ReportData, extension: str) -> str:
     """An ASCII name for old clients and the Chinese title for the rest (RFC 6266)."""
     slug = data.period.label.replace("..", "_")
@@ -90,7 +96,11 @@ async def report_html(request: Request) -> Response:
     # Rendering the charts and tables is CPU work: off the event loop, as the PDF.
     return HTMLResponse(
         await asyncio.to_thread(render_html, data),
-        headers={**_PRIVATE, "Content-Disposition": f"inline; {_filename(data, 'html')}"},
+        headers={
+            **_PRIVATE,
+            **_freshness(data),
+            "Content-Disposition": f"inline; {_filename(data, 'html')}",
+        },
     )
 
 
@@ -103,7 +113,11 @@ async def report_pdf(request: Request) -> Response:
     return Response(
         body,
         media_type="application/pdf",
-        headers={**_PRIVATE, "Content-Disposition": f"attachment; {_filename(data, 'pdf')}"},
+        headers={
+            **_PRIVATE,
+            **_freshness(data),
+            "Content-Disposition": f"attachment; {_filename(data, 'pdf')}",
+        },
     )
 
 

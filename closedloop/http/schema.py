@@ -30,6 +30,7 @@ from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
 from closedloop.schema.inputs import ArgumentBoundsRule, guard_arguments
 from closedloop.schema.issues import Issue
+from closedloop.schema.lag import LagTolerance, lag_tolerant
 from closedloop.schema.payloads import IssueError
 from closedloop.schema.scalars import SCALAR_OVERRIDES
 from closedloop.schema.shape import ShapeLimits, shape_rule
@@ -147,12 +148,14 @@ def build_schema(settings: Settings | None = None, *, compiled: bool = True) -> 
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: QueryGate(prepared, limiter),
         lambda: RequestMaskErrors(_masked, MASKED_MESSAGE, budget),
+        LagTolerance,
     ]
     schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=NODE_TYPES,
+        directives=[lag_tolerant],
         extensions=extensions,
         execution_context_class=_executor(settings, compiled),
         config=StrawberryConfig(batching_config=None),

@@ -24,6 +24,4 @@ class DataFreshness:
 
     @classmethod
     def of(cls, freshness: Freshness, now: dt.datetime) -> DataFreshness:
-        replica = freshness.replica is not None
-        as_of = freshness.as_of if replica and freshness.as_of is not None else now
-        return cls(from_replica=replica, as_of=as_of)
+        return cls(from_replica=freshness.from_replica, as_of=freshness.data_as_of(now))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -62,8 +63,20 @@ async def test_scores_as_csv_and_xlsx(api: Api, db: Database, clock: FrozenClock
     response = await get(api, SCORES.format(fmt="csv"), "huzhou.evaluator")
     assert response.status_code == 200, response.text
     assert "attachment" in response.headers["content-disposition"]
+    assert response.headers["x-data-source"] == "primary"  # no replica configured
     rows = read_csv(response)
-    header, body = rows[0], rows[1:]
+    # The scores, then after a blank line the notes on where the figures were read.
+    end = rows.index([])
+    header, body = rows[0], rows[1:end]
+    assert rows[end + 1 : end + 4] == [
+        ["数据说明"],
+        ["项目", "内容"],
+        ["数据来源", "主库（primary）"],
+    ]
+    assert rows[end + 4][0] == "数据截至"
+    as_of = dt.datetime.fromisoformat(response.headers["x-data-as-of"])
+    assert dt.datetime.fromisoformat(rows[end + 4][1]) == as_of.replace(microsecond=0)
+    assert as_of == clock.now()  # on the primary: the moment of the export
     assert header[:6] == ["排名", "对象类型", "代码", "名称", "总分", "指标得分小计"]
     assert "红榜（次）" in header and "主动发现率·得分" in header and "问题总数" in header
     assert len(body) == 5
@@ -108,7 +121,7 @@ async def test_dashboard_as_csv_and_xlsx(api: Api, db: Database, clock: FrozenCl
     xlsx = await get(api, DASHBOARD.format(fmt="xlsx"), "huzhou.center")
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content), read_only=True)
-    assert book.sheetnames == ["驾驶舱", "红黑榜"]
+    assert book.sheetnames == ["驾驶舱", "红黑榜", "数据说明"]
     lists = [list(r) for r in book["红黑榜"].iter_rows(values_only=True)]
     assert lists[0][0] == "榜单" and lists[1][3] == "长兴县"
     book.close()

@@ -1,14 +1,18 @@
 """Streaming replicas (``CLOSEDLOOP_REPLICA_URLS``) on a primary + replica pair this
 module starts itself (``initdb``, ``pg_basebackup -R``): lag-tolerant reads (a dashboard,
-scores, score history) go to the replica and say how old their data is; row-level security
-and the scope tags answer the same there; a replica that stops, or lags beyond the bound,
-leaves the reads to the primary without an error reaching the client."""
+scores, score history, exports, any query marked ``@lagTolerant``) go to the replica and
+say how old their data is; row-level security and the scope tags answer the same there; a
+replica that stops, or lags beyond the bound, leaves the reads to the primary without an
+error reaching the client."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
+import io
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -36,6 +40,8 @@ DASHBOARD = """query($r: String!) { dashboard(region: $r, period: "2026-03") {
   asOf freshness { fromReplica asOf } totals { total } } }"""
 SCORES = """{ scores(targetKind: REGION, region: "3305", period: "2026-03") {
   freshness { fromReplica asOf } entries { target { key } } } }"""
+POOL = """query Pool{tolerant} {{ issues(filter: {{pool: true}}, first: 50) {{
+  totalCount edges {{ node {{ id title holdingRegion {{ code }} }} }} }} }}"""
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +138,82 @@ async def test_a_dashboard_read_goes_to_the_replica_and_says_how_old_it_is(
     assert scores["freshness"]["fromReplica"] is True and scores["entries"]
 
 
+async def _pool(api: Api, tolerant: bool) -> dict[str, Any]:
+    """The county pool as ``xinshi.center``, marked ``@lagTolerant`` or not: the whole
+    response (data and extensions)."""
+    query = POOL.format(tolerant=" @lagTolerant" if tolerant else "")
+    response = await api.post(query, as_="xinshi.center")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body["errors"]
+    return body
+
+
+async def test_a_query_marked_lag_tolerant_reads_the_replica_and_says_how_old_it_is(
+    api: Api, replicated: Database, pair: ReplicaPair
+) -> None:
+    await submit(api)
+    replayed = await _replayed(replicated, pair)
+    await _in_rotation(replicated)
+    plain, tolerant = await _pool(api, False), await _pool(api, True)
+    assert "freshness" not in plain.get("extensions", {})  # unmarked: the primary, as ever
+    freshness = tolerant["extensions"]["freshness"]
+    assert freshness["fromReplica"] is True
+    assert dt.datetime.fromisoformat(freshness["asOf"]) >= replayed
+    assert tolerant["data"] == plain["data"] and plain["data"]["issues"]["totalCount"] >= 1
+    # The replica stops replaying (still in rotation: no check has run since): a new issue
+    # is on the primary only. The marked query does not see it, the unmarked one does.
+    owner = await asyncpg.connect(pair.replica_url(DATABASE))
+    try:
+        await owner.execute("SELECT pg_wal_replay_pause()")
+        async with asyncio.timeout(30):
+            while not await owner.fetchval("SELECT pg_is_wal_replay_paused()"):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        new = await submit(api, title="新厂房消防验收", content="请求指导消防验收")
+        count = plain["data"]["issues"]["totalCount"]
+        stale, fresh = await _pool(api, True), await _pool(api, False)
+        assert stale["extensions"]["freshness"]["fromReplica"] is True
+        assert stale["data"]["issues"]["totalCount"] == count
+        assert new["id"] not in {e["node"]["id"] for e in stale["data"]["issues"]["edges"]}
+        assert fresh["data"]["issues"]["totalCount"] == count + 1
+        assert new["id"] in {e["node"]["id"] for e in fresh["data"]["issues"]["edges"]}
+    finally:
+        await owner.execute("SELECT pg_wal_replay_resume()")
+        await owner.close()
+
+
+async def test_only_a_query_may_be_marked_lag_tolerant(api: Api) -> None:
+    response = await api.post(
+        'mutation @lagTolerant { submitIssue(input: {title: "x", content: "y"}) { issue { id } } }',
+        as_="ent.xinshi-silk",
+    )
+    body = response.json()
+    assert body.get("data") is None
+    assert "lagTolerant" in body["errors"][0]["message"]
+
+
+async def test_an_export_from_the_replica_says_how_old_its_data_is(
+    api: Api, replicated: Database, pair: ReplicaPair
+) -> None:
+    await submit(api)
+    url = "/export/dashboard.csv?region=3305&period=2026-03"
+    headers = {"Authorization": f"Bearer {api.token('huzhou.center')}"}
+    await api.client.get(url, headers=headers)  # refreshes the rollup slices on the primary
+    replayed = await _replayed(replicated, pair)
+    await _in_rotation(replicated)
+    _keeper(replicated).forget()  # computed again (a kept dashboard reads nothing)
+    response = await api.client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-data-source"] == "replica"
+    as_of = dt.datetime.fromisoformat(response.headers["x-data-as-of"])
+    assert as_of >= replayed
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    notes = rows[rows.index(["数据说明"]) + 1 :]
+    assert notes[0] == ["项目", "内容"]
+    assert notes[1] == ["数据来源", "只读副本（replica）"]
+    assert dt.datetime.fromisoformat(notes[2][1]) == as_of.replace(microsecond=0)
+
+
 async def _visible(db: Database, engine: sa.ext.asyncio.AsyncEngine, who: Principal) -> list[int]:
     reader = Database(engine)
     async with reader.read(who) as conn:
@@ -190,8 +272,11 @@ async def test_stopping_the_replica_moves_reads_to_the_primary_without_an_error(
     assert first["freshness"]["fromReplica"] is True
     pair.stop("replica")
     try:
-        # The next computation finds the replica gone, takes it out of rotation and is
-        # served by the primary: the client sees an answer, not an error.
+        # The next read finds the replica gone, takes it out of rotation and is served by
+        # the primary: the client sees an answer, not an error (a query marked lag-tolerant,
+        # whose probe of the replica fails, as well as a dashboard computed again).
+        pool = await _pool(api, True)
+        assert pool["extensions"]["freshness"]["fromReplica"] is False
         _keeper(replicated).forget()
         data = (await api.gql(DASHBOARD, {"r": "330521"}, as_="deqing.center"))["dashboard"]
         assert data["freshness"]["fromReplica"] is False

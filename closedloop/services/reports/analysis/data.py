@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
+from closedloop.db.replicas import PRIMARY, Freshness
 from closedloop.domain.periods import Comparison, Period
 from closedloop.domain.regions import RegionLevel
 
@@ -138,3 +139,10 @@ class ReportData:
     red_list: tuple[ListLine, ...]
     black_list: tuple[ListLine, ...]
     list_limit: int
+    # Where the numbers were read (reports tolerate lag: a replica in rotation serves them).
+    freshness: Freshness = PRIMARY
+
+    @property
+    def as_of(self) -> dt.datetime:
+        """数据截至: a replica's last replayed commit, else the moment of the report."""
+        return self.freshness.data_as_of(self.generated_at)

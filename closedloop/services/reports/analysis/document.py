@@ -249,7 +249,7 @@ def _definitions(data: ReportData) -> list[Block]:
             small=True,
         ),
         ParaBlock(
-            f"数据来源：涉企问题高效闭环解决平台。数据截至{stamp(data.generated_at)}。",
+            f"数据来源：涉企问题高效闭环解决平台。数据截至{stamp(data.as_of)}。",
             small=True,
         ),
     ]

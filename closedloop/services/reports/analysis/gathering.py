@@ -168,7 +168,7 @@ async def gather(
     scheme = load_scheme()
     compared = comparison(period, now)
     # Reports tolerate lag: a replica serves them when one is in rotation.
-    async with db.read_tolerant(principal) as (conn, _):
+    async with db.read_tolerant(principal) as (conn, freshness):
         regions = await _regions(conn, region_code)
         if region_code not in regions:
             raise ReportNotFound(region_code)
@@ -208,6 +208,7 @@ async def gather(
         red_list=tuple(e for e in entries if e.kind == "RED"),
         black_list=tuple(e for e in entries if e.kind == "BLACK"),
         list_limit=list_limit,
+        freshness=freshness,
     )
 
 

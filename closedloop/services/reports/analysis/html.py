@@ -113,7 +113,7 @@ def render_html(data: ReportData) -> str:
         f'<p class="subtitle">（{e(period)}）</p>',
         f'<p class="meta">统计时段：{date_text(data.period.start)}'
         f"至{date_text(data.period.last_day)}"
-        f"　　数据截至：{stamp(data.generated_at)}</p>",
+        f"　　数据截至：{stamp(data.as_of)}</p>",
     ]
     open_section = False
     for block in document_blocks(data):

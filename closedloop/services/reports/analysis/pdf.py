@@ -201,7 +201,7 @@ def render_pdf(data: ReportData) -> bytes:
     width = doc.width
     meta = (
         f"统计时段：{date_text(data.period.start)}至{date_text(data.period.last_day)}"
-        f"　　数据截至：{stamp(data.generated_at)}"
+        f"　　数据截至：{stamp(data.as_of)}"
     )
     blocks = list(document_blocks(data))
     story: list[Any] = [
