@@ -38,6 +38,13 @@ def generate(
     workers: Annotated[
         int | None, typer.Option(help="builder processes (default: CPUs, ≤ 8; 1 = a thread)")
     ] = None,
+    streams: Annotated[
+        int | None,
+        typer.Option(
+            help="parallel COPY connections (default: --workers, ≤ 4; superuser only, else 1)",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Fill the database named by DATABASE_URL (migrated, regions loaded) with enterprises,
     issues and their timelines over the last two years. Adds to what is there."""
@@ -69,6 +76,7 @@ def generate(
             busy=tuple(busy) if busy else DEFAULT_BUSY,
             batch_size=batch_size,
             workers=workers,
+            streams=streams,
             progress=lambda msg: typer.echo(msg, err=True),
         )
     )

@@ -33,15 +33,16 @@ import os
 import random
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from stdnum.cn import uscc
 
-from bench.generator import copy_binary, vocab
+from bench.generator import copy_binary, spread, vocab
 from bench.generator.lifecycle import (
     CUSTODY_COLUMNS,
     EVENT_COLUMNS,
@@ -59,6 +60,7 @@ from bench.generator.lifecycle import (
     simulate,
     unit_actor,
 )
+from bench.generator.streams import CopyStreams
 from closedloop.authz.roles import Principal, Role
 from closedloop.catalog import DEDICATED_ROUTES, get_catalog
 from closedloop.db import tables as t
@@ -126,6 +128,10 @@ class World:
 
     def region_exists(self, code: str) -> bool:
         return code in self.regions
+
+    def province_sizes(self) -> dict[str, int]:
+        """Regions per province under the root (``spread``: the measure of size)."""
+        return spread.province_sizes(c for c in self.regions if self.in_root(c))
 
 
 def center_name(region_name: str) -> str:
@@ -295,7 +301,9 @@ def county_weights(world: World, rng: random.Random, busy: Sequence[str]) -> dic
         for code in busy:
             if code in weights:
                 weights[code] = top * 1.8
-    return weights
+    # Several provinces: each province's counties weigh in proportion to its size.
+    pairs = list(weights.items())
+    return dict(zip(weights, spread.by_province(pairs, world.province_sizes()), strict=True))
 
 
 def plan_enterprises(
@@ -326,8 +334,8 @@ def plan_enterprises(
         county = _county_of(code)
         total += cw.get(county, 1.0) * town_w[code] / county_sum[county]
         cum.append(total)
-    out: list[EnterprisePlan] = []
-    for i in range(count):
+    drawn: list[tuple[str, str, str, str | None, float]] = []
+    for _ in range(count):
         region = places[_weighted_index(rng, cum)]
         county = _county_of(region)
         coop = rng.random() < 0.03
@@ -335,17 +343,25 @@ def plan_enterprises(
         while code in taken_codes:
             code = make_credit_code(rng, county.ljust(6, "0"), "93" if coop else "91")
         taken_codes.add(code)
-        out.append(
-            EnterprisePlan(
-                id=first_id + i,
-                credit_code=code,
-                name=_enterprise_name(world, rng, region, coop),
-                region_code=region,
-                contact_phone=_phone(rng, region),
-                weight=rng.lognormvariate(0.0, 0.9) * cw.get(county, 1.0) ** 0.4,
-            )
+        name = _enterprise_name(world, rng, region, coop)
+        phone = _phone(rng, region)
+        weight = rng.lognormvariate(0.0, 0.9) * cw.get(county, 1.0) ** 0.4
+        drawn.append((code, name, region, phone, weight))
+    # Several provinces: each province's enterprises raise issues in proportion to its size.
+    weights = spread.by_province([(d[2], d[4]) for d in drawn], world.province_sizes())
+    return [
+        EnterprisePlan(
+            id=first_id + i,
+            credit_code=code,
+            name=name,
+            region_code=region,
+            contact_phone=phone,
+            weight=weight,
         )
-    return out
+        for i, ((code, name, region, phone, _), weight) in enumerate(
+            zip(drawn, weights, strict=True)
+        )
+    ]
 
 
 def _enterprise_name(world: World, rng: random.Random, region: str, coop: bool) -> str:
@@ -868,6 +884,7 @@ class GenerateReport:
     rated_share: float = 0.0  # of closed issues, rated by the enterprise (rest: default)
     pools: dict[str, int] = field(default_factory=dict)  # open issues held by busy regions
     fk_checks: bool = True
+    streams: int = 1  # parallel COPY connections
     now: dt.datetime | None = None
 
     def lines(self) -> list[str]:
@@ -886,7 +903,8 @@ class GenerateReport:
             f"  rated {self.rated_share:.1%} of closed",
             "open pools: " + ", ".join(f"{k} {v}" for k, v in self.pools.items()),
             f"now {self.now.isoformat() if self.now else '-'}"
-            + ("" if self.fk_checks else "  (FK triggers off during COPY: superuser)"),
+            + ("" if self.fk_checks else "  (FK triggers off during COPY: superuser)")
+            + f"  COPY streams {self.streams}",
         ]
 
 
@@ -969,15 +987,16 @@ async def _set_sequence(conn: AsyncConnection, table: str) -> None:
     )
 
 
-async def _existing_accounts(conn: AsyncConnection, quota: int) -> list[EnterprisePlan]:
-    """Enterprises with an account (the demo ones) get issues of their own."""
+async def _existing_accounts(conn: AsyncConnection, quota: int, root: str) -> list[EnterprisePlan]:
+    """Enterprises with an account (the demo ones) under ``root`` get issues of their own
+    (one outside the root has no region in the world: it raises none)."""
     e, a = t.enterprise.c, t.account.c
     rows = await conn.execute(
         sa.select(e.id, e.credit_code, e.name, e.region_code, e.contact_phone, a.id.label("aid"))
         .select_from(t.enterprise.join(t.account, a.enterprise_id == e.id))
-        .where(a.active)
+        .where(a.active, e.region_code.startswith(root))
         .order_by(e.id, a.id)
-        .distinct(e.id)
+        .ext(distinct_on(e.id))
     )
     return [
         EnterprisePlan(
@@ -1005,13 +1024,18 @@ async def generate(
     busy: Sequence[str] = DEFAULT_BUSY,
     batch_size: int = DEFAULT_BATCH,
     workers: int | None = None,
+    streams: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> GenerateReport:
     """Fill a migrated database (regions loaded) with enterprises, issues and timelines.
 
     ``now`` (default: the current minute) anchors the two years of history: open issues'
     lights are as of ``now``. The same seed, ``now`` and starting database give the same
-    data. Runs in one transaction; takes table locks on enterprise, issue and issue_event.
+    data. ``streams`` COPY connections (default: ``workers``, at most 4; one without
+    superuser rights) load the batches in parallel (``streams.CopyStreams``): one stream
+    runs in one transaction and locks enterprise, issue, issue_event and issue_number;
+    several lock enterprise and issue_number (every submission waits on its region's
+    counter) and reserve the new issue ids on the sequence first.
     """
     if issues < 0:
         raise ValueError("issues must be ≥ 0")
@@ -1023,13 +1047,12 @@ async def generate(
     say = progress or (lambda _msg: None)
     report = GenerateReport(now=now)
     started = time.perf_counter()
-    engine = create_async_engine(async_url(engine_url), pool_size=1, max_overflow=0)
+    engine = create_async_engine(
+        async_url(engine_url), pool_size=1 + max(1, streams or 4), max_overflow=0
+    )
     try:
         async with engine.connect() as conn:
             await conn.begin()
-            await conn.execute(
-                sa.text("LOCK TABLE enterprise, issue, issue_event, issue_number IN EXCLUSIVE MODE")
-            )
             superuser = bool(
                 (
                     await conn.execute(
@@ -1037,6 +1060,11 @@ async def generate(
                     )
                 ).scalar()
             )
+            n_streams = (min(workers, 4) if streams is None else streams) if superuser else 1
+            locked = "enterprise, issue_number"
+            if n_streams <= 1:
+                locked = "enterprise, issue, issue_event, issue_number"
+            await conn.execute(sa.text(f"LOCK TABLE {locked} IN EXCLUSIVE MODE"))
             if superuser:
                 # Skip the per-row FK triggers during COPY: every reference is generated
                 # from rows read or written in this transaction.
@@ -1050,7 +1078,7 @@ async def generate(
                 raise ValueError(f"no regions under {root!r}: run `closedloop migrate` first")
             taken = set((await conn.execute(sa.select(t.enterprise.c.credit_code))).scalars())
             quota = max(5, min(300, issues // 2000)) if issues >= 100 else 0
-            own = await _existing_accounts(conn, quota)
+            own = await _existing_accounts(conn, quota, root)
             n_ent = enterprises if enterprises is not None else max(50, issues // 8)
             rng = random.Random(f"closedloop-bench/{seed}/plan")
             ents = own + plan_enterprises(
@@ -1063,15 +1091,20 @@ async def generate(
             plan = await asyncio.to_thread(
                 plan_issues, ents, issues, rng, now, await _next_id(conn, "issue"), counters
             )
+            if n_streams > 1 and issues:
+                await conn.execute(  # reserve the ids: other streams, other writers
+                    sa.text("SELECT setval(pg_get_serial_sequence('issue', 'id'), :last)"),
+                    {"last": plan.first_id + issues - 1},
+                )
             report.plan_seconds = time.perf_counter() - started
-            say(f"planned {n_ent:,} enterprises and {issues:,} issues")
+            report.streams = n_streams
+            say(f"planned {n_ent:,} enterprises and {issues:,} issues, {n_streams} COPY streams")
             new_ents = [e.row() for e in ents if e.account is None]
             await _copy(conn, "enterprise", ENTERPRISE_COLUMNS, new_ents)
             report.enterprises = len(new_ents)
             states: Counter[str] = Counter()
             pools: Counter[str] = Counter()
             resolved = overdue = rated = proactive = 0
-            pending: asyncio.Task[None] | None = None
 
             targets = [
                 await _target(conn, "issue", ISSUE_COLUMNS),
@@ -1080,10 +1113,13 @@ async def generate(
                 await _target(conn, "issue_rating", RATING_COLUMNS),
             ]
 
-            async def load(b: Batch) -> None:
-                for target, data in zip(targets, b.copy_data, strict=True):
-                    if target is not None:
-                        await _copy_binary(conn, target, data)
+            def load(b: Batch) -> Callable[[AsyncConnection], Awaitable[None]]:
+                async def run(into: AsyncConnection) -> None:
+                    for target, data in zip(targets, b.copy_data, strict=True):
+                        if target is not None:
+                            await _copy_binary(into, target, data)
+
+                return run
 
             batches = _batches(
                 Shared(world, ents, plan, seed, now, tuple(busy), targets),
@@ -1091,29 +1127,23 @@ async def generate(
                 workers,
                 report,
             )
-            async for b in batches:
-                hi = b.hi
-                if pending is not None:
-                    mark = time.perf_counter()
-                    await pending
-                    report.copy_wait_seconds += time.perf_counter() - mark
-                pending = asyncio.create_task(load(b))
-                report.issues += b.issue_count
-                report.events += b.event_count
-                states.update(b.states)
-                pools.update(b.pools)
-                resolved += b.resolved
-                overdue += b.overdue
-                rated += b.rated
-                proactive += b.proactive
-                say(
-                    f"{hi:,}/{len(plan):,} issues, {report.events:,} events"
-                    f"  {time.perf_counter() - started:.0f} s"
-                )
-            if pending is not None:
-                mark = time.perf_counter()
-                await pending
-                report.copy_wait_seconds += time.perf_counter() - mark
+            async with CopyStreams(engine, conn, n_streams) as copies:
+                async for b in batches:
+                    report.copy_wait_seconds += await copies.submit(load(b))
+                    report.issues += b.issue_count
+                    report.events += b.event_count
+                    states.update(b.states)
+                    pools.update(b.pools)
+                    resolved += b.resolved
+                    overdue += b.overdue
+                    rated += b.rated
+                    proactive += b.proactive
+                    say(
+                        f"{b.hi:,}/{len(plan):,} issues, {report.events:,} events"
+                        f"  {time.perf_counter() - started:.0f} s"
+                    )
+                report.copy_wait_seconds += await copies.drain()
+                await copies.commit()
             mark = time.perf_counter()
             keys = sorted(plan.counters)
             await conn.execute(
