@@ -37,7 +37,7 @@ async def _plan(url: str, issues: int) -> tuple[Any, Sequence[Any], Any]:
         async with engine.connect() as conn:
             world = await g.load_world(conn, "33")
             taken = set((await conn.execute(sa.select(t.enterprise.c.credit_code))).scalars())
-            own = await g._existing_accounts(conn, max(5, min(300, issues // 2000)))
+            own = await g._existing_accounts(conn, max(5, min(300, issues // 2000)), "33")
             rng = random.Random("closedloop-bench/1/plan")
             first = await g._next_id(conn, "enterprise")
             ents = own + g.plan_enterprises(
