@@ -16,6 +16,7 @@ from graphql import (
     ValidationRule,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.directives import DirectivesExtension, DirectivesExtensionSync
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
@@ -100,6 +101,17 @@ class Schema(strawberry.Schema):
             context = kwargs.get("context_value")
             if isinstance(context, Context):
                 await context.release()
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        """strawberry's, without the field-directive middleware it adds whenever a schema
+        declares directives: the only one here (``@lagTolerant``) marks operations, and a
+        middleware would keep every query off the compiled executor
+        (``CompiledExecutor._plain``)."""
+        return [
+            e
+            for e in super().get_extensions(sync)
+            if not isinstance(e, DirectivesExtension | DirectivesExtensionSync)
+        ]
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
