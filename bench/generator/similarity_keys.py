@@ -141,8 +141,9 @@ def plain_url(url: str) -> str:
 
 _SELECT = (
     "SELECT i.id, i.title, i.content, i.enterprise_id, i.tags, i.origin_region_code,"
-    " i.created_at FROM issue i WHERE i.id > $1 {missing} ORDER BY i.id LIMIT $2"
+    " i.created_at FROM issue i WHERE i.id > $1 {missing} {origin} ORDER BY i.id LIMIT $2"
 )
+_ORIGIN = "AND i.origin_region_code LIKE $3 || '%'"
 _MISSING = f"AND NOT EXISTS (SELECT 1 FROM {TABLE} k WHERE k.issue_id = i.id)"
 
 
@@ -177,10 +178,13 @@ async def load_similarity_keys(
     workers: int = DEFAULT_WORKERS,
     replace: bool = False,
     limit: int | None = None,
+    origin: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Write the similarity keys of every issue that has none (see the module docstring).
-    ``limit``: stop after that many issues (trials)."""
+    ``limit``: stop after that many issues (trials); ``origin``: only issues raised under
+    that region (a county's duplicate look-ups on a national data set, whose keys for
+    every issue would take ≈ 33 rows per issue)."""
     import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
     say = progress or (lambda _msg: None)
@@ -221,7 +225,8 @@ async def load_similarity_keys(
         else:
             report.mode = "incremental (issues without keys only)"
         await conn.execute("SET LOCAL synchronous_commit = off")
-        query = _SELECT.format(missing="" if bulk else _MISSING)
+        query = _SELECT.format(missing="" if bulk else _MISSING, origin=_ORIGIN if origin else "")
+        extra = (origin,) if origin else ()
         # The reader sees the same issues as the writer's snapshot would: it only reads ids
         # that exist; issues added meanwhile get their keys on intake.
         loop = asyncio.get_running_loop()
@@ -238,7 +243,7 @@ async def load_similarity_keys(
                 exhausted = True
                 return
             mark = time.perf_counter()
-            rows = await reader.fetch(query, last_id, size)
+            rows = await reader.fetch(query, last_id, size, *extra)
             report.read_seconds += time.perf_counter() - mark
             if not rows:
                 exhausted = True
@@ -315,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--replace", action="store_true", help="delete every existing key first (bulk load)"
     )
     parser.add_argument("--limit", type=int, help="stop after this many issues (a trial)")
+    parser.add_argument("--origin", help="only issues raised under this region code prefix")
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url or DATABASE_URL is required")
@@ -327,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             replace=args.replace,
             limit=args.limit,
+            origin=args.origin,
             progress=lambda msg: print(msg, file=sys.stderr, flush=True),
         )
     )

@@ -1,0 +1,227 @@
+"""The reads and the write issue #19 asks to measure on a national data set, at its size.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/closedloop_bench_national \\
+        .venv/bin/python -m bench.national --rounds 5 --requests 5 [--json out.json]
+
+One process, one request at a time, the scenarios interleaved round by round (A B C … A B
+C …); per scenario the median wall and process-CPU milliseconds per request over every
+round, and each round's median (the spread shows the shared machine):
+
+- ``county_pool``: 德清's center, its pool's first 50 issues (``bench/harness.py``), through
+  the ASGI app in-process (``bench/inprocess.py``: no sockets, no HTTP client);
+- ``province_dashboard``: ``province.monitor``'s cockpit of 浙江 (33) for ``BENCH_QUARTER``;
+- ``national_dashboard``: what the same cockpit costs over the whole country. No account
+  reads the country (a province monitor sits at a province: ``domain.accounts``), so this
+  runs the dashboard's two statements (``rollup.read_statement`` and the lights of
+  ``figures.lights_statement``) for the root ``''`` with the provinces as children, on the
+  system role, as a national monitor's request would;
+- ``city_department_scores``: ``huzhou.evaluator``'s department scores of 湖州 (3305) for
+  ``BENCH_QUARTER``;
+- ``duplicate_candidates``: ``issue(id) { duplicateCandidates(first: 10) }`` as
+  ``deqing.center`` for a new issue (submitted by ``ent.deqing-geo`` when the run starts;
+  needs 德清's similarity keys: ``python -m bench.generator.similarity_keys --origin 330521``);
+- ``submit_issue``: the mutation ``submitIssue`` by ``ent.xinshi-silk`` (a new issue each
+  time: these runs add a few dozen issues to the data set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import sqlalchemy as sa
+import uvloop
+
+from bench.harness import BENCH_QUARTER, SCENARIOS
+from bench.inprocess import _asgi_post
+from closedloop.authz.roles import Principal, Role
+from closedloop.db import tables as t
+from closedloop.db.database import make_engine
+from closedloop.domain.periods import parse_period
+from closedloop.http.app import create_app
+from closedloop.identity.tokens import mint_token
+from closedloop.services.evaluation import rollup
+from closedloop.services.evaluation.attribution import instant_bucket
+from closedloop.services.evaluation.dashboard import _population, trend_months
+from closedloop.services.evaluation.figures import lights_statement
+from closedloop.settings import Settings
+
+Call = Callable[[int], Awaitable[None]]
+
+SUBMIT = """mutation($title: String!) { submitIssue(input: {title: $title,
+  content: "企业扩产后缺少熟练挡车工约30人，希望协助招聘，并了解本地技能培训补贴政策。"}) {
+  issue { id } errors { code } } }"""
+DUPLICATES = """query($id: ID!) { issue(id: $id) { id duplicateCandidates(first: 10) {
+  score issue { id title } } } }"""
+NEW_ISSUE = """mutation { submitIssue(input: {title: "招不到熟练挡车工，希望协助招聘",
+  content: "企业扩产后缺少熟练挡车工约30人，希望协助招聘，并了解本地技能培训补贴政策。"}) {
+  issue { id } errors { code } } }"""
+
+
+async def _graphql(app: Any, settings: Settings, username: str, body: dict[str, Any]) -> Call:
+    token = mint_token(settings, username)
+    raw = json.dumps(body).encode()
+    status, first = await _asgi_post(app, raw, token)
+    if status != 200 or b'"errors"' in first:
+        raise SystemExit(f"{username}: {status}: {first[:1000]!r}")
+
+    async def call(_: int) -> None:
+        status, out = await _asgi_post(app, raw, token)
+        assert status == 200 and b'"errors"' not in out, out[:500]
+
+    return call
+
+
+async def _scenario(app: Any, settings: Settings, name: str) -> Call:
+    scenario = SCENARIOS[name]
+    token = mint_token(settings, scenario.username)
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        bodies = await scenario.prepare(client, token)
+    return await _graphql(app, settings, scenario.username, bodies[0])
+
+
+async def _submit(app: Any, settings: Settings) -> Call:
+    token = mint_token(settings, "ent.xinshi-silk")
+    stamp = time.time_ns()
+
+    async def call(i: int) -> None:
+        body = {"query": SUBMIT, "variables": {"title": f"用工招聘需求 {stamp}-{i}"}}
+        status, out = await _asgi_post(app, json.dumps(body).encode(), token)
+        assert status == 200 and b'"errors":[]' in out, out[:500]
+
+    await call(-1)
+    return call
+
+
+async def _duplicates(app: Any, settings: Settings) -> Call:
+    token = mint_token(settings, "ent.deqing-geo")
+    status, out = await _asgi_post(app, json.dumps({"query": NEW_ISSUE}).encode(), token)
+    assert status == 200, out[:500]
+    issue = json.loads(out)["data"]["submitIssue"]["issue"]["id"]
+    return await _graphql(
+        app, settings, "deqing.center", {"query": DUPLICATES, "variables": {"id": issue}}
+    )
+
+
+async def _national(url: str, settings: Settings) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    engine = make_engine(url, 1)
+    period = parse_period(BENCH_QUARTER)
+    months = trend_months(period)
+    now = dt.datetime.now(dt.UTC)
+    monitor = Principal(0, "national.monitor", "全国监测", Role.PROVINCE_MONITOR, "")
+    c = t.issue.c
+    statements: list[sa.Executable] = [
+        rollup.read_statement("", 2, period, months),
+        lights_statement(
+            _population(monitor, "", months[0].start_at, months[-1].end_at),
+            sa.func.left(c.origin_region_code, 2),
+            now,
+            instant_bucket(c.created_at, months),
+            period.start_at,
+        ),
+    ]
+
+    async def call(_: int) -> None:
+        async with engine.connect() as conn:
+            for statement in statements:
+                (await conn.execute(statement)).all()
+            await conn.rollback()
+
+    await call(-1)
+    return call, engine.dispose
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    url = os.environ["DATABASE_URL"]
+    settings = Settings(sweep_interval_seconds=0, relay_interval_seconds=0)
+    # No rate limit (one account sends every request) and a generous request budget: these
+    # runs measure how long the reads take at the size, not whether they fit 10 s.
+    settings = settings.model_copy(update={"rate_limit_points": 0, "request_timeout_seconds": 300})
+    app = create_app(settings)
+    out: dict[str, Any] = {}
+    async with app.router.lifespan_context(app):
+        calls: dict[str, Call] = {}
+        for name in ("county_pool", "province_dashboard", "city_department_scores"):
+            if name in args.scenarios:
+                calls[name] = await _scenario(app, settings, name)
+        if "national_dashboard" in args.scenarios:
+            calls["national_dashboard"], dispose = await _national(url, settings)
+        if "duplicate_candidates" in args.scenarios:
+            calls["duplicate_candidates"] = await _duplicates(app, settings)
+        if "submit_issue" in args.scenarios:
+            calls["submit_issue"] = await _submit(app, settings)
+        wall: dict[str, list[list[float]]] = {n: [] for n in calls}
+        cpu: dict[str, list[list[float]]] = {n: [] for n in calls}
+        n = 0
+        for r in range(args.rounds):
+            order = list(calls)
+            order = order[r % len(order) :] + order[: r % len(order)]  # rotate
+            for name in order:
+                w: list[float] = []
+                c: list[float] = []
+                for _ in range(args.requests):
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    await calls[name](n)
+                    n += 1
+                    c.append((time.process_time() - c0) * 1000)
+                    w.append((time.perf_counter() - w0) * 1000)
+                wall[name].append(w)
+                cpu[name].append(c)
+        if "national_dashboard" in calls:
+            await dispose()
+    for name in calls:
+        flat_w = [x for rnd in wall[name] for x in rnd]
+        flat_c = [x for rnd in cpu[name] for x in rnd]
+        out[name] = {
+            "wall_ms_median": statistics.median(flat_w),
+            "cpu_ms_median": statistics.median(flat_c),
+            "wall_ms_round_medians": [round(statistics.median(x), 1) for x in wall[name]],
+            "requests": len(flat_w),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=5, help="per scenario and round")
+    parser.add_argument(
+        "--scenarios",
+        nargs="*",
+        default=[
+            "county_pool",
+            "province_dashboard",
+            "national_dashboard",
+            "city_department_scores",
+            "duplicate_candidates",
+            "submit_issue",
+        ],
+    )
+    parser.add_argument("--json", help="write the figures here too")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        raise SystemExit("set DATABASE_URL (a generated bench database)")
+    result = uvloop.run(run(args))
+    load = os.getloadavg()
+    for name, r in result.items():
+        print(
+            f"{name:24s} wall ms median {r['wall_ms_median']:8.1f}  CPU ms median"
+            f" {r['cpu_ms_median']:7.1f}  rounds {r['wall_ms_round_medians']}"
+        )
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"figures": result, "load": load}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
