@@ -362,7 +362,7 @@ issue_custody = sa.Table(
     sa.Index("ix_issue_custody_issue", "issue_id", "id"),
     sa.Index("ix_issue_custody_region", "region_code", "started_at"),
     # A department scoreboard's lapses charged to units that no longer hold the issue
-    # (migration 0023): read by the units' ids, not by scanning every span.
+    # (migration 0024): read by the units' ids, not by scanning every span.
     sa.Index(
         "ix_issue_custody_lapsed_department",
         "department_id",
@@ -393,7 +393,7 @@ issue_rating = sa.Table(
     sa.Column("rated_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
     sa.Column("rated_at", TZ, nullable=False),
     sa.UniqueConstraint("issue_id", "resolution", name="uq_issue_rating_issue_resolution"),
-    # A department scoreboard's ratings of resolutions an issue has left behind (0023).
+    # A department scoreboard's ratings of resolutions an issue has left behind (0024).
     sa.Index("ix_issue_rating_department", "department_id"),
     sa.Index("ix_issue_rating_board", "board_id"),
     implicit_returning=False,

@@ -14,8 +14,8 @@ reads only the city's units' rows (a BitmapOr of two index scans per table): 3.1
 The custody ones are partial (only spans that let a limit lapse, ≈ 4% of the spans: small);
 the rating ones whole (a unit's ratings, every one of which A3b may book).
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-06
 """
 
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023"
-down_revision = "0022"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
