@@ -41,7 +41,7 @@ def generate(
     streams: Annotated[
         int | None,
         typer.Option(
-            help="parallel COPY connections (default: --workers, ≤ 4; superuser only, else 1)",
+            help="parallel COPY connections (default 1; more need a superuser)",
             min=1,
         ),
     ] = None,

@@ -1031,8 +1031,9 @@ async def generate(
 
     ``now`` (default: the current minute) anchors the two years of history: open issues'
     lights are as of ``now``. The same seed, ``now`` and starting database give the same
-    data. ``streams`` COPY connections (default: ``workers``, at most 4; one without
-    superuser rights) load the batches in parallel (``streams.CopyStreams``): one stream
+    data. ``streams`` COPY connections (default 1: the build, not the COPY, is what takes
+    the time; more need superuser rights) load the batches in parallel
+    (``streams.CopyStreams``): one stream
     runs in one transaction and locks enterprise, issue, issue_event and issue_number;
     several lock enterprise and issue_number (every submission waits on its region's
     counter) and reserve the new issue ids on the sequence first.
@@ -1060,7 +1061,7 @@ async def generate(
                     )
                 ).scalar()
             )
-            n_streams = (min(workers, 4) if streams is None else streams) if superuser else 1
+            n_streams = (streams or 1) if superuser else 1
             locked = "enterprise, issue_number"
             if n_streams <= 1:
                 locked = "enterprise, issue, issue_event, issue_number"
