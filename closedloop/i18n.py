@@ -8,6 +8,31 @@ from collections.abc import Iterable
 ZH = "zh-CN"
 EN = "en"
 
+# The labels every administrative write's error enum shares (accounts, rules, scheme
+# versions): spread into each enum's own registration, which may word one more exactly.
+WRITE_ERROR_LABELS: dict[str, tuple[str, str]] = {
+    "NOT_FOUND": ("对象不存在", "Not found"),
+    "PERMISSION_DENIED": ("无权执行此操作", "You may not do this"),
+    "VERSION_CONFLICT": (
+        "数据已被他人修改，请刷新后重试",
+        "Changed by someone else meanwhile; reload and retry",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        "幂等键已用于不同的请求",
+        "The idempotency key was used for a different request",
+    ),
+    "REQUIRED": ("必填项", "Required"),
+}
+# ...and those of the writes that name a region of the administered subtree.
+REGION_ERROR_LABELS: dict[str, tuple[str, str]] = {
+    "INVALID_REGION_CODE": ("行政区划代码格式不正确", "Malformed region code"),
+    "REGION_NOT_FOUND": ("行政区划不存在", "No such region"),
+    "REGION_OUT_OF_SCOPE": (
+        "该行政区划不在本账号管理范围内",
+        "The region is outside the part of the tree you administer",
+    ),
+}
+
 # (enum name, value) -> (zh, en)
 _LABELS: dict[tuple[str, str], tuple[str, str]] = {}
 

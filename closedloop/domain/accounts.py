@@ -70,29 +70,14 @@ class AccountErrorCode(enum.StrEnum):
 i18n.register(
     "AccountErrorCode",
     {
-        "NOT_FOUND": ("对象不存在", "Not found"),
-        "PERMISSION_DENIED": ("无权执行此操作", "You may not do this"),
-        "VERSION_CONFLICT": (
-            "数据已被他人修改，请刷新后重试",
-            "Changed by someone else meanwhile; reload and retry",
-        ),
-        "IDEMPOTENCY_KEY_REUSED": (
-            "幂等键已用于不同的请求",
-            "The idempotency key was used for a different request",
-        ),
-        "REQUIRED": ("必填项", "Required"),
+        **i18n.WRITE_ERROR_LABELS,
         "TOO_LONG": ("内容过长", "Too long"),
         "INVALID_USERNAME": (
             "用户名须为 3–64 位字母、数字或 . _ @ -，且以字母或数字开头",
             "A username is 3-64 letters, digits or . _ @ -, starting with a letter or digit",
         ),
         "USERNAME_TAKEN": ("用户名已被使用", "The username is taken"),
-        "INVALID_REGION_CODE": ("行政区划代码格式不正确", "Malformed region code"),
-        "REGION_NOT_FOUND": ("行政区划不存在", "No such region"),
-        "REGION_OUT_OF_SCOPE": (
-            "该行政区划不在本账号管理范围内",
-            "The region is outside the part of the tree you administer",
-        ),
+        **i18n.REGION_ERROR_LABELS,
         "ABOVE_OWN_SCOPE": (
             "不能授予高于本账号管理范围的权限",
             "You cannot grant more than your own scope",

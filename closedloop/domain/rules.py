@@ -28,23 +28,8 @@ class RuleErrorCode(enum.StrEnum):
 i18n.register(
     "RuleErrorCode",
     {
-        "NOT_FOUND": ("对象不存在", "Not found"),
-        "PERMISSION_DENIED": ("无权执行此操作", "You may not do this"),
-        "VERSION_CONFLICT": (
-            "数据已被他人修改，请刷新后重试",
-            "Changed by someone else meanwhile; reload and retry",
-        ),
-        "IDEMPOTENCY_KEY_REUSED": (
-            "幂等键已用于不同的请求",
-            "The idempotency key was used for a different request",
-        ),
-        "REQUIRED": ("必填项", "Required"),
-        "INVALID_REGION_CODE": ("行政区划代码格式不正确", "Malformed region code"),
-        "REGION_NOT_FOUND": ("行政区划不存在", "No such region"),
-        "REGION_OUT_OF_SCOPE": (
-            "该行政区划不在本账号管理范围内",
-            "The region is outside the part of the tree you administer",
-        ),
+        **i18n.WRITE_ERROR_LABELS,
+        **i18n.REGION_ERROR_LABELS,
         "INVALID_TIME_LIMIT": ("时限天数不在允许范围内", "The number of days is out of range"),
         "INVALID_URL": ("推送地址须为 http(s) 网址", "The URL must be an http(s) URL"),
         "INVALID_SECRET": ("密钥长度不符合要求", "The secret's length is out of range"),

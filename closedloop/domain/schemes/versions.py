@@ -56,18 +56,9 @@ i18n.register(
 i18n.register(
     "SchemeErrorCode",
     {
-        "INVALID_SCHEME": ("评价方案无效", "The scheme document is not valid"),
-        "PERMISSION_DENIED": ("无权执行此操作", "You may not do this"),
+        **i18n.WRITE_ERROR_LABELS,
         "NOT_FOUND": ("评价方案版本不存在", "No such scheme version"),
-        "VERSION_CONFLICT": (
-            "数据已被他人修改，请刷新后重试",
-            "Changed by someone else meanwhile; reload and retry",
-        ),
-        "IDEMPOTENCY_KEY_REUSED": (
-            "幂等键已用于不同的请求",
-            "The idempotency key was used for a different request",
-        ),
-        "REQUIRED": ("必填项", "Required"),
+        "INVALID_SCHEME": ("评价方案无效", "The scheme document is not valid"),
         "TOO_LONG": ("内容过长", "Too long"),
         "VERSION_LABEL_TAKEN": (
             "该评价方案已有同名版本",
