@@ -9,7 +9,11 @@ round, and each round's median (the spread shows the shared machine):
 
 - ``county_pool``: 德清's center, its pool's first 50 issues (``bench/harness.py``), through
   the ASGI app in-process (``bench/inprocess.py``: no sockets, no HTTP client);
-- ``province_dashboard``: ``province.monitor``'s cockpit of 浙江 (33) for ``BENCH_QUARTER``;
+- ``province_dashboard``: ``province.monitor``'s cockpit of 浙江 (33) for ``BENCH_QUARTER``,
+  as served: kept and shared while its slices do not change (``dashboard_cache``), so
+  after the first request a check of the slices' state;
+- ``province_dashboard_computed``: the same, the kept dashboards emptied before each
+  request (``caches.CACHES["dashboards"]``): what computing it costs at the size;
 - ``national_dashboard``: what the same cockpit costs over the whole country. No account
   reads the country (a province monitor sits at a province: ``domain.accounts``), so this
   runs the dashboard's two statements (``rollup.read_statement`` and the lights of
@@ -22,6 +26,11 @@ round, and each round's median (the spread shows the shared machine):
   needs 德清's similarity keys: ``python -m bench.generator.similarity_keys --origin 330521``);
 - ``submit_issue``: the mutation ``submitIssue`` by ``ent.xinshi-silk`` (a new issue each
   time: these runs add a few dozen issues to the data set).
+
+``--reads-only``, for a database a generation is still adding to: the generator holds
+``enterprise`` and ``issue_number`` in EXCLUSIVE mode until it commits, so a submission waits
+for it. Duplicate candidates are then asked for the newest 德清 issue that has keys (the same
+read, an existing issue), and ``submit_issue`` is left out.
 """
 
 from __future__ import annotations
@@ -40,12 +49,14 @@ import uvloop
 
 from bench.harness import BENCH_QUARTER, SCENARIOS
 from bench.inprocess import _asgi_post
+from closedloop import caches
 from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import make_engine
 from closedloop.domain.periods import parse_period
 from closedloop.http.app import create_app
 from closedloop.identity.tokens import mint_token
+from closedloop.schema.relay import to_global_id
 from closedloop.services.evaluation import rollup
 from closedloop.services.evaluation.attribution import instant_bucket
 from closedloop.services.evaluation.dashboard import _population, trend_months
@@ -53,6 +64,7 @@ from closedloop.services.evaluation.figures import lights_statement
 from closedloop.settings import Settings
 
 Call = Callable[[int], Awaitable[None]]
+DEQING = "330521"
 
 SUBMIT = """mutation($title: String!) { submitIssue(input: {title: $title,
   content: "企业扩产后缺少熟练挡车工约30人，希望协助招聘，并了解本地技能培训补贴政策。"}) {
@@ -89,6 +101,16 @@ async def _scenario(app: Any, settings: Settings, name: str) -> Call:
     return await _graphql(app, settings, scenario.username, bodies[0])
 
 
+def _computed(call: Call) -> Call:
+    async def computed(i: int) -> None:
+        kept = caches.CACHES.get("dashboards")
+        if kept is not None:
+            kept.clear()
+        await call(i)
+
+    return computed
+
+
 async def _submit(app: Any, settings: Settings) -> Call:
     token = mint_token(settings, "ent.xinshi-silk")
     stamp = time.time_ns()
@@ -102,11 +124,26 @@ async def _submit(app: Any, settings: Settings) -> Call:
     return call
 
 
-async def _duplicates(app: Any, settings: Settings) -> Call:
-    token = mint_token(settings, "ent.deqing-geo")
-    status, out = await _asgi_post(app, json.dumps({"query": NEW_ISSUE}).encode(), token)
-    assert status == 200, out[:500]
-    issue = json.loads(out)["data"]["submitIssue"]["issue"]["id"]
+async def _duplicates(app: Any, settings: Settings, url: str, existing: bool) -> Call:
+    if existing:
+        engine = make_engine(url, 1)
+        async with engine.connect() as conn:
+            newest = (
+                await conn.execute(
+                    sa.select(sa.func.max(t.issue_similarity_key.c.issue_id)).where(
+                        t.issue_similarity_key.c.county_code == DEQING
+                    )
+                )
+            ).scalar()
+        await engine.dispose()
+        if newest is None:
+            raise SystemExit(f"no similarity keys in {DEQING}: run bench.generator.similarity_keys")
+        issue = to_global_id("Issue", newest)
+    else:
+        token = mint_token(settings, "ent.deqing-geo")
+        status, out = await _asgi_post(app, json.dumps({"query": NEW_ISSUE}).encode(), token)
+        assert status == 200, out[:500]
+        issue = json.loads(out)["data"]["submitIssue"]["issue"]["id"]
     return await _graphql(
         app, settings, "deqing.center", {"query": DUPLICATES, "variables": {"id": issue}}
     )
@@ -153,11 +190,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in ("county_pool", "province_dashboard", "city_department_scores"):
             if name in args.scenarios:
                 calls[name] = await _scenario(app, settings, name)
+        if "province_dashboard_computed" in args.scenarios:
+            calls["province_dashboard_computed"] = _computed(
+                await _scenario(app, settings, "province_dashboard")
+            )
         if "national_dashboard" in args.scenarios:
             calls["national_dashboard"], dispose = await _national(url, settings)
         if "duplicate_candidates" in args.scenarios:
-            calls["duplicate_candidates"] = await _duplicates(app, settings)
-        if "submit_issue" in args.scenarios:
+            calls["duplicate_candidates"] = await _duplicates(app, settings, url, args.reads_only)
+        if "submit_issue" in args.scenarios and not args.reads_only:
             calls["submit_issue"] = await _submit(app, settings)
         wall: dict[str, list[list[float]]] = {n: [] for n in calls}
         cpu: dict[str, list[list[float]]] = {n: [] for n in calls}
@@ -200,27 +241,37 @@ def main() -> None:
         default=[
             "county_pool",
             "province_dashboard",
+            "province_dashboard_computed",
             "national_dashboard",
             "city_department_scores",
             "duplicate_candidates",
             "submit_issue",
         ],
     )
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="no writes (a generation holds its locks): duplicates of an existing issue",
+    )
     parser.add_argument("--json", help="write the figures here too")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         raise SystemExit("set DATABASE_URL (a generated bench database)")
+    before = os.getloadavg()
     result = uvloop.run(run(args))
     load = os.getloadavg()
     for name, r in result.items():
         print(
-            f"{name:24s} wall ms median {r['wall_ms_median']:8.1f}  CPU ms median"
+            f"{name:28s} wall ms median {r['wall_ms_median']:8.1f}  CPU ms median"
             f" {r['cpu_ms_median']:7.1f}  rounds {r['wall_ms_round_medians']}"
         )
-    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"load average {before[0]:.1f} at the start,"
+        f" {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end"
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"figures": result, "load": load}, f, indent=1)
+            json.dump({"figures": result, "load_before": before, "load": load}, f, indent=1)
 
 
 if __name__ == "__main__":
