@@ -28,11 +28,12 @@ Pipeline
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import struct
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -52,12 +53,15 @@ __all__ = [
     "candidate_keys",
     "candidate_probability",
     "compare",
+    "compute_text_keys",
     "duplicate_score",
     "enterprise_key",
     "estimated_similarity",
     "is_duplicate",
     "jaccard",
+    "many_text_keys",
     "normalize",
+    "remember",
     "shingle_keys",
     "shingles",
     "signature",
@@ -452,11 +456,61 @@ def compare(a: IssueText, b: IssueText) -> DuplicateFeatures:
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def text_keys(text: str) -> tuple[int, ...]:
-    """The LSH band keys of a text, memoised: the bulk import works a batch's out in a
-    thread while the batch before it is being written (``bulk_submit.warm``)."""
+class _Memo:
+    """The latest texts' band keys (least recently used out first), filled ahead by the
+    bulk import (``remember``) and read by whoever writes an issue's keys. Locked: the
+    import fills it from a thread while the event loop reads it."""
+
+    # Two import batches ahead of the one being written, and room for the API's reads.
+    SIZE = 8192
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[str, tuple[int, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> tuple[int, ...] | None:
+        with self._lock:
+            keys = self._keys.get(text)
+            if keys is not None:
+                self._keys.move_to_end(text)
+            return keys
+
+    def put(self, text: str, keys: tuple[int, ...]) -> None:
+        with self._lock:
+            self._keys[text] = keys
+            self._keys.move_to_end(text)
+            while len(self._keys) > self.SIZE:
+                self._keys.popitem(last=False)
+
+
+_memo = _Memo()
+
+
+def compute_text_keys(text: str) -> tuple[int, ...]:
+    """The LSH band keys of a text (pure: a worker process may run it)."""
     return tuple(band_keys(signature(text)))
+
+
+def many_text_keys(texts: Sequence[str]) -> list[tuple[int, ...]]:
+    """``compute_text_keys`` of each text (one call for a batch handed to a worker)."""
+    return [compute_text_keys(text) for text in texts]
+
+
+def remember(texts: Sequence[str], keys: Sequence[tuple[int, ...]]) -> None:
+    """Keep texts' keys worked out elsewhere (``many_text_keys`` in a worker process) for
+    ``text_keys``."""
+    for text, found in zip(texts, keys, strict=True):
+        _memo.put(text, found)
+
+
+def text_keys(text: str) -> tuple[int, ...]:
+    """The LSH band keys of a text, memoised: the bulk import works a batch's out ahead,
+    while the batch before it is being written (``bulk_submit.warm``)."""
+    keys = _memo.get(text)
+    if keys is None:
+        keys = compute_text_keys(text)
+        _memo.put(text, keys)
+    return keys
 
 
 def candidate_keys(issue: IssueText) -> list[int]:

@@ -50,11 +50,28 @@ class SubscriberDropped(Exception):
     """The subscriber did not keep up: its queue filled and it was cut off."""
 
 
+# A notification's payload must stay under 8,000 bytes: ids go out in notifications of at
+# most this many (a bigint is at most 20 characters and ", ").
+IDS_PER_NOTICE = 300
+
+
 async def publish(conn: AsyncConnection, issue_ids: set[int]) -> None:
+    """The touched ids, in one statement: one notification, or several for a bulk
+    import's batch (each a sorted list, as subscribers expect)."""
     if issue_ids:
+        ids = sorted(issue_ids)
         await conn.execute(
-            sa.text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": json.dumps(sorted(issue_ids))},
+            sa.text(
+                "SELECT pg_notify(:channel, payload)"
+                " FROM unnest(CAST(:payloads AS text[])) AS p(payload)"
+            ),
+            {
+                "channel": CHANNEL,
+                "payloads": [
+                    json.dumps(ids[i : i + IDS_PER_NOTICE])
+                    for i in range(0, len(ids), IDS_PER_NOTICE)
+                ],
+            },
         )
 
 

@@ -654,3 +654,45 @@ async def test_batches_go_in_file_order_while_the_next_is_read(
         row["record_id"] for n, row in enumerate(rows) if n != 7
     ]
     assert keyed == 22
+
+
+async def test_a_large_import_works_its_keys_out_in_a_worker_process(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From ``KEYS_POOL_FROM`` records on, the keys are worked out in a worker process:
+    every issue still gets exactly the keys the API writes for it."""
+    from closedloop.domain import similarity
+    from closedloop.services.issues import importer
+
+    monkeypatch.setattr(importer, "LOAD_BATCH", 4)
+    monkeypatch.setattr(importer, "KEYS_POOL_FROM", 1)
+    monkeypatch.setattr(similarity, "_memo", similarity._Memo())  # nothing known before
+    rows = _bulk_rows(10)
+    report = await run_import(db, clock, settings, write_jsonl(tmp_path / "k.jsonl", rows))
+    assert (report.imported, report.bad_lines) == (10, [])
+    async with db.admin.connect() as conn:
+        issues = (
+            await conn.execute(
+                sa.select(
+                    t.issue.c.id, t.issue.c.title, t.issue.c.content, t.issue.c.enterprise_id
+                ).where(t.issue.c.channel == "HOTLINE_12345")
+            )
+        ).all()
+        stored = (
+            await conn.execute(
+                sa.select(t.issue_similarity_key.c.issue_id, t.issue_similarity_key.c.key)
+            )
+        ).all()
+    assert len(issues) == 10
+    expected = {
+        (i.id, key)
+        for i in issues
+        for key in similarity.candidate_keys(
+            similarity.IssueText(i.title, i.content, str(i.enterprise_id))
+        )
+    }
+    assert set(stored) == expected

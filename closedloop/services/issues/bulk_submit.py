@@ -24,12 +24,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from closedloop.authz.enforcer import can, can_on_region
@@ -37,12 +37,13 @@ from closedloop.authz.roles import Action, Principal, Role, Target
 from closedloop.catalog import get_catalog
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.db.driver import any_of
 from closedloop.domain.credit_code import InvalidCreditCode, normalize_credit_code
 from closedloop.domain.custody import holder_of
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import HandlingLevel, IssueState
 from closedloop.domain.regions import is_valid_code
-from closedloop.domain.similarity import IssueText, text_keys
+from closedloop.domain.similarity import IssueText, many_text_keys, remember, text_keys
 from closedloop.services.event_bus import publish
 from closedloop.services.issues import commands
 from closedloop.services.issues.commands import (
@@ -96,12 +97,21 @@ class _Checked:
 Result = int | IssueCommandError
 
 
-def warm(items: Sequence[Submission]) -> None:
-    """Work the records' similarity keys out ahead (``similarity.text_keys`` keeps them):
-    no I/O, so the import runs it in a thread for the next batch while the database writes
-    the current one. Only a cache is filled: what ``submit_many`` writes stays its own."""
-    for item in items:
-        text_keys(IssueText((item.cmd.title or "").strip(), (item.cmd.content or "").strip()).text)
+def warm(items: Sequence[Submission], pool: Executor | None = None) -> None:
+    """Work the records' similarity keys out ahead (``similarity.text_keys`` keeps them),
+    in ``pool`` (a worker process: the MinHash is pure Python, and this process's
+    interpreter is busy with the batch being written) or here. No I/O: the import runs it
+    for the next batch while the database writes the current one. Only a cache is filled:
+    what ``submit_many`` writes stays its own."""
+    texts = [
+        IssueText((item.cmd.title or "").strip(), (item.cmd.content or "").strip()).text
+        for item in items
+    ]
+    if pool is None:
+        for text in texts:
+            text_keys(text)
+    else:
+        remember(texts, pool.submit(many_text_keys, texts).result())
 
 
 async def run_batch(
@@ -179,8 +189,7 @@ async def _lock_order(tx: CommandTx, items: Sequence[Submission]) -> list[int]:
             codes[index] = ""
     known = await tx.conn.execute(
         sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
-            t.enterprise.c.credit_code
-            == sa.any_(sa.literal(sorted(set(codes.values())), ARRAY(sa.Text)))
+            any_of(t.enterprise.c.credit_code, sorted(set(codes.values())))
         )
     )
     region_of: dict[str, str] = {code: region for code, region in known}
@@ -241,7 +250,7 @@ async def _enterprises(
     found = {
         r.credit_code: (r.id, r.region_code)
         for r in await tx.conn.execute(
-            sa.select(e.id, e.credit_code, e.region_code).where(e.credit_code.in_(codes))
+            sa.select(e.id, e.credit_code, e.region_code).where(any_of(e.credit_code, codes))
         )
     }
     wanted_regions = sorted(
@@ -250,7 +259,7 @@ async def _enterprises(
     regions = set(
         (
             await tx.conn.execute(
-                sa.select(t.region.c.code).where(t.region.c.code.in_(wanted_regions))
+                sa.select(t.region.c.code).where(any_of(t.region.c.code, wanted_regions))
             )
         ).scalars()
     )
@@ -332,7 +341,7 @@ async def _external_ids(
                 await tx.conn.execute(
                     sa.select(t.issue.c.external_id).where(
                         t.issue.c.channel == channel,
-                        t.issue.c.external_id.in_(sorted({c.external_id for c in group})),
+                        any_of(t.issue.c.external_id, sorted({c.external_id for c in group})),
                     )
                 )
             ).scalars()
@@ -382,36 +391,43 @@ async def _insert(
     assert holding is not None
     level, state = HandlingLevel.CENTER, IssueState.SUBMITTED
     catalog = get_catalog()
-    issue_rows = []
+    channels: list[str] = []
+    proactive: list[bool] = []
+    categories: list[str | None] = []
+    tags: list[str] = []
     for c in accepted:
         cmd = items[c.index].cmd
         assert cmd.channel is not None
         channel = catalog.channel(cmd.channel.value)
         assert channel is not None
-        issue_rows.append(
-            {
-                "number": c.number,
-                "title": c.title,
-                "content": c.content,
-                "enterprise_id": c.enterprise_id,
-                "origin_region_code": c.origin,
-                "holding_region_code": holding,
-                "channel": cmd.channel.value,
-                "proactive": channel.proactive,
-                "external_id": c.external_id,
-                "category": cmd.category.value if cmd.category else None,
-                "tags": c.tags,
-                "handling_level": level.value,
-                "state": state.value,
-                "submitted_by": p.account_id,
-                "created_at": c.at,
-                "updated_at": c.at,
-            }
-        )
+        channels.append(cmd.channel.value)
+        proactive.append(channel.proactive)
+        categories.append(cmd.category.value if cmd.category else None)
+        tags.append(orjson.dumps(c.tags).decode())
+    times = [c.at for c in accepted]
+    numbers = [c.number for c in accepted]
     inserted = await tx.conn.execute(
-        t.issue.insert().returning(t.issue.c.id, sort_by_parameter_order=True), issue_rows
+        _ISSUES,
+        {
+            "numbers": numbers,
+            "titles": [c.title for c in accepted],
+            "contents": [c.content for c in accepted],
+            "enterprise_ids": [c.enterprise_id for c in accepted],
+            "origins": [c.origin for c in accepted],
+            "holding": holding,
+            "channels": channels,
+            "proactive": proactive,
+            "external_ids": [c.external_id for c in accepted],
+            "categories": categories,
+            "tags": tags,
+            "level": level.value,
+            "state": state.value,
+            "submitted_by": p.account_id,
+            "created": times,
+        },
     )
-    ids = [int(i) for i in inserted.scalars()]
+    id_of = {number: int(issue_id) for issue_id, number in inserted}
+    ids = [id_of[number] for number in numbers]
     holder = holder_of(holding, level.value, None, None, state.value)
     keys: list[IssueKeys] = []
     for c, issue_id in zip(accepted, ids, strict=True):
@@ -419,7 +435,6 @@ async def _insert(
         keys.append(key_rows(issue_id, text, c.origin, c.at))
     # Each table's rows as one statement over arrays (``unnest``): one plan, not one per row
     # (the API's connections plan every statement afresh: ``plan_cache_mode``).
-    times = [c.at for c in accepted]
     await tx.conn.execute(
         _CUSTODY,
         {
@@ -440,8 +455,8 @@ async def _insert(
             "actor_name": tx.actor_name,
             "to_state": state.value,
             "payloads": [
-                orjson.dumps({"channel": row["channel"], "number": c.number}).decode()
-                for c, row in zip(accepted, issue_rows, strict=True)
+                orjson.dumps({"channel": channel, "number": c.number}).decode()
+                for c, channel in zip(accepted, channels, strict=True)
             ],
         },
     )
@@ -450,6 +465,25 @@ async def _insert(
     return ids
 
 
+# In the records' order (ids from the sequence in that order, as one by one); each row's
+# tags as a JSON list (an array of arrays must be rectangular).
+_ISSUES = sa.text(
+    "INSERT INTO issue (number, title, content, enterprise_id, origin_region_code,"
+    " holding_region_code, channel, proactive, external_id, category, tags, handling_level,"
+    " state, submitted_by, created_at, updated_at)"
+    " SELECT r.number, r.title, r.content, r.enterprise_id, r.origin, :holding, r.channel,"
+    " r.proactive, r.external_id, r.category,"
+    " ARRAY(SELECT jsonb_array_elements_text(CAST(r.tags AS jsonb))), :level, :state,"
+    " CAST(:submitted_by AS integer), r.created, r.created"
+    " FROM unnest(CAST(:numbers AS text[]), CAST(:titles AS text[]), CAST(:contents AS text[]),"
+    " CAST(:enterprise_ids AS bigint[]), CAST(:origins AS text[]), CAST(:channels AS text[]),"
+    " CAST(:proactive AS boolean[]), CAST(:external_ids AS text[]),"
+    " CAST(:categories AS text[]), CAST(:tags AS text[]), CAST(:created AS timestamptz[]))"
+    " WITH ORDINALITY AS r(number, title, content, enterprise_id, origin, channel, proactive,"
+    " external_id, category, tags, created, n)"
+    " ORDER BY r.n"
+    " RETURNING id, number"
+)
 _CUSTODY = sa.text(
     "INSERT INTO issue_custody (issue_id, region_code, handling_level, board_id,"
     " department_id, started_at)"

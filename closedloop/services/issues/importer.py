@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import multiprocessing
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from closedloop.authz.enforcer import can, can_on_region
 from closedloop.authz.roles import Action, Principal, Target
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.db.driver import any_of
 from closedloop.domain.clock import Clock
 from closedloop.domain.errors import IssueCommandError, IssueErrorCode
 from closedloop.domain.issues import Channel
@@ -57,6 +60,8 @@ from closedloop.services.issues.unit_of_work import CommandTx
 from closedloop.settings import Settings
 
 # --- the import ----------------------------------------------------------------------
+
+KEYS_POOL_FROM = 4 * LOAD_BATCH  # records to import from which a worker process pays off
 
 
 class _Importer:
@@ -143,7 +148,7 @@ class _Importer:
                 await conn.execute(
                     sa.select(t.issue.c.external_id).where(
                         t.issue.c.channel == self.channel.value,
-                        t.issue.c.external_id.in_({r.record_id for r in batch}),
+                        any_of(t.issue.c.external_id, sorted({r.record_id for r in batch})),
                     )
                 )
             ).scalars()
@@ -155,7 +160,7 @@ class _Importer:
                 row.credit_code: row.region_code
                 for row in await system.execute(
                     sa.select(t.enterprise.c.credit_code, t.enterprise.c.region_code).where(
-                        t.enterprise.c.credit_code.in_({r.credit_code for r in batch})
+                        any_of(t.enterprise.c.credit_code, sorted({r.credit_code for r in batch}))
                     )
                 )
             }
@@ -164,7 +169,9 @@ class _Importer:
             set(
                 (
                     await conn.execute(
-                        sa.select(t.region.c.code).where(t.region.c.code.in_(wanted_regions))
+                        sa.select(t.region.c.code).where(
+                            any_of(t.region.c.code, sorted(wanted_regions))
+                        )
                     )
                 ).scalars()
             )
@@ -223,8 +230,16 @@ class _Importer:
         unit of work (``bulk_submit``: the rules of ``commands.submit``, a few statements
         per batch; a batch that meets a conflict goes record by record, so each record
         still gets its own answer). The next batch is read, parsed and its similarity keys
-        worked out in a thread while the database writes the current one."""
+        worked out (in a worker process for a large import) in a thread while the database
+        writes the current one."""
         records = self.records()
+        # A large import works its keys out in a worker process; a small one is done
+        # before a process would have started.
+        pool = (
+            ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            if len(to_import) >= KEYS_POOL_FROM
+            else None
+        )
 
         def take() -> list[tuple[RecordRow, bulk_submit.Submission]]:
             batch = []
@@ -238,16 +253,20 @@ class _Importer:
                 batch.append((parsed.row, self.submission(parsed.row)))
                 if len(batch) >= LOAD_BATCH:
                     break
-            bulk_submit.warm([item for _, item in batch])
+            bulk_submit.warm([item for _, item in batch], pool)
             return batch
 
-        batch = await asyncio.to_thread(take)
-        while batch:
-            writing = asyncio.create_task(self.submit_batch(batch))
-            try:
-                batch = await asyncio.to_thread(take)
-            finally:
-                await writing
+        try:
+            batch = await asyncio.to_thread(take)
+            while batch:
+                writing = asyncio.create_task(self.submit_batch(batch))
+                try:
+                    batch = await asyncio.to_thread(take)
+                finally:
+                    await writing
+        finally:
+            if pool is not None:
+                pool.shutdown()
 
     async def submit_batch(self, batch: list[tuple[RecordRow, bulk_submit.Submission]]) -> None:
         items = [item for _, item in batch]

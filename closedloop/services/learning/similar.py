@@ -55,17 +55,15 @@ class IssueKeys:
     keys: tuple[int, ...]
 
 
-# The keys travel as one text of numbers, not as a bigint[] parameter: asyncpg encodes an
-# array element by element in Python (type checks each), which for a batch's ~16,500 keys
-# cost more than everything PostgreSQL does with them. Written in index order.
+# Each issue's keys travel as one text of numbers, not as a bigint[] parameter: asyncpg
+# encodes an array element by element in Python (type checks each), which for a batch's
+# ~66,000 keys cost more than everything PostgreSQL does with them. Written in index order.
 _WRITE_KEYS = sa.text(
     "INSERT INTO issue_similarity_key (key, county_code, created_at, issue_id)"
     " SELECT k.key, i.county, i.created, i.id"
-    " FROM unnest(CAST(string_to_array(:keys, ',') AS bigint[]),"
-    " CAST(string_to_array(:nth, ',') AS bigint[])) AS k(key, n)"
-    " JOIN unnest(CAST(:issue_ids AS bigint[]), CAST(:counties AS text[]),"
-    " CAST(:created AS timestamptz[])) WITH ORDINALITY AS i(id, county, created, n)"
-    " ON i.n = k.n"
+    " FROM unnest(CAST(:issue_ids AS bigint[]), CAST(:counties AS text[]),"
+    " CAST(:created AS timestamptz[]), CAST(:keys AS text[])) AS i(id, county, created, keys)"
+    " CROSS JOIN LATERAL unnest(CAST(string_to_array(i.keys, ',') AS bigint[])) AS k(key)"
     " ORDER BY 1, 2, 3, 4"
 )
 
@@ -78,11 +76,10 @@ async def write_keys(conn: AsyncConnection, issues: Sequence[IssueKeys]) -> None
     await conn.execute(
         _WRITE_KEYS,
         {
-            "keys": ",".join(str(k) for i in issues for k in i.keys),
-            "nth": ",".join(str(n) for n, i in enumerate(issues, 1) for _ in i.keys),
             "issue_ids": [i.issue_id for i in issues],
             "counties": [i.county_code for i in issues],
             "created": [i.created_at for i in issues],
+            "keys": [",".join(map(str, i.keys)) for i in issues],
         },
     )
 
