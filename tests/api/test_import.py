@@ -6,6 +6,7 @@ import asyncio
 import csv
 import datetime as dt
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -598,7 +599,10 @@ async def test_a_batch_that_meets_a_conflict_is_submitted_record_by_record(
 
     from closedloop.services.issues import bulk_submit
 
-    path = write_jsonl(tmp_path / "bulk.jsonl", _bulk_rows(6))
+    rows = _bulk_rows(6)
+    for row in rows:
+        row["credit_code"] = GEO  # one numbering region: one stream, one batch
+    path = write_jsonl(tmp_path / "bulk.jsonl", rows)
     first_batch = bulk_submit.submit_many
     calls = 0
 
@@ -696,3 +700,40 @@ async def test_a_large_import_works_its_keys_out_in_a_worker_process(
         )
     }
     assert set(stored) == expected
+
+
+async def test_regions_go_in_streams_each_numbered_in_file_order(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records of two numbering regions go in two streams of batches written at once:
+    every record goes in once, each region's numbers in its records' file order."""
+    from closedloop.services.issues import importer
+
+    monkeypatch.setattr(importer, "LOAD_BATCH", 3)
+    rows = _bulk_rows(20)  # GEO (330521001) and SILK (330521102) alternately
+    rows[0]["credit_code"] = rows[2]["credit_code"] = rows[4]["credit_code"] = GEO
+    rows[9]["content"] = ""  # a bad row
+    report = await run_import(db, clock, settings, write_jsonl(tmp_path / "s.jsonl", rows))
+    assert (report.imported, report.skipped_existing, report.bad_lines) == (19, 0, [10])
+    async with db.admin.connect() as conn:
+        numbered = (
+            await conn.execute(
+                sa.select(t.issue.c.origin_region_code, t.issue.c.external_id)
+                .where(t.issue.c.channel == "HOTLINE_12345")
+                .order_by(t.issue.c.number)
+            )
+        ).all()
+    for region, code in (("330521001", GEO), ("330521102", SILK)):
+        assert [external_id for origin, external_id in numbered if origin == region] == [
+            row["record_id"] for n, row in enumerate(rows) if row["credit_code"] == code and n != 9
+        ]
+    assert importer.streams(Counter({"a": 5, "b": 3, "c": 3, "d": 1}), 2) == {
+        "a": 0,
+        "b": 1,
+        "c": 1,
+        "d": 0,
+    }

@@ -26,6 +26,9 @@ BATCH = 2000  # records checked against the database at once
 # Records submitted in one unit of work: each batch pays a dozen statements, a savepoint and
 # a commit whatever its size (``event_bus.publish`` splits its ids over notifications).
 LOAD_BATCH = 2000
+# Batches written at once, of records numbered in different regions (``importer.streams``):
+# one writes while the other's statements are being prepared, or both on a 2-core machine.
+STREAMS = 2
 REQUIRED_COLUMNS = ("record_id", "credit_code", "title", "content")
 KNOWN_COLUMNS = (
     "record_id",

@@ -5,7 +5,8 @@ fields, credit code, category, tags, time), duplicates inside the file, and, in 
 against the database, whether it was imported before and whether its enterprise is known
 and inside the importing account's scope (or may be registered). The second pass submits
 the good records in batches (``LOAD_BATCH`` per unit of work, ``bulk_submit.submit_many``:
-the rules of ``commands.submit``, applied set-wise), as the importing staff account, with
+the rules of ``commands.submit``, applied set-wise; records numbered in different regions in
+``STREAMS`` streams written at once), as the importing staff account, with
 the record's ``record_id`` as the issue's ``external_id``. Importing is idempotent on
 (channel, record_id): a record imported before is counted as already imported and left
 alone.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import multiprocessing
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -43,6 +45,7 @@ from closedloop.services.issues.import_records import (
     BATCH,
     COLUMN_OF,
     LOAD_BATCH,
+    STREAMS,
     ImportFileError,
     ImportFormat,
     ImportRefused,
@@ -86,8 +89,8 @@ class _Importer:
         self.encoding = encoding
         self.now = clock.now()
         self.report = ImportReport()
-        # Credit codes of the enterprises registered by a record of this file.
-        self.new_enterprises: set[str] = set()
+        # The enterprises registered by a record of this file: credit code -> region.
+        self.new_enterprises: dict[str, str] = {}
 
     def records(self) -> Iterator[Record]:
         if self.fmt is ImportFormat.CSV:
@@ -103,9 +106,10 @@ class _Importer:
 
     # first pass: validate everything, import nothing
 
-    async def validate(self) -> set[int]:
-        """The lines to import; errors and already imported records go to the report."""
-        to_import: set[int] = set()
+    async def validate(self) -> dict[int, str]:
+        """The lines to import, each with the region its issue will be numbered in (its
+        enterprise's); errors and already imported records go to the report."""
+        to_import: dict[int, str] = {}
         first_line: dict[str, int] = {}
         batch: list[RecordRow] = []
         # In the account's scope: a record imported by another scope is not seen here; the
@@ -141,7 +145,7 @@ class _Importer:
         self,
         conn: AsyncConnection,
         batch: Sequence[RecordRow],
-        to_import: set[int],
+        to_import: dict[int, str],
     ) -> None:
         existing = set(
             (
@@ -182,30 +186,31 @@ class _Importer:
             if row.record_id in existing:
                 self.report.skipped_existing += 1
                 continue
-            error = self.check_enterprise(row, enterprises, regions)
-            if error is not None:
-                self.report.errors.append(error)
+            outcome = self.check_enterprise(row, enterprises, regions)
+            if isinstance(outcome, RowError):
+                self.report.errors.append(outcome)
             else:
-                to_import.add(row.line)
+                to_import[row.line] = outcome
 
     def check_enterprise(
         self,
         row: RecordRow,
         enterprises: dict[str, str],
         regions: set[str],
-    ) -> RowError | None:
-        """The checks of ``commands._enterprise_for_staff``, made before anything changes."""
+    ) -> RowError | str:
+        """The checks of ``commands._enterprise_for_staff``, made before anything changes:
+        the record's error, or the region its enterprise is (or will be registered) in."""
         on_behalf = Action.ISSUE_SUBMIT_ON_BEHALF
         known_region = enterprises.get(row.credit_code)
         if known_region is not None:
             # An enterprise outside the account's scope answers like an unknown one.
             if can_on_region(self.principal, on_behalf, known_region):
-                return None
+                return known_region
             return RowError(
                 row.line, "credit_code", f"enterprise not found in the scope of {self.scope}"
             )
         if row.credit_code in self.new_enterprises:
-            return None  # registered by an earlier record of this file
+            return self.new_enterprises[row.credit_code]  # registered by an earlier record
         if row.enterprise_name is None or row.region_code is None:
             missing = "enterprise_name" if row.enterprise_name is None else "region_code"
             return RowError(
@@ -220,19 +225,23 @@ class _Importer:
             return RowError(
                 row.line, "region_code", f"region {row.region_code} is outside {self.scope}"
             )
-        self.new_enterprises.add(row.credit_code)
-        return None
+        self.new_enterprises[row.credit_code] = row.region_code
+        return row.region_code
 
     # second pass: submit the good records, a batch per unit of work
 
-    async def load(self, to_import: set[int]) -> None:
-        """Submit in batches of ``LOAD_BATCH`` records, in file order, each batch in one
-        unit of work (``bulk_submit``: the rules of ``commands.submit``, a few statements
-        per batch; a batch that meets a conflict goes record by record, so each record
-        still gets its own answer). The next batch is read, parsed and its similarity keys
-        worked out (in a worker process for a large import) in a thread while the database
-        writes the current one."""
+    async def load(self, to_import: dict[int, str]) -> None:
+        """Submit in batches of ``LOAD_BATCH`` records, each batch in one unit of work
+        (``bulk_submit``: the rules of ``commands.submit``, a few statements per batch; a
+        batch that meets a conflict goes record by record, so each record still gets its
+        own answer). The records are dealt by their numbering region over ``STREAMS``
+        streams (``streams``): a stream's batches go in file order one after another, the
+        streams' at once on connections of their own. The next batch is read, parsed and
+        its similarity keys worked out (in a worker process for a large import) in a thread
+        while the database writes the current ones."""
         records = self.records()
+        stream_of = streams(Counter(to_import.values()), STREAMS)
+        pending: list[list[tuple[RecordRow, bulk_submit.Submission]]] = [[] for _ in range(STREAMS)]
         # A large import works its keys out in a worker process; a small one is done
         # before a process would have started.
         pool = (
@@ -241,32 +250,45 @@ class _Importer:
             else None
         )
 
-        def take() -> list[tuple[RecordRow, bulk_submit.Submission]]:
-            batch = []
+        def take() -> list[tuple[int, list[tuple[RecordRow, bulk_submit.Submission]]]]:
+            """The next full batch of some stream, or every stream's last at the end."""
+            ready = []
             for line, record in records:
-                if line not in to_import:
+                origin = to_import.get(line)
+                if origin is None:
                     continue
                 parsed = self.parse(line, record)
                 if parsed.row is None:  # the file changed between the passes
                     self.report.errors.extend(parsed.errors)
                     continue
-                batch.append((parsed.row, self.submission(parsed.row)))
-                if len(batch) >= LOAD_BATCH:
+                stream = stream_of[origin]
+                pending[stream].append((parsed.row, self.submission(parsed.row)))
+                if len(pending[stream]) >= LOAD_BATCH:
+                    ready.append((stream, pending[stream]))
+                    pending[stream] = []
                     break
-            bulk_submit.warm([item for _, item in batch], pool)
-            return batch
+            else:
+                ready = [(stream, batch) for stream, batch in enumerate(pending) if batch]
+                pending[:] = [[] for _ in range(STREAMS)]
+            for _, batch in ready:
+                bulk_submit.warm([item for _, item in batch], pool)
+            return ready
 
+        writing: dict[int, asyncio.Task[None]] = {}
         try:
-            batch = await asyncio.to_thread(take)
-            while batch:
-                writing = asyncio.create_task(self.submit_batch(batch))
-                try:
-                    batch = await asyncio.to_thread(take)
-                finally:
-                    await writing
+            ready = await asyncio.to_thread(take)
+            while ready:
+                for stream, batch in ready:
+                    if stream in writing:  # the stream's batch before, first
+                        await writing.pop(stream)
+                    writing[stream] = asyncio.create_task(self.submit_batch(batch))
+                ready = await asyncio.to_thread(take)
         finally:
-            if pool is not None:
-                pool.shutdown()
+            try:
+                await asyncio.gather(*writing.values())
+            finally:
+                if pool is not None:
+                    pool.shutdown()
 
     async def submit_batch(self, batch: list[tuple[RecordRow, bulk_submit.Submission]]) -> None:
         items = [item for _, item in batch]
@@ -305,6 +327,21 @@ class _Importer:
         else:
             column = COLUMN_OF.get(result.field or "", result.field or "record")
             self.report.errors.append(RowError(row.line, column, result.message("en")))
+
+
+def streams(records_of: Counter[str], count: int) -> dict[str, int]:
+    """Each numbering region's stream: the largest regions first, each to the stream with
+    the fewest records so far, so the streams carry about as many records each. A region
+    stays in one stream: its number counter is held from numbering to commit, so two
+    batches of one region would only wait for each other, and its records keep their file
+    order in their numbers."""
+    load = [0] * count
+    stream_of: dict[str, int] = {}
+    for region, records in sorted(records_of.items(), key=lambda item: (-item[1], item[0])):
+        stream = load.index(min(load))
+        stream_of[region] = stream
+        load[stream] += records
+    return stream_of
 
 
 async def import_issues(
