@@ -33,6 +33,7 @@ from prometheus_client import Counter
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from closedloop.db.driver import Reader
 from closedloop.db.replicas import AS_OF, PRIMARY, REPLAYED, Freshness, ReplicaSet
@@ -196,18 +197,22 @@ async def _set_local(conn: AsyncConnection) -> None:
         await conn.execute(sa.text(f"SELECT {local}"))
 
 
-async def _end_driver_transaction(conn: AsyncConnection, driver: Any) -> None:
+async def _end_driver_transaction(conn: AsyncConnection | Any, driver: Any) -> None:
     """Roll back a transaction begun on the driver connection. SQLAlchemy does not know of
     it (its reset on return rolls back only its own), so a connection whose rollback did not
     happen (the request's budget cancelled it, the statement timeout and the budget ending
     together, a broken connection) is invalidated: it never goes back to the pool inside an
-    open or aborted transaction."""
+    open or aborted transaction. ``conn``: a SQLAlchemy connection, or the pool's own
+    (``PoolProxiedConnection``) one."""
     if not driver.is_in_transaction():
         return
     try:
         await driver.execute("ROLLBACK")
     except BaseException:
-        await conn.invalidate()
+        if isinstance(conn, AsyncConnection):
+            await conn.invalidate()
+        else:
+            await greenlet_spawn(conn.invalidate)
         raise
 
 
@@ -258,15 +263,23 @@ class Database:
     async def reader(self, principal: Principal) -> AsyncIterator[Reader]:
         """A read-only transaction in the caller's scope, like ``read``, held on the driver
         connection: for hot read paths whose statements go through ``driver.fetch``."""
-        async with self.engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
+        # Straight from the engine's pool (its checkout listeners run, its limits hold), not
+        # through a SQLAlchemy connection: nothing here runs SQLAlchemy statements, and the
+        # connection object with its greenlet switches cost a pool page about 60 µs.
+        sync_engine = self.engine.sync_engine
+        pooled = await greenlet_spawn(sync_engine.raw_connection)
+        try:
+            driver = pooled.driver_connection
             assert driver is not None
-            reader = Reader(conn, driver)
+            reader = Reader(sync_engine, driver)
             try:
                 await reader.execute(begin_in_scope(principal, local_settings(self.engine)))
                 yield reader
             finally:
-                await _end_driver_transaction(conn, driver)
+                await _end_driver_transaction(pooled, driver)
+        finally:
+            # Back to the pool (an invalidated one is discarded there).
+            await greenlet_spawn(pooled.close)
 
     @asynccontextmanager
     async def read_reference(self) -> AsyncIterator[AsyncConnection]:

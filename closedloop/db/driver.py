@@ -50,7 +50,7 @@ _compiled: BoundedCache[Hashable, CompiledStatement] = BoundedCache(
 def _compile(
     source: AsyncConnection | Reader, statement: sa.Executable, bound: Sequence[Any]
 ) -> CompiledStatement:
-    dialect = source.conn.dialect if isinstance(source, Reader) else source.dialect
+    dialect = source.engine.dialect if isinstance(source, Reader) else source.dialect
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     if compiled.post_compile_params or compiled.literal_execute_params:
         raise ValueError("expanding parameters: write IN over a list as = ANY(array)")
@@ -66,21 +66,27 @@ def _compile(
 
 class Reader:
     """A read-only transaction held on the driver connection itself (``Database.reader``):
-    no SQLAlchemy transaction, execution context or result objects on the way."""
+    no SQLAlchemy connection, transaction, execution context or result objects on the way.
+    ``engine`` is the (sync) engine whose pool lent the connection: its dialect compiles,
+    its listeners hear the statements."""
 
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
-        self.conn = conn
+    def __init__(self, engine: sa.Engine, driver: Any) -> None:
+        self.engine = engine
         self.driver = driver
 
     async def execute(self, sql: str, *args: Any) -> None:
         """A statement given as SQL text (counted like the others)."""
-        _announce(self.conn, sql, args)
+        _announce(self, sql, args)
         await self.driver.execute(sql, *args)
 
 
-def _announce(conn: AsyncConnection, sql: str, args: Sequence[Any]) -> None:
-    """Fire the engine's ``before_cursor_execute`` listeners (statement counters)."""
-    sync = conn.sync_connection
+def _announce(source: AsyncConnection | Reader, sql: str, args: Sequence[Any]) -> None:
+    """Fire the engine's ``before_cursor_execute`` listeners (statement counters). A
+    reader has no SQLAlchemy connection to name: the listeners get ``None`` for it."""
+    if isinstance(source, Reader):
+        source.engine.dispatch.before_cursor_execute(None, None, sql, args, None, False)
+        return
+    sync = source.sync_connection
     if sync is not None:
         sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
 
@@ -114,13 +120,13 @@ def sql_and_args(
 async def fetch_sql(source: AsyncConnection | Reader, sql: str, *args: Any) -> list[Any]:
     """The rows of a fixed SQL text with positional parameters ($1, $2, …)."""
     if isinstance(source, Reader):
-        conn, driver = source.conn, source.driver
+        driver = source.driver
     else:
-        conn, driver = source, (await source.get_raw_connection()).driver_connection
+        driver = (await source.get_raw_connection()).driver_connection
     # The caller's scope lives in the transaction: never run outside one.
     if driver is None or not driver.is_in_transaction():
         raise RuntimeError("driver fetch outside a transaction")
-    _announce(conn, sql, args)
+    _announce(source, sql, args)
     return list(await driver.fetch(sql, *args))
 
 
