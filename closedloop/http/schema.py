@@ -17,6 +17,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.directives import DirectivesExtension, DirectivesExtensionSync
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
@@ -29,6 +30,7 @@ from closedloop.schema.enterprises import Enterprise
 from closedloop.schema.errors import should_mask
 from closedloop.schema.execution.executor import CompiledExecutor
 from closedloop.schema.execution.prepared import PreparedQueries, QueryGate, RequestLimits
+from closedloop.schema.extension_runner import ExtensionsRunner
 from closedloop.schema.inputs import ArgumentBoundsRule, guard_arguments
 from closedloop.schema.issues import Issue
 from closedloop.schema.lag import LagTolerance, lag_tolerant
@@ -101,6 +103,12 @@ class Schema(strawberry.Schema):
             context = kwargs.get("context_value")
             if isinstance(context, Context):
                 await context.release()
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        """The same hooks, looked up once per extension class (``extension_runner``)."""
+        return ExtensionsRunner(execution_context=execution_context, extensions=extensions)
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         """strawberry's, without the field-directive middleware it adds whenever a schema

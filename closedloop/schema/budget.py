@@ -86,6 +86,14 @@ class BudgetMask(MaskErrors):
         super().__init__(should_mask_error=should_mask_error, error_message=error_message)
         self.budget_seconds = budget_seconds
 
+    def _process_result(self, result: object) -> None:
+        """strawberry's, without its ``isinstance`` against a runtime-checkable protocol
+        (about 10 µs a request, on every request): a result with errors is one whose
+        ``errors`` attribute holds some."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         if is_statement_timeout(error.original_error):
             return timeout_error(self.budget_seconds, error)
