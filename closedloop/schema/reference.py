@@ -7,20 +7,21 @@ loader round trip or an awaited field; a miss goes through the request's DataLoa
 fills the cache. Entries live ``TTL_SECONDS``, so a change shows within a minute. Scope is
 never decided here: callers check it before or after, exactly as without the cache.
 
-Bounded by ``MAX_ENTRIES`` on cachetools' ``FIFOCache``: every entry lives the same time, so
-the first in (re-putting a key moves it to the end) is the one nearest its expiry, and it is
-the one a full cache lets go. Each entry carries its own expiry, read at the hit.
-(``cachetools.TTLCache`` would do the same but costs a hit about 4 µs against 0.8 µs here,
-measured on this machine; a page of issues makes hundreds of hits.)
+Bounded by ``MAX_ENTRIES``, first in first out: every entry lives the same time, so the
+first in (re-putting a key moves it to the end) is the one nearest its expiry, and it is the
+one a full cache lets go. Each entry carries its own expiry, read at the hit. The entries
+live in an ``OrderedDict``, whose ``get`` is the C dictionary's: a hit costs about 0.1 µs,
+against 0.8 µs through cachetools' ``FIFOCache`` (its ``get`` is Python) and 4 µs through
+``cachetools.TTLCache``; a page of issues makes hundreds of hits.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from time import monotonic
 from typing import Any, TypeVar
 
-import cachetools
 from strawberry.dataloader import DataLoader
 
 TTL_SECONDS = 60.0
@@ -45,10 +46,8 @@ class ReferenceCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self.timer = timer
-        # (kind, key) -> Entry
-        self._data: cachetools.FIFOCache[tuple[str, Hashable], Entry] = cachetools.FIFOCache(
-            max_entries
-        )
+        # (kind, key) -> Entry, oldest put first
+        self._data: OrderedDict[tuple[str, Hashable], Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -76,7 +75,11 @@ class ReferenceCache:
     def put(self, kind: str, key: Hashable, value: Any) -> None:
         """Keep ``value`` (``None``: known to be absent) for ``ttl`` seconds; a full cache
         lets the oldest entry go."""
-        self._data[(kind, key)] = (self.timer() + self.ttl, value, {})
+        data, entry_key = self._data, (kind, key)
+        data[entry_key] = (self.timer() + self.ttl, value, {})
+        data.move_to_end(entry_key)
+        while len(data) > self.max_entries:
+            data.popitem(last=False)
 
     def clear(self) -> None:
         self._data.clear()
