@@ -34,7 +34,11 @@ async def answer_prepared(
             content_type = value.decode("latin-1")
         elif key == b"accept":
             accept = value.decode("latin-1")
-    if "application/json" not in parse_content_type(content_type)[0]:
+    # The usual header as clients send it needs no parsing (the email parser behind
+    # strawberry's parse_content_type costs ~10 µs a request); anything else is parsed.
+    if content_type != "application/json" and (
+        "application/json" not in parse_content_type(content_type)[0]
+    ):
         return receive
     if accept and view._get_stream_transport_from_headers({"accept": accept}) is not None:
         return receive

@@ -12,6 +12,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     TypeNameMetaFieldDef,
+    get_nullable_type,
     is_abstract_type,
     is_leaf_type,
     is_list_type,
@@ -31,6 +32,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info as StrawberryInfo
 
 from closedloop.schema.execution.infos import (
+    PLAIN,
     Complete,
     CompleteLeaf,
     Executor,
@@ -289,6 +291,10 @@ class PlanCompiler:
         complete_item = self._completer(plan, item_type)
         generic = generic_completer(plan, return_type)
         details = plan.details
+        # Items and completed values of these types are never awaitable (the item type's
+        # own class has no ``__await__``: ``_origin``): no call to ``is_awaitable`` for them.
+        origin = self._origin(get_nullable_type(item_type))
+        synchronous = PLAIN if origin is None else PLAIN | {origin}
 
         def complete(ex: Executor, result: Any, path: Path, info: LazyInfo) -> Any:
             if isinstance(result, Exception):
@@ -303,7 +309,7 @@ class PlanCompiler:
             try:
                 for index, item in enumerate(result):
                     item_path = Path(path, index, None)
-                    if is_awaitable(item):
+                    if type(item) not in synchronous and is_awaitable(item):
                         completed.append(
                             ex.complete_awaitable_list_item_value(
                                 item, item_type, details, info.real(), item_path, None
@@ -313,7 +319,7 @@ class PlanCompiler:
                         continue
                     try:
                         value = complete_item(ex, item, item_path, info)
-                        if is_awaitable(value):
+                        if type(value) not in PLAIN and is_awaitable(value):
                             value = await_item(ex, value, item_type, details, item_path)
                             pending.append(index)
                         completed.append(value)

@@ -124,12 +124,16 @@ def caller_of(field: StrawberryField) -> Callable[[Any, Any, dict[str, Any]], An
         p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
     ]
     info_name = resolver.info_parameter.name if resolver.info_parameter else None
+    # What ``StrawberryResolver.__call__`` calls, without its frame (it only checks that
+    # the function is callable: otherwise it is left to raise its own error).
+    func = resolver.wrapped_func if callable(resolver.wrapped_func) else resolver
 
     def call(source: Any, info: Any, kwargs: dict[str, Any]) -> Any:
-        kwargs.update(dict.fromkeys(source_names, source))
+        if source_names:
+            kwargs.update(dict.fromkeys(source_names, source))
         if info_name is not None:
             kwargs[info_name] = info
-        return resolver(source, **kwargs) if passes_self else resolver(**kwargs)
+        return func(source, **kwargs) if passes_self else func(**kwargs)
 
     return call
 
