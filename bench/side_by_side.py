@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import SCENARIOS, _loopback
 
-SERVERS = ("closedloop", "floor", "postgraphile")
+SERVERS = ("closedloop", "before", "floor", "postgraphile")
 RUN_FILE = re.compile(r"(\w+)\.(\w+)\.r(\d+)\.json")  # <server>.<shape>.r<round>.json
 
 
@@ -152,7 +152,7 @@ def compare(out: Path) -> list[str]:
         return json.loads(path.read_text()) if path.exists() else None
 
     floor = load("floor", "pool")
-    for server in ("closedloop", "postgraphile"):
+    for server in ("closedloop", "before", "postgraphile"):
         found = load(server, "pool")
         if floor is not None and found is not None:
             notes.append(
@@ -162,15 +162,17 @@ def compare(out: Path) -> list[str]:
                     normalise(floor),
                 )
             )
-    ours, theirs = load("closedloop", "nested"), load("postgraphile", "nested")
-    if ours is not None and theirs is not None:
-        notes.append(
-            _differences(
-                "nested page, closedloop vs PostGraphile",
-                normalise_nested(ours),
-                normalise_nested(theirs),
+    theirs = load("postgraphile", "nested")
+    for server in ("closedloop", "before"):
+        ours = load(server, "nested")
+        if ours is not None and theirs is not None:
+            notes.append(
+                _differences(
+                    f"nested page, {server} vs PostGraphile",
+                    normalise_nested(ours),
+                    normalise_nested(theirs),
+                )
             )
-        )
     return notes
 
 
@@ -220,25 +222,30 @@ def report(out: Path) -> int:
                     f" | {_fmt(_total_cpu(r), '.2f')} | {_fmt(r['sql_per_req'], '.2f')}"
                     f" | {_fmt(r['new_pg_sessions'], 'd')} | {r['client_cpu_util']:.2f} |"
                 )
-            ours = results.get("closedloop")
-            if ours is None:
-                continue
-            for peer in ("floor", "postgraphile"):
-                theirs = results.get(peer)
-                if theirs is None:
+            # "before": closedloop of another tree (BEFORE_TREE), measured in the same rounds
+            for mine, peers in (
+                ("closedloop", ("before", "floor", "postgraphile")),
+                ("before", ("floor", "postgraphile")),
+            ):
+                ours = results.get(mine)
+                if ours is None:
                     continue
-                for what, value in (
-                    (
-                        "server CPU",
-                        _ratio(
-                            ours["server_cpu_ms_per_req"],
-                            theirs["server_cpu_ms_per_req"],
+                for peer in peers:
+                    theirs = results.get(peer)
+                    if theirs is None:
+                        continue
+                    for what, value in (
+                        (
+                            "server CPU",
+                            _ratio(
+                                ours["server_cpu_ms_per_req"],
+                                theirs["server_cpu_ms_per_req"],
+                            ),
                         ),
-                    ),
-                    ("server + PG CPU", _ratio(_total_cpu(ours), _total_cpu(theirs))),
-                ):
-                    if value is not None:
-                        ratios.setdefault(f"closedloop ÷ {peer}, {what}", []).append(value)
+                        ("server + PG CPU", _ratio(_total_cpu(ours), _total_cpu(theirs))),
+                    ):
+                        if value is not None:
+                            ratios.setdefault(f"{mine} ÷ {peer}, {what}", []).append(value)
         print()
         print("| ratio | per round | median |")
         print("|---|---|---:|")

@@ -16,7 +16,10 @@
 # floor's and PostGraphile's req/s), SERVERS ("closedloop floor postgraphile"),
 # OUT (bench/out/side_by_side-<db>-<time>), PROFILE (0; 1: after the rounds, py-spy records
 # each Python server for 15 s under the pool page's load), CLOSEDLOOP_JWT_SECRET (a fixed
-# bench secret), VENV (.venv), BASE_PORT (8001: closedloop; the floor +1, PostGraphile +2). closedloop runs with CLOSEDLOOP_RATE_LIMIT_POINTS=0 (no rate limit: the
+# bench secret), VENV (.venv), BASE_PORT (8001: closedloop; the floor +1, PostGraphile +2,
+# "before" +3). BEFORE_TREE: another checkout (say main before a change) served as the
+# server "before" when SERVERS names it, measured in the same rounds as this tree's
+# closedloop (the report adds closedloop ÷ before). closedloop runs with CLOSEDLOOP_RATE_LIMIT_POINTS=0 (no rate limit: the
 # load comes from one account). Needs: the database migrated and generated
 # (bench/README.md), `npm install` done in bench/postgraphile.
 set -euo pipefail
@@ -48,12 +51,13 @@ mkdir -p "$OUT"
 
 BASE_PORT=${BASE_PORT:-8001}
 declare -A PORT=([closedloop]=$BASE_PORT [floor]=$((BASE_PORT + 1))
-                 [postgraphile]=$((BASE_PORT + 2)))
+                 [postgraphile]=$((BASE_PORT + 2)) [before]=$((BASE_PORT + 3)))
 # server.shape -> harness scenario (the floor answers the pool page only)
 declare -A SCENARIO=([closedloop.pool]=county_pool [floor.pool]=county_pool
                      [postgraphile.pool]=county_pool_postgraphile
                      [closedloop.nested]=county_pool_nested
-                     [postgraphile.nested]=county_pool_nested_postgraphile)
+                     [postgraphile.nested]=county_pool_nested_postgraphile
+                     [before.pool]=county_pool [before.nested]=county_pool_nested)
 
 SERVER_PID=""
 declare -A PIDS=()
@@ -79,6 +83,11 @@ start_server() {  # $1: server name; sets SERVER_PID (the `timeout` process; the
       timeout "$LIFETIME" "$VENV/bin/closedloop" serve --port "${PORT[$1]}" --no-access-log \
         >"$log" 2>&1 &
       ;;
+    before)
+      [[ -n ${BEFORE_TREE:-} ]] || { echo "SERVERS names before: set BEFORE_TREE"; return 1; }
+      PYTHONPATH=$BEFORE_TREE timeout "$LIFETIME" "$VENV/bin/closedloop" serve \
+        --port "${PORT[$1]}" --no-access-log >"$log" 2>&1 &
+      ;;
     floor)
       timeout "$LIFETIME" "$VENV/bin/uvicorn" --app-dir bench floor:app --host 127.0.0.1 \
         --port "${PORT[$1]}" --workers 1 --no-access-log >"$log" 2>&1 &
@@ -103,6 +112,9 @@ start_server() {  # $1: server name; sets SERVER_PID (the `timeout` process; the
     'select version_num from alembic_version'))"
   # a worktree's .git is a file: ask git; a copy without git says REVISION (or unknown)
   echo "revision:        $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo "${REVISION:-unknown}")"
+  if [[ -n ${BEFORE_TREE:-} ]]; then
+    echo "before:          $BEFORE_TREE at $(git -C "$BEFORE_TREE" rev-parse HEAD 2>/dev/null || echo unknown)"
+  fi
   echo "closedloop/*.py: sha256 $(find closedloop -name '*.py' -print0 | sort -z \
     | xargs -0 sha256sum | sha256sum | cut -c1-16) (working tree, as served)"
   echo "load:            $CONNECTIONS connections, $PROCESSES client process(es),"\
