@@ -29,28 +29,42 @@ def report(out: Path) -> str:
     windows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     failed: list[str] = []
     for path in sorted(out.glob("*.json")):
-        m = re.match(r"([ab])\.(c\d+|mix)\.r(\d+)\.json", path.name)
+        m = re.match(r"([ab])\.(?:([a-z_]+)\.)?(c\d+|mix)\.r(\d+)\.json", path.name)
         if not m:
             continue
         data = json.loads(path.read_text())
         row = data[0] if isinstance(data, list) else data
         if row["errors"]:
             # Failed requests (on a shared machine: PostgreSQL out of connection slots, a
-            # client timeout): the window is listed, not counted.
-            failed.append(f"{path.name}: {row['errors']} errors, {row.get('first_error')}"[:300])
+            # client timeout, the request budget): the window is listed, not counted.
+            failed.append(
+                f"{path.name}: {row['errors']} errors of {row['requests'] + row['errors']},"
+                f" p50 {row['p50_ms']:.0f} ms, {row.get('first_error')}"[:300]
+            )
             continue
-        windows.setdefault((m.group(1), m.group(2)), []).append(row)
+        load = f"{m.group(2)} {m.group(3)}" if m.group(2) else m.group(3)
+        windows.setdefault((m.group(1), load), []).append(row)
     lines = [
         "| build | load | windows | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req"
         " | PG backends ms/req | after a write p50 / p95 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+
+    def level(load: str) -> str:
+        return load.rsplit(" ", 1)[-1]
+
     order = sorted(
-        windows, key=lambda k: (k[1] == "mix", int(k[1][1:]) if k[1] != "mix" else 0, k[0])
+        windows,
+        key=lambda k: (
+            k[1].split(" ")[0] if " " in k[1] else "",
+            level(k[1]) == "mix",
+            int(level(k[1])[1:]) if level(k[1]) != "mix" else 0,
+            k[0],
+        ),
     )
     for server, load in order:
         rows = windows[(server, load)]
-        mix = load == "mix"
+        mix = level(load) == "mix"
         cpu = "server_cpu_ms_per_dashboard" if mix else "server_cpu_ms_per_req"
         pg = "backend_cpu_ms_per_dashboard" if mix else "backend_cpu_ms_per_req"
         after = (
@@ -59,7 +73,12 @@ def report(out: Path) -> str:
             if mix
             else "–"
         )
-        label = f"16 + writes (1 in {rows[0]['every']})" if mix else f"{load[1:]} concurrent"
+        scenario = f"{load.split(' ')[0]}, " if " " in load else ""
+        label = (
+            f"16 + writes (1 in {rows[0]['every']})"
+            if mix
+            else f"{scenario}{level(load)[1:]} concurrent"
+        )
         lines.append(
             f"| {names[server]} | {label} | {len(rows)} | {_f(_median([r['rps'] for r in rows]))}"
             f" | {_f(_median([r['p50_ms'] for r in rows]))}"

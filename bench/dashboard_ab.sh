@@ -13,7 +13,10 @@
 # (databases, migrated for their tree), A_NAME (main), B_NAME (branch), ROUNDS (2),
 # LEVELS ("1 4 16"), DURATION (20), WARMUP (5), EVERY (20; 0: no mix), MIX_PERIOD
 # (2026-Q4: its months include today, so a submitted issue dirties them), BENCH_QUARTER
-# (2026-Q3, the harness's), OUT (bench/out/dashboard_ab-<time>), VENV (.venv).
+# (2026-Q3, the harness's), OUT (bench/out/dashboard_ab-<time>), VENV (.venv), SCENARIOS
+# (province_dashboard; any of bench/harness.py's, e.g. "mix_scores_department
+# mix_cockpit_city": each level measures each scenario on A then B), FIRST_ROUND (1: number
+# the rounds from there, to add rounds run later, each under its own bench lock, to OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,6 +30,8 @@ WARMUP=${WARMUP:-5}
 EVERY=${EVERY:-20}
 MIX_PERIOD=${MIX_PERIOD:-2026-Q4}
 OUT=${OUT:-bench/out/dashboard_ab-$(date -u +%Y%m%dT%H%M%SZ)}
+SCENARIOS=${SCENARIOS:-province_dashboard}
+FIRST_ROUND=${FIRST_ROUND:-1}
 VENV=${VENV:-$ROOT/.venv}
 PY=$VENV/bin/python
 export CLOSEDLOOP_JWT_SECRET=${CLOSEDLOOP_JWT_SECRET:-bench-secret-0123456789-abcdefghijklmnop}
@@ -34,7 +39,8 @@ export CLOSEDLOOP_SWEEP_INTERVAL_SECONDS=0 CLOSEDLOOP_RELAY_INTERVAL_SECONDS=0
 export CLOSEDLOOP_RATE_LIMIT_POINTS=0
 PG_PID=$(head -1 /var/lib/postgresql/15/main/postmaster.pid 2>/dev/null || true)
 NLEVELS=$(wc -w <<<"$LEVELS")
-LIFETIME=$((ROUNDS * 2 * (NLEVELS + 1) * (WARMUP + DURATION + 40) + 300))
+NSCEN=$(wc -w <<<"$SCENARIOS")
+LIFETIME=$((ROUNDS * 2 * (NLEVELS * NSCEN + 1) * (WARMUP + DURATION + 40) + 300))
 mkdir -p "$OUT"
 
 declare -A TREE=([a]=$A_TREE [b]=$B_TREE) DB=([a]=$A_DB [b]=$B_DB) NAME=([a]=$A_NAME [b]=$B_NAME)
@@ -63,8 +69,9 @@ url() { echo "postgresql://postgres@127.0.0.1:5432/${DB[$1]}"; }
   done
   echo "windows: ${WARMUP} s warm-up + ${DURATION} s, levels ($LEVELS) then the mix (1 in $EVERY" \
     "after a write, $MIX_PERIOD), $ROUNDS interleaved rounds"
+  echo "scenarios: $SCENARIOS; rounds from $FIRST_ROUND"
   echo "uptime: $(uptime)"
-} | tee "$OUT/meta.txt"
+} | tee -a "$OUT/meta.txt"
 
 for s in a b; do
   PYTHONPATH=${TREE[$s]} DATABASE_URL=$(url $s) timeout "$LIFETIME" \
@@ -79,16 +86,21 @@ for s in a b; do
   done
 done
 
-for round in $(seq "$ROUNDS"); do
+for round in $(seq "$FIRST_ROUND" $((FIRST_ROUND + ROUNDS - 1))); do
   for level in $LEVELS; do
-    for s in a b; do
-      echo; echo "=== round $round, $level concurrent, ${NAME[$s]} ==="
-      procs=$(( level >= 16 ? 2 : 1 ))
-      PYTHONPATH=$B_TREE $PY bench/harness.py --url "http://127.0.0.1:${PORT[$s]}" \
-        --server-pid "${PIDS[$s]}" --scenario province_dashboard --label "${NAME[$s]}" \
-        --duration "$DURATION" --warmup "$WARMUP" --connections "$level" --processes "$procs" \
-        ${PG_PID:+--pg-pid "$PG_PID"} --pg-match "${DB[$s]} " --database-url "$(url $s)" \
-        --json "$OUT/$s.c$level.r$round.json" | tail -3 || true
+    for scenario in $SCENARIOS; do
+      # province_dashboard keeps its old file names (the report reads both).
+      tag=$([[ $scenario == province_dashboard ]] && echo "" || echo "$scenario.")
+      for s in a b; do
+        echo; echo "=== round $round, $level concurrent, $scenario, ${NAME[$s]} ($(cut -d' ' -f1 /proc/loadavg)) ==="
+        procs=$(( level >= 16 ? 2 : 1 ))
+        PYTHONPATH=$B_TREE $PY bench/harness.py --url "http://127.0.0.1:${PORT[$s]}" \
+          --server-pid "${PIDS[$s]}" --scenario "$scenario" --label "${NAME[$s]}" \
+          --duration "$DURATION" --warmup "$WARMUP" --connections "$level" --processes "$procs" \
+          ${PG_PID:+--pg-pid "$PG_PID"} --pg-match "${DB[$s]} " --database-url "$(url $s)" \
+          --json "$OUT/$s.${tag}c$level.r$round.json" | tail -3 || true
+        echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/$s.${tag}c$level.r$round.load"
+      done
     done
   done
   if [[ $EVERY -gt 0 ]]; then

@@ -3,11 +3,12 @@ service sends, explained, with and without row-level security.
 
     .venv/bin/python -m bench.evaluation_plans \\
         --database-url postgresql://postgres@127.0.0.1:5432/closedloop_bench_1m \\
-        [--what dashboard|scores] [--region 33] [--period 2026-Q3] [--as province.monitor] \\
-        [--repeat 3] [--calls 5] [--mode auto|custom|generic] [--set jit=off ...] [--no-explain]
+        [--what dashboard|scores] [--kind DEPARTMENT|REGION] [--region 33] [--period 2026-Q3] \\
+        [--as province.monitor] [--repeat 3] [--calls 5] [--mode auto|custom|generic] \\
+        [--set jit=off ...] [--no-explain] [--no-plain]
 
 1. Times the service itself ``--calls`` times (``services.evaluation.dashboard.dashboard``
-   or ``scores.group_scores`` for DEPARTMENT targets), as the application role
+   or ``scores.group_scores`` for ``--kind`` targets), as the application role
    ``closedloop_app``: the wall time of the service, no GraphQL, no HTTP.
 2. Captures every statement it sent, and for each one, ``--repeat`` times:
    - ``rls``: ``EXPLAIN (ANALYZE, TIMING OFF)`` as ``closedloop_app`` in the caller's scope
@@ -153,7 +154,7 @@ async def _one(db: Database, args: argparse.Namespace, who: Any, period: Any, no
             raise SystemExit(f"{args.as_user} may not read the dashboard of {args.region}")
     else:
         boards = await group_scores(
-            db, who, [load_scheme(DEFAULT_SCHEME)], TargetKind.DEPARTMENT, args.region, [period]
+            db, who, [load_scheme(DEFAULT_SCHEME)], TargetKind[args.kind], args.region, [period]
         )
         if boards is None:
             raise SystemExit(f"{args.as_user} may not read the scores of {args.region}")
@@ -187,6 +188,8 @@ async def amain(args: argparse.Namespace) -> int:
                         )
                     rls_ms.append(plan["Execution Time"] + plan["Planning Time"])
                     generic = is_generic(plan)
+                    if not args.plain:
+                        continue
                     async with admin.connect() as conn:
                         await conn.begin()
                         plan = await explain(
@@ -194,7 +197,8 @@ async def amain(args: argparse.Namespace) -> int:
                         )
                         await conn.rollback()
                     plain_ms.append(plan["Execution Time"] + plan["Planning Time"])
-                rls, plain = statistics.median(rls_ms), statistics.median(plain_ms)
+                rls = statistics.median(rls_ms)
+                plain = statistics.median(plain_ms) if plain_ms else 0.0
                 total_rls += rls
                 total_plain += plain
                 print(
@@ -229,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--app-user", default="closedloop_app")
     parser.add_argument("--what", choices=["dashboard", "scores"], default="dashboard")
     parser.add_argument("--region", default=None)
+    parser.add_argument("--kind", choices=[k.name for k in TargetKind], default="DEPARTMENT")
     parser.add_argument("--period", default="2026-Q3")
     parser.add_argument("--as", dest="as_user", default=None)
     parser.add_argument("--repeat", type=int, default=3)
@@ -246,6 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a PostgreSQL setting for the application role's sessions (experiments)",
     )
     parser.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--plain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also explain as the URL's user, without row-level security",
+    )
     parser.add_argument("--no-nodes", dest="nodes", action="store_false")
     parser.add_argument("--nodes-over", type=float, default=5.0, help="ms: plan nodes above")
     args = parser.parse_args(argv)

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bench import mixed_ops
+
 Body = dict[str, Any]
 
 # --- scenarios ---------------------------------------------------------------------------
@@ -297,6 +299,46 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ),
 }
+
+
+def _mix_scenario(what: str, account: str, query: str, variables: Body) -> Scenario:
+    body = {"query": query, "variables": {**variables, "period": mixed_ops.QUARTER}}
+    return Scenario(
+        f"{what}, as the mixed workload asks it (bench/mixed_ops.py)",
+        account,
+        lambda client, token: _fixed(body),
+    )
+
+
+# The mixed workload's own cockpit and scores requests (bench/mixed_ops.py), alone.
+SCENARIOS.update(
+    {
+        "mix_scores_department": _mix_scenario(
+            "湖州 (3305)'s department scores for a quarter",
+            "huzhou.evaluator",
+            mixed_ops.SCORES,
+            {"kind": "DEPARTMENT", "region": "3305"},
+        ),
+        "mix_scores_region": _mix_scenario(
+            "湖州 (3305)'s county scores for a quarter",
+            "huzhou.evaluator",
+            mixed_ops.SCORES,
+            {"kind": "REGION", "region": "3305"},
+        ),
+        "mix_cockpit_province": _mix_scenario(
+            "the province's cockpit for a quarter",
+            "province.monitor",
+            mixed_ops.DASHBOARD,
+            {"region": "33"},
+        ),
+        "mix_cockpit_city": _mix_scenario(
+            "湖州 (3305)'s cockpit for a quarter",
+            "huzhou.center",
+            mixed_ops.DASHBOARD,
+            {"region": "3305"},
+        ),
+    }
+)
 
 # --- measuring the server ------------------------------------------------------------------
 

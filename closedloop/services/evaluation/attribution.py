@@ -156,18 +156,15 @@ def counter_columns(
     return columns
 
 
-def rating_counts(key: Any = None) -> sa.Subquery:
-    """Every rating on record, counted by grade per issue (and per ``key``, e.g. the unit
-    that made the rated resolution)."""
+def rating_counts_of(issue_id: Any, unit: ColumnElement[bool] | None = None) -> Any:
+    """The ratings on record of one issue (``issue_id``, correlated: a lateral subquery),
+    counted by grade; ``unit``: only those of the resolutions a unit made."""
     r = t.issue_rating.c
-    keys = [r.issue_id] if key is None else [r.issue_id, key.label("unit")]
     return (
-        sa.select(
-            *keys,
-            *(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS),
-        )
-        .group_by(*keys)
-        .subquery("rated")
+        sa.select(*(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS))
+        .where(r.issue_id == issue_id, *([] if unit is None else [unit]))
+        .correlate(t.issue)
+        .lateral("rated")
     )
 
 
@@ -250,8 +247,10 @@ def _region_statement(
     source: Any = t.issue
     ratings = None
     if every:
-        rated = rating_counts()
-        source = t.issue.outerjoin(rated, rated.c.issue_id == c.id)
+        # Per issue of the population (a lateral probe of its ratings): grouping every
+        # rating on record first, then joining, read the whole table (5 s at 1M issues).
+        rated = rating_counts_of(c.id)
+        source = t.issue.join(rated, sa.true())
         ratings = {g: rated.c[g] for g in RATING_COLUMNS}
     return (
         sa.select(
@@ -314,12 +313,7 @@ def _department_statement(
         .correlate(t.issue)
     )
     if every:
-        rated = (
-            sa.select(*(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS))
-            .where(r.issue_id == c.id, unit(r.board_id, r.department_id) == current)
-            .correlate(t.issue)
-            .lateral("rated")
-        )
+        rated = rating_counts_of(c.id, unit(r.board_id, r.department_id) == current)
         held_source: Any = t.issue.join(rated, sa.true())
         held_ratings: dict[str, ColumnElement[Any]] = {g: rated.c[g] for g in RATING_COLUMNS}
     else:
