@@ -16,7 +16,8 @@
 # (2026-Q3, the harness's), OUT (bench/out/dashboard_ab-<time>), VENV (.venv), SCENARIOS
 # (province_dashboard; any of bench/harness.py's, e.g. "mix_scores_department
 # mix_cockpit_city": each level measures each scenario on A then B), FIRST_ROUND (1: number
-# the rounds from there, to add rounds run later, each under its own bench lock, to OUT).
+# the rounds from there, to add rounds run later, each under its own bench lock, to OUT),
+# A_PORT, B_PORT (8011, 8012).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -44,7 +45,7 @@ LIFETIME=$((ROUNDS * 2 * (NLEVELS * NSCEN + 1) * (WARMUP + DURATION + 40) + 300)
 mkdir -p "$OUT"
 
 declare -A TREE=([a]=$A_TREE [b]=$B_TREE) DB=([a]=$A_DB [b]=$B_DB) NAME=([a]=$A_NAME [b]=$B_NAME)
-declare -A PORT=([a]=8011 [b]=8012) PIDS=()
+declare -A PORT=([a]=${A_PORT:-8011} [b]=${B_PORT:-8012}) PIDS=()
 stop_all() {
   for pid in "${PIDS[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
