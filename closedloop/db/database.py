@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
-from closedloop.db.driver import Reader
+from closedloop.db.driver import Reader, Template, fetch_alone
 from closedloop.db.replicas import AS_OF, PRIMARY, REPLAYED, Freshness, ReplicaSet
 
 if TYPE_CHECKING:
@@ -280,6 +280,13 @@ class Database:
         finally:
             # Back to the pool (an invalidated one is discarded there).
             await greenlet_spawn(pooled.close)
+
+    async def fetch_alone(self, template: Template, **values: Any) -> list[Any]:
+        """One SELECT of reference rows or SECURITY DEFINER functions in one round trip,
+        outside any transaction and any caller scope (``driver.fetch_alone``): the hot path
+        of a kept dashboard."""
+        async with self.engine.connect() as conn:
+            return await fetch_alone(conn, template, **values)
 
     @asynccontextmanager
     async def read_reference(self) -> AsyncIterator[AsyncConnection]:

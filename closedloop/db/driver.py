@@ -130,6 +130,48 @@ async def fetch_sql(source: AsyncConnection | Reader, sql: str, *args: Any) -> l
     return list(await driver.fetch(sql, *args))
 
 
+class Template:
+    """A statement whose parameters are all named ``bindparam``s, compiled once (on first
+    use, for the connection's dialect): each call only orders its values, no statement is
+    built or looked up per call. For the hottest paths."""
+
+    def __init__(self, statement: sa.Executable) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, tuple[str, ...], tuple[Any, ...]] | None = None
+
+    def sql_and_args(self, conn: AsyncConnection, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
+            if compiled.post_compile_params or compiled.literal_execute_params:
+                raise ValueError("expanding parameters: write IN over a list as = ANY(array)")
+            names = tuple(compiled.positiontup or ())
+            processors = compiled._bind_processors
+            self._compiled = (
+                compiled.string,
+                tuple(compiled.binds[n].key for n in names),
+                tuple(processors.get(n) for n in names),
+            )
+        sql, keys, processes = self._compiled
+        args = [values[k] for k in keys]
+        return sql, [
+            p(v) if p is not None and v is not None else v
+            for p, v in zip(processes, args, strict=True)
+        ]
+
+
+async def fetch_alone(conn: AsyncConnection, template: Template, **values: Any) -> list[Any]:
+    """The rows of one SELECT run outside any transaction (its own, implicit one), so with
+    no caller scope: for reference rows and SECURITY DEFINER functions only. Fails closed:
+    the scope is set per transaction, so a tenant table's policy sees none and answers
+    nothing. ``conn``: a checked-out connection that has begun nothing."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None or driver.is_in_transaction():
+        raise RuntimeError("a statement alone needs a connection outside any transaction")
+    sql, args = template.sql_and_args(conn, values)
+    _announce(conn, sql, args)
+    return list(await driver.fetch(sql, *args))
+
+
 async def rows(source: AsyncConnection | Reader, statement: sa.Executable) -> Sequence[Any]:
     """The rows of a SELECT, each read by column name (``row["name"]``, ``dict(row)``): on a
     reader, asyncpg records through ``fetch``; on a SQLAlchemy connection, its row mappings

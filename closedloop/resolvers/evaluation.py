@@ -154,7 +154,7 @@ class EvaluationQuery:
         p = period_arg(info, period)
         ctx = info.context
         found = await dashboard_service.dashboard(ctx.db, ctx.principal, region, p, ctx.clock.now())
-        return dashboard_of(found) if found else None
+        return dashboard_of(found, ctx.locale) if found else None
 
     @strawberry.field(
         description="外部指标录入记录（辖区内，本期）/ external inputs recorded in a subtree",

@@ -13,6 +13,7 @@ from closedloop.authz.enforcer import can, can_on_region
 from closedloop.authz.roles import Action, Target
 from closedloop.schema.context import Info
 from closedloop.schema.enums import RegionLevel
+from closedloop.schema.execution.memo import pure
 from closedloop.schema.node_registry import register_node
 from closedloop.schema.relay import Node, to_global_id
 from closedloop.services.tenancy import CenterRecord, RegionRecord, UnitRecord
@@ -44,6 +45,7 @@ class Region(Node):
         )
 
     @strawberry.field(description="层级名称（按 Accept-Language）/ localized level label")
+    @pure
     def level_label(self, info: Info) -> str:
         return i18n.label(self.level, info.context.locale, "RegionLevel")
 

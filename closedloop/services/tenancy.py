@@ -73,6 +73,32 @@ async def children_of(
     return out
 
 
+def family_statement(code: str | sa.BindParameter[str]) -> sa.CompoundSelect[Any]:
+    """Rows ``(part, code, name, level, parent_code)``: the region (part 0) and its
+    children (part 1); order them by part and code. Reference data: no caller scope
+    needed."""
+    r = t.region.c
+    return sa.union_all(
+        sa.select(sa.literal_column("0").label("part"), *_REGION_COLS).where(r.code == code),
+        sa.select(sa.literal_column("1").label("part"), *_REGION_COLS).where(r.parent_code == code),
+    )
+
+
+def family_of(rows: Sequence[Any]) -> tuple[RegionRecord | None, list[RegionRecord]]:
+    """The region and its children from ``family_statement``'s rows (any other columns
+    ignored; a row whose ``code`` is NULL stands for none)."""
+    region: RegionRecord | None = None
+    children: list[RegionRecord] = []
+    for row in rows:
+        if row["code"] is None:
+            continue
+        if row["part"] == 0:
+            region = _region(row)
+        else:
+            children.append(_region(row))
+    return region, children
+
+
 @dataclass(frozen=True, slots=True)
 class RegionFilter:
     parent_code: str | None = None

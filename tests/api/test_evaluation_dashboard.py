@@ -386,8 +386,7 @@ async def test_dashboard_costs_a_fixed_number_of_statements(api: Api, db: Databa
                 await api.gql(query, {"r": region}, as_="province.monitor")
             costs.append(len(statements))
     # Whatever the number of children (11 cities, 5 counties, 13 towns): same statements;
-    # a kept dashboard reads its region, its children and its slices' state in one scoped
-    # read-only transaction on the driver (its BEGIN counted), a computed one its figures and
-    # lists too.
+    # a kept dashboard reads its region, its children and its slices' state in one
+    # statement alone (no transaction, no scope), a computed one its figures and lists too.
     assert cold[0] == cold[1] == cold[2] and cold[0] <= 14, cold
-    assert warm == [4, 4, 4], warm
+    assert warm == [1, 1, 1], warm

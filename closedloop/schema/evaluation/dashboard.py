@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Hashable
 from decimal import Decimal
+from typing import ClassVar
 
 import strawberry
 
 from closedloop import i18n
+from closedloop.caches import BoundedCache
 from closedloop.domain.issues import IssueState
 from closedloop.domain.regions import RegionLevel
 from closedloop.schema import issue_list
 from closedloop.schema.context import Info
 from closedloop.schema.evaluation.records import ListEntry
 from closedloop.schema.evaluation.schemes import EvaluationPeriod
+from closedloop.schema.execution.memo import pure
 from closedloop.schema.freshness import DataFreshness
 from closedloop.schema.issues import Issue
 from closedloop.schema.problem_lists import ProblemListSummary
@@ -84,6 +89,7 @@ class DashboardStateCount:
     count: int
 
     @strawberry.field
+    @pure
     def label(self, info: Info) -> str:
         return i18n.label(self.state, info.context.locale, "IssueState")
 
@@ -94,6 +100,7 @@ class DashboardTierRow:
     figures: DashboardFigures
 
     @strawberry.field
+    @pure
     def label(self, info: Info) -> str:
         return i18n.label(self.tier, info.context.locale, "RegionLevel")
 
@@ -115,6 +122,7 @@ class DashboardUnitRow:
         )
 
     @strawberry.field
+    @pure
     def name(self, info: Info) -> str:
         return self.name_en if info.context.locale == i18n.EN else self.name_zh
 
@@ -193,6 +201,30 @@ class Dashboard:
         description="月度趋势：本期各月，不足 12 个月时向前补足 / monthly, at least 12 months"
     )
     bounds: strawberry.Private[tuple[dt.datetime, dt.datetime]]
+    # What the kept dashboard's completed fields are kept by (``execution.memo``): the
+    # fields below, made of the kept answer, the region, its children and the period, and
+    # the locale their labels are in. ``as_of``, ``freshness`` (the request's clock) and
+    # ``problem_lists`` (read per request) are not among them.
+    memo_key: strawberry.Private[Hashable | None] = None
+    memo_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "region",
+            "period",
+            "totals",
+            "local",
+            "children",
+            "by_state",
+            "by_tier",
+            "boards",
+            "departments",
+            "top_tags",
+            "red_list",
+            "black_list",
+            "red_count",
+            "black_count",
+            "trend",
+        }
+    )
 
     @strawberry.field(
         description="本期各层级推送七张问题清单的问题及回传状态 / the issues the region's tiers"
@@ -205,7 +237,44 @@ class Dashboard:
         return ProblemListSummary.from_summary(found)
 
 
-def dashboard_of(d: dashboard_service.Dashboard) -> Dashboard:
+class _Same:
+    """An object as a key by identity (a kept answer: its fields are not hashable)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+# Dashboards made of a kept answer, by what they are made of: built once, then given each
+# request's clock (``as_of``, ``freshness``) and locale (the memo key).
+_made: BoundedCache[Hashable, Dashboard] = BoundedCache(
+    "kept-dashboards", 256, 16 * 1024 * 1024, lambda key, made: 64 * 1024
+)
+
+
+def dashboard_of(d: dashboard_service.Dashboard, locale: str) -> Dashboard:
+    if d.kept is None:
+        return _dashboard_of(d)
+    made_of = (_Same(d.kept), d.region, tuple(r for r, _ in d.children), d.period)
+    made = _made.get(made_of)
+    if made is None:
+        made = _made[made_of] = _dashboard_of(d)
+    return dataclasses.replace(
+        made,
+        as_of=d.as_of,
+        freshness=DataFreshness.of(d.freshness, d.as_of),
+        memo_key=(made_of, locale),
+    )
+
+
+def _dashboard_of(d: dashboard_service.Dashboard) -> Dashboard:
     live = list(LIVE_STATES)
     return Dashboard(
         region=Region.from_record(d.region),

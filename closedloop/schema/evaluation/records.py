@@ -19,6 +19,7 @@ from closedloop.schema.evaluation.args import localized
 from closedloop.schema.evaluation.loaders import evaluation_loaders
 from closedloop.schema.evaluation.schemes import EvaluationPeriod
 from closedloop.schema.evaluation.scores import IndicatorValue, ScoreTarget
+from closedloop.schema.execution.memo import pure
 from closedloop.schema.issues import Issue
 from closedloop.schema.node_registry import register_node
 from closedloop.schema.payloads import UserError
@@ -126,6 +127,7 @@ class ListEntry(Node):
         )
 
     @strawberry.field
+    @pure
     def kind_label(self, info: Info) -> str:
         return i18n.label(self.kind, info.context.locale, "ListEntryKind")
 

@@ -29,6 +29,7 @@ from closedloop.domain.scoring import (
 )
 from closedloop.schema.context import Info
 from closedloop.schema.evaluation.args import localized
+from closedloop.schema.execution.memo import pure
 
 # --- schemes and periods ---------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ class EvaluationPeriod:
         )
 
     @strawberry.field
+    @pure
     def kind_label(self, info: Info) -> str:
         return i18n.label(self.kind, info.context.locale, "PeriodKind")
 

@@ -40,6 +40,7 @@ from closedloop.schema.execution.infos import (
     LazyInfo,
     LazyResolveInfo,
 )
+from closedloop.schema.execution.memo import memo_plan
 from closedloop.schema.execution.plans import FieldPlan, SelectionPlan
 from closedloop.schema.execution.runs import (
     attribute_fetch,
@@ -353,10 +354,13 @@ class PlanCompiler:
         generic = generic_completer(plan, return_type)
         details = plan.details
         origin = self._origin(return_type)
+        # A type whose objects say what they are made of: what that decides is kept.
+        memo = memo_plan(origin, selection.fields, selection)
+        run = memo.execute if memo is not None else selection.execute
 
         def complete(ex: Executor, result: Any, path: Path, info: LazyInfo) -> Any:
             if type(result) is origin and is_exactly(result):
-                return selection.execute(ex, result, path)
+                return run(ex, result, path)
             if isinstance(result, Exception):
                 raise result
             if result is None or result is Undefined:
@@ -368,6 +372,6 @@ class PlanCompiler:
                     return generic(ex, result, path, info)
                 if not matches:
                     raise invalid_return_type_error(return_type, result, details)
-            return selection.execute(ex, result, path)
+            return selection.execute(ex, result, path)  # not the class itself: nothing kept
 
         return complete

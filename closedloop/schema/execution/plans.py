@@ -143,9 +143,10 @@ class SelectionPlan:
     graphql-core's ``execute_fields``, it returns a dict, or an awaitable of it when some
     field is asynchronous (those run concurrently)."""
 
-    __slots__ = ("execute",)
+    __slots__ = ("execute", "fields")
 
     def __init__(self, fields: Sequence[FieldPlan]) -> None:
+        self.fields = tuple(fields)
         self.execute: Callable[[Executor, Any, Parent], Any] = _generate(fields)
 
 

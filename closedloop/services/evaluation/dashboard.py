@@ -29,8 +29,8 @@ both sources give the same dashboard.
 What the rollup serves is kept and shared (``dashboard_cache``), the lists with it:
 computed once for every caller with the same scope while no write reaches its slices (an
 issue, a list entry, the account that added one) and no light changes, and once for all
-the callers asking at the same moment. A kept dashboard costs one transaction: the region,
-its children and its slices' state.
+the callers asking at the same moment. A kept dashboard costs one statement, outside any
+transaction: the region, its children and its slices' state.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from closedloop.authz.enforcer import can_on_region
 from closedloop.authz.roles import Action, Principal
+from closedloop.db import driver
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.db.replicas import Freshness
@@ -194,6 +196,11 @@ class Dashboard:
     black_list: tuple[ListEntryRow, ...]
     list_counts: Mapping[ListKind, int]
     trend: tuple[tuple[Period, Figures], ...]
+    # The kept answer this dashboard was made of (``None``: computed for this request):
+    # dashboards made of the same kept answer, region, children and period are the same
+    # but for ``as_of`` (and the freshness that says it), which lets a caller keep what it
+    # derives from them.
+    kept: Body | None = field(default=None, compare=False)
 
 
 def _figures(m: Row) -> Figures:
@@ -320,9 +327,9 @@ def _trend_population(
     return _population(principal, region.code, months[0].start_at, months[-1].end_at)
 
 
-def _slices(region: RegionRecord, months: Sequence[Period]) -> rollup.Scope:
+def _slices(region: str, months: Sequence[Period]) -> rollup.Scope:
     """The rollup slices a dashboard reads (its lights' issues lie in them too)."""
-    return rollup.Scope(region.code, months[0].start, months[-1].end)
+    return rollup.Scope(region, months[0].start, months[-1].end)
 
 
 def _body(
@@ -379,7 +386,7 @@ async def _kept_body(
     """The rollup's figures, the lights and the lists, kept while exact
     (``dashboard_cache``; ``state``: the slices' state the caller began to read at
     ``since``), and the instant its lights are counted at."""
-    scope = _slices(region, months)
+    scope = _slices(region.code, months)
     key = (region.code, period, scope_key(principal))
 
     async def compute(checking: Callable[[], None]) -> Kept[Body]:
@@ -402,6 +409,20 @@ async def _kept_body(
     kept = await _keeper(db).get(key, state, since, now, compute)
     return kept.value, max(now, kept.computed_at)
 
+
+def _kept_frame() -> driver.Template:
+    """What a kept dashboard reads at every request, in one statement: its slices' state
+    (one row, whatever else) and the region and its children."""
+    state = rollup.state_function()
+    family = tenancy.family_statement(sa.bindparam("region", type_=sa.Text)).subquery("family")
+    return driver.Template(
+        sa.select(state.c.dirty, state.c.generation, family)
+        .select_from(state.outerjoin(family, sa.true()))
+        .order_by(family.c.part, family.c.code)
+    )
+
+
+_KEPT_FRAME = _kept_frame()
 
 _keepers: weakref.WeakKeyDictionary[Database, Keeper[Body]] = weakref.WeakKeyDictionary()
 
@@ -432,20 +453,32 @@ async def dashboard(
     ``live`` aggregates the issues themselves even where the rollup could answer (to
     verify it; the figures are the same)."""
     months = trend_months(period)
-    kept = not live and rollup.serves(region_code, period)
-    # One short transaction on the driver (the hot path of a kept dashboard): the region,
-    # its children (reference rows) and its slices' state.
-    async with db.reader(principal) as ref:
+    kept: Body | None = None
+    if not live and rollup.serves(region_code, period):
         # Scope first, at every request: a region out of scope is not there, kept or not.
-        region = await readable_region_on(ref, principal, region_code, Action.DASHBOARD_READ)
-        if region is None:
+        if not can_on_region(principal, Action.DASHBOARD_READ, region_code):
             return None
-        children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
+        # The hot path of a kept dashboard: one statement alone (no transaction, no scope:
+        # reference rows and the SECURITY DEFINER state), the region, its children and its
+        # slices' state.
         since = time.monotonic()
-        state = await rollup.state_on(ref, _slices(region, months)) if kept else None
-    if state is not None:
-        body, as_of = await _kept_body(db, principal, region, period, months, now, state, since)
+        values = rollup.state_values(_slices(region_code, months))
+        rows = await db.fetch_alone(_KEPT_FRAME, region=region_code, **values)
+        found, children = tenancy.family_of(rows)
+        if found is None:
+            return None
+        region = found
+        body, as_of = await _kept_body(
+            db, principal, region, period, months, now, rollup.slice_state(rows[0]), since
+        )
+        kept = body
     else:
+        async with db.reader(principal) as ref:
+            found = await readable_region_on(ref, principal, region_code, Action.DASHBOARD_READ)
+            if found is None:
+                return None
+            region = found
+            children = (await tenancy.children_of(ref, [region.code])).get(region.code, [])
         async with db.read_tolerant(principal) as (conn, freshness):
             by, trend, tags = await _live(conn, principal, region, period, months, now)
             lists = await list_heads(conn, region.code, period, LISTS, LIST_LIMIT)
@@ -468,4 +501,5 @@ async def dashboard(
         black_list=tuple(black),
         list_counts={ListKind.RED: red_count, ListKind.BLACK: black_count},
         trend=body.trend,
+        kept=kept,
     )

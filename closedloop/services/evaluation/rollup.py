@@ -204,14 +204,41 @@ class SliceState:
     generation: int | None
 
 
-async def state_on(conn: AsyncConnection | driver.Reader, scope: Scope) -> SliceState:
-    """The scope's state, through ``closedloop_rollup_state`` (migration 0019: any role may
-    ask, none needs a privilege on the tables). Read it on the primary."""
-    state = sa.func.closedloop_rollup_state(
-        scope.region, subtree_upper_bound(scope.region), scope.first_month, scope.end_month
-    ).table_valued("dirty", "generation")
-    (row,) = await driver.rows(conn, sa.select(state.c.dirty, state.c.generation))
+def state_function(scope: Scope | None = None) -> sa.TableValuedAlias:
+    """``closedloop_rollup_state`` of the scope: one row ``(dirty, generation)``. A
+    SECURITY DEFINER function (migration 0019): any role may ask, with or without a caller
+    scope, and none needs a privilege on the tables. Read it on the primary. Without a
+    scope: its arguments as the bound parameters ``state_values`` fills."""
+    if scope is None:
+        args: Any = (
+            sa.bindparam("state_low", type_=sa.Text),
+            sa.bindparam("state_high", type_=sa.Text),
+            sa.bindparam("state_first", type_=sa.Date),
+            sa.bindparam("state_end", type_=sa.Date),
+        )
+    else:
+        args = tuple(state_values(scope).values())
+    return sa.func.closedloop_rollup_state(*args).table_valued("dirty", "generation")
+
+
+def state_values(scope: Scope) -> dict[str, Any]:
+    return {
+        "state_low": scope.region,
+        "state_high": subtree_upper_bound(scope.region),
+        "state_first": scope.first_month,
+        "state_end": scope.end_month,
+    }
+
+
+def slice_state(row: Any) -> SliceState:
     return SliceState(bool(row["dirty"]), row["generation"])
+
+
+async def state_on(conn: AsyncConnection | driver.Reader, scope: Scope) -> SliceState:
+    """The scope's state (``state_function``), in the caller's transaction."""
+    state = state_function(scope)
+    (row,) = await driver.rows(conn, sa.select(state.c.dirty, state.c.generation))
+    return slice_state(row)
 
 
 async def check(db: Database, scope: Scope) -> SliceState:
