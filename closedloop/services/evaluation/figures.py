@@ -145,7 +145,8 @@ def _named(
     grouping sets whose ``g_*`` columns tell which set a row belongs to (``first``: extra
     ``(condition, dimension, value)`` cases tried before the usual ones)."""
     a = agg.c
-    b, d = t.board.alias("b"), t.department.alias("d")
+    b = _unit(t.board, a.board_id, a.g_board_id, "b")
+    d = _unit(t.department, a.department_id, a.g_department_id, "d")
     dimension = sa.case(
         *((cond, dim) for cond, dim, _ in first),
         (a.g_child == 0, Dimension.CHILD),
@@ -175,8 +176,22 @@ def _named(
             sa.func.min(sa.func.coalesce(b.c.name_en, d.c.name_en)).label("name_en"),
             *(sa.func.sum(a[n]).label(n) for n in summed),
         )
-        .select_from(agg.outerjoin(b, b.c.id == a.board_id).outerjoin(d, d.c.id == a.department_id))
+        .select_from(agg.outerjoin(b, sa.true()).outerjoin(d, sa.true()))
         .group_by(*(sa.literal_column(str(n + 1)) for n in range(len(keys) + 2)))
+    )
+
+
+def _unit(table: sa.Table, unit_id: Any, grouping: Any, name: str) -> sa.LateralFromClause:
+    """The board or department of an aggregated row of its grouping set (``grouping`` 0),
+    looked up by its id: only the units the figures name are read. As a plain join the
+    planner may hash the whole unit table instead (the national tree: 491,733 boards and
+    715,248 departments for a few thousand rows; bench/RESULTS.md, "The whole country");
+    LIMIT keeps the lateral from being pulled up into such a join."""
+    return (
+        sa.select(table.c.key, table.c.name_zh, table.c.name_en)
+        .where(grouping == 0, table.c.id == unit_id)
+        .limit(1)
+        .lateral(name)
     )
 
 
