@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from closedloop.db import tables as t
 from closedloop.db import time_limits
@@ -181,7 +182,7 @@ def _named(
     )
 
 
-def _unit(table: sa.Table, unit_id: Any, grouping: Any, name: str) -> sa.LateralFromClause:
+def _unit(table: sa.Table, unit_id: Any, grouping: Any, name: str) -> LateralFromClause:
     """The board or department of an aggregated row of its grouping set (``grouping`` 0),
     looked up by its id: only the units the figures name are read. As a plain join the
     planner may hash the whole unit table instead (the national tree: 491,733 boards and
