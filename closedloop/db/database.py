@@ -20,10 +20,11 @@ the event bus connects to PostgreSQL itself (``Database.listen_url``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -216,6 +217,25 @@ async def _end_driver_transaction(conn: AsyncConnection | Any, driver: Any) -> N
         raise
 
 
+async def _to_completion(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run ``cleanup`` in a task of its own and wait for it even if the caller is cancelled
+    meanwhile (the cancellation is raised once it is done): a connection is never left half
+    returned to its pool. (What ``AsyncConnection.__aexit__`` does for its ``close``.)"""
+    task = asyncio.ensure_future(cleanup)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise
+            cancelled = error
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+
+
 class Database:
     """Owns the engines; hands out short transactions, never a shared session."""
 
@@ -278,8 +298,9 @@ class Database:
             finally:
                 await _end_driver_transaction(pooled, driver)
         finally:
-            # Back to the pool (an invalidated one is discarded there).
-            await greenlet_spawn(pooled.close)
+            # Back to the pool (an invalidated one is discarded there), to the end even if
+            # the request is cancelled meanwhile, as SQLAlchemy's connection closes itself.
+            await _to_completion(greenlet_spawn(pooled.close))
 
     async def fetch_alone(self, template: Template, **values: Any) -> list[Any]:
         """One SELECT of reference rows or SECURITY DEFINER functions in one round trip,
