@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--b", required=True, help="database URL of B")
     parser.add_argument("--runs", type=int, default=3, help="pairs of runs")
     parser.add_argument("--out", required=True, help="a directory for each run's figures")
+    parser.add_argument(
+        "--b-args", default="", help="more bench.national arguments for B only (--province 51)"
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="-- bench.national's arguments")
     args = parser.parse_args()
     rest = [a for a in args.rest if a != "--"]
@@ -47,8 +51,9 @@ def main() -> None:
         order = ("a", "b") if i % 2 == 0 else ("b", "a")
         for side in order:
             url = args.a if side == "a" else args.b
+            more = shlex.split(args.b_args) if side == "b" else []
             print(f"--- run {i + 1} {side.upper()}", flush=True)
-            runs[side].append(_run(url, out / f"{side}-{i + 1}.json", rest))
+            runs[side].append(_run(url, out / f"{side}-{i + 1}.json", rest + more))
     _report(runs)
 
 
