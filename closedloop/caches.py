@@ -1,7 +1,8 @@
 """Every process-wide cache, bounded in entries and in bytes.
 
 The caches keep what repeats across requests: parsed and validated documents, prepared
-queries, compiled selection plans, the column sets of issue pages, compiled SQL. Their keys
+queries, compiled selection plans, the column sets of issue pages, compiled SQL, the
+similarity keys of recent issue texts. Their keys
 come from clients (query texts), so each is bounded twice: in entries, and in bytes
 estimated from the size of what it keeps (for a document or a plan, proportional to the
 length of its query text: about 80 bytes of syntax tree per character of query,

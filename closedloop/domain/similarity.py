@@ -31,13 +31,15 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+import sys
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import pairwise
+
+from closedloop.caches import BoundedCache
 
 __all__ = [
     "BANDS",
@@ -456,34 +458,19 @@ def compare(a: IssueText, b: IssueText) -> DuplicateFeatures:
     )
 
 
-class _Memo:
-    """The latest texts' band keys (least recently used out first), filled ahead by the
-    bulk import (``remember``) and read by whoever writes an issue's keys. Locked: the
-    import fills it from a thread while the event loop reads it."""
-
-    # Two import batches ahead of the one being written, and room for the API's reads.
-    SIZE = 8192
-
-    def __init__(self) -> None:
-        self._keys: OrderedDict[str, tuple[int, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, text: str) -> tuple[int, ...] | None:
-        with self._lock:
-            keys = self._keys.get(text)
-            if keys is not None:
-                self._keys.move_to_end(text)
-            return keys
-
-    def put(self, text: str, keys: tuple[int, ...]) -> None:
-        with self._lock:
-            self._keys[text] = keys
-            self._keys.move_to_end(text)
-            while len(self._keys) > self.SIZE:
-                self._keys.popitem(last=False)
+def _memo_size(text: str, keys: tuple[int, ...]) -> int:
+    return sys.getsizeof(text) + sys.getsizeof(keys)
 
 
-_memo = _Memo()
+# The latest texts' band keys, filled ahead by the bulk import (``remember``) and read by
+# whoever writes an issue's keys: two import batches ahead of the one being written, and
+# room for the API's reads. Its keys are client texts, so it is bounded in bytes too, like
+# every process-wide cache. Locked: the import fills it from a thread while the event loop
+# reads it, and cachetools' caches are not thread-safe.
+_memo: BoundedCache[str, tuple[int, ...]] = BoundedCache(
+    "similarity-text-keys", 8192, 64 * 1024 * 1024, _memo_size
+)
+_memo_lock = threading.Lock()
 
 
 def compute_text_keys(text: str) -> tuple[int, ...]:
@@ -499,17 +486,20 @@ def many_text_keys(texts: Sequence[str]) -> list[tuple[int, ...]]:
 def remember(texts: Sequence[str], keys: Sequence[tuple[int, ...]]) -> None:
     """Keep texts' keys worked out elsewhere (``many_text_keys`` in a worker process) for
     ``text_keys``."""
-    for text, found in zip(texts, keys, strict=True):
-        _memo.put(text, found)
+    with _memo_lock:
+        for text, found in zip(texts, keys, strict=True):
+            _memo[text] = found
 
 
 def text_keys(text: str) -> tuple[int, ...]:
     """The LSH band keys of a text, memoised: the bulk import works a batch's out ahead,
     while the batch before it is being written (``bulk_submit.warm``)."""
-    keys = _memo.get(text)
+    with _memo_lock:
+        keys = _memo.get(text)
     if keys is None:
         keys = compute_text_keys(text)
-        _memo.put(text, keys)
+        with _memo_lock:
+            _memo[text] = keys
     return keys
 
 

@@ -674,7 +674,7 @@ async def test_a_large_import_works_its_keys_out_in_a_worker_process(
 
     monkeypatch.setattr(importer, "LOAD_BATCH", 4)
     monkeypatch.setattr(importer, "KEYS_POOL_FROM", 1)
-    monkeypatch.setattr(similarity, "_memo", similarity._Memo())  # nothing known before
+    similarity._memo.clear()  # nothing known before
     rows = _bulk_rows(10)
     report = await run_import(db, clock, settings, write_jsonl(tmp_path / "k.jsonl", rows))
     assert (report.imported, report.bad_lines) == (10, [])
