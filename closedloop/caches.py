@@ -11,7 +11,8 @@ cache with both bounds; every instance is listed in ``CACHES`` by name, and the 
 (``tests/api/test_memory.py``) fills them all past their bounds.
 
 Reference data (regions, boards, departments) has its own cache with a time to live
-(``closedloop.schema.reference``, on cachetools' ``FIFOCache``), bounded by ``MAX_ENTRIES``;
+(``closedloop.schema.reference``, first in first out on an ``OrderedDict``: a hit is the C
+dictionary's ``get``), bounded by ``MAX_ENTRIES``;
 the accounts and verified tokens have theirs (``closedloop.identity``, cachetools'
 ``LRUCache``); the small functools caches
 keyed by enums and short codes (policy decisions, time-limit rules) are bounded in
