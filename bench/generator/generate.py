@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from stdnum.cn import uscc
 
 from bench.generator import copy_binary, spread, vocab
@@ -987,6 +987,23 @@ async def _set_sequence(conn: AsyncConnection, table: str) -> None:
     )
 
 
+async def _recompute_rollup(engine: AsyncEngine, slices: Sequence[rollup.Slice], n: int) -> None:
+    """Recompute the slices on ``n`` connections at once, each a disjoint set of counties
+    (one statement uses one core; after a national load this is most of the finish)."""
+    counties = sorted({county for _, county in slices})
+    share = {county: i % max(1, n) for i, county in enumerate(counties)}
+    groups = [[s for s in slices if share[s[1]] == i] for i in range(max(1, n))]
+
+    async def run(group: Sequence[rollup.Slice]) -> None:
+        async with engine.connect() as into:
+            await into.begin()
+            await into.execute(sa.text("SET LOCAL synchronous_commit = off"))
+            await rollup.recompute(into, group)
+            await into.commit()
+
+    await asyncio.gather(*(run(g) for g in groups if g))
+
+
 async def _existing_accounts(conn: AsyncConnection, quota: int, root: str) -> list[EnterprisePlan]:
     """Enterprises with an account (the demo ones) under ``root`` get issues of their own
     (one outside the root has no region in the world: it raises none)."""
@@ -1049,7 +1066,7 @@ async def generate(
     report = GenerateReport(now=now)
     started = time.perf_counter()
     engine = create_async_engine(
-        async_url(engine_url), pool_size=1 + max(1, streams or 4), max_overflow=0
+        async_url(engine_url), pool_size=1 + max(1, streams or 4, workers), max_overflow=0
     )
     try:
         async with engine.connect() as conn:
@@ -1168,7 +1185,8 @@ async def generate(
             # COPY skipped the triggers that mark the dashboard rollup's slices.
             say("committed; computing the dashboard rollup")
             await rollup.mark_all(conn)
-            await rollup.refresh_on(conn)
+            await conn.commit()  # the marks outlive a failed recompute: a refresh redoes it
+            await _recompute_rollup(engine, await rollup.take(conn), workers)
             await conn.commit()
             say("analyzing")
             tables = [

@@ -259,14 +259,20 @@ async def pending(conn: AsyncConnection, scope: Scope | None = None) -> bool:
 async def refresh_on(conn: AsyncConnection, scope: Scope | None = None) -> int:
     """Recompute the dirty slices (of ``scope``) in ``conn``'s transaction (the system
     role's, or the owner's); returns how many. The caller commits."""
+    slices = await take(conn, scope)
+    await recompute(conn, slices)
+    return len(slices)
+
+
+async def take(conn: AsyncConnection, scope: Scope | None = None) -> list[Slice]:
+    """Take the dirty marks (of ``scope``) under the refresh lock, in ``conn``'s
+    transaction; the caller recomputes those slices before it commits."""
     await conn.execute(_LOCK)
     d = t.issue_rollup_dirty.c
     taking = t.issue_rollup_dirty.delete().returning(d.month, d.county_code)
     if scope is not None:
         taking = taking.where(scope.where())
-    slices = sorted({(row.month, row.county_code) for row in await conn.execute(taking)})
-    await recompute(conn, slices)
-    return len(slices)
+    return sorted({(row.month, row.county_code) for row in await conn.execute(taking)})
 
 
 async def refresh(db: Database, scope: Scope | None = None) -> int:
