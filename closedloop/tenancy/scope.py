@@ -104,6 +104,12 @@ def _unit_clause(p: Principal, issue: sa.Table) -> sa.ColumnElement[bool] | None
     return None
 
 
+def reads_own_region(p: Principal) -> bool:
+    """Whether ``p`` reads every issue held in its own region (SELF): then ``holding_region
+    = its region`` implies ``issue_visibility``."""
+    return p.region_code is not None and Target.SELF in _readable(p, Action.ISSUE_READ)
+
+
 def reads_by_submitter(p: Principal) -> bool:
     """Whether ``p``'s scope names its own account (SUBMITTED): then a statement built for
     it is its alone."""
