@@ -6,26 +6,22 @@ serves subtree scope without any extension.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from closedloop.domain.schemes import BASE_COUNTERS, RATING_GRADES
+from closedloop.db.metadata import TZ as TZ
+from closedloop.db.metadata import RegionCode as RegionCode
+from closedloop.db.metadata import metadata as metadata
+from closedloop.db.rollup_tables import COUNTER_COLUMNS as COUNTER_COLUMNS
+from closedloop.db.rollup_tables import RATING_COLUMNS as RATING_COLUMNS
+from closedloop.db.rollup_tables import ROLLUP_COUNTERS as ROLLUP_COUNTERS
+from closedloop.db.rollup_tables import ROLLUP_GENERATION as ROLLUP_GENERATION
+from closedloop.db.rollup_tables import issue_rollup as issue_rollup
+from closedloop.db.rollup_tables import issue_rollup_dirty as issue_rollup_dirty
+from closedloop.db.rollup_tables import issue_rollup_slice as issue_rollup_slice
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-RegionCode = sa.Text(collation="C")
-TZ = sa.DateTime(timezone=True)
+# What row-level security reads of an issue besides its regions (migrations 0012, 0017).
+POLICY_COLUMNS = ("enterprise_id", "board_id", "department_id", "submitted_by")
 
 region = sa.Table(
     "region",
@@ -238,8 +234,20 @@ issue = sa.Table(
     sa.Column("recurrence_of_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
     sa.Column("recurred", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("channel", "external_id", name="uq_issue_channel_external_id"),
-    sa.Index("ix_issue_holding_state", "holding_region_code", "state", "id"),
-    sa.Index("ix_issue_origin", "origin_region_code", "id"),
+    # With what row-level security reads: counts in a scope without the table (0026).
+    sa.Index(
+        "ix_issue_holding_state",
+        "holding_region_code",
+        "state",
+        "id",
+        postgresql_include=["origin_region_code", *POLICY_COLUMNS],
+    ),
+    sa.Index(
+        "ix_issue_origin",
+        "origin_region_code",
+        "id",
+        postgresql_include=["holding_region_code", "state", *POLICY_COLUMNS],
+    ),
     sa.Index("ix_issue_enterprise", "enterprise_id", "id"),
     sa.Index("ix_issue_created", "created_at", "id"),
     sa.Index("ix_issue_origin_created", "origin_region_code", "created_at"),
@@ -271,14 +279,7 @@ issue = sa.Table(
         sa.text("id DESC"),
         # The pool's count reads these (row-level security, and a pool page's state
         # filter): an index-only scan (migration 0008).
-        postgresql_include=[
-            "state",
-            "origin_region_code",
-            "enterprise_id",
-            "board_id",
-            "department_id",
-            "submitted_by",  # row-level security reads it (migration 0017)
-        ],
+        postgresql_include=["state", "origin_region_code", *POLICY_COLUMNS],
         postgresql_where=sa.text(
             "state IN ('SUBMITTED','ACCEPTED','ASSIGNED','IN_PROGRESS','REOPENED')"
         ),
@@ -543,51 +544,6 @@ list_entry = sa.Table(
     sa.Index("ix_list_entry_region", "region_code", "listed_on"),
 )
 
-
-# The scoring counters (``closedloop.domain.scoring.Counters``) as column names: of the
-# aggregates that count them (``services.evaluation.attribution``) and of the rollup.
-RATING_COLUMNS: Mapping[str, str] = MappingProxyType(
-    {grade: f"rating_{grade.lower()}" for grade in RATING_GRADES}
-)
-COUNTER_COLUMNS = (*BASE_COUNTERS, *RATING_COLUMNS.values())
-# The dashboard also counts every row (merged duplicates included), the merged and the open.
-ROLLUP_COUNTERS = (*COUNTER_COLUMNS, "rows", "merged", "open")
-
-# The dashboard's figures per (Beijing month, origin county) slice and marginal
-# (``closedloop.services.evaluation.rollup``); migration 0007 adds its triggers and policies.
-issue_rollup = sa.Table(
-    "issue_rollup",
-    metadata,
-    sa.Column("month", sa.Date, nullable=False),
-    sa.Column("county_code", RegionCode, nullable=False),
-    sa.Column("dimension", sa.Text, nullable=False),
-    sa.Column("value", RegionCode, nullable=False),
-    sa.Column("name_zh", sa.Text, nullable=True),
-    sa.Column("name_en", sa.Text, nullable=True),
-    *(sa.Column(n, sa.Integer, nullable=False, server_default="0") for n in ROLLUP_COUNTERS),
-    sa.PrimaryKeyConstraint("county_code", "month", "dimension", "value", name="pk_issue_rollup"),
-    sa.Index("ix_issue_rollup_dimension", "dimension", "month", "county_code"),
-)
-
-# Slices written since their last refresh (appended by a trigger on ``issue``).
-issue_rollup_dirty = sa.Table(
-    "issue_rollup_dirty",
-    metadata,
-    sa.Column("month", sa.Date, nullable=False),
-    sa.Column("county_code", RegionCode, nullable=False),
-)
-
-# The generation of each slice's last refresh (migration 0019): a kept dashboard is served
-# again while the largest generation of its slices is unchanged and none is dirty.
-issue_rollup_slice = sa.Table(
-    "issue_rollup_slice",
-    metadata,
-    sa.Column("county_code", RegionCode, nullable=False),
-    sa.Column("month", sa.Date, nullable=False),
-    sa.Column("generation", sa.BigInteger, nullable=False),
-    sa.PrimaryKeyConstraint("county_code", "month", name="pk_issue_rollup_slice"),
-)
-ROLLUP_GENERATION = sa.Sequence("issue_rollup_generation", metadata=metadata)
 
 # When each once-only background round last started (``closedloop.services.periodic``).
 periodic_run = sa.Table(

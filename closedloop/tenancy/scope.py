@@ -74,6 +74,19 @@ def region_scope(
 def _visibility(
     p: Principal, targets: frozenset[Target], issue: sa.Table
 ) -> sa.ColumnElement[bool]:
+    return any_of(_visibility_parts(p, targets, issue))
+
+
+def any_of(parts: list[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+    """An OR of visibility parts: none is nothing."""
+    if not parts:
+        return sa.false()
+    return parts[0] if len(parts) == 1 else sa.or_(*parts)
+
+
+def _visibility_parts(
+    p: Principal, targets: frozenset[Target], issue: sa.Table
+) -> list[sa.ColumnElement[bool]]:
     c = issue.c
     parts: list[sa.ColumnElement[bool]] = []
     if Target.OWN in targets and p.enterprise_id is not None:
@@ -91,9 +104,7 @@ def _visibility(
                 clause = _region_clause(column, region, targets)
                 if clause is not None:
                     parts.append(clause)
-    if not parts:
-        return sa.false()
-    return parts[0] if len(parts) == 1 else sa.or_(*parts)
+    return parts
 
 
 def _unit_clause(p: Principal, issue: sa.Table) -> sa.ColumnElement[bool] | None:
@@ -118,7 +129,12 @@ def reads_by_submitter(p: Principal) -> bool:
 
 def issue_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:
     """The issues ``p`` reads, as a predicate on ``issue``."""
-    return _visibility(p, _readable(p, Action.ISSUE_READ), issue)
+    return any_of(issue_visibility_parts(p, issue))
+
+
+def issue_visibility_parts(p: Principal, issue: sa.Table = t.issue) -> list[sa.ColumnElement[bool]]:
+    """``issue_visibility`` as the relations it is an OR of (none: nothing)."""
+    return _visibility_parts(p, _readable(p, Action.ISSUE_READ), issue)
 
 
 def internal_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:

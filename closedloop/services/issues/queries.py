@@ -21,8 +21,9 @@ from closedloop.domain.bounds import check_datetime, int_key
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
 from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
 from closedloop.tenancy.scope import (
+    any_of,
     in_subtree,
-    issue_visibility,
+    issue_visibility_parts,
     reads_by_submitter,
     reads_own_region,
 )
@@ -91,15 +92,28 @@ class IssueFilter:
 def filter_clauses(
     f: IssueFilter, principal: Principal, now: dt.datetime
 ) -> list[sa.ColumnElement[bool]]:
+    """The caller's scope and the filter, as clauses to AND."""
+    scope = _scope_parts(f, principal)
+    return ([] if scope is None else [any_of(scope)]) + _filter_only(f, principal, now)
+
+
+def _scope_parts(f: IssueFilter, principal: Principal) -> list[sa.ColumnElement[bool]] | None:
+    """The caller's scope as the relations it is an OR of; ``None`` where the filter
+    implies it. Not said twice for a pool its caller reads whole: the planner, which cannot
+    tell that the pool's region lies in the scope's ranges, took them as a second, rare
+    condition and, in a national data set (a county's 1.7% of the issues), gave up the
+    pool's ordered index for a bitmap scan and a sort of all its open issues. Row-level
+    security still checks every row."""
+    if f.pool and reads_own_region(principal):
+        return None
+    return issue_visibility_parts(principal)
+
+
+def _filter_only(
+    f: IssueFilter, principal: Principal, now: dt.datetime
+) -> list[sa.ColumnElement[bool]]:
     c = t.issue.c
     where: list[sa.ColumnElement[bool]] = []
-    if not (f.pool and reads_own_region(principal)):
-        # Not said twice for a pool its caller reads whole: the planner, which cannot tell
-        # that the pool's region lies in the scope's ranges, took them as a second, rare
-        # condition and, in a national data set (a county's 1.7% of the issues), gave up
-        # the pool's ordered index for a bitmap scan and a sort of all its open issues.
-        # Row-level security still checks every row.
-        where.append(issue_visibility(principal))
     if f.pool:
         # A center's pool: what its own region holds and has not finished.
         where.append(c.holding_region_code == (principal.region_code or ""))
@@ -324,8 +338,27 @@ def _page(
 
 
 def count_statement(principal: Principal, f: IssueFilter, now: dt.datetime) -> sa.Select[Any]:
-    """How many issues the filter finds in the caller's scope."""
-    return sa.select(sa.func.count()).select_from(t.issue).where(*filter_clauses(f, principal, now))
+    """How many issues the filter finds in the caller's scope. A scope of several relations
+    (a region's staff: raised there, or held there) is counted as disjoint shares, each
+    relation's issues that no earlier one counted: each share is an index-only scan of its
+    region's index (migration 0026), where counting the OR visited the table for every
+    issue (at 10M issues, 德清's 169,139: 750 ms)."""
+    scope = _scope_parts(f, principal)
+    rest = _filter_only(f, principal, now)
+    if scope is None or len(scope) < 2:
+        return (
+            sa.select(sa.func.count())
+            .select_from(t.issue)
+            .where(*filter_clauses(f, principal, now))
+        )
+    shares = [
+        sa.select(sa.func.count())
+        .select_from(t.issue)
+        .where(part, *(earlier.is_not(sa.true()) for earlier in scope[:n]), *rest)
+        .scalar_subquery()
+        for n, part in enumerate(scope)
+    ]
+    return sa.select(sum(shares[1:], shares[0]))
 
 
 # Built statements by everything they depend on: a page asked again (the common case: a
