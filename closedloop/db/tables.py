@@ -250,6 +250,8 @@ issue = sa.Table(
     ),
     sa.Index("ix_issue_enterprise", "enterprise_id", "id"),
     sa.Index("ix_issue_created", "created_at", "id"),
+    # A city's or county's department scores: what its units were assigned in a period (0027).
+    sa.Index("ix_issue_holding_assigned", "holding_region_code", "assigned_at"),
     sa.Index("ix_issue_origin_created", "origin_region_code", "created_at"),
     sa.Index(
         "ix_issue_running_clock",

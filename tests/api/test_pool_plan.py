@@ -95,8 +95,12 @@ async def _issue_scans(
         await set_scope(conn, principal)
         await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
         await conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
-        sql, args = driver.sql_and_args(conn, statement)
-        rows = await driver.fetch_sql(conn, "EXPLAIN (FORMAT JSON) " + sql, *args)
+        # IN lists (the scores' statements) expanded into parameters, as SQLAlchemy runs them.
+        compiled = statement.compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        args = [compiled.params[name] for name in compiled.positiontup or []]
+        rows = await driver.fetch_sql(conn, "EXPLAIN (FORMAT JSON) " + compiled.string, *args)
         await conn.rollback()
     plan = rows[0][0][0]["Plan"]  # the engine decodes json columns
     return [
