@@ -15,7 +15,7 @@ Three layers, the first two pure (no I/O, testable without a database):
    one connection in one transaction while the next batches are built (forked worker
    processes, or a thread); a builder hands over a batch as binary COPY data
    (``copy_binary``), not as rows to pickle. It then moves the id sequences
-   and the ``issue_number`` counters, and analyzes the tables. Columns the database does
+   and the ``issue_number`` counters, and vacuums and analyzes the tables. Columns the database does
    not have (an older schema) are left out; a required column the generator does not
    know stops it before anything is written.
 """
@@ -990,9 +990,10 @@ async def _set_sequence(conn: AsyncConnection, table: str) -> None:
 async def _recompute_rollup(engine: AsyncEngine, slices: Sequence[rollup.Slice], n: int) -> None:
     """Recompute the slices on ``n`` connections at once, each a disjoint set of counties
     (one statement uses one core; after a national load this is most of the finish)."""
+    n = max(1, n)
     counties = sorted({county for _, county in slices})
-    share = {county: i % max(1, n) for i, county in enumerate(counties)}
-    groups = [[s for s in slices if share[s[1]] == i] for i in range(max(1, n))]
+    share = {county: i % n for i, county in enumerate(counties)}
+    groups = [[s for s in slices if share[s[1]] == i] for i in range(n)]
 
     async def run(group: Sequence[rollup.Slice]) -> None:
         async with engine.connect() as into:

@@ -74,11 +74,12 @@ def region_scope(
 def _visibility(
     p: Principal, targets: frozenset[Target], issue: sa.Table
 ) -> sa.ColumnElement[bool]:
-    return any_of(_visibility_parts(p, targets, issue))
+    return either_of(_visibility_parts(p, targets, issue))
 
 
-def any_of(parts: list[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
-    """An OR of visibility parts: none is nothing."""
+def either_of(parts: list[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+    """The OR of visibility parts (none: nothing); not ``driver.any_of``, which is
+    ``column = ANY(values)``."""
     if not parts:
         return sa.false()
     return parts[0] if len(parts) == 1 else sa.or_(*parts)
@@ -129,7 +130,7 @@ def reads_by_submitter(p: Principal) -> bool:
 
 def issue_visibility(p: Principal, issue: sa.Table = t.issue) -> sa.ColumnElement[bool]:
     """The issues ``p`` reads, as a predicate on ``issue``."""
-    return any_of(issue_visibility_parts(p, issue))
+    return _visibility(p, _readable(p, Action.ISSUE_READ), issue)
 
 
 def issue_visibility_parts(p: Principal, issue: sa.Table = t.issue) -> list[sa.ColumnElement[bool]]:

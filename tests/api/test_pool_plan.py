@@ -7,6 +7,7 @@ and these tests fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -180,14 +181,7 @@ async def test_counts_in_shares_equal_the_rows_the_scope_reads(db: Database) -> 
     await insert_issues(db, rows)
     callers = [
         *POOL_KEEPERS[:1],
-        Principal(
-            account_id=2,
-            username="b",
-            display_name="b",
-            role=Role.BOARD_HANDLER,
-            region_code="330521",
-            board_id=board,
-        ),
+        dataclasses.replace(POOL_KEEPERS[1], board_id=board),  # a board that exists
         Principal(
             account_id=4, username="l", display_name="l", role=Role.LEADER, region_code="3305"
         ),

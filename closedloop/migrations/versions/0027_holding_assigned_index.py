@@ -6,8 +6,8 @@ period (A3: ``holding_region_code = the group's region`` and ``assigned_at`` in 
 holding region also led with ``state``: PostgreSQL read every issue the region's units ever
 held and filtered by the period. For 湖州's 2026-Q3 at 1M issues that part read 16,129
 issues on 14,666 heap pages to keep 2,083 (68 ms); with this index it reads 2,368 entries
-and 2,211 pages (10 ms), and the whole scores service 226–230 → 168–180 ms
-(``bench/RESULTS.md``).
+and 2,211 pages (10 ms); the scores request (GraphQL, in-process) 179 → 131 ms at 1M and
+195 → 145 ms at 10M national (medians of 3 interleaved pairs; ``bench/RESULTS.md``).
 
 Revision ID: 0027
 Revises: 0026

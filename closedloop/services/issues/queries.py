@@ -21,7 +21,7 @@ from closedloop.domain.bounds import check_datetime, int_key
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
 from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
 from closedloop.tenancy.scope import (
-    any_of,
+    either_of,
     in_subtree,
     issue_visibility_parts,
     reads_by_submitter,
@@ -94,7 +94,7 @@ def filter_clauses(
 ) -> list[sa.ColumnElement[bool]]:
     """The caller's scope and the filter, as clauses to AND."""
     scope = _scope_parts(f, principal)
-    return ([] if scope is None else [any_of(scope)]) + _filter_only(f, principal, now)
+    return ([] if scope is None else [either_of(scope)]) + _filter_only(f, principal, now)
 
 
 def _scope_parts(f: IssueFilter, principal: Principal) -> list[sa.ColumnElement[bool]] | None:
@@ -346,11 +346,8 @@ def count_statement(principal: Principal, f: IssueFilter, now: dt.datetime) -> s
     scope = _scope_parts(f, principal)
     rest = _filter_only(f, principal, now)
     if scope is None or len(scope) < 2:
-        return (
-            sa.select(sa.func.count())
-            .select_from(t.issue)
-            .where(*filter_clauses(f, principal, now))
-        )
+        where = rest if scope is None else [either_of(scope), *rest]
+        return sa.select(sa.func.count()).select_from(t.issue).where(*where)
     shares = [
         sa.select(sa.func.count())
         .select_from(t.issue)
