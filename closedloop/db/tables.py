@@ -396,9 +396,10 @@ issue_rating = sa.Table(
     sa.Column("rated_by", sa.Integer, sa.ForeignKey("account.id"), nullable=True),
     sa.Column("rated_at", TZ, nullable=False),
     sa.UniqueConstraint("issue_id", "resolution", name="uq_issue_rating_issue_resolution"),
-    # A department scoreboard's ratings of resolutions an issue has left behind (0024).
-    sa.Index("ix_issue_rating_department", "department_id"),
-    sa.Index("ix_issue_rating_board", "board_id"),
+    # A department scoreboard's ratings of resolutions an issue has left behind, read from
+    # those of the period (0028).
+    sa.Index("ix_issue_rating_department_resolved", "department_id", "resolved_at"),
+    sa.Index("ix_issue_rating_board_resolved", "board_id", "resolved_at"),
     implicit_returning=False,
 )
 

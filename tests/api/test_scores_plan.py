@@ -1,31 +1,67 @@
 """A region's department scores read the issues its units were assigned in the period
-through ``ix_issue_holding_assigned`` (migration 0027), not every issue its units ever held:
-should the statement stop bounding ``assigned_at`` where an index can use it, this fails."""
+through ``ix_issue_holding_assigned`` (migration 0027), not every issue its units ever held,
+and the ratings its units' resolutions got in the period through the (unit, resolution time)
+indexes of 0028, not every rating they ever got (A3b): should the statement stop bounding
+``assigned_at`` or ``resolved_at`` where an index can use it, these fail."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
 
 from closedloop.authz.roles import Principal, Role
-from closedloop.db.database import Database
+from closedloop.db import driver
+from closedloop.db.database import Database, set_scope
 from closedloop.domain.periods import quarter_period
 from closedloop.domain.regions import RegionLevel
 from closedloop.services.evaluation.attribution import _department_statement
 from closedloop.services.evaluation.targets import TargetKind, peer_group
 from closedloop.services.tenancy import RegionRecord
-from tests.api.test_pool_plan import _issue_scans
+from tests.api.test_pool_plan import _issue_scans, _nodes
 
 EVALUATOR = Principal(
     account_id=1, username="e", display_name="e", role=Role.EVALUATOR, region_code="3305"
 )
+HUZHOU = RegionRecord("3305", "湖州市", RegionLevel.CITY, "33")
+
+
+async def _statement(db: Database) -> sa.Select[Any]:
+    async with db.admin.connect() as conn:
+        group = await peer_group(conn, TargetKind.DEPARTMENT, HUZHOU)
+    assert group.targets and group.led_boards  # the demo city has departments and boards
+    return _department_statement(EVALUATOR, group, [quarter_period(2026, 3)], every=True)
 
 
 @pytest.mark.usefixtures("clean_issues")
 async def test_department_scores_read_the_periods_assignments_by_index(db: Database) -> None:
-    region = RegionRecord("3305", "湖州市", RegionLevel.CITY, "33")
-    async with db.admin.connect() as conn:
-        group = await peer_group(conn, TargetKind.DEPARTMENT, region)
-    assert group.targets  # the demo city has departments
-    statement = _department_statement(EVALUATOR, group, [quarter_period(2026, 3)], every=True)
-    scans = await _issue_scans(db, EVALUATOR, statement)
+    scans = await _issue_scans(db, EVALUATOR, await _statement(db))
     assert ("Index Scan", "ix_issue_holding_assigned") in scans
+
+
+@pytest.mark.usefixtures("clean_issues")
+async def test_department_scores_read_the_periods_ratings_by_index(db: Database) -> None:
+    """The ratings left behind (A3b) start from those resolved in the period: each unit
+    index is read from the period's start to its end, not whole."""
+    statement = await _statement(db)
+    async with db.engine.connect() as probe:
+        app_role = (await probe.execute(sa.text("SELECT current_user"))).scalar_one()
+    async with db.admin.connect() as conn, conn.begin():
+        await conn.execute(sa.text(f'SET LOCAL ROLE "{app_role}"'))
+        await set_scope(conn, EVALUATOR)
+        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        compiled = statement.compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        args = [compiled.params[name] for name in compiled.positiontup or []]
+        rows = await driver.fetch_sql(conn, "EXPLAIN (FORMAT JSON) " + compiled.string, *args)
+        await conn.rollback()
+    by_unit = {
+        n["Index Name"]: n.get("Index Cond", "")
+        for n in _nodes(rows[0][0][0]["Plan"])
+        if n.get("Index Name", "").startswith("ix_issue_rating_")
+    }
+    assert set(by_unit) == {"ix_issue_rating_department_resolved", "ix_issue_rating_board_resolved"}
+    for condition in by_unit.values():
+        assert "resolved_at >=" in condition and "resolved_at <" in condition, condition

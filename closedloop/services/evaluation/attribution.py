@@ -26,7 +26,7 @@ Department target (department D of region R, catalog key K), period P
   A3b. A rating is the rating of the unit that made the resolution rated (``issue_rating``):
       under a scheme that counts every rated resolution, a resolution D made and the
       enterprise rated stays D's rating after the issue moved on (in the period of that
-      resolution).
+      resolution; D's ratings of one issue together, in the period of the first).
 
 Region target (region G, a child of the peer group's region), period P
   A4. The issues originating in G's subtree (``origin_region_code`` starts with G) and
@@ -158,12 +158,16 @@ def counter_columns(
 
 def rating_counts_of(issue_id: Any, unit: ColumnElement[bool] | None = None) -> Any:
     """The ratings on record of one issue (``issue_id``, correlated: a lateral subquery),
-    counted by grade; ``unit``: only those of the resolutions a unit made."""
+    counted by grade, and the first of the resolutions rated (``first_resolved_at``);
+    ``unit``: only those of the resolutions a unit made."""
     r = t.issue_rating.c
     return (
-        sa.select(*(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS))
+        sa.select(
+            sa.func.min(r.resolved_at).label("first_resolved_at"),
+            *(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS),
+        )
         .where(r.issue_id == issue_id, *([] if unit is None else [unit]))
-        .correlate(t.issue)
+        .correlate_except(t.issue_rating)
         .lateral("rated")
     )
 
@@ -377,30 +381,32 @@ def _department_statement(
     parts: list[Any] = [held, charged]
 
     if every:
-        # A3b: ratings of a unit's resolutions the issue has left behind.
-        left = (
-            sa.select(
-                r.issue_id,
-                unit(r.board_id, r.department_id).label("unit"),
-                sa.func.min(r.resolved_at).label("resolved_at"),
-                *(sa.func.count().filter(r.grade == g).label(g) for g in RATING_COLUMNS),
-            )
-            .where(ours(r.board_id, r.department_id))
-            .group_by(sa.text("1, 2"))
-            .subquery("left_rated")
+        # A3b: ratings of a unit's resolutions the issue has left behind, booked in the period
+        # of the unit's first rated resolution of it. Found from the ratings made in the
+        # periods (not from all of the units' ratings, grouped first): each (issue, unit)
+        # found counts all of its ratings, and is left out when its first one came before
+        # the periods (booked then).
+        rated_then = (
+            sa.select(r.issue_id, unit(r.board_id, r.department_id).label("unit"))
+            .where(ours(r.board_id, r.department_id), r.resolved_at >= first, r.resolved_at < last)
+            .distinct()
+            .subquery("rated_then")
         )
-        f = left.c
+        f = rated_then.c
+        left = rating_counts_of(
+            c.id,
+            sa.and_(ours(r.board_id, r.department_id), unit(r.board_id, r.department_id) == f.unit),
+        )
         parts.append(
             sa.select(
-                instant_bucket(f.resolved_at, periods).label("bucket"),
+                instant_bucket(left.c.first_resolved_at, periods).label("bucket"),
                 f.unit.label("target"),
                 *(zero.label(n) for n in BASE_COUNTER_COLUMNS),
-                *(f[g].label(name) for g, name in RATING_COLUMNS.items()),
+                *(left.c[g].label(name) for g, name in RATING_COLUMNS.items()),
             )
-            .select_from(left.join(t.issue, c.id == f.issue_id))
+            .select_from(rated_then.join(t.issue, c.id == f.issue_id).join(left, sa.true()))
             .where(
-                f.resolved_at >= first,
-                f.resolved_at < last,
+                left.c.first_resolved_at >= first,
                 sa.or_(current.is_(None), current != f.unit),
                 *scope,
             )
