@@ -13,16 +13,13 @@ from graphql import OperationDefinitionNode
 from strawberry.types.nodes import SelectedField, Selection
 
 from closedloop.caches import BoundedCache, text_size
-from closedloop.db.driver import Reader
 from closedloop.domain.bounds import LIST_MAX
 from closedloop.domain.issues import Category, Channel, HandlingLevel, IssueState, Light
 from closedloop.domain.regions import is_valid_code
 from closedloop.schema.context import Info
 from closedloop.schema.errors import PublicError
 from closedloop.schema.issues import ISSUE_FIELD_COLUMNS, Issue
-from closedloop.schema.loaders import Loaders
 from closedloop.schema.paging import paging
-from closedloop.schema.reference import MISSING, REFERENCE
 from closedloop.schema.relay import (
     Connection,
     encode_cursor,
@@ -37,7 +34,6 @@ from closedloop.services.issues.queries import (
     page_issues,
     sort_value,
 )
-from closedloop.services.issues.records import IssueRecord, page_relations
 from closedloop.tenancy.scope import Internal
 
 
@@ -141,7 +137,7 @@ class PageSelection:
     last_event: bool
     # The record columns its fields read (``ISSUE_FIELD_COLUMNS``); None: whole rows.
     columns: frozenset[str] | None
-    # Nested fields read with the page (``page_relations``): timeline, custody, enterprise.
+    # Nested lists read with the page (``page_issues``): timeline, custody.
     relations: frozenset[str] = frozenset()
 
 
@@ -173,7 +169,7 @@ def _page_selection(info: Info) -> PageSelection:
     return found
 
 
-_RELATIONS = frozenset({"timeline", "custody", "enterprise"})
+_RELATIONS = frozenset({"timeline", "custody"})
 
 
 def _selection_size(key: object, entry: tuple[OperationDefinitionNode, PageSelection]) -> int:
@@ -232,6 +228,8 @@ async def issues(
     # A page that shows each issue's last event gets them in its own statement, rather
     # than in a loader batch afterwards; it reads only the columns its fields need.
     selection = _page_selection(info)
+    # Per-issue internal entries (Internal.SOME) come through the events loader instead.
+    timelines = "timeline" in selection.relations and loaders.internal is not Internal.SOME
     async with loaders.reader.use() as conn:
         page = await page_issues(
             conn,
@@ -241,18 +239,21 @@ async def issues(
             size + 1,
             key,
             now,
-            # Per-issue internal entries (Internal.SOME) come through the loader instead.
             last_events=selection.last_event and loaders.internal is not Internal.SOME,
             public_events_only=loaders.public_only,
             columns=selection.columns,
+            timelines=timelines,
+            ledgers="custody" in selection.relations,
         )
-        if page.records and selection.relations:
-            await _read_relations(conn, loaders, page.records[:size], selection.relations)
     recs, total = page.records, page.total
     if page.last_events is not None:
         loaders.prime("last_event", {rec.id: page.last_events.get(rec.id) for rec in recs})
     if not page.partial:
         loaders.prime("issue", {rec.id: rec for rec in recs})
+    if page.timelines is not None:
+        loaders.prime("events", page.timelines)
+    if page.ledgers is not None:
+        loaders.prime("custody", page.ledgers)
     return make_connection(
         [Issue.from_record(r) for r in recs],
         lambda issue: encode_cursor(encode_key(sort_value(issue.rec, order_by), issue.rec.id)),
@@ -260,38 +261,3 @@ async def issues(
         total,
         after=after is not None,
     )
-
-
-async def _read_relations(
-    conn: Reader, loaders: Loaders, recs: list[IssueRecord], wanted: frozenset[str]
-) -> None:
-    """The page's timelines, custody ledgers and enterprises (those the reference cache
-    lacks) in one statement, primed into the request's loaders: a nested page costs the
-    same statements whatever its size."""
-    # Per-issue internal entries (Internal.SOME) come through the loader instead.
-    events = "timeline" in wanted and loaders.internal is not Internal.SOME
-    enterprise_ids = None
-    if "enterprise" in wanted:
-        missing = {
-            r.enterprise_id for r in recs if REFERENCE.get("enterprise", r.enterprise_id) is MISSING
-        }
-        enterprise_ids = sorted(missing) if missing else None
-    custody = "custody" in wanted
-    if not (events or custody or enterprise_ids):
-        return
-    found = await page_relations(
-        conn,
-        [r.id for r in recs],
-        events=events,
-        public_events_only=loaders.public_only,
-        custody=custody,
-        enterprise_ids=enterprise_ids,
-    )
-    if found.events is not None:
-        loaders.prime("events", {r.id: found.events.get(r.id, []) for r in recs})
-    if found.custody is not None:
-        loaders.prime("custody", {r.id: found.custody.get(r.id, []) for r in recs})
-    if found.enterprises is not None:
-        loaders.prime("enterprise", found.enterprises)
-        for key, enterprise in found.enterprises.items():
-            REFERENCE.put("enterprise", key, enterprise)

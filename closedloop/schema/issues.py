@@ -340,12 +340,12 @@ class Issue(Node):
     def _custody(self, info: Info, first: int | None, after: str | None, rows: Any) -> Any:
         running = running_limit(self.rec.clock_kind, self.rec.due_at)
         # A running limit's late time so far, booked to whoever held it at the deadline.
-        late = running_late(rows, running, info.context.clock.now())
+        late = running_late(rows, running, info.context.now)
         # A finished issue's last holder held it until it was closed, not until now.
         finished = self.rec.closed_at if self.rec.state in FINAL_STATES else None
         entries = [
             CustodyEntry(
-                handling_level=HandlingLevel(r.handling_level),
+                handling_level=_LEVELS[r.handling_level],
                 started_at=r.started_at,
                 ended_at=r.ended_at or finished,
                 lapsed_limits=r.lapsed_limits,
@@ -423,6 +423,7 @@ class Issue(Node):
 
 # Dict look-ups: calling an Enum class per row is slow on a page.
 _STATES = {m.value: m for m in IssueState}
+_LEVELS = {m.value: m for m in HandlingLevel}
 _CHANNELS = {m.value: m for m in Channel}
 _CATEGORIES = {m.value: m for m in Category}
 

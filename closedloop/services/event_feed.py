@@ -48,7 +48,7 @@ from closedloop.services.issues.queries import scope_key
 from closedloop.services.issues.records import (
     EventRecord,
     IssueRecord,
-    event_from_composite,
+    events_from_composites,
     reads_issue,
 )
 
@@ -237,7 +237,7 @@ class EventFeed:
         items = []
         for row in rows:
             issue = IssueRecord.from_row(row["issue"])
-            events = [event_from_composite(e) for e in row["events"]]
+            events = events_from_composites(row["events"])
             for event in events:
                 items.append(FeedItem(issue, event))
             if events:

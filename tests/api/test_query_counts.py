@@ -172,8 +172,8 @@ async def test_a_nested_page_costs_the_same_statements_whatever_its_size(
 ) -> None:
     """The pool page with each issue's timeline, custody ledger and their regions, the
     enterprise and its region and the origin region: one connection, a fixed number of
-    statements (the page, then its timelines, ledgers and enterprises in one), and three
-    with a warm reference cache."""
+    statements (the page with its timelines and ledgers, then the enterprises and regions
+    the reference cache lacks), and two with a warm reference cache."""
     talent = await unit_id(api, "330521102", "boards", "TALENT")
     for n in range(12):
         issue = await submit(api, title=f"用工问题{n}")
@@ -183,10 +183,11 @@ async def test_a_nested_page_costs_the_same_statements_whatever_its_size(
     small_cold, _ = await _nested(api, db, 2, cold=True)
     large_cold, taken = await _nested(api, db, 12, cold=True)
     assert small_cold == large_cold
-    # scope, page, relations, regions (origin, custody and the enterprises' at once)
+    # scope, page (timelines and ledgers on its rows), enterprises, regions (origin,
+    # custody and the enterprises' at once)
     assert large_cold <= 4
     assert taken == ["checkout"], "one pooled connection, none opened"
     small, _ = await _nested(api, db, 2, cold=False)
     large, taken = await _nested(api, db, 12, cold=False)
-    assert small == large == 3
+    assert small == large == 2
     assert taken == ["checkout"]

@@ -48,6 +48,7 @@ from closedloop.schema.execution.runs import (
     await_item,
     caller_of,
     close_awaitable,
+    copier,
     definition_of,
     fresh,
     gather_items,
@@ -170,10 +171,11 @@ class PlanCompiler:
         field_def = plan.field_def
         first = plan.details[0]
         converted: dict[str, Any] | None = None
+        copy: Callable[[dict[str, Any]], dict[str, Any]] = fresh
         refused = False
 
         def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
-            nonlocal converted, refused
+            nonlocal converted, copy, refused
             if refused:
                 return general(ex, source, info)
             strawberry_info = info_class(_raw_info=info, _field=field)
@@ -194,10 +196,11 @@ class PlanCompiler:
                         info=strawberry_info,
                     )
                     fresh(converted)
+                    copy = copier(converted)
                 except Exception:
                     converted, refused = None, True
                     return general(ex, source, info)
-            return call(source, strawberry_info, fresh(converted))
+            return call(source, strawberry_info, copy(converted))
 
         return fetch
 

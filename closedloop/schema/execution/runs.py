@@ -85,6 +85,14 @@ def fresh(value: Any) -> Any:
     raise _NotCopied(kind.__name__)
 
 
+def copier(arguments: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What ``fresh`` does for these converted arguments, the quickest way: a shallow copy
+    when every value is plain (``first: 100``: nothing inside could be changed)."""
+    if all(type(v) in _ATOMS or isinstance(v, enum.Enum) for v in arguments.values()):
+        return dict.copy
+    return fresh
+
+
 def has_variables(node: Node) -> bool:
     if isinstance(node, VariableNode):
         return True

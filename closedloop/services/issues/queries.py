@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from closedloop.authz.roles import Principal
@@ -19,7 +19,14 @@ from closedloop.db import driver, time_limits
 from closedloop.db import tables as t
 from closedloop.domain.bounds import check_datetime, int_key
 from closedloop.domain.issues import OPEN_STATES, IssueState, Light
-from closedloop.services.issues.records import EventRecord, IssueRecord, issue_columns
+from closedloop.services.issues.records import (
+    CustodyRecord,
+    EventRecord,
+    IssueRecord,
+    custody_from_composites,
+    events_from_composites,
+    issue_columns,
+)
 from closedloop.tenancy.scope import (
     either_of,
     in_subtree,
@@ -224,6 +231,9 @@ class IssuePage:
     total: int
     # Each listed issue's newest event, when asked for (issues without events are absent).
     last_events: dict[int, EventRecord] | None
+    # Each listed issue's timeline and custody ledger, when asked for (``page_issues``).
+    timelines: dict[int, list[EventRecord]] | None = None
+    ledgers: dict[int, list[CustodyRecord]] | None = None
     # The records hold some columns only (``page_issues(columns=)``): they must not stand
     # in for whole records, e.g. in the request's issue loader.
     partial: bool = False
@@ -241,12 +251,16 @@ async def page_issues(
     last_events: bool = False,
     public_events_only: bool = False,
     columns: frozenset[str] | None = None,
+    timelines: bool = False,
+    ledgers: bool = False,
 ) -> IssuePage:
     """A page of issues, its total and (``last_events``) each issue's newest event, in one
     statement: one round trip instead of three. With ``columns``, the records hold those
     columns only (``IssueRecord.partial_records``; the id and the order's columns are
     always read): a page that shows a few fields of each issue decodes a quarter of the
-    row."""
+    row. ``timelines`` and ``ledgers``: each issue's events (public ones only with
+    ``public_events_only``) and custody entries ride on its row, so a nested page costs
+    the same statement whatever its size."""
     picked = None if columns is None else _page_columns(columns, order)
     key = (
         "page+total",
@@ -258,6 +272,8 @@ async def page_issues(
         last_events,
         public_events_only,
         picked,
+        timelines,
+        ledgers,
     )
     q = _statement(
         key,
@@ -267,12 +283,14 @@ async def page_issues(
             order,
             last_events,
             public_events_only,
+            timelines,
+            ledgers,
         ),
     )
     rows = await driver.fetch(conn, q)
     if not rows:  # the total rides on the rows: an empty page asks for it on its own
         total_alone = await count_issues(conn, principal, f, now)
-        return IssuePage([], total_alone, {} if last_events else None, picked is not None)
+        return IssuePage([], total_alone, {} if last_events else None, partial=picked is not None)
     events = None
     if last_events:
         events = {e.issue_id: e for e in EventRecord.from_records(rows, prefix="last_")}
@@ -281,7 +299,14 @@ async def page_issues(
         if picked is None
         else IssueRecord.partial_records(rows, picked)
     )
-    return IssuePage(records, int(rows[0]["total_count"]), events, picked is not None)
+    return IssuePage(
+        records,
+        int(rows[0]["total_count"]),
+        events,
+        {r["id"]: events_from_composites(r["timeline"] or ()) for r in rows} if timelines else None,
+        {r["id"]: custody_from_composites(r["ledger"] or ()) for r in rows} if ledgers else None,
+        partial=picked is not None,
+    )
 
 
 def _page_with_total(
@@ -290,11 +315,19 @@ def _page_with_total(
     order: IssueOrder,
     last_events: bool,
     public_only: bool,
+    timelines: bool,
+    ledgers: bool,
 ) -> sa.Select[Any]:
-    """The page (LIMIT inside), its total as a scalar subquery (evaluated once) and the
-    newest event of each of the page's issues (LATERAL, so only for the page's rows)."""
+    """The page (LIMIT inside), its total as a scalar subquery (evaluated once), the
+    newest event of each of the page's issues (LATERAL, so only for the page's rows) and
+    their timelines and ledgers (an array of table rows each, in row-level security's
+    scope like any read)."""
     inner = page.subquery("page")
     columns: list[Any] = [*inner.c, total.scalar_subquery().label("total_count")]
+    if timelines:
+        columns.append(_rows_of(t.issue_event, inner.c.id, public_only).label("timeline"))
+    if ledgers:
+        columns.append(_rows_of(t.issue_custody, inner.c.id, False).label("ledger"))
     source: Any = inner
     if last_events:
         e = t.issue_event
@@ -312,6 +345,21 @@ def _page_with_total(
             col.asc() if ascending else col.desc(),
             inner.c.id.asc() if ascending else inner.c.id.desc(),
         )
+    )
+
+
+def _rows_of(table: sa.Table, issue_id: Any, public_only: bool) -> Any:
+    """``ARRAY(SELECT r FROM table r WHERE r.issue_id = <the page's issue> ORDER BY r.id)``:
+    each of the issue's rows as a whole row value, oldest first (``NULL``: none)."""
+    row = table.alias(f"{table.name}_row")
+    wanted = row.c.issue_id == issue_id
+    if public_only:
+        wanted = sa.and_(wanted, row.c.public)
+    whole: sa.ColumnElement[Any] = sa.literal_column(row.name)  # the row, columns in table order
+    return (
+        sa.select(sa.func.array_agg(aggregate_order_by(whole, row.c.id)))
+        .where(wanted)
+        .scalar_subquery()
     )
 
 
