@@ -4,13 +4,19 @@ only), converted alike; a partial record refuses the columns it does not hold.""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from closedloop.domain.issues import ClockKind, HandlingLevel, IssueState, RatingGrade
-from closedloop.services.issues.records import IssueRecord, issue_columns
+from closedloop.services.issues.records import (
+    EventRecord,
+    IssueRecord,
+    events_from_composites,
+    issue_columns,
+)
 from tests.unit.test_issue_object import record
 
 
@@ -25,6 +31,9 @@ class FakeRow:
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.values.values())
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
 
 
 def database_row(rec: IssueRecord, extra: dict[str, Any] | None = None) -> FakeRow:
@@ -65,3 +74,31 @@ def test_a_single_column_and_unknown_columns() -> None:
     assert only_id.id == 42
     with pytest.raises(KeyError, match="last_id"):
         issue_columns({"id", "last_id"})
+
+
+def _event_values(n: int) -> dict[str, Any]:
+    return {
+        "id": n,
+        "issue_id": 7,
+        "occurred_at": dt.datetime(2026, 12, 1, 8, n, tzinfo=dt.UTC),
+        "actor_id": None,
+        "actor_name": f"办理人{n}",
+        "type": "NOTE",
+        "from_state": None,
+        "to_state": None,
+        "public": True,
+        "message": f"第{n}条",
+        "payload": {"n": n},
+    }
+
+
+def test_event_rows_in_the_records_order_are_read_by_position() -> None:
+    rows = [FakeRow(_event_values(n)) for n in (1, 2)]
+    assert events_from_composites(rows) == [EventRecord(**_event_values(n)) for n in (1, 2)]
+
+
+def test_event_rows_in_another_order_or_with_more_columns_are_read_by_name() -> None:
+    """A migration that adds a column (or a table whose columns lie in another order)
+    must not shift the record's fields."""
+    rows = [FakeRow({"added": "x", **dict(reversed(_event_values(n).items()))}) for n in (1, 2)]
+    assert events_from_composites(rows) == [EventRecord(**_event_values(n)) for n in (1, 2)]
