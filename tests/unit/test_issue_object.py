@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
+import strawberry
 
 from closedloop.domain.issues import (
     Category,
@@ -16,9 +18,9 @@ from closedloop.domain.issues import (
     IssueState,
     RatingGrade,
 )
-from closedloop.schema.issues import _ISSUE_FIELDS, Issue
+from closedloop.schema.issues import _ISSUE_FIELDS, CustodyEntry, Issue, IssueEvent
 from closedloop.schema.relay import to_global_id
-from closedloop.services.issues.records import IssueRecord
+from closedloop.services.issues.records import CustodyRecord, EventRecord, IssueRecord
 
 T = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
 
@@ -113,3 +115,60 @@ def test_a_field_is_computed_once_and_unknown_names_fail() -> None:
         issue.nope  # noqa: B018
     assert Issue.from_record(record()) == Issue.from_record(record())
     assert Issue.from_record(record()) != Issue.from_record(record(title="别的"))
+
+
+def _init_fields(cls: type) -> set[str]:
+    """What the class's own ``__init__`` sets: its fields without a resolver."""
+    return {f.name for f in dataclasses.fields(cls) if f.init}
+
+
+def test_an_event_is_made_as_its_class_would_make_it() -> None:
+    rec = EventRecord(
+        id=9,
+        issue_id=42,
+        occurred_at=T,
+        actor_id=3,
+        actor_name="德清县中心",
+        type="ASSIGNED",
+        from_state="ACCEPTED",
+        to_state="ASSIGNED",
+        public=True,
+        message="交办",
+        payload={"board": 3},
+    )
+    event = IssueEvent.from_record(rec)
+    assert set(vars(event)) == _init_fields(IssueEvent)
+    assert vars(event) == vars(
+        IssueEvent(
+            id=strawberry.ID("9"),
+            type="ASSIGNED",
+            occurred_at=T,
+            actor_name="德清县中心",
+            from_state=IssueState.ACCEPTED,
+            to_state=IssueState.ASSIGNED,
+            public=True,
+            message="交办",
+            payload={"board": 3},
+        )
+    )
+
+
+def test_a_custody_entry_is_made_with_every_field_of_its_class() -> None:
+    issue = Issue.from_record(record())
+    info = SimpleNamespace(context=SimpleNamespace(now=T, locale="zh-CN"))
+    held = CustodyRecord(
+        id=1,
+        issue_id=42,
+        region_code="330521",
+        handling_level=HandlingLevel.CENTER.value,
+        board_id=None,
+        department_id=None,
+        started_at=T,
+        ended_at=None,
+        overdue_seconds=0,
+        lapsed_limits=0,
+    )
+    [entry] = issue._custody(info, None, None, [held])
+    assert set(vars(entry)) == _init_fields(CustodyEntry)
+    assert entry.handling_level is HandlingLevel.CENTER
+    assert entry.position == 1
