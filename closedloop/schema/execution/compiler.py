@@ -70,6 +70,9 @@ class PlanCompiler:
     def __init__(self, ex: Executor) -> None:
         self.ex = ex
         self.schema: GraphQLSchema = ex.schema
+        # Completers of an object type (or a non-null one) that complete an exact instance
+        # of its class by ``run(ex, item, path)``: a list of them calls ``run`` itself.
+        self._objects: dict[Complete, tuple[type, Callable[[Executor, Any, Path], Any]]] = {}
         converter = getattr(self.schema, "_strawberry_schema", None)
         converter = getattr(converter, "schema_converter", None)
         # Resolvers are called directly only when no field exception handler could
@@ -288,6 +291,9 @@ class PlanCompiler:
                 raise TypeError(message)
             return completed
 
+        # An exact instance completes to a dict or an awaitable, never None.
+        if inner in self._objects:
+            self._objects[complete] = self._objects[inner]
         return complete
 
     def _list(self, plan: FieldPlan, return_type: GraphQLList[Any]) -> Complete:
@@ -299,6 +305,9 @@ class PlanCompiler:
         # own class has no ``__await__``: ``_origin``): no call to ``is_awaitable`` for them.
         origin = self._origin(get_nullable_type(item_type))
         synchronous = PLAIN if origin is None else PLAIN | {origin}
+        # Items of the object type's own class complete by its ``run`` called here, without
+        # the item completers' frames (a timeline's hundreds of events on a nested page).
+        direct_class, direct_run = self._objects.get(complete_item, (None, None))
 
         def complete(ex: Executor, result: Any, path: Path, info: LazyInfo) -> Any:
             if isinstance(result, Exception):
@@ -313,6 +322,18 @@ class PlanCompiler:
             try:
                 for index, item in enumerate(result):
                     item_path = Path(path, index, None)
+                    if type(item) is direct_class and is_exactly(item):
+                        try:
+                            value = direct_run(ex, item, item_path)  # type: ignore[misc]
+                        except Exception as raw_error:
+                            ex.handle_field_error(raw_error, item_type, details, item_path)
+                            completed.append(None)
+                            continue
+                        if type(value) is not dict and is_awaitable(value):
+                            value = await_item(ex, value, item_type, details, item_path)
+                            pending.append(index)
+                        completed.append(value)
+                        continue
                     if type(item) not in synchronous and is_awaitable(item):
                         completed.append(
                             ex.complete_awaitable_list_item_value(
@@ -377,4 +398,6 @@ class PlanCompiler:
                     raise invalid_return_type_error(return_type, result, details)
             return selection.execute(ex, result, path)  # not the class itself: nothing kept
 
+        if origin is not None:
+            self._objects[complete] = (origin, run)
         return complete
