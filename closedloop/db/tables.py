@@ -441,7 +441,8 @@ issue_similarity_key = sa.Table(
     sa.Column("county_code", RegionCode, primary_key=True),
     sa.Column("created_at", TZ, primary_key=True),
     # The issue's: checked once per statement by triggers, not per key by a foreign key
-    # (migration 0022: 33 keys an issue made the per-row checks most of an import's cost).
+    # (migration 0022: 33 keys an issue made the per-row checks most of an import's cost),
+    # nor per key by the request role's insert policy (0028: the trigger checks the scope).
     sa.Column("issue_id", sa.BigInteger, primary_key=True),
     sa.Index("ix_issue_similarity_key_issue", "issue_id"),
 )

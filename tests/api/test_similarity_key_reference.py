@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.identity.accounts import principal_for
 from tests.api.issue_helpers import submit
 from tests.conftest import Api
 
@@ -58,3 +59,43 @@ async def test_keys_name_an_existing_issue(api: Api, db: Database) -> None:
     async with db.admin.begin() as conn:
         await conn.execute(sa.text("TRUNCATE issue RESTART IDENTITY CASCADE"))
     assert await keys_of(db, issue_id) == 0
+
+
+async def _issue_of(api: Api, db: Database, enterprise: str) -> int:
+    await submit(api, as_=enterprise)
+    async with db.admin.connect() as conn:
+        return int(await conn.scalar(sa.select(sa.func.max(t.issue.c.id))) or 0)
+
+
+async def test_the_request_role_writes_keys_only_for_issues_in_its_scope(
+    api: Api, db: Database
+) -> None:
+    """The request role's keys are checked once per statement (migration 0028), not per
+    row by its insert policy: a statement naming an issue outside the writer's scope, or
+    none at all, is refused whole, with one answer for both."""
+    xinshi = await _issue_of(api, db, "ent.xinshi-silk")  # 德清's
+    changxing = await _issue_of(api, db, "ent.changxing-battery")  # 长兴's
+    async with db.read_reference() as conn:
+        deqing = await principal_for(conn, "deqing.center")
+        enterprise = await principal_for(conn, "ent.xinshi-silk")
+    assert deqing is not None and enterprise is not None
+    written = {issue_id: await keys_of(db, issue_id) for issue_id in (xinshi, changxing)}
+    refused = [
+        (deqing, [xinshi, changxing]),
+        (deqing, [changxing]),
+        (deqing, [xinshi, changxing + 1000]),  # no such issue: the same answer
+        (enterprise, [changxing]),
+    ]
+    for principal, issues in refused:
+        with pytest.raises(IntegrityError, match="does not exist or is outside the writer's"):
+            async with db.transaction(principal) as conn:
+                await conn.execute(
+                    t.issue_similarity_key.insert(),
+                    [key(issue_id, n) for n, issue_id in enumerate(issues)],
+                )
+    for value, principal in enumerate((deqing, enterprise), start=100):
+        async with db.transaction(principal) as conn:
+            await conn.execute(t.issue_similarity_key.insert(), [key(xinshi, value)])
+            await conn.commit()
+    assert await keys_of(db, changxing) == written[changxing]  # none of the refused
+    assert await keys_of(db, xinshi) == written[xinshi] + 2

@@ -1,0 +1,92 @@
+"""The similarity keys' issue, in the writer's scope: checked once per statement
+
+Every issue writes 33 similarity keys in one statement (``bulk_submit``: a batch's keys in
+one). The request role's insert policy asked of each key row that its issue be one the
+writer sees (``EXISTS (SELECT 1 FROM issue i WHERE i.id = issue_id)`` under the issue's own
+policy): an index probe of the issue and its policy per key, 33 per issue, about a tenth
+of a bulk import's PostgreSQL time at 1M issues.
+
+The same rule now holds once per statement, in the trigger migration 0022 added for the
+issue's existence, which now runs as the writer (SECURITY INVOKER) instead of as the system:
+every issue the statement's keys name must be one the writer sees *and* may lock
+(``FOR KEY SHARE``, which also applies the issue's update policy), else the whole statement
+is refused (``foreign_key_violation``, "does not exist or is outside the writer's scope",
+the same answer for both: the writer learns nothing of issues outside its scope). For the
+system role, which sees every issue, that is the foreign key's rule of 0022; for the request
+role it is the old policy's (its issue visible) and the issue's update policy (a key is
+written with its new issue, which the writer just inserted under the same condition). The
+request role's insert policy on the keys becomes ``WITH CHECK (true)``: the trigger, which
+it cannot disable (only the table's owner can), refuses what the policy refused.
+
+Revision ID: 0028
+Revises: 0027
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0028"
+down_revision = "0027"
+branch_labels = None
+depends_on = None
+
+SYSTEM = "closedloop_system"
+FUNCTION = "closedloop_similarity_key_issue_exists()"
+# The per-row condition of migration 0012 (``_ISSUE_CHILD``), put back by the downgrade.
+_ISSUE_CHILD = "EXISTS (SELECT 1 FROM issue i WHERE i.id = issue_id)"
+
+
+def _function(security: str, refusal: str) -> str:
+    return f"""
+        CREATE OR REPLACE FUNCTION {FUNCTION} RETURNS trigger
+        LANGUAGE plpgsql {security} SET search_path = public, pg_temp AS $$
+        DECLARE
+          wanted bigint;
+          found bigint;
+        BEGIN
+          SELECT count(DISTINCT issue_id) INTO wanted FROM new_keys;
+          SELECT count(*) INTO found FROM (
+            SELECT 1 FROM issue i WHERE i.id IN (SELECT issue_id FROM new_keys)
+            FOR KEY SHARE OF i
+          ) locked;
+          IF found <> wanted THEN
+            RAISE EXCEPTION '{refusal}'
+              USING ERRCODE = 'foreign_key_violation',
+                    CONSTRAINT = 'fk_issue_similarity_key_issue_id_issue';
+          END IF;
+          RETURN NULL;
+        END $$
+        """
+
+
+def upgrade() -> None:
+    op.execute(
+        _function(
+            "SECURITY INVOKER",
+            "a similarity key names an issue that does not exist or is outside the writer''s scope",
+        )
+    )
+    op.execute("ALTER POLICY issue_similarity_key_insert ON issue_similarity_key WITH CHECK (true)")
+    op.execute(
+        "COMMENT ON POLICY issue_similarity_key_insert ON issue_similarity_key IS"
+        " 'Each statement''s keys are checked at once by the trigger"
+        " issue_similarity_key_issue_insert (migration 0028): their issues visible to"
+        " the writer and locked, else the statement is refused.'"
+    )
+
+
+def downgrade() -> None:
+    op.execute("COMMENT ON POLICY issue_similarity_key_insert ON issue_similarity_key IS NULL")
+    op.execute(
+        "ALTER POLICY issue_similarity_key_insert ON issue_similarity_key"
+        f" WITH CHECK ({_ISSUE_CHILD})"
+    )
+    op.execute(
+        _function(
+            "SECURITY DEFINER",
+            "a similarity key names an issue that does not exist",
+        )
+    )
+    op.execute(f"ALTER FUNCTION {FUNCTION} OWNER TO {SYSTEM}")
