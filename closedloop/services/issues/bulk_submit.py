@@ -469,11 +469,11 @@ async def _insert(
 # A foreign key checks each row it writes with a query of its own (eight a record here,
 # four of the issue's, two each of custody and event). The API's connections plan every
 # statement for its values (``plan_cache_mode = force_custom_plan``, ``database.make_engine``),
-# and those checks with them: each was planned again, row after row (≈60% of the issue, custody
-# and event inserts' time at 1M, bench/RESULTS.md). PostgreSQL's default for the rest of the
-# batch's transaction (a savepoint rolled back takes it back) plans them once per connection;
-# this batch's own statements are one-shot ``INSERT … SELECT FROM unnest``, whose plan no
-# value changes. Behind PgBouncer the default holds already.
+# and those checks with them: each was planned again, row after row (about half of the
+# issue, custody and event inserts' time at 1M, bench/RESULTS.md). PostgreSQL's default for
+# the rest of the batch's transaction (a savepoint rolled back takes it back) plans them once
+# per connection; this batch's own statements are one-shot ``INSERT … SELECT FROM unnest``,
+# whose plan no value changes. Behind PgBouncer the default holds already.
 _CHECKS_PLANNED_ONCE = sa.text("SELECT set_config('plan_cache_mode', 'auto', true)")
 # In the records' order (ids from the sequence in that order, as one by one); each row's
 # tags as a JSON list (an array of arrays must be rectangular).
