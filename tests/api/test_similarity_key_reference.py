@@ -70,7 +70,7 @@ async def _issue_of(api: Api, db: Database, enterprise: str) -> int:
 async def test_the_request_role_writes_keys_only_for_issues_in_its_scope(
     api: Api, db: Database
 ) -> None:
-    """The request role's keys are checked once per statement (migration 0028), not per
+    """The request role's keys are checked once per statement (migration 0029), not per
     row by its insert policy: a statement naming an issue outside the writer's scope, or
     none at all, is refused whole, with one answer for both."""
     xinshi = await _issue_of(api, db, "ent.xinshi-silk")  # 德清's

@@ -18,8 +18,8 @@ written with its new issue, which the writer just inserted under the same condit
 request role's insert policy on the keys becomes ``WITH CHECK (true)``: the trigger, which
 it cannot disable (only the table's owner can), refuses what the policy refused.
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 Create Date: 2026-12-07
 """
 
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0028"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
@@ -90,7 +90,7 @@ def upgrade() -> None:
     op.execute(
         "COMMENT ON POLICY issue_similarity_key_insert ON issue_similarity_key IS"
         " 'Each statement''s keys are checked at once by the trigger"
-        " issue_similarity_key_issue_insert (migration 0028): their issues visible to"
+        " issue_similarity_key_issue_insert (migration 0029): their issues visible to"
         " the writer and locked, else the statement is refused.'"
     )
 
