@@ -25,25 +25,22 @@ What a kept answer depends on, and how each is checked before it is served again
 The region's own record and its children (reference data) are read at every request,
 outside this cache.
 
-Single flight: callers that find no servable answer join the computation already running
-for their key, and take its answer if it read the slices' state after they began to read
-theirs (the state of an instant within their own request, as their own computation would
-have read) or read the same state as theirs; otherwise they wait for it to end and run
-the next one. The computation is its own task: a caller that gives up (its request
-budget) does not cancel it for the others.
+Single flight (``services.single_flight``): callers that find no servable answer share
+the computation running for their key if it read the slices' state after they began to
+read theirs (it marks that instant: after its refresh), or if it read the same state as
+theirs and its lights still hold; otherwise they wait for it to end and share the next one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from closedloop.caches import BoundedCache
 from closedloop.services.evaluation.rollup import SliceState
+from closedloop.services.single_flight import Compute, SingleFlight
 
 V = TypeVar("V")
 
@@ -72,12 +69,6 @@ class Kept(Generic[V]):
         return self.valid_until is None or now < self.valid_until
 
 
-@dataclass
-class _Flight(Generic[V]):
-    task: asyncio.Task[Kept[V]]
-    checked_at: float | None = None  # monotonic time at which its state was read
-
-
 class Keeper(Generic[V]):
     """Kept answers per key, and the computations running per key."""
 
@@ -85,7 +76,7 @@ class Keeper(Generic[V]):
         self._kept: BoundedCache[Hashable, Kept[V]] = BoundedCache(
             name, max_entries, MAX_BYTES, lambda key, kept: ENTRY_BYTES
         )
-        self._flights: dict[Hashable, _Flight[V]] = {}
+        self._flights: SingleFlight[Kept[V]] = SingleFlight(name)
 
     def kept(self, key: Hashable, state: SliceState, now: dt.datetime) -> Kept[V] | None:
         found = self._kept.get(key)
@@ -100,53 +91,24 @@ class Keeper(Generic[V]):
         state: SliceState,
         since: float,
         now: dt.datetime,
-        compute: Callable[[Callable[[], None]], Awaitable[Kept[V]]],
+        compute: Compute[Kept[V]],
     ) -> Kept[V]:
         """A servable kept answer for ``key``, else one computed by ``compute`` (which
         calls the function it is given just before it reads the slices' state). ``state``:
         the slices' state the caller read, having started to read it at ``since``
         (``time.monotonic``)."""
-        while True:
-            found = self.kept(key, state, now)
-            if found is not None:
-                return found
-            flight = self._flights.get(key)
-            if flight is None:
-                flight = self._start(key, compute)
-            result = await asyncio.shield(flight.task)
-            # Read after the caller began to read: the state of an instant within the
-            # caller's request, as computing it itself would have been.
-            during = flight.checked_at is not None and flight.checked_at >= since
-            if (during and result.lights_hold(now)) or result.serves(state, now):
-                return result
-            # Its state was read before the caller's and differs: something may have
-            # changed in between. The next flight reads it after the caller.
+        found = self.kept(key, state, now)
+        if found is not None:
+            return found
 
-    def _start(
-        self, key: Hashable, compute: Callable[[Callable[[], None]], Awaitable[Kept[V]]]
-    ) -> _Flight[V]:
-        flight: _Flight[V]
+        async def keeping(reading: Callable[[], None]) -> Kept[V]:
+            kept = await compute(reading)
+            if not kept.state.dirty:
+                self._kept[key] = kept
+            return kept
 
-        def checking() -> None:
-            flight.checked_at = time.monotonic()
+        def accepts(kept: Kept[V], fresh: bool) -> bool:
+            # Fresh: read within the caller's request, exact unless a light changed since.
+            return (fresh and kept.lights_hold(now)) or kept.serves(state, now)
 
-        async def run() -> Kept[V]:
-            try:
-                kept = await compute(checking)
-                if not kept.state.dirty:
-                    self._kept[key] = kept
-                return kept
-            finally:
-                if self._flights.get(key) is flight:
-                    del self._flights[key]
-
-        flight = _Flight(asyncio.get_running_loop().create_task(run(), name=f"dashboard {key}"))
-        flight.task.add_done_callback(_retrieve)
-        self._flights[key] = flight
-        return flight
-
-
-def _retrieve(task: asyncio.Task[object]) -> None:
-    """Every caller may have given up: the outcome is still taken (no 'never retrieved')."""
-    if not task.cancelled():
-        task.exception()
+        return await self._flights.share(key, since, keeping, accepts)

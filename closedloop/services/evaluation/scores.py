@@ -9,6 +9,10 @@ Scope: the caller needs ``score.read`` on the group's region (SELF or DESCENDANT
 outside it answers exactly like an unknown one (``None``). Counting runs in the caller's
 transaction (row-level security) with the application's scope predicate as well.
 
+Concurrent callers asking for the same scoreboards in the same issue scope share one
+computation (``services.single_flight``), one that began to read after each of them began:
+nothing is kept once it ends.
+
 External inputs are matched to the period scored by its first and last day: an input
 recorded for ``2026-Q1`` scores ``2026-Q1`` (or ``2026-01-01..2026-03-31``), not the months
 inside it nor the year around it; without one the indicator scores the scheme's
@@ -18,7 +22,8 @@ inside it nor the year around it; without one the indicator scores the scheme's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,6 +54,8 @@ from closedloop.services.evaluation.targets import (
     peer_group,
     region_record,
 )
+from closedloop.services.issues.queries import scope_key
+from closedloop.services.single_flight import SingleFlight
 from closedloop.services.tenancy import RegionRecord
 
 
@@ -194,14 +201,30 @@ async def group_scores(
     """The scoreboards of ``kind`` in ``region_code`` for each period (contiguous, oldest
     first), each under its scheme (``schemes``: the one in force for each period);
     ``None`` when the region is unknown or outside the caller's scope."""
+    since = time.monotonic()
+    # Scope first, at every request: a region out of scope is not there, shared or not.
     region = await readable_region(db, principal, region_code, Action.SCORE_READ)
     if region is None:
         return None
-    async with db.read_reference() as ref:
-        group = await peer_group(ref, kind, region)
-    async with db.read_tolerant(principal) as (conn, freshness):
-        boards = await _score_each(conn, principal, schemes, group, periods)
-    return [dataclasses.replace(board, freshness=freshness) for board in boards]
+
+    async def compute(_reading: Callable[[], None]) -> tuple[GroupScores, ...]:
+        async with db.read_reference() as ref:
+            group = await peer_group(ref, kind, region)
+        async with db.read_tolerant(principal) as (conn, freshness):
+            boards = await _score_each(conn, principal, schemes, group, periods)
+        return tuple(dataclasses.replace(board, freshness=freshness) for board in boards)
+
+    # Everything the boards depend on: the database, what the caller reads (its issue
+    # scope: the scope predicate and row-level security), the group, the periods and the
+    # schemes in force. Not the clock (the counters read stored facts only) nor the locale
+    # (labels are chosen by the schema).
+    key = (db, scope_key(principal), kind, region.code, tuple(periods), tuple(schemes))
+    return list(await _FLIGHTS.share(key, since, compute))
+
+
+# Identical scoreboards asked at the same moment are computed once (``single_flight``): a
+# city's county ranking is ~400 ms of PostgreSQL, and sixteen at once queued for seconds.
+_FLIGHTS: SingleFlight[tuple[GroupScores, ...]] = SingleFlight("scores")
 
 
 async def target_history(
