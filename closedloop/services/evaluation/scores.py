@@ -208,6 +208,7 @@ async def group_scores(
         return None
 
     async def compute(_reading: Callable[[], None]) -> tuple[GroupScores, ...]:
+        # It reads from its start, the instant the single flight takes by default.
         async with db.read_reference() as ref:
             group = await peer_group(ref, kind, region)
         async with db.read_tolerant(principal) as (conn, freshness):
