@@ -9,7 +9,9 @@
 #   TREE=/tmp/other-worktree SCENARIO=issue_with_timeline bench/instructions.sh
 #
 # Environment (defaults): TREE (this checkout), SCENARIO (county_pool), N1 (20), N2 (120),
-# WARMUP (20). About 2 minutes per 100 requests of the pool page (callgrind runs ~50x slower).
+# WARMUP (20), GC_THRESHOLDS (none: the server's own; e.g. 10000000,1000,1000 holds the
+# collector off inside the window, so that a full collection, which costs tens of millions
+# of instructions, cannot land in one of the two runs and not the other). About 2 minutes per 100 requests of the pool page (callgrind runs ~50x slower).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TREE=${TREE:-$ROOT}
@@ -17,11 +19,12 @@ SCENARIO=${SCENARIO:-county_pool}
 N1=${N1:-20}
 N2=${N2:-120}
 WARMUP=${WARMUP:-20}
+GC_THRESHOLDS=${GC_THRESHOLDS:-}
 : "${DATABASE_URL:?set DATABASE_URL (a generated bench database)}"
 count() {
   (cd "$TREE" && PYTHONPATH=$TREE valgrind --tool=callgrind --callgrind-out-file=/dev/null \
     "$ROOT/.venv/bin/python" -m bench.inprocess --scenario "$SCENARIO" --requests "$1" \
-    --warmup "$WARMUP" 2>&1) | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+    --warmup "$WARMUP" ${GC_THRESHOLDS:+--gc-thresholds "$GC_THRESHOLDS"} 2>&1) | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 a=$(count "$N1")
 b=$(count "$N2")
