@@ -59,6 +59,10 @@ def serve(
             log_level=settings.log_level,
             log_config=None,
             access_log=access_log,
+            # No permessage-deflate: a subscription frame is a few hundred bytes of JSON,
+            # and each socket would compress its own copy of every frame (bench/RESULTS.md,
+            # "Subscriptions without per-socket compression").
+            ws_per_message_deflate=False,
         )
     finally:
         if metrics_dir is not None:
