@@ -65,10 +65,16 @@ async def test_a_regions_whole_count_is_two_index_only_scans(db: Database) -> No
     issues); as two disjoint shares each is an index-only scan of its region's index."""
     center = POOL_KEEPERS[0]
     statement = queries.count_statement(center, queries.IssueFilter(), dt.datetime.now(dt.UTC))
-    assert await _issue_scans(db, center, statement) == [
-        ("Index Only Scan", "ix_issue_origin"),
-        ("Index Only Scan", "ix_issue_holding_state"),
-    ]
+    scans = await _issue_scans(db, center, statement)
+    # Each region index includes the other's region (0026), so either can answer the held
+    # share from the index alone; on this nearly empty table the two cost about the same and
+    # the planner's pick follows their sizes, which the tests run before leave behind. What
+    # matters: two shares, neither visiting the heap.
+    assert len(scans) == 2, scans
+    assert all(
+        kind == "Index Only Scan" and index in ("ix_issue_origin", "ix_issue_holding_state")
+        for kind, index in scans
+    ), scans
 
 
 async def _issue_scans(
