@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
@@ -73,6 +74,19 @@ async def until(condition: Callable[[], object]) -> None:
     async with asyncio.timeout(WAIT):
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+async def until_healthy(url: str) -> None:
+    """Until the server at ``url``, started in another process, answers ``/healthz``; fails
+    the test after ``WAIT`` seconds."""
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client, asyncio.timeout(WAIT):
+        while True:
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass  # not listening yet
+            await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager

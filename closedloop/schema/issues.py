@@ -37,7 +37,7 @@ from closedloop.schema.tenancy import Board, Department, Region
 from closedloop.services.issues.actions import IssueAction, urge_interval
 from closedloop.services.issues.actions import viewer_actions as actions_now
 from closedloop.services.issues.queries import IssueOrder
-from closedloop.services.issues.records import EventRecord, IssueRecord
+from closedloop.services.issues.records import LEVELS, STATES, EventRecord, IssueRecord
 from closedloop.services.learning.similar import Candidate
 from closedloop.services.learning.tags import suggest as suggest_tags
 
@@ -76,8 +76,8 @@ class IssueEvent:
                 "type": rec.type,
                 "occurred_at": rec.occurred_at,
                 "actor_name": rec.actor_name,
-                "from_state": _STATES[rec.from_state] if rec.from_state else None,
-                "to_state": _STATES[rec.to_state] if rec.to_state else None,
+                "from_state": STATES[rec.from_state] if rec.from_state else None,
+                "to_state": STATES[rec.to_state] if rec.to_state else None,
                 "public": rec.public,
                 "message": rec.message,
                 "payload": rec.payload,
@@ -350,7 +350,7 @@ class Issue(Node):
             made(
                 CustodyEntry,
                 {
-                    "handling_level": _LEVELS[r.handling_level],
+                    "handling_level": LEVELS[r.handling_level],
                     "started_at": r.started_at,
                     "ended_at": r.ended_at or finished,
                     "lapsed_limits": r.lapsed_limits,
@@ -440,8 +440,6 @@ def made(cls: type[T], fields: dict[str, Any]) -> T:
 
 
 # Dict look-ups: calling an Enum class per row is slow on a page.
-_STATES = {m.value: m for m in IssueState}
-_LEVELS = {m.value: m for m in HandlingLevel}
 _CHANNELS = {m.value: m for m in Channel}
 _CATEGORIES = {m.value: m for m in Category}
 

@@ -25,7 +25,7 @@ from closedloop.identity.tokens import mint_token
 from closedloop.schema.relay import from_global_id
 from closedloop.settings import Settings
 from tests.api.issue_helpers import PAYLOAD
-from tests.live import WAIT, until
+from tests.live import WAIT, until, until_healthy
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
@@ -70,17 +70,8 @@ async def test_sigkill_mid_burst_leaves_every_issue_consistent(
     center = {"Authorization": f"Bearer {mint_token(settings, 'xinshi.center')}"}
     acknowledged: dict[str, int] = {}  # issue id -> the newest version the server confirmed
 
+    await until_healthy(url)
     async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
-
-        async def up() -> bool:
-            try:
-                return (await client.get("/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        async with asyncio.timeout(WAIT):
-            while not await up():  # noqa: ASYNC110  (another process: nothing to wait on)
-                await asyncio.sleep(0.1)
 
         async def call(name: str, input_: dict[str, Any], headers: dict[str, str]) -> Any:
             body = {"query": _mutation(name), "variables": {"input": input_}}

@@ -80,28 +80,51 @@ async def test_a_regions_whole_count_is_two_index_only_scans(db: Database) -> No
 async def _issue_scans(
     db: Database, principal: Principal, statement: sa.Select[Any]
 ) -> list[tuple[str, str | None]]:
+    # The lock keeps autovacuum and autoanalyze off the table while the transaction lasts
+    # (it conflicts with itself), so the statistics set here are the ones the planner reads.
+    # Never analysed (reltuples = -1) makes the nearly empty table count as 10 pages; all of
+    # them visible lets an index-only scan skip the heap. Sequential and bitmap scans are
+    # switched off and plain index scans are not: with every page visible an index-only scan
+    # is the cheapest plan exactly when the index covers every column the statement and the
+    # row-level policies read, and a plain index scan is all that is left otherwise.
+    plan = await _explain_as(
+        db,
+        principal,
+        statement,
+        as_owner=(
+            "LOCK TABLE issue IN SHARE UPDATE EXCLUSIVE MODE",
+            "UPDATE pg_class SET reltuples = -1, relallvisible = 2147483647"
+            " WHERE oid = 'issue'::regclass",
+        ),
+        settings=("SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off"),
+    )
+    return [
+        (n["Node Type"], n.get("Index Name"))
+        for n in _nodes(plan)
+        if n.get("Relation Name") == "issue"
+    ]
+
+
+async def _explain_as(
+    db: Database,
+    principal: Principal,
+    statement: sa.Select[Any],
+    *,
+    as_owner: tuple[str, ...] = (),
+    settings: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The plan of ``statement`` as the application's role in ``principal``'s scope (its
+    row-level policies included), in one owner's transaction rolled back at the end:
+    ``as_owner`` runs first, as the owner; ``settings`` after the scope."""
     async with db.engine.connect() as probe:
         app_role = (await probe.execute(sa.text("SELECT current_user"))).scalar_one()
-    # One owner's transaction, rolled back at the end. The lock keeps autovacuum and
-    # autoanalyze off the table meanwhile (it conflicts with itself), so the statistics set
-    # here are the ones the planner reads. Never analysed (reltuples = -1) makes the nearly
-    # empty table count as 10 pages; all of them visible lets an index-only scan skip the
-    # heap. Sequential and bitmap scans are switched off and plain index scans are not: with
-    # every page visible an index-only scan is the cheapest plan exactly when the index
-    # covers every column the statement and the row-level policies read, and a plain index
-    # scan is all that is left otherwise.
     async with db.admin.connect() as conn, conn.begin():
-        await conn.execute(sa.text("LOCK TABLE issue IN SHARE UPDATE EXCLUSIVE MODE"))
-        await conn.execute(
-            sa.text(
-                "UPDATE pg_class SET reltuples = -1, relallvisible = 2147483647"
-                " WHERE oid = 'issue'::regclass"
-            )
-        )
+        for sql in as_owner:
+            await conn.execute(sa.text(sql))
         await conn.execute(sa.text(f'SET LOCAL ROLE "{app_role}"'))
         await set_scope(conn, principal)
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        await conn.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+        for sql in settings:
+            await conn.execute(sa.text(sql))
         # IN lists (the scores' statements) expanded into parameters, as SQLAlchemy runs them.
         compiled = statement.compile(
             dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
@@ -109,12 +132,8 @@ async def _issue_scans(
         args = [compiled.params[name] for name in compiled.positiontup or []]
         rows = await driver.fetch_sql(conn, "EXPLAIN (FORMAT JSON) " + compiled.string, *args)
         await conn.rollback()
-    plan = rows[0][0][0]["Plan"]  # the engine decodes json columns
-    return [
-        (n["Node Type"], n.get("Index Name"))
-        for n in _nodes(plan)
-        if n.get("Relation Name") == "issue"
-    ]
+    plan: dict[str, Any] = rows[0][0][0]["Plan"]  # the engine decodes json columns
+    return plan
 
 
 def _pool_where(principal: Principal) -> str:

@@ -12,14 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from closedloop.authz.roles import Principal, Role
-from closedloop.db import driver
-from closedloop.db.database import Database, set_scope
+from closedloop.db.database import Database
 from closedloop.domain.periods import quarter_period
 from closedloop.domain.regions import RegionLevel
 from closedloop.services.evaluation.attribution import _department_statement
 from closedloop.services.evaluation.targets import TargetKind, peer_group
 from closedloop.services.tenancy import RegionRecord
-from tests.api.test_pool_plan import _issue_scans, _nodes
+from tests.api.test_pool_plan import _explain_as, _issue_scans, _nodes
 
 EVALUATOR = Principal(
     account_id=1, username="e", display_name="e", role=Role.EVALUATOR, region_code="3305"
@@ -44,22 +43,12 @@ async def test_department_scores_read_the_periods_assignments_by_index(db: Datab
 async def test_department_scores_read_the_periods_ratings_by_index(db: Database) -> None:
     """The ratings left behind (A3b) start from those resolved in the period: each unit
     index is read from the period's start to its end, not whole."""
-    statement = await _statement(db)
-    async with db.engine.connect() as probe:
-        app_role = (await probe.execute(sa.text("SELECT current_user"))).scalar_one()
-    async with db.admin.connect() as conn, conn.begin():
-        await conn.execute(sa.text(f'SET LOCAL ROLE "{app_role}"'))
-        await set_scope(conn, EVALUATOR)
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        compiled = statement.compile(
-            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
-        )
-        args = [compiled.params[name] for name in compiled.positiontup or []]
-        rows = await driver.fetch_sql(conn, "EXPLAIN (FORMAT JSON) " + compiled.string, *args)
-        await conn.rollback()
+    plan = await _explain_as(
+        db, EVALUATOR, await _statement(db), settings=("SET LOCAL enable_seqscan = off",)
+    )
     by_unit = {
         n["Index Name"]: n.get("Index Cond", "")
-        for n in _nodes(rows[0][0][0]["Plan"])
+        for n in _nodes(plan)
         if n.get("Index Name", "").startswith("ix_issue_rating_")
     }
     assert set(by_unit) == {"ix_issue_rating_department_resolved", "ix_issue_rating_board_resolved"}

@@ -5,18 +5,16 @@ thousand sockets cost more of the process's CPU than the rest of writing it
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
 from tests.api.test_fault_kill import served  # noqa: F401  (the fixture: a real server)
-from tests.live import PROTOCOL, WAIT, message
+from tests.live import PROTOCOL, message, until_healthy
 
 # The server's database migrated and seeded (the accounts), as the fault test has it.
 pytestmark = pytest.mark.usefixtures("clean_issues")
@@ -27,14 +25,7 @@ async def test_a_socket_offering_compression_gets_plain_frames(
     settings: Settings,
 ) -> None:
     _, url = served
-    async with httpx.AsyncClient(base_url=url, timeout=WAIT) as client, asyncio.timeout(WAIT):
-        while True:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
+    await until_healthy(url)
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with connect(ws_url, subprotocols=[PROTOCOL], compression="deflate") as ws:  # type: ignore[list-item]
         assert ws.response is not None

@@ -81,8 +81,8 @@ class IssueRecord:
         """From a SQLAlchemy row mapping or an asyncpg record (both map names to values)."""
         data: dict[str, Any] = dict(row.items())
         data["tags"] = tuple(data["tags"] or ())
-        data["handling_level"] = _LEVELS[data["handling_level"]]
-        data["state"] = _STATES[data["state"]]
+        data["handling_level"] = LEVELS[data["handling_level"]]
+        data["state"] = STATES[data["state"]]
         data["clock_kind"] = _CLOCKS.get(data["clock_kind"])
         data["rating"] = _GRADES.get(data["rating"])
         # Positional, in field order: keyword arguments out of order cost CPython a linear
@@ -157,9 +157,10 @@ def _build(cls: Callable[..., T], columns: Sequence[str], rows: Sequence[Any]) -
     return out
 
 
-# Plain dict look-ups: calling an Enum class per value is slow on a hot path.
-_LEVELS = {m.value: m for m in HandlingLevel}
-_STATES = {m.value: m for m in IssueState}
+# Members by their database value: a dict look-up, where calling an Enum class per value
+# is slow on a hot path (the records here, the GraphQL objects made from them).
+LEVELS = {m.value: m for m in HandlingLevel}
+STATES = {m.value: m for m in IssueState}
 _CLOCKS: dict[str | None, ClockKind] = {m.value: m for m in ClockKind}
 _GRADES: dict[str | None, RatingGrade] = {m.value: m for m in RatingGrade}
 _ISSUE_FIELDS = tuple(f.name for f in fields(IssueRecord))
@@ -167,8 +168,8 @@ _FIELD_TYPES = {f.name: f.type for f in fields(IssueRecord)}
 # Columns whose database values are not the record's (text to enums, arrays to tuples).
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "tags": lambda v: tuple(v or ()),
-    "handling_level": _LEVELS.__getitem__,
-    "state": _STATES.__getitem__,
+    "handling_level": LEVELS.__getitem__,
+    "state": STATES.__getitem__,
     "clock_kind": _CLOCKS.get,
     "rating": _GRADES.get,
 }
