@@ -39,13 +39,20 @@ async def test_department_scores_read_the_periods_assignments_by_index(db: Datab
     assert ("Index Scan", "ix_issue_holding_assigned") in scans
 
 
+# Bitmap scans only: a bitmap index scan needs an index condition, so the ratings cannot be
+# read by a whole-index scan with a filter, which the planner may pick on the nearly empty
+# test table (a clean-clone run did, for the departments' index); what is left to test is
+# whether the statement's conditions bound each unit index by resolution time.
+_BITMAPS_ONLY = tuple(
+    f"SET LOCAL enable_{kind} = off" for kind in ("seqscan", "indexscan", "indexonlyscan")
+)
+
+
 @pytest.mark.usefixtures("clean_issues")
 async def test_department_scores_read_the_periods_ratings_by_index(db: Database) -> None:
     """The ratings left behind (A3b) start from those resolved in the period: each unit
     index is read from the period's start to its end, not whole."""
-    plan = await _explain_as(
-        db, EVALUATOR, await _statement(db), settings=("SET LOCAL enable_seqscan = off",)
-    )
+    plan = await _explain_as(db, EVALUATOR, await _statement(db), settings=_BITMAPS_ONLY)
     by_unit = {
         n["Index Name"]: n.get("Index Cond", "")
         for n in _nodes(plan)
