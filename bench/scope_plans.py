@@ -302,6 +302,18 @@ CASES = [
         "every issue in 湖州's scope (3305): issues { totalCount }",
         _count(IssueFilter()),
     ),
+    # A search box (issue 18): the mixed workload's keywords, the newest 20 (+1) and the count.
+    *(
+        Case(
+            f"keyword_{size}_{kind}_{n}",
+            who,
+            f"{size}'s issues with '{word}' in the title or content: {kind}",
+            (_page if kind == "page" else _count)(IssueFilter(text=word)),
+        )
+        for size, who in (("province", "province.monitor"), ("city", "huzhou.leader"))
+        for n, word in enumerate(("用地", "环评"))
+        for kind in ("page", "count")
+    ),
 ]
 
 
