@@ -4,18 +4,18 @@ that build a field's path and ``GraphQLResolveInfo`` only when something reads t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
     GraphQLResolveInfo,
 )
 from graphql.execution.executor import Executor as GenericExecutor
 from graphql.pyutils import Path
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info as StrawberryInfo
-
-if TYPE_CHECKING:
-    from closedloop.schema.execution.plans import FieldPlan
 
 Executor = GenericExecutor[Any]
 ResolveInfo = GraphQLResolveInfo[Any]
@@ -30,6 +30,17 @@ CompleteLeaf = Callable[[Any], Any]
 # Where a field sits: its parent's path, or the parent field's info, which builds that
 # path only when something asks (errors, ``info.path``).
 Parent = Any  # Path | LazyResolveInfo | CompiledInfo | None
+
+
+class FieldPlan(Protocol):
+    """What an info reads of its field's plan (``plans.FieldPlan``)."""
+
+    field_def: GraphQLField
+    nodes: list[FieldNode]
+    parent_type: GraphQLObjectType
+
+    def path_in(self, parent: Parent) -> Path: ...
+
 
 # Values that are certainly not awaitable: no need to ask.
 PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
