@@ -42,7 +42,7 @@ from closedloop.domain.schemes import InvalidScheme, use_scheme_directory
 from closedloop.http.body_limit import BodyLimitMiddleware
 from closedloop.http.cold import install_cold_signal
 from closedloop.http.exports import routes as export_routes
-from closedloop.http.fanout import IN_FLIGHT, Fanout
+from closedloop.http.fanout import IN_FLIGHT, Fanout, RawSendMiddleware
 from closedloop.http.graphql_http import answer_prepared, encode_json_bytes
 from closedloop.http.oauth import routes as oauth_routes
 from closedloop.http.observability import (
@@ -556,6 +556,7 @@ def create_app(
                 metrics_server.stop()
 
     middleware = [
+        Middleware(RawSendMiddleware),
         Middleware(RequestIdMiddleware),
         Middleware(WorkerMiddleware),
         *tracing_middleware(settings, tracer_provider),
