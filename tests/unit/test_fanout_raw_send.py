@@ -40,9 +40,7 @@ def test_a_frame_goes_to_the_connections_own_send() -> None:
 
     seat, websocket = _seat({"type": "websocket", RAW_SEND: raw})
     seat.push(7, '{"data":1}')
-    assert sent == [
-        {"type": "websocket.send", "text": '{"id":"1","type":"next","payload":{"data":1}}'}
-    ]
+    assert sent == [{"type": "websocket.send", "text": FRAME}]
     assert websocket.texts == []
 
 
