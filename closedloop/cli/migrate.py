@@ -11,7 +11,7 @@ from closedloop.settings import Settings
 def migrate() -> None:
     """Upgrade the database to the latest migration (and load the Zhejiang tree if empty),
     then bring the dashboard rollup up to date (a migration may have marked every slice)."""
-    from closedloop.http.app import prepare_data
+    from closedloop.http.process import prepare_data
     from closedloop.services.evaluation import rollup
 
     async def go() -> int:

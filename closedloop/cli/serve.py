@@ -32,7 +32,7 @@ def serve(
     if demo:
         os.environ["CLOSEDLOOP_DEMO"] = "true"
     settings = Settings()
-    from closedloop.http.app import load_schemes
+    from closedloop.http.process import load_schemes
 
     problems = settings.problems() + load_schemes(settings)
     if settings.metrics_port is not None and workers > 1:
