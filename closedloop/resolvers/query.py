@@ -11,9 +11,9 @@ from closedloop.resolvers import regions as region_resolvers
 from closedloop.schema import issue_list
 from closedloop.schema.context import Info
 from closedloop.schema.enums import RegionLevel
-from closedloop.schema.issues import Issue
+from closedloop.schema.issues import Issue, ProblemListPush
 from closedloop.schema.labels import EnumLabels, resolve_labels
-from closedloop.schema.problem_lists import ProblemListPush, resolve_pushes
+from closedloop.schema.problem_lists import resolve_pushes
 from closedloop.schema.relay import Connection, Node
 from closedloop.schema.tenancy import Region
 from closedloop.schema.viewer import Viewer, resolve_viewer

@@ -1,4 +1,5 @@
-"""Issue, its timeline, the enterprise, and the issue connection."""
+"""Issue, the enterprise, its pushes to the problem lists, and the issue connection (its
+timeline, custody ledger and ratings: ``schema.issue_entries``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
 from closedloop import i18n
@@ -25,156 +25,31 @@ from closedloop.domain.issues import (
     RatingGrade,
     next_urge_at,
 )
+from closedloop.domain.problem_lists import PushState
 from closedloop.domain.sla import running_light, running_limit
 from closedloop.schema.context import Info
 from closedloop.schema.enterprises import Enterprise
+from closedloop.schema.issue_entries import CustodyEntry, IssueEvent, IssueRating, made
 from closedloop.schema.loaders import resolve_loaded
 from closedloop.schema.node_registry import register_node
-from closedloop.schema.paging import list_page
+from closedloop.schema.paging import as_id, list_page
 from closedloop.schema.reference import resolve_cached
 from closedloop.schema.relay import MAX_PAGE, Node, to_global_id
 from closedloop.schema.tenancy import Board, Department, Region
 from closedloop.services.issues.actions import IssueAction, urge_interval
 from closedloop.services.issues.actions import viewer_actions as actions_now
+from closedloop.services.issues.problem_list_queries import PushRecord
 from closedloop.services.issues.queries import IssueOrder
-from closedloop.services.issues.records import LEVELS, STATES, EventRecord, IssueRecord
+from closedloop.services.issues.records import LEVELS, EventRecord, IssueRecord
 from closedloop.services.learning.similar import Candidate
 from closedloop.services.learning.tags import suggest as suggest_tags
 
-if TYPE_CHECKING:
-    from closedloop.schema.problem_lists import ProblemListPush
-
-strawberry.enum(IssueState, name="IssueState", description="诉求状态 / issue state")
-strawberry.enum(HandlingLevel, name="HandlingLevel", description="处置层级 / handling level")
 strawberry.enum(Light, name="Light", description="亮灯 / time-limit light")
-strawberry.enum(RatingGrade, name="RatingGrade", description="评价等级 / rating grade")
 strawberry.enum(IssueAction, name="IssueAction", description="诉求操作 / a command on an issue")
 strawberry.enum(Channel, name="Channel", description="来源渠道 / intake channel")
 strawberry.enum(Category, name="Category", description="问题类别 / category")
 strawberry.enum(IssueOrder, name="IssueOrder", description="排序 / ordering")
 strawberry.enum(IssueErrorCode, name="IssueErrorCode", description="诉求操作错误 / issue errors")
-
-
-@strawberry.type(description="办理轨迹中的一条记录 / one entry of an issue's timeline")
-class IssueEvent:
-    id: strawberry.ID
-    type: str
-    occurred_at: dt.datetime
-    actor_name: str
-    from_state: IssueState | None
-    to_state: IssueState | None
-    public: bool
-    message: str | None
-    payload: JSON
-
-    @classmethod
-    def from_record(cls, rec: EventRecord) -> IssueEvent:
-        return made(
-            cls,
-            {
-                "id": str(rec.id),
-                "type": rec.type,
-                "occurred_at": rec.occurred_at,
-                "actor_name": rec.actor_name,
-                "from_state": STATES[rec.from_state] if rec.from_state else None,
-                "to_state": STATES[rec.to_state] if rec.to_state else None,
-                "public": rec.public,
-                "message": rec.message,
-                "payload": rec.payload,
-            },
-        )
-
-    @strawberry.field
-    def type_label(self, info: Info) -> str:
-        return i18n.label(self.type, info.context.locale, "IssueEventType")
-
-
-@strawberry.type(description="承办记录 / one holder's custody of an issue")
-class CustodyEntry:
-    handling_level: HandlingLevel
-    started_at: dt.datetime
-    ended_at: dt.datetime | None = strawberry.field(
-        description="移交他人或问题终结的时间；仍在办为空 / when it passed on or the issue ended"
-    )
-    lapsed_limits: int = strawberry.field(
-        description="截止时间落在本段承办期内且已超时的时限数（记于本承办方）"
-        " / time limits whose deadline fell in this holder's span and that ran out"
-    )
-    position: int = strawberry.field(
-        description="在台账中的序号（从 1 起）/ 1-based place in the ledger"
-    )
-    region_code: strawberry.Private[str]
-    board_id: strawberry.Private[int | None]
-    department_id: strawberry.Private[int | None]
-    overdue_so_far: strawberry.Private[int]
-    running_late: strawberry.Private[int]
-
-    @strawberry.field
-    def region(self, info: Info) -> Region | None:
-        return resolve_cached(  # type: ignore[return-value]
-            "region", self.region_code, lambda: info.context.loaders.region, Region.from_record
-        )
-
-    @strawberry.field(description="承办板块 / the board that held it (none at center level)")
-    def board(self, info: Info) -> Board | None:
-        if self.board_id is None:
-            return None
-        return resolve_cached(  # type: ignore[return-value]
-            "board", self.board_id, lambda: info.context.loaders.board, Board.from_record
-        )
-
-    @strawberry.field(description="承办部门 / the department that held it")
-    def department(self, info: Info) -> Department | None:
-        if self.department_id is None:
-            return None
-        return resolve_cached(  # type: ignore[return-value]
-            "department",
-            self.department_id,
-            lambda: info.context.loaders.department,
-            Department.from_record,
-        )
-
-    @strawberry.field(description="承办时长（秒）/ how long this holder had it")
-    def held_seconds(self, info: Info) -> int:
-        end = self.ended_at or info.context.clock.now()
-        return int((end - self.started_at).total_seconds())
-
-    @strawberry.field(
-        description="超时时长（秒），记于截止时为承办方者，不论之后由谁办结"
-        " / time past a limit, booked to the holder when its deadline passed"
-    )
-    def overdue_seconds(self) -> int:
-        return self.overdue_so_far + self.running_late
-
-
-@strawberry.type(description="企业评价 / one rating of one resolution, kept when reopened")
-class IssueRating:
-    resolution: int = strawberry.field(description="第几次办结 / which resolution it rates (1…)")
-    resolved_at: dt.datetime
-    grade: RatingGrade
-    comment: str | None
-    rated_at: dt.datetime
-    rated_by_name: str | None = strawberry.field(description="评价人 / who rated")
-    board_id: strawberry.Private[int | None]
-    department_id: strawberry.Private[int | None]
-
-    @strawberry.field
-    def grade_label(self, info: Info) -> str:
-        return i18n.label(self.grade, info.context.locale, "RatingGrade")
-
-    @strawberry.field(description="办结时的承办板块 / the board that made the rated resolution")
-    async def board(self, info: Info) -> Board | None:
-        if self.board_id is None:
-            return None
-        rec = await info.context.loaders.board.load(self.board_id)
-        return Board.from_record(rec) if rec else None
-
-    @strawberry.field(description="办结时的承办部门 / the department that made it")
-    async def department(self, info: Info) -> Department | None:
-        if self.department_id is None:
-            return None
-        rec = await info.context.loaders.department.load(self.department_id)
-        return Department.from_record(rec) if rec else None
 
 
 @strawberry.type(description="涉企问题 / an enterprise issue")
@@ -384,11 +259,7 @@ class Issue(Node):
         return Issue.from_record(rec) if rec else None
 
     @strawberry.field(description="推送七张问题清单及回传 / its pushes to the problem lists")
-    async def problem_list_pushes(
-        self, info: Info
-    ) -> list[Annotated[ProblemListPush, strawberry.lazy("closedloop.schema.problem_lists")]]:
-        from closedloop.schema.problem_lists import issue_pushes  # it imports this module
-
+    async def problem_list_pushes(self, info: Info) -> list[ProblemListPush]:
         return await issue_pushes(info, self.rec.id)
 
     @strawberry.field(description="所重发的原问题 / the earlier issue this one repeats")
@@ -425,18 +296,6 @@ class Issue(Node):
     def viewer_actions(self, info: Info) -> list[IssueAction]:
         ctx = info.context
         return actions_now(ctx.principal, self.rec, ctx.clock.now(), ctx.settings)
-
-
-T = TypeVar("T")
-
-
-def made(cls: type[T], fields: dict[str, Any]) -> T:
-    """An object of a plain strawberry type from all of its fields (``fields``, a new dict:
-    it becomes the object's own), as its dataclass ``__init__`` makes it, without the call:
-    a nested page builds hundreds. A test keeps the names in step with the class."""
-    made = object.__new__(cls)
-    made.__dict__ = fields
-    return made
 
 
 # Dict look-ups: calling an Enum class per row is slow on a page.
@@ -587,3 +446,85 @@ def _position_key(entry: CustodyEntry) -> str:
 
 def _resolution_key(rating: IssueRating) -> str:
     return str(rating.resolution)
+
+
+strawberry.enum(
+    PushState,
+    name="ProblemListPushState",
+    description="七张问题清单推送状态 / where a push to the seven problem lists stands",
+)
+
+
+@strawberry.type(
+    description="推送至本级七张问题清单应用的重大问题 / an issue pushed to its tier's"
+    " seven-problem-lists application, and what the application reported back"
+)
+class ProblemListPush(Node):
+    region_code: str = strawberry.field(
+        description="清单应用所属层级 / the tier whose application got the push"
+    )
+    reason: str = strawberry.field(description="推送理由 / why the leader pushed it")
+    state: PushState
+    pushed_at: dt.datetime
+    pushed_by_name: str | None
+    reference: str | None = strawberry.field(
+        description="清单应用回执编号 / the application's receipt (its own reference)"
+    )
+    delivered_at: dt.datetime | None = strawberry.field(description="送达时间 / receipt time")
+    last_error: str | None = strawberry.field(
+        description="最近一次推送失败原因 / why the last delivery attempt failed"
+    )
+    reported_at: dt.datetime | None = strawberry.field(
+        description="清单应用最近回传时间 / when the application last reported"
+    )
+    report_message: str | None = strawberry.field(
+        description="清单应用最近回传说明 / what the application said last"
+    )
+    issue_id: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, r: PushRecord) -> ProblemListPush:
+        return cls(
+            id=to_global_id("ProblemListPush", r.id),
+            region_code=r.region_code,
+            reason=r.reason,
+            state=r.state,
+            pushed_at=r.pushed_at,
+            pushed_by_name=r.pushed_by_name,
+            reference=r.reference,
+            delivered_at=r.delivered_at,
+            last_error=r.last_error,
+            reported_at=r.reported_at,
+            report_message=r.report_message,
+            issue_id=r.issue_id,
+        )
+
+    @strawberry.field
+    def state_label(self, info: Info) -> str:
+        return i18n.label(self.state, info.context.locale, "ProblemListPushState")
+
+    @strawberry.field(description="清单应用所属层级 / the tier")
+    def region(self, info: Info) -> Region | None:
+        return resolve_cached(  # type: ignore[return-value]
+            "region", self.region_code, lambda: info.context.loaders.region, Region.from_record
+        )
+
+    @strawberry.field
+    async def issue(self, info: Info) -> Issue | None:
+        rec = await info.context.loaders.issue.load(self.issue_id)
+        return Issue.from_record(rec) if rec else None
+
+
+@register_node("ProblemListPush")
+async def _push_node(info: Info, key: str) -> ProblemListPush | None:
+    pk = as_id(key)
+    if pk is None:
+        return None
+    found = await info.context.loaders.problem_list_push.load(pk)
+    return ProblemListPush.from_record(found) if found else None
+
+
+async def issue_pushes(info: Info, issue_id: int) -> list[ProblemListPush]:
+    """An issue's pushes (one per tier), for ``Issue.problemListPushes``."""
+    found = await info.context.loaders.problem_list_pushes.load(issue_id)
+    return [ProblemListPush.from_record(r) for r in found]

@@ -22,7 +22,8 @@ import strawberry
 from closedloop import i18n
 from closedloop.schema.context import RELAYED, Info
 from closedloop.schema.errors import PublicError
-from closedloop.schema.issues import Issue, IssueEvent
+from closedloop.schema.issue_entries import IssueEvent
+from closedloop.schema.issues import Issue
 from closedloop.schema.relay import from_global_id
 from closedloop.services.event_bus import SubscriberDropped
 from closedloop.services.event_feed import feed_for

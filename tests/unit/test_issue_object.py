@@ -18,7 +18,8 @@ from closedloop.domain.issues import (
     IssueState,
     RatingGrade,
 )
-from closedloop.schema.issues import _ISSUE_FIELDS, CustodyEntry, Issue, IssueEvent
+from closedloop.schema.issue_entries import CustodyEntry, IssueEvent
+from closedloop.schema.issues import _ISSUE_FIELDS, Issue
 from closedloop.schema.relay import to_global_id
 from closedloop.services.issues.records import CustodyRecord, EventRecord, IssueRecord
 

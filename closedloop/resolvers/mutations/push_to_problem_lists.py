@@ -8,9 +8,8 @@ import strawberry
 
 from closedloop.db import tables as t
 from closedloop.schema.context import Info
-from closedloop.schema.issues import Issue
+from closedloop.schema.issues import Issue, ProblemListPush
 from closedloop.schema.payloads import IssueError, issue_errors, issue_pk, not_found
-from closedloop.schema.problem_lists import ProblemListPush
 from closedloop.services.issues import problem_lists
 from closedloop.services.issues.problem_list_queries import PushRecord
 from closedloop.services.issues.unit_of_work import Answer, IssueCommands
