@@ -42,6 +42,7 @@ from bench.generator import vocab
 from bench.generator.unit_of_work import NO_ACCOUNT, CopyUnitOfWork, DraftEvent, IssueDraft, Places
 from closedloop.authz.roles import Principal, Role
 from closedloop.catalog import DEDICATED_ROUTES
+from closedloop.db.tables import ISSUE_RATING_COUNTS
 from closedloop.domain import custody, sla
 from closedloop.domain.issues import (
     OPEN_STATES,
@@ -120,7 +121,7 @@ class Unit:
         return (self.id, None) if self.kind == "board" else (None, self.id)
 
 
-ISSUE_COLUMNS = (
+DRAFT_COLUMNS = (
     "id",
     "number",
     "title",
@@ -167,7 +168,10 @@ ISSUE_COLUMNS = (
     "escalation_count",
     "delegation_return_count",
 )
-_ISSUE_ROW = attrgetter(*ISSUE_COLUMNS)  # the draft's columns (enumerations as members)
+_ISSUE_ROW = attrgetter(*DRAFT_COLUMNS)  # the draft's columns (enumerations as members)
+# The ratings on record by grade, which the trigger on issue_rating keeps (COPY runs
+# without triggers): counted from the issue's rating rows.
+ISSUE_COLUMNS = (*DRAFT_COLUMNS, *ISSUE_RATING_COUNTS.values())
 # ``id`` is left to the identity column: events are written in time order per issue,
 # so ids ascend with time within an issue (what ``last_events`` relies on).
 EVENT_COLUMNS = (
@@ -517,7 +521,8 @@ class IssueSim:
 
     def issue_row(self) -> tuple[Any, ...]:
         row: tuple[Any, ...] = _ISSUE_ROW(self.d)
-        return row
+        grades = [r["grade"] for r in self.tx.ratings]
+        return (*row, *(grades.count(g) for g in ISSUE_RATING_COUNTS))
 
     def custody_rows(self) -> list[tuple[Any, ...]]:
         issue_id = self.d.id

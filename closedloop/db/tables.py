@@ -6,6 +6,9 @@ serves subtree scope without any extension.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
@@ -22,6 +25,27 @@ from closedloop.db.rollup_tables import issue_rollup_slice as issue_rollup_slice
 
 # What row-level security reads of an issue besides its regions (migrations 0012, 0017).
 POLICY_COLUMNS = ("enterprise_id", "board_id", "department_id", "submitted_by")
+# Per grade, the issue's column counting its ratings of that grade on record
+# (``issue_rating``), kept by a trigger on ``issue_rating`` (migration 0030).
+ISSUE_RATING_COUNTS: Mapping[str, str] = MappingProxyType(
+    {grade: f"ratings_{grade.lower()}" for grade in RATING_COLUMNS}
+)
+# What a region's scores read of an issue besides its origin and creation time
+# (``services.evaluation.attribution``), row-level security's columns included.
+SCORED_COLUMNS = (
+    "id",
+    "holding_region_code",
+    "state",
+    "proactive",
+    "recurred",
+    "assigned_at",
+    "assign_overdue",
+    "resolved_at",
+    "overdue",
+    "rating",
+    *ISSUE_RATING_COUNTS.values(),
+    *POLICY_COLUMNS,
+)
 
 region = sa.Table(
     "region",
@@ -233,6 +257,12 @@ issue = sa.Table(
     # Learning: this issue repeats an earlier resolved one; that one "recurred".
     sa.Column("recurrence_of_id", sa.BigInteger, sa.ForeignKey("issue.id"), nullable=True),
     sa.Column("recurred", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Its ratings on record by grade (ISSUE_RATING_COUNTS): a region's scores count them
+    # without reading each rating and its policy (0030).
+    *(
+        sa.Column(name, sa.Integer, nullable=False, server_default="0")
+        for name in ISSUE_RATING_COUNTS.values()
+    ),
     sa.UniqueConstraint("channel", "external_id", name="uq_issue_channel_external_id"),
     # With what row-level security reads: counts in a scope without the table (0026).
     sa.Index(
@@ -252,7 +282,14 @@ issue = sa.Table(
     sa.Index("ix_issue_created", "created_at", "id"),
     # A city's or county's department scores: what its units were assigned in a period (0027).
     sa.Index("ix_issue_holding_assigned", "holding_region_code", "assigned_at"),
-    sa.Index("ix_issue_origin_created", "origin_region_code", "created_at"),
+    # A region's scores read a period's issues of a subtree from this index alone: what
+    # they count and what row-level security reads (0030).
+    sa.Index(
+        "ix_issue_origin_created",
+        "origin_region_code",
+        "created_at",
+        postgresql_include=SCORED_COLUMNS,
+    ),
     sa.Index(
         "ix_issue_running_clock",
         "origin_region_code",
@@ -364,6 +401,14 @@ issue_custody = sa.Table(
     sa.Column("lapsed_limits", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_issue_custody_issue", "issue_id", "id"),
     sa.Index("ix_issue_custody_region", "region_code", "started_at"),
+    # A region's scores probe each resolved issue for a lapse charged inside the target
+    # (A6): the few lapsed spans only, without the heap (0030).
+    sa.Index(
+        "ix_issue_custody_lapsed_issue",
+        "issue_id",
+        postgresql_include=["region_code"],
+        postgresql_where=sa.text("lapsed_limits > 0"),
+    ),
     # A department scoreboard's lapses charged to units that no longer hold the issue
     # (migration 0024): read by the units' ids, not by scanning every span.
     sa.Index(
