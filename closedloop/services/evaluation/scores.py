@@ -224,7 +224,8 @@ async def group_scores(
 
 
 # Identical scoreboards asked at the same moment are computed once (``single_flight``): a
-# city's county ranking is ~400 ms of PostgreSQL, and sixteen at once queued for seconds.
+# city's county ranking was ~400 ms of PostgreSQL (~100 since 0030), and sixteen at once
+# queued for seconds.
 _FLIGHTS: SingleFlight[tuple[GroupScores, ...]] = SingleFlight("scores")
 
 
