@@ -16,6 +16,11 @@ from closedloop.domain.schemes import BASE_COUNTERS, RATING_GRADES
 RATING_COLUMNS: Mapping[str, str] = MappingProxyType(
     {grade: f"rating_{grade.lower()}" for grade in RATING_GRADES}
 )
+# Per grade, the issue's column counting its ratings of that grade on record, kept by a
+# trigger on ``issue_rating`` (migration 0030).
+ISSUE_RATING_COUNTS: Mapping[str, str] = MappingProxyType(
+    {grade: f"ratings_{grade.lower()}" for grade in RATING_GRADES}
+)
 COUNTER_COLUMNS = (*BASE_COUNTERS, *RATING_COLUMNS.values())
 # The dashboard also counts every row (merged duplicates included), the merged and the open.
 ROLLUP_COUNTERS = (*COUNTER_COLUMNS, "rows", "merged", "open")

@@ -6,9 +6,6 @@ serves subtree scope without any extension.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
@@ -16,6 +13,7 @@ from closedloop.db.metadata import TZ as TZ
 from closedloop.db.metadata import RegionCode as RegionCode
 from closedloop.db.metadata import metadata as metadata
 from closedloop.db.rollup_tables import COUNTER_COLUMNS as COUNTER_COLUMNS
+from closedloop.db.rollup_tables import ISSUE_RATING_COUNTS as ISSUE_RATING_COUNTS
 from closedloop.db.rollup_tables import RATING_COLUMNS as RATING_COLUMNS
 from closedloop.db.rollup_tables import ROLLUP_COUNTERS as ROLLUP_COUNTERS
 from closedloop.db.rollup_tables import ROLLUP_GENERATION as ROLLUP_GENERATION
@@ -25,11 +23,6 @@ from closedloop.db.rollup_tables import issue_rollup_slice as issue_rollup_slice
 
 # What row-level security reads of an issue besides its regions (migrations 0012, 0017).
 POLICY_COLUMNS = ("enterprise_id", "board_id", "department_id", "submitted_by")
-# Per grade, the issue's column counting its ratings of that grade on record
-# (``issue_rating``), kept by a trigger on ``issue_rating`` (migration 0030).
-ISSUE_RATING_COUNTS: Mapping[str, str] = MappingProxyType(
-    {grade: f"ratings_{grade.lower()}" for grade in RATING_COLUMNS}
-)
 # What a region's scores read of an issue besides its origin and creation time
 # (``services.evaluation.attribution``), row-level security's columns included.
 SCORED_COLUMNS = (
