@@ -16,11 +16,20 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.domain.regions import RegionLevel
+from closedloop.services.tenancy import RegionRecord
 from tests.conftest import Api
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+# 德清, and an evaluator of it: the service-level scores tests' county and caller.
+DEQING = RegionRecord("330521", "德清县", RegionLevel.COUNTY, "3305")
+DEQING_EVALUATOR = Principal(
+    account_id=1, username="e", display_name="e", role=Role.EVALUATOR, region_code="330521"
+)
 _numbers = itertools.count(1)
 
 

@@ -20,23 +20,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.periods import month_period
-from closedloop.domain.regions import RegionLevel
 from closedloop.domain.schemes import RatingCount
 from closedloop.services.evaluation.attribution import RATING_COLUMNS, group_counters
 from closedloop.services.evaluation.targets import PeerGroup, TargetKind, peer_group
-from closedloop.services.tenancy import RegionRecord
-from tests.api.evaluation_helpers import bj, insert_issues
+from tests.api.evaluation_helpers import DEQING, DEQING_EVALUATOR, bj, insert_issues
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
-REGION = RegionRecord("330521", "德清县", RegionLevel.COUNTY, "3305")
-EVALUATOR = Principal(
-    account_id=1, username="e", display_name="e", role=Role.EVALUATOR, region_code="330521"
-)
 PERIODS = [month_period(2026, m) for m in (2, 3, 4)]
 GRADES = tuple(RATING_COLUMNS)
 STATES = ("ASSIGNED", "IN_PROGRESS", "RESOLVED", "CLOSED", "REOPENED", "MERGED")
@@ -57,12 +50,12 @@ async def _units(db: Database, group: PeerGroup) -> list[tuple[int | None, int |
     async with db.admin.connect() as conn:
         general = (
             await conn.execute(
-                sa.select(b.id).where(b.region_code == REGION.code, b.key == "GENERAL")
+                sa.select(b.id).where(b.region_code == DEQING.code, b.key == "GENERAL")
             )
         ).scalar_one()
         elsewhere = (
             await conn.execute(
-                sa.select(d.id).where(d.region_code != REGION.code).order_by(d.id).limit(1)
+                sa.select(d.id).where(d.region_code != DEQING.code).order_by(d.id).limit(1)
             )
         ).scalar_one()
     departments = [x.department_id for x in group.targets][:4]
@@ -121,7 +114,7 @@ def _expected(
 async def test_ratings_left_behind_equal_the_rule_worked_out_in_python(db: Database) -> None:
     rng = random.Random(18)
     async with db.admin.connect() as conn:
-        group = await peer_group(conn, TargetKind.DEPARTMENT, REGION)
+        group = await peer_group(conn, TargetKind.DEPARTMENT, DEQING)
     units = await _units(db, group)
     specs: list[dict[str, Any]] = []
     for _ in range(120):
@@ -151,7 +144,7 @@ async def test_ratings_left_behind_equal_the_rule_worked_out_in_python(db: Datab
                         "issue_id": issue["id"],
                         "resolution": next(resolutions),
                         "resolved_at": at,
-                        "region_code": REGION.code if department != units[-1][1] else "330522",
+                        "region_code": DEQING.code if department != units[-1][1] else "330522",
                         "board_id": board,
                         "department_id": department,
                         "grade": rng.choice(GRADES),
@@ -162,9 +155,9 @@ async def test_ratings_left_behind_equal_the_rule_worked_out_in_python(db: Datab
         await conn.execute(t.issue_rating.insert(), ratings)
 
     expected = _expected(group, issues, ratings)
-    async with db.read(EVALUATOR) as conn:
+    async with db.read(DEQING_EVALUATOR) as conn:
         counted = await group_counters(
-            conn, EVALUATOR, group, PERIODS, RatingCount.EVERY_RESOLUTION
+            conn, DEQING_EVALUATOR, group, PERIODS, RatingCount.EVERY_RESOLUTION
         )
     got = {
         (n, key): Counter(counters.ratings)

@@ -24,19 +24,13 @@ from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.periods import month_period
-from closedloop.domain.regions import RegionLevel
 from closedloop.domain.schemes import RatingCount
 from closedloop.services.evaluation.attribution import RATING_COLUMNS, group_counters
 from closedloop.services.evaluation.targets import TargetKind, peer_group
-from closedloop.services.tenancy import RegionRecord
-from tests.api.evaluation_helpers import bj, insert_issues
+from tests.api.evaluation_helpers import DEQING, DEQING_EVALUATOR, bj, insert_issues
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
-REGION = RegionRecord("330521", "德清县", RegionLevel.COUNTY, "3305")
-EVALUATOR = Principal(
-    account_id=1, username="e", display_name="e", role=Role.EVALUATOR, region_code="330521"
-)
 PERIODS = [month_period(2026, m) for m in (2, 3, 4)]
 GRADES = tuple(RATING_COLUMNS)
 STATES = ("ASSIGNED", "RESOLVED", "CLOSED", "REOPENED", "MERGED", "REJECTED")
@@ -67,11 +61,11 @@ async def _counts_on_issues(db: Database) -> dict[int, Counter[str]]:
 async def test_region_ratings_equal_the_rating_rows(db: Database) -> None:
     rng = random.Random(30)
     async with db.admin.connect() as conn:
-        group = await peer_group(conn, TargetKind.REGION, REGION)
+        group = await peer_group(conn, TargetKind.REGION, DEQING)
     towns = [x.key for x in group.targets][:6]
     specs = [
         {
-            "origin_region_code": rng.choice([*towns, REGION.code]),
+            "origin_region_code": rng.choice([*towns, DEQING.code]),
             "created_at": bj(2026, 1, 15) + dt.timedelta(hours=rng.randrange(110 * 24)),
             "state": rng.choice(STATES),
         }
@@ -85,7 +79,7 @@ async def test_region_ratings_equal_the_rating_rows(db: Database) -> None:
             "issue_id": issue["id"],
             "resolution": n,
             "resolved_at": issue["created_at"] + dt.timedelta(days=n),
-            "region_code": REGION.code,
+            "region_code": DEQING.code,
             "grade": rng.choice(GRADES),
             "rated_at": issue["created_at"] + dt.timedelta(days=n),
         }
@@ -124,9 +118,9 @@ async def test_region_ratings_equal_the_rating_rows(db: Database) -> None:
         expected.setdefault((n, issue["origin_region_code"]), Counter()).update(
             by_issue.get(issue["id"], Counter())
         )
-    async with db.read(EVALUATOR) as conn:
+    async with db.read(DEQING_EVALUATOR) as conn:
         counted = await group_counters(
-            conn, EVALUATOR, group, PERIODS, RatingCount.EVERY_RESOLUTION
+            conn, DEQING_EVALUATOR, group, PERIODS, RatingCount.EVERY_RESOLUTION
         )
     got = {
         (n, key): Counter(counters.ratings)
@@ -150,7 +144,7 @@ async def test_truncating_the_ratings_zeroes_the_counts(db: Database) -> None:
                 issue_id=issue,
                 resolution=1,
                 resolved_at=at,
-                region_code=REGION.code,
+                region_code=DEQING.code,
                 grade=GRADES[0],
                 rated_at=at,
             )

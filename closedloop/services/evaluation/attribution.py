@@ -261,18 +261,17 @@ def _region_statement(
         )
         .select_from(t.issue)
         .where(
-            # Region by region (the origin is a region: a foreign key): the index is then read
-            # from each region's first issue of the periods to its last, where one range over
-            # the subtree read every issue of it since the first (2 years at 1M issues).
+            # The subtree's regions below the group's own (its issues belong to none of its
+            # children), region by region: the origin is a region (a foreign key), and the
+            # index is then read from each region's first issue of the periods to its last,
+            # where one range over the subtree read every issue of it since the first (2
+            # years at 1M issues).
             c.origin_region_code.in_(
                 sa.select(t.region.c.code).where(
                     in_subtree(t.region.c.code, group.region.code),
                     sa.func.length(t.region.c.code) >= length,
                 )
             ),
-            in_subtree(c.origin_region_code, group.region.code),
-            # Issues of the group's own region belong to none of its children.
-            sa.func.length(c.origin_region_code) >= length,
             c.created_at >= periods[0].start_at,
             c.created_at < periods[-1].end_at,
             c.state != MERGED,
