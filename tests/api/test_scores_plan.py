@@ -54,13 +54,17 @@ async def test_department_scores_read_the_periods_ratings_by_index(db: Database)
     """The ratings left behind (A3b) start from those resolved in the period: each unit
     index is read from the period's start to its end, not whole."""
     plan = await _explain_as(db, EVALUATOR, await _statement(db), settings=_BITMAPS_ONLY)
-    by_unit = {
-        n["Index Name"]: n.get("Index Cond", "")
+    # One unit index or both (a BitmapOr, or one index read on its resolution time alone
+    # and the units checked on the rows: the planner's pick on the nearly empty table, a
+    # clean-clone run on the embedded PostgreSQL took the latter); every one of them
+    # bounded by the period.
+    conditions = [
+        n.get("Index Cond", "")
         for n in _nodes(plan)
         if n.get("Index Name", "").startswith("ix_issue_rating_")
-    }
-    assert set(by_unit) == {"ix_issue_rating_department_resolved", "ix_issue_rating_board_resolved"}
-    for condition in by_unit.values():
+    ]
+    assert conditions
+    for condition in conditions:
         assert "resolved_at >=" in condition and "resolved_at <" in condition, condition
 
 
