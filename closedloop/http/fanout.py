@@ -23,9 +23,11 @@ same bytes share that work:
 * Where a socket starts: at the newest event when it subscribed, as a feed listener of its
   own would (``EventFeed.newest_event_id``; before that it gets nothing): the group's stream
   started earlier, so a socket is sent only the events after its own start.
-* Writing: a frame is written at once (uvicorn's ``send`` completes without waiting while
-  the transport takes data); a socket whose transport is full gets a writer task of its own
-  and a backlog of at most ``queue_size`` frames (references to the group's shared text),
+* Writing: the group encodes each payload once; a socket's frame (its operation's prefix,
+  the payload, the frame's header) is written at once, straight to uvicorn's transport
+  (``ws_frames``) or through the connection's ``send``, which completes without waiting
+  while the transport takes data; a socket whose transport is full gets a writer task of
+  its own and a backlog of at most ``queue_size`` frames (the group's shared payloads),
   then it is dropped alone. Nothing waits for a slow socket: the group writes to the others
   in the same pass. Frames of one group go out in the order its stream made them, so each
   issue's events arrive in order.
@@ -57,6 +59,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from closedloop.http.ws_frames import FrameWriter, direct_writer, text_frame
 from closedloop.schema.context import Context
 from closedloop.services.event_bus import SubscriberDropped
 from closedloop.services.event_feed import QUEUE_SIZE, feed_for
@@ -232,7 +235,7 @@ class Group:
                         outcome = None if dropped else False
                         return
                     await shaper.send_next(result)
-                    text = cast(str, encode(capture.message["payload"]))
+                    payload = cast(str, encode(capture.message["payload"])).encode()
                     self.frames += 1
                     event_id = self.event_id
                     deadline = asyncio.get_running_loop().time() + DEFER
@@ -242,7 +245,7 @@ class Group:
                             await asyncio.sleep(0)
                         await IN_FLIGHT.quiet(deadline)
                         for seat in seats[at : at + CHUNK]:
-                            seat.push(event_id, text)
+                            seat.push(event_id, payload)
             outcome = True
         except Exception:
             log.exception("events.group_failed")
@@ -282,6 +285,7 @@ class Seat:
         "prefix",
         "send",
         "start",
+        "write",
         "writer",
     )
 
@@ -293,17 +297,20 @@ class Seat:
         self.operation = operation
         self.start = _UNKNOWN
         self.group: Group | None = None
-        self.backlog: deque[str] | None = None  # frames waiting while the transport is full
+        self.backlog: deque[bytes] | None = None  # payloads waiting while the transport is full
         self.writer: asyncio.Task[None] | None = None
         self.broken = False
         self.left = False
         self.ended: asyncio.Future[bool] | None = None
-        self.prefix = ""
+        self.prefix = b""  # the socket's ``next`` message up to its payload, UTF-8
         websocket = cast(ASGIWebSocketAdapter, handler.websocket).ws
         raw = websocket.scope.get(RAW_SEND)
         self.send: Callable[[str], Awaitable[None]] = (
             websocket.send_text if raw is None else _text_frames(raw)
         )
+        # Whole frames straight to uvicorn's transport while it takes them (``ws_frames``);
+        # ``send`` otherwise.
+        self.write: FrameWriter | None = None if raw is None else direct_writer(raw)
 
     @property
     def key(self) -> Hashable:
@@ -330,7 +337,7 @@ class Seat:
             {"id": self.operation.id, "type": "next", "payload": None}
         )
         assert isinstance(encoded, str) and encoded.endswith("null}")
-        self.prefix = encoded[: -len("null}")]
+        self.prefix = encoded[: -len("null}")].encode()
         self.ended = asyncio.get_running_loop().create_future()
         group = self.group = self.fanout._join(self)
         bus = self.handler.context.bus
@@ -362,8 +369,8 @@ class Seat:
         else:
             self.ended.set_result(outcome)
 
-    def push(self, event_id: int, text: str) -> None:
-        """The group's frame ``text`` (the payload) for the event ``event_id``."""
+    def push(self, event_id: int, payload: bytes) -> None:
+        """The group's ``payload`` (UTF-8 JSON) for the event ``event_id``."""
         if event_id <= self.start or self.broken or self.left or self.operation.completed:
             return
         backlog = self.backlog
@@ -371,13 +378,16 @@ class Seat:
             if len(backlog) >= self.fanout.queue_size:
                 self._drop(len(backlog))
             else:
-                backlog.append(text)
+                backlog.append(payload)
             return
-        sending = self.send(self.prefix + text + "}")
+        write = self.write
+        if write is not None and write(text_frame(self.prefix, payload, b"}")):
+            return  # written (the usual case)
+        sending = self.send(self._text(payload))
         try:
             waiting = sending.send(None)  # type: ignore[attr-defined]
         except StopIteration:
-            return  # written (the usual case)
+            return  # written
         except Exception:  # the socket is gone: its handler is ending the operation
             self.broken = True
             return
@@ -387,11 +397,14 @@ class Seat:
             self._drain(_Resumed(sending, waiting)), name="subscription-writer"
         )
 
+    def _text(self, payload: bytes) -> str:
+        return (self.prefix + payload + b"}").decode()
+
     async def _drain(self, sending: _Resumed) -> None:
         try:
             await sending
             while self.backlog:
-                await self.send(self.prefix + self.backlog.popleft() + "}")
+                await self.send(self._text(self.backlog.popleft()))
             self.backlog = None
         except Exception:
             self.broken = True

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection
 from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.http import fanout as fanout_module
-from closedloop.http.fanout import IN_FLIGHT, Fanout, Seat
+from closedloop.http.fanout import IN_FLIGHT, RAW_SEND, Fanout, Seat
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
 from tests.api.issue_helpers import step, submit
@@ -155,6 +155,8 @@ async def test_every_socket_gets_the_bytes_it_would_get_alone_made_once_per_grou
         assert await _silent(sibling)  # out of scope: nothing
         # The selection ran once per event for the three xinshi sockets.
         assert _group_of(fanout, "b-二").frames == 2
+        # uvicorn's connections: every frame above went straight to their transports.
+        assert all(seat.write is not None for g in fanout._groups.values() for seat in g.seats)
     await until(lambda: _bus_count(shared) == 0 and fanout.groups == 0)
 
 
@@ -210,6 +212,7 @@ async def test_a_socket_that_stops_reading_is_dropped_alone_its_backlog_bounded(
             written.append(json.loads(text)["payload"]["data"]["issueEvents"]["event"]["type"])
 
         monkeypatch.setattr(seat, "send", full)
+        monkeypatch.setattr(seat, "write", lambda frame: False)  # declined: the transport is full
 
         async def note(i: int) -> None:
             nonlocal issue
@@ -240,6 +243,45 @@ async def test_a_socket_that_stops_reading_is_dropped_alone_its_backlog_bounded(
         await note(99)  # the other still gets every event
         frame = json.loads((await _frames(fast, 1))[0])
         assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "NOTE"
+
+
+async def test_a_transport_that_stops_taking_data_gets_its_frames_in_order_through_send(
+    servers: tuple[LiveServer, LiveServer], api: Api
+) -> None:
+    shared, _ = servers
+    fanout = shared.runtime.fanout
+    assert fanout is not None
+    issue = await submit(api)
+    notes = "subscription { issueEvents { event { message } } }"
+    async with AsyncExitStack() as stack:
+        ws = await _open(stack, shared, "xinshi.center", "p", notes)
+        await until(lambda: _bus_count(shared) == 1)
+        seat = _seat(fanout, "p")
+        assert seat.write is not None
+        connection = seat.handler.websocket.ws.scope[RAW_SEND].__self__  # uvicorn's protocol
+        # As asyncio tells it when the transport's buffer passes its high-water mark: the
+        # direct writer declines, the first frame waits in uvicorn's ``send``, the next in the
+        # backlog.
+        connection.pause_writing()
+
+        async def note(text: str) -> None:
+            nonlocal issue
+            issue = await step(api, "addIssueNote", issue, "xinshi.center", text=text, public=True)
+
+        await note("n0")
+        await note("n1")
+        await until(lambda: seat.backlog is not None and len(seat.backlog) == 1)
+        assert await _silent(ws, 0.2)
+        connection.resume_writing()
+        frames = [json.loads(f) for f in await _frames(ws, 2)]
+        assert [f["payload"]["data"]["issueEvents"]["event"]["message"] for f in frames] == [
+            "n0",
+            "n1",
+        ]
+        await until(lambda: seat.backlog is None)
+        await note("n2")  # straight to the transport again
+        (frame,) = await _frames(ws, 1)
+        assert json.loads(frame)["payload"]["data"]["issueEvents"]["event"]["message"] == "n2"
 
 
 async def test_frames_wait_while_the_process_answers_requests(

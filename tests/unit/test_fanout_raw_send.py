@@ -28,7 +28,7 @@ def _seat(scope: Scope) -> tuple[Seat, _WebSocket]:
     handler: Any = SimpleNamespace(websocket=SimpleNamespace(ws=websocket))
     operation: Any = SimpleNamespace(completed=False)
     seat = Seat(Fanout(), handler, operation)
-    seat.prefix, seat.start = '{"id":"1","type":"next","payload":', 0
+    seat.prefix, seat.start = b'{"id":"1","type":"next","payload":', 0
     return seat, websocket
 
 
@@ -39,14 +39,14 @@ def test_a_frame_goes_to_the_connections_own_send() -> None:
         sent.append(message)
 
     seat, websocket = _seat({"type": "websocket", RAW_SEND: raw})
-    seat.push(7, '{"data":1}')
+    seat.push(7, b'{"data":1}')
     assert sent == [{"type": "websocket.send", "text": FRAME}]
     assert websocket.texts == []
 
 
 def test_without_the_middleware_a_frame_goes_through_starlette() -> None:
     seat, websocket = _seat({"type": "websocket"})
-    seat.push(7, '{"data":1}')
+    seat.push(7, b'{"data":1}')
     assert websocket.texts == [FRAME]
 
 
