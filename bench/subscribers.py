@@ -5,7 +5,9 @@ For each N of ``--subscribers``: N graphql-transport-ws sockets subscribe to
 ``issueEvents`` as ``deqing.center`` (every one in scope of the notes written), plus one out
 of scope (``changxing.center``); then ``--mutations`` public notes (``addIssueNote``) are
 added one at a time to an issue of 德清's pool, each after the previous one reached every
-subscriber (or ``--timeout`` passed). Printed per N: the server's CPU per mutation, two
+subscriber (or ``--timeout`` passed); with ``--concurrent K``, each step sends K notes at
+once, each to its own issue of the pool, as a busy center's staff would, and the figures
+are per note. Printed per N: the server's CPU per mutation, two
 ways: **the process total**, from the scheduler's own nanosecond counts
 (``/proc/PID/task/*/schedstat`` of ``--server-pid`` and its children: everything the server
 did from the first mutation sent until the last event was received by every subscriber,
@@ -131,48 +133,56 @@ async def measure(args: argparse.Namespace, n: int, tokens: dict[str, str]) -> d
     delays: list[float] = []
     missed = 0
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        pool = (await client.post("/graphql", json={"query": POOL}, headers=headers)).json()
-        issue = pool["data"]["issues"]["nodes"][0]
-        (before_sql, before_request), before_cpu = await metrics(client), cpu_ns(args.server_pid)
-        for m in range(args.mutations):
-            sent = time.perf_counter()
+        k = args.concurrent
+        pool_query = POOL.replace("first: 1", f"first: {k}")
+        pool = (await client.post("/graphql", json={"query": pool_query}, headers=headers)).json()
+        issues = pool["data"]["issues"]["nodes"]
+        assert len(issues) == k, pool
+
+        async def note(at: int, m: int) -> None:
             body = mutation_body(
                 "addIssueNote",
                 {
-                    "id": issue["id"],
-                    "expectedVersion": issue["version"],
-                    "text": f"压测备注{m}",
+                    "id": issues[at]["id"],
+                    "expectedVersion": issues[at]["version"],
+                    "text": f"压测备注{m}-{at}",
                     "public": True,
                 },
             )
             answer = await client.post("/graphql", json=body, headers=headers)
             result = answer.json()["data"]["addIssueNote"]
             assert not result["errors"], result
-            issue = result["issue"]
+            issues[at] = result["issue"]
+
+        (before_sql, before_request), before_cpu = await metrics(client), cpu_ns(args.server_pid)
+        for m in range(args.mutations):
+            sent = time.perf_counter()
+            await asyncio.gather(*(note(at, m) for at in range(k)))
+            expected = (m + 1) * k
             deadline = sent + args.timeout
             while True:
-                done = [s for s in subscribers if len(s.received) > m]
+                done = [s for s in subscribers if len(s.received) >= expected]
                 if len(done) == n or time.perf_counter() > deadline:
                     break
                 await asyncio.sleep(0.005)
             for s in subscribers:
-                if len(s.received) > m:
-                    delays.append(sorted(s.received.values())[m] - sent)
-                else:
-                    missed += 1
-        cpu = (cpu_ns(args.server_pid) - before_cpu) / 1e9
+                arrivals = sorted(s.received.values())[expected - k : expected]
+                delays.extend(t - sent for t in arrivals)
+                missed += k - len(arrivals)
+            cpu = (cpu_ns(args.server_pid) - before_cpu) / 1e9
         after_sql, after_request = await metrics(client)
         sql, request = after_sql - before_sql, after_request - before_request
+    mutations = args.mutations * args.concurrent
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     delays.sort()
     return {
         "subscribers": n,
-        "mutations": args.mutations,
-        "server_cpu_ms_per_mutation": 1000 * cpu / args.mutations,
-        "request_cpu_ms_per_mutation": 1000 * request / args.mutations,
-        "sql_per_mutation": sql / args.mutations,
+        "mutations": mutations,
+        "server_cpu_ms_per_mutation": 1000 * cpu / mutations,
+        "request_cpu_ms_per_mutation": 1000 * request / mutations,
+        "sql_per_mutation": sql / mutations,
         "delay_p50_ms": 1000 * statistics.median(delays) if delays else None,
         "delay_p95_ms": 1000 * delays[int(0.95 * (len(delays) - 1))] if delays else None,
         "delay_max_ms": 1000 * delays[-1] if delays else None,
@@ -221,6 +231,12 @@ def main() -> None:
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--subscribers", type=int, nargs="+", default=[0, 100, 1000])
     parser.add_argument("--mutations", type=int, default=30)
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=1,
+        help="notes sent at once, each to its own issue, per step (a busy center)",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per delivery")
     parser.add_argument("--rounds", type=int, default=1, help="times the list of N is run")
     args = parser.parse_args()

@@ -23,11 +23,14 @@ same bytes share that work:
 * Where a socket starts: at the newest event when it subscribed, as a feed listener of its
   own would (``EventFeed.newest_event_id``; before that it gets nothing): the group's stream
   started earlier, so a socket is sent only the events after its own start.
-* Writing: the group encodes each payload once; a socket's frame (its operation's prefix,
-  the payload, the frame's header) is written at once, straight to uvicorn's transport
-  (``ws_frames``) or through the connection's ``send``, which completes without waiting
-  while the transport takes data; a socket whose transport is full gets a writer task of
-  its own and a backlog of at most ``queue_size`` frames (the group's shared payloads),
+* Writing: the group encodes each payload once and queues it; its writer task hands the
+  queued frames to every socket, so the frames made together (a command's events, or
+  several commands' while requests were in flight) reach a socket in one system call. A
+  socket's frames (its operation's prefix, the payload, the frame's header) are written at
+  once, straight to uvicorn's transport (``ws_frames``) or through the connection's
+  ``send``, which completes without waiting while the transport takes data; a socket whose
+  transport is full gets a writer task of its own and a backlog of at most ``queue_size``
+  frames (the group's shared payloads),
   then it is dropped alone. Nothing waits for a slow socket: the group writes to the others
   in the same pass. Frames of one group go out in the order its stream made them, so each
   issue's events arrive in order.
@@ -48,7 +51,7 @@ import contextlib
 import contextvars
 import dataclasses
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Hashable
+from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -73,6 +76,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("closedloop.events")
 
+Frame = tuple[int, bytes]  # an event's id and the group's payload for it
 _UNKNOWN = 2**63 - 1  # a socket's start before it was read: nothing is newer
 CHUNK = 100  # sockets written to before the group lets other tasks run
 DEFER = 0.05  # seconds a frame may wait for the process's HTTP requests to be answered
@@ -194,6 +198,8 @@ class Group:
         self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.closed = False
         self.frames = 0  # results made (tests)
+        self.pending: list[Frame] = []  # made, not yet handed to the seats
+        self.flusher: asyncio.Task[None] | None = None
         # Its own task, outside any operation's context (``RELAYED`` unset there).
         self.task = asyncio.get_running_loop().create_task(
             self._run(first.handler, first.operation),
@@ -210,47 +216,73 @@ class Group:
         self.event_id = event_id
 
     async def _run(self, handler: Handler, operation: Operation[Context, None]) -> None:
+        outcome: bool | None = False  # True: completed; None: dropped; False: run alone
+        try:
+            outcome = await self._stream(handler, operation)
+        except Exception:
+            log.exception("events.group_failed")
+        except BaseException:  # cancelled: the last socket left, nobody waits for frames
+            if self.flusher is not None:
+                self.flusher.cancel()
+            self._close(outcome)
+            raise
+        try:
+            if self.flusher is not None:  # every frame made goes out before the end
+                await self.flusher
+        finally:
+            self._close(outcome)
+
+    async def _stream(self, handler: Handler, operation: Operation[Context, None]) -> bool | None:
+        """Runs the group's stream, queueing a frame for each result; how it ended."""
         context = dataclasses.replace(handler.context, source=self)
         capture = _Capture()
         shaper = Operation(cast("Handler", capture), "", operation.query, None, None)
         encode = handler.view.encode_json
-        outcome: bool | None = False  # True: completed; None: dropped; False: run alone
+        stream = await handler.schema.stream(
+            operation.query,
+            variable_values=operation.variables,
+            context_value=context,
+            root_value=handler.root_value,
+            operation_name=operation.operation_name,
+        )
+        async with aclosing(stream):
+            async for result in stream:
+                if isinstance(result, PreExecutionError) or not isinstance(result, ExecutionResult):
+                    return False
+                if _ended(result):
+                    errors = result.errors or []
+                    dropped = (errors[0].extensions or {}).get("code") == _DROPPED
+                    return None if dropped else False
+                await shaper.send_next(result)
+                payload = cast(str, encode(capture.message["payload"])).encode()
+                self.frames += 1
+                self.pending.append((self.event_id, payload))
+                if self.flusher is None:
+                    self.flusher = asyncio.get_running_loop().create_task(
+                        self._flush(), name="subscription-frames"
+                    )
+        return True
+
+    async def _flush(self) -> None:
+        """Hands the frames made so far to every seat, off the requests' path; those made
+        meanwhile (the rest of a command's events, other commands' while requests were in
+        flight) go in the same pass, so a socket gets them in one write."""
+        loop = asyncio.get_running_loop()
         try:
-            stream = await handler.schema.stream(
-                operation.query,
-                variable_values=operation.variables,
-                context_value=context,
-                root_value=handler.root_value,
-                operation_name=operation.operation_name,
-            )
-            async with aclosing(stream):
-                async for result in stream:
-                    if isinstance(result, PreExecutionError) or not isinstance(
-                        result, ExecutionResult
-                    ):
-                        return
-                    if _ended(result):
-                        errors = result.errors or []
-                        dropped = (errors[0].extensions or {}).get("code") == _DROPPED
-                        outcome = None if dropped else False
-                        return
-                    await shaper.send_next(result)
-                    payload = cast(str, encode(capture.message["payload"])).encode()
-                    self.frames += 1
-                    event_id = self.event_id
-                    deadline = asyncio.get_running_loop().time() + DEFER
-                    seats = list(self.seats)
-                    for at in range(0, len(seats), CHUNK):
-                        if at:
-                            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # the stream's next results, if it has them at hand
+            while self.pending:
+                deadline = loop.time() + DEFER
+                await IN_FLIGHT.quiet(deadline)
+                frames, self.pending = self.pending, []
+                seats = list(self.seats)
+                for at in range(0, len(seats), CHUNK):
+                    if at:
+                        await asyncio.sleep(0)
                         await IN_FLIGHT.quiet(deadline)
-                        for seat in seats[at : at + CHUNK]:
-                            seat.push(event_id, payload)
-            outcome = True
-        except Exception:
-            log.exception("events.group_failed")
+                    for seat in seats[at : at + CHUNK]:
+                        seat.push(frames)
         finally:
-            self._close(outcome)
+            self.flusher = None
 
     def _close(self, outcome: bool | None) -> None:
         self.closed = True
@@ -369,33 +401,44 @@ class Seat:
         else:
             self.ended.set_result(outcome)
 
-    def push(self, event_id: int, payload: bytes) -> None:
-        """The group's ``payload`` (UTF-8 JSON) for the event ``event_id``."""
-        if event_id <= self.start or self.broken or self.left or self.operation.completed:
+    def push(self, frames: Sequence[Frame]) -> None:
+        """The group's frames, each an event's id and its payload (UTF-8 JSON), in order."""
+        if self.broken or self.left or self.operation.completed:
+            return
+        start = self.start
+        payloads = [payload for event_id, payload in frames if event_id > start]
+        if not payloads:
             return
         backlog = self.backlog
         if backlog is not None:
-            if len(backlog) >= self.fanout.queue_size:
+            if len(backlog) + len(payloads) > self.fanout.queue_size:
                 self._drop(len(backlog))
             else:
-                backlog.append(payload)
+                backlog.extend(payloads)
             return
         write = self.write
-        if write is not None and write(text_frame(self.prefix, payload, b"}")):
-            return  # written (the usual case)
-        sending = self.send(self._text(payload))
-        try:
-            waiting = sending.send(None)  # type: ignore[attr-defined]
-        except StopIteration:
-            return  # written
-        except Exception:  # the socket is gone: its handler is ending the operation
-            self.broken = True
+        prefix = self.prefix
+        if write is not None and write(
+            b"".join([text_frame(prefix, payload, b"}") for payload in payloads])
+        ):
+            return  # written, every frame in one system call (the usual case)
+        for at, payload in enumerate(payloads):
+            sending = self.send(self._text(payload))
+            try:
+                waiting = sending.send(None)  # type: ignore[attr-defined]
+            except StopIteration:
+                continue  # written
+            except Exception:  # the socket is gone: its handler is ending the operation
+                self.broken = True
+                return
+            # The transport is full: the rest of this send, and the frames after it, wait.
+            self.backlog = deque(payloads[at + 1 :])
+            self.writer = asyncio.get_running_loop().create_task(
+                self._drain(_Resumed(sending, waiting)), name="subscription-writer"
+            )
+            if len(self.backlog) > self.fanout.queue_size:
+                self._drop(len(self.backlog))
             return
-        # The transport is full: the rest of this send, and the frames after it, wait.
-        self.backlog = deque()
-        self.writer = asyncio.get_running_loop().create_task(
-            self._drain(_Resumed(sending, waiting)), name="subscription-writer"
-        )
 
     def _text(self, payload: bytes) -> str:
         return (self.prefix + payload + b"}").decode()

@@ -303,3 +303,45 @@ async def test_frames_wait_while_the_process_answers_requests(
             IN_FLIGHT.leave()
         frame = json.loads((await _frames(ws, 1))[0])
         assert frame["payload"]["data"]["issueEvents"]["event"]["type"] == "ACCEPTED"
+
+
+async def test_frames_made_together_go_to_a_socket_in_one_write(
+    servers: tuple[LiveServer, LiveServer], api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events of commands answered while a request was in flight reach each socket in one
+    system call, in order; a socket that subscribed later gets only the ones after it."""
+    shared, _ = servers
+    fanout = shared.runtime.fanout
+    assert fanout is not None
+    monkeypatch.setattr(fanout_module, "DEFER", WAIT)
+    issue = await submit(api)
+    notes = "subscription { issueEvents { event { message } } }"
+    async with AsyncExitStack() as stack:
+        sockets = [await _open(stack, shared, "xinshi.center", str(i), notes) for i in range(3)]
+        await until(lambda: _bus_count(shared) == 3)
+        writes: list[int] = []
+        for i in range(3):
+            seat = _seat(fanout, str(i))
+            direct = seat.write
+            assert direct is not None
+
+            def counted(frame: bytes, direct: Any = direct) -> bool:
+                writes.append(frame.count(b'"type":"next"'))
+                return bool(direct(frame))
+
+            monkeypatch.setattr(seat, "write", counted)
+        IN_FLIGHT.enter()  # a request is being answered: the frames wait, and gather
+        try:
+            for text in ("m0", "m1", "m2"):
+                issue = await step(
+                    api, "addIssueNote", issue, "xinshi.center", text=text, public=True
+                )
+            await until(lambda: _group_of(fanout, "0").frames == 3)
+            assert await _silent(sockets[0], 0.2)
+        finally:
+            IN_FLIGHT.leave()
+        for ws in sockets:
+            frames = [json.loads(f) for f in await _frames(ws, 3)]
+            messages = [f["payload"]["data"]["issueEvents"]["event"]["message"] for f in frames]
+            assert messages == ["m0", "m1", "m2"]
+        assert writes == [3, 3, 3]  # one write a socket, three frames in it

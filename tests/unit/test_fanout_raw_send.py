@@ -39,14 +39,14 @@ def test_a_frame_goes_to_the_connections_own_send() -> None:
         sent.append(message)
 
     seat, websocket = _seat({"type": "websocket", RAW_SEND: raw})
-    seat.push(7, b'{"data":1}')
+    seat.push([(7, b'{"data":1}')])
     assert sent == [{"type": "websocket.send", "text": FRAME}]
     assert websocket.texts == []
 
 
 def test_without_the_middleware_a_frame_goes_through_starlette() -> None:
     seat, websocket = _seat({"type": "websocket"})
-    seat.push(7, b'{"data":1}')
+    seat.push([(7, b'{"data":1}')])
     assert websocket.texts == [FRAME]
 
 
