@@ -218,8 +218,11 @@ class EventBus:
     def subscribe(self, *, counted: bool = True) -> AsyncGenerator[Notice, None]:
         """Touched issue ids as they are committed, or ``CATCH_UP`` after an outage:
         everything delivered from this call on (the subscription is registered at once, not
-        when first read). Raises ``SubscriberDropped`` once this subscriber fell too far
-        behind. A feed's own subscription is not ``counted`` (its listeners are)."""
+        when first read). Notices that are waiting when the subscriber reads come as one:
+        the ids of them all, in order, or ``CATCH_UP`` if one of them is (it reads
+        everything since the newest event read). Raises ``SubscriberDropped`` once this
+        subscriber fell too far behind. A feed's own subscription is not ``counted`` (its
+        listeners are)."""
         subscriber = _Subscriber(self._queue_size, counted)
         self._subscribers.add(subscriber)
         return self._notices(subscriber)
@@ -230,6 +233,12 @@ class EventBus:
                 if subscriber.dropped:  # its queue is full: it wakes up at once
                     raise SubscriberDropped
                 notice = await subscriber.queue.get()
+                # Commands committed together are read together: one statement for the
+                # feed, and their frames reach a socket in one write (``http.fanout``).
+                queue = subscriber.queue
+                while not queue.empty():
+                    waiting = queue.get_nowait()
+                    notice = None if notice is None or waiting is None else notice + waiting
                 yield notice
         finally:
             self._subscribers.discard(subscriber)

@@ -18,7 +18,7 @@ from closedloop.db.database import Database
 from closedloop.domain.clock import FrozenClock
 from closedloop.http.app import url_of
 from closedloop.identity.tokens import mint_token
-from closedloop.services.event_bus import EventBus, SubscriberDropped, publish
+from closedloop.services.event_bus import CATCH_UP, EventBus, SubscriberDropped, publish
 from closedloop.settings import Settings
 from tests.api.issue_helpers import submit
 from tests.conftest import Api
@@ -202,3 +202,30 @@ async def test_terminated_backends_under_load_recover_without_a_500(
     # request succeeds.
     tail = statuses[after + 20 :]
     assert tail and all(code == 200 for code in tail)
+
+
+async def test_notices_waiting_when_read_come_as_one(db: Database) -> None:
+    """What a reader finds waiting is one notice: the ids of all, in order; after an outage
+    (``CATCH_UP``) everything since the newest event read, which covers the rest."""
+    bus = EventBus(url_of(db))
+    await bus.start()
+    try:
+        notices = bus.subscribe()
+        first = asyncio.ensure_future(anext(notices))
+        await until(lambda: bus.subscribers == 1)
+        async with db.admin.begin() as conn:
+            await publish(conn, {1})
+        assert await first == [1]
+        for n in (2, 3, 4):  # committed while the reader is busy elsewhere
+            async with db.admin.begin() as conn:
+                await publish(conn, {n})
+        await until(lambda: all(s.queue.qsize() == 3 for s in bus._subscribers))
+        assert await anext(notices) == [2, 3, 4]
+        bus._deliver([5])
+        bus._deliver(CATCH_UP)
+        bus._deliver([6])
+        assert await anext(notices) is CATCH_UP
+        bus._deliver([7])
+        assert await anext(notices) == [7]
+    finally:
+        await bus.stop()
