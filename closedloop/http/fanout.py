@@ -80,6 +80,7 @@ Frame = tuple[int, bytes]  # an event's id and the group's payload for it
 _UNKNOWN = 2**63 - 1  # a socket's start before it was read: nothing is newer
 CHUNK = 100  # sockets written to before the group lets other tasks run
 DEFER = 0.05  # seconds a frame may wait for the process's HTTP requests to be answered
+WRITE_LIMIT = 64 * 1024  # bytes of frames a socket writes at once (asyncio's high-water mark)
 
 
 class InFlight:
@@ -416,12 +417,11 @@ class Seat:
             else:
                 backlog.extend(payloads)
             return
-        write = self.write
-        prefix = self.prefix
-        if write is not None and write(
-            b"".join([text_frame(prefix, payload, b"}") for payload in payloads])
-        ):
-            return  # written, every frame in one system call (the usual case)
+        if self.write is not None:
+            written = self._write_directly(self.write, payloads)
+            if written == len(payloads):
+                return  # the usual case: one system call for them all
+            payloads = payloads[written:]
         for at, payload in enumerate(payloads):
             sending = self.send(self._text(payload))
             try:
@@ -439,6 +439,28 @@ class Seat:
             if len(self.backlog) > self.fanout.queue_size:
                 self._drop(len(self.backlog))
             return
+
+    def _write_directly(self, write: FrameWriter, payloads: Sequence[bytes]) -> int:
+        """Writes the frames in writes of at most ``WRITE_LIMIT`` bytes (or one frame) while
+        the transport takes them; how many it wrote. The limit keeps what a socket holds in
+        its own copy to about the transport's high-water mark: frames beyond it wait in the
+        backlog as the group's shared payloads, bounded by ``queue_size``."""
+        prefix = self.prefix
+        written = 0
+        chunk: list[bytes] = []
+        size = 0
+        for payload in payloads:
+            frame = text_frame(prefix, payload, b"}")
+            if chunk and size + len(frame) > WRITE_LIMIT:
+                if not write(b"".join(chunk)):
+                    return written
+                written += len(chunk)
+                chunk, size = [], 0
+            chunk.append(frame)
+            size += len(frame)
+        if write(chunk[0] if len(chunk) == 1 else b"".join(chunk)):
+            written += len(chunk)
+        return written
 
     def _text(self, payload: bytes) -> str:
         return (self.prefix + payload + b"}").decode()

@@ -9,7 +9,8 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from closedloop.http.fanout import RAW_SEND, Fanout, RawSendMiddleware, Seat
+from closedloop.http.fanout import RAW_SEND, WRITE_LIMIT, Fanout, RawSendMiddleware, Seat
+from closedloop.http.ws_frames import text_frame
 
 FRAME = '{"id":"1","type":"next","payload":{"data":1}}'
 
@@ -67,3 +68,28 @@ async def test_the_middleware_keeps_the_send_of_websocket_connections_only() -> 
     await middleware({"type": "http"}, receive, send)
     assert seen[0][RAW_SEND] is send
     assert RAW_SEND not in seen[1]
+
+
+def test_a_burst_is_written_in_bounded_writes_the_rest_through_send_in_order() -> None:
+    """Frames beyond what the transport takes are not copied for the socket: after the
+    writer declines, they go through ``send`` (and its backlog), in order."""
+    sent: list[Message] = []
+
+    async def raw(message: Message) -> None:
+        sent.append(message)
+
+    seat, _ = _seat({"type": "websocket", RAW_SEND: raw})
+    writes: list[bytes] = []
+
+    def write(frame: bytes) -> bool:
+        if len(writes) == 1:  # the transport passed its high-water mark
+            return False
+        writes.append(frame)
+        return True
+
+    seat.write = write
+    payloads = [b'"' + bytes([ord("a") + i]) * 30_000 + b'"' for i in range(5)]
+    seat.push([(7 + i, payload) for i, payload in enumerate(payloads)])
+    assert len(writes) == 1 and WRITE_LIMIT - 30_100 < len(writes[0]) <= WRITE_LIMIT
+    assert writes[0] == b"".join(text_frame(seat.prefix, p, b"}") for p in payloads[:2])
+    assert [m["text"] for m in sent] == [(seat.prefix + p + b"}").decode() for p in payloads[2:]]
