@@ -12,7 +12,8 @@ receives an event its own scoped read would not have returned. (Over sockets, th
 subscriptions of one account with the same document share one stream of this feed, and
 its frames: ``closedloop.http.fanout``.)
 
-Order: notifications are handled one at a time, in the order PostgreSQL delivered them, and
+Order: notifications are handled in the order PostgreSQL delivered them (those that arrived
+while the feed was reading are read together, in one statement: ``EventBus.subscribe``), and
 each issue's events are read after the newest event of that issue the feed has read
 (events of one issue are written under its row lock, in id order), so every subscriber
 gets each issue's events in order, once. The per-issue positions are bounded
