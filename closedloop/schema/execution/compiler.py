@@ -28,6 +28,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE as CAST
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info as StrawberryInfo
 
@@ -62,6 +63,9 @@ from closedloop.schema.execution.runs import (
     plain_method,
     resolver_fetch,
 )
+
+new_tuple = tuple.__new__
+CAST_ANY = {CAST: None}  # stands in for a missing ``__dict__``: reads as cast
 
 
 class PlanCompiler:
@@ -321,8 +325,12 @@ class PlanCompiler:
             pending: list[int] = []
             try:
                 for index, item in enumerate(result):
-                    item_path = Path(path, index, None)
-                    if type(item) is direct_class and is_exactly(item):
+                    # ``Path(path, index, None)`` without the named tuple's Python ``__new__``
+                    item_path = new_tuple(Path, (path, index, None))
+                    # ``is_exactly(item)`` inline (no ``__dict__``: not exactly, as there)
+                    if type(item) is direct_class and CAST not in getattr(
+                        item, "__dict__", CAST_ANY
+                    ):
                         try:
                             value = direct_run(ex, item, item_path)  # type: ignore[misc]
                         except Exception as raw_error:

@@ -3,9 +3,11 @@ fields inline."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import orjson
 from graphql import (
     GraphQLField,
     GraphQLObjectType,
@@ -159,6 +161,8 @@ def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Parent], 
         "PLAIN": PLAIN,
         "_UNREAD": _UNREAD,
         "_gather_fields": _gather_fields,
+        "_json": orjson.dumps,
+        "_UTC": dt.UTC,
     }
     lines = ["def execute(ex, source, path):", "    awaiting = {}", "    try:", "        pass"]
     for index, plan in enumerate(fields):
@@ -180,9 +184,15 @@ def _generate(fields: Sequence[FieldPlan]) -> Callable[[Executor, Any, Parent], 
             if plan.iso_class is not None:
                 iso_class = f"iso{index}"
                 namespace[iso_class] = plan.iso_class
+                # A UTC datetime (asyncpg's every timestamptz) is written by orjson, whose
+                # RFC 3339 text is isoformat()'s for UTC (tests/schema/test_utc_iso.py) in a
+                # third of the time: a nested page writes hundreds.
+                text = f"{value}.isoformat()"
+                if plan.iso_class is dt.datetime:
+                    text = f"_json({value})[1:-1].decode() if {value}.tzinfo is _UTC else {text}"
                 lines += [
                     f"        if type({value}) is {iso_class}:",
-                    f"            {value} = {value}.isoformat()",
+                    f"            {value} = {text}",
                     "        else:",
                 ]
             elif plan.enum_names is None:
