@@ -34,6 +34,7 @@ from strawberry.types.info import Info as StrawberryInfo
 
 from closedloop.schema.execution.infos import (
     PLAIN,
+    CompiledInfo,
     Complete,
     CompleteLeaf,
     Executor,
@@ -174,18 +175,29 @@ class PlanCompiler:
         info_class = self.info_class
         assert info_class is not None  # _callable_directly checked
         call = caller_of(field)
-        general = resolver_fetch(plan, plan.field_def.resolve, True)
+        resolver_general = resolver_fetch(plan, plan.field_def.resolve, True)
         field_def = plan.field_def
         first = plan.details[0]
         converted: dict[str, Any] | None = None
         copy: Callable[[dict[str, Any]], dict[str, Any]] = fresh
         refused = False
+        # With strawberry's own ``Info`` class, the plan hands this fetch a ``CompiledInfo``
+        # (``FieldPlan.run_general``): the resolver's info without a second object per call.
+        compiled = info_class is StrawberryInfo
+        if compiled:
+            plan.info_field = field
 
-        def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
+        def general(ex: Executor, source: Any, info: Any) -> Any:
+            # strawberry's wrapper wants graphql-core's info, which a ``CompiledInfo`` is not
+            if type(info) is CompiledInfo:
+                info = LazyResolveInfo(ex, plan, info._parent)
+            return resolver_general(ex, source, info)
+
+        def fetch(ex: Executor, source: Any, info: Any) -> Any:
             nonlocal converted, copy, refused
             if refused:
                 return general(ex, source, info)
-            strawberry_info = info_class(_raw_info=info, _field=field)
+            strawberry_info = info if compiled else info_class(_raw_info=info, _field=field)
             if converted is None:
                 try:
                     values = get_argument_values(
