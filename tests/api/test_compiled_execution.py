@@ -206,7 +206,11 @@ class Pet(Named):
 
     @strawberry.field
     def where_with(self, info: strawberry.Info, suffix: str, mood: Mood | None = None) -> str:
-        return f"{info.path.as_list()} {suffix} {mood} {info.context['tag']}"
+        # (a literal-argument resolver's info is the compiled executor's own ``CompiledInfo``)
+        names = [f.name for f in info.selected_fields]
+        return (
+            f"{info.path.as_list()} {info.field_name} {names} {suffix} {mood} {info.context['tag']}"
+        )
 
     @strawberry.field
     def global_id(self, id: strawberry.relay.GlobalID) -> str:

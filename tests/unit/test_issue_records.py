@@ -12,8 +12,10 @@ import pytest
 
 from closedloop.domain.issues import ClockKind, HandlingLevel, IssueState, RatingGrade
 from closedloop.services.issues.records import (
+    CustodyRecord,
     EventRecord,
     IssueRecord,
+    custody_from_composites,
     events_from_composites,
     issue_columns,
 )
@@ -32,8 +34,10 @@ class FakeRow:
     def __iter__(self) -> Iterator[Any]:
         return iter(self.values.values())
 
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+    def __getitem__(self, key: str | int) -> Any:
+        if isinstance(key, int):  # by position, as an asyncpg record also reads
+            return list(self.values.values())[key]
+        return self.values[key]
 
 
 def database_row(rec: IssueRecord, extra: dict[str, Any] | None = None) -> FakeRow:
@@ -102,3 +106,20 @@ def test_event_rows_in_another_order_or_with_more_columns_are_read_by_name() -> 
     must not shift the record's fields."""
     rows = [FakeRow({"added": "x", **dict(reversed(_event_values(n).items()))}) for n in (1, 2)]
     assert events_from_composites(rows) == [EventRecord(**_event_values(n)) for n in (1, 2)]
+
+
+def test_custody_rows_in_the_tables_order_are_read_by_the_records_names() -> None:
+    """``issue_custody``'s columns are not in ``CustodyRecord``'s order."""
+    values = {
+        "id": 3,
+        "issue_id": 7,
+        "region_code": "330521",
+        "handling_level": "CENTER",
+        "started_at": dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC),
+        "ended_at": None,
+        "overdue_seconds": 60,
+        "board_id": 2,
+        "department_id": None,
+        "lapsed_limits": 1,
+    }
+    assert custody_from_composites([FakeRow(values)] * 2) == [CustodyRecord(**values)] * 2

@@ -3,6 +3,8 @@ that could not exist (beyond the column, not ASCII digits) decode to nothing."""
 
 from __future__ import annotations
 
+import base64
+
 import sqlalchemy as sa
 
 from closedloop.db import tables as t
@@ -53,3 +55,11 @@ def test_int_key_takes_ascii_digits_only() -> None:
     assert int_key("12\n") is None
     assert int_key(str(2**31), 32) is None
     assert int_key("9" * 40) is None
+
+
+def test_global_ids_are_urlsafe_base64_without_padding() -> None:
+    for type_name in ("Issue", "Enterprise", "区划"):
+        for key in [0, 1, 42, 9_007_199_254_740_993, "330521", "a/b+c", "德清", ""]:
+            raw = f"{type_name}:{key}".encode()
+            want = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            assert to_global_id(type_name, key) == want

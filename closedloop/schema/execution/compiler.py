@@ -28,11 +28,13 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE as CAST
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info as StrawberryInfo
 
 from closedloop.schema.execution.infos import (
     PLAIN,
+    CompiledInfo,
     Complete,
     CompleteLeaf,
     Executor,
@@ -62,6 +64,9 @@ from closedloop.schema.execution.runs import (
     plain_method,
     resolver_fetch,
 )
+
+new_tuple = tuple.__new__
+CAST_ANY = {CAST: None}  # stands in for a missing ``__dict__``: reads as cast
 
 
 class PlanCompiler:
@@ -170,18 +175,29 @@ class PlanCompiler:
         info_class = self.info_class
         assert info_class is not None  # _callable_directly checked
         call = caller_of(field)
-        general = resolver_fetch(plan, plan.field_def.resolve, True)
+        resolver_general = resolver_fetch(plan, plan.field_def.resolve, True)
         field_def = plan.field_def
         first = plan.details[0]
         converted: dict[str, Any] | None = None
         copy: Callable[[dict[str, Any]], dict[str, Any]] = fresh
         refused = False
+        # With strawberry's own ``Info`` class, the plan hands this fetch a ``CompiledInfo``
+        # (``FieldPlan.run_general``): the resolver's info without a second object per call.
+        compiled = info_class is StrawberryInfo
+        if compiled:
+            plan.info_field = field
 
-        def fetch(ex: Executor, source: Any, info: LazyResolveInfo) -> Any:
+        def general(ex: Executor, source: Any, info: Any) -> Any:
+            # strawberry's wrapper wants graphql-core's info, which a ``CompiledInfo`` is not
+            if type(info) is CompiledInfo:
+                info = LazyResolveInfo(ex, plan, info._parent)
+            return resolver_general(ex, source, info)
+
+        def fetch(ex: Executor, source: Any, info: Any) -> Any:
             nonlocal converted, copy, refused
             if refused:
                 return general(ex, source, info)
-            strawberry_info = info_class(_raw_info=info, _field=field)
+            strawberry_info = info if compiled else info_class(_raw_info=info, _field=field)
             if converted is None:
                 try:
                     values = get_argument_values(
@@ -321,8 +337,12 @@ class PlanCompiler:
             pending: list[int] = []
             try:
                 for index, item in enumerate(result):
-                    item_path = Path(path, index, None)
-                    if type(item) is direct_class and is_exactly(item):
+                    # ``Path(path, index, None)`` without the named tuple's Python ``__new__``
+                    item_path = new_tuple(Path, (path, index, None))
+                    # ``is_exactly(item)`` inline (no ``__dict__``: not exactly, as there)
+                    if type(item) is direct_class and CAST not in getattr(
+                        item, "__dict__", CAST_ANY
+                    ):
                         try:
                             value = direct_run(ex, item, item_path)  # type: ignore[misc]
                         except Exception as raw_error:

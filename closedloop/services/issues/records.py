@@ -363,13 +363,16 @@ def custody_from_composites(rows: Sequence[Any]) -> list[CustodyRecord]:
 
 def _from_composites(cls: Callable[..., T], names: tuple[str, ...], rows: Sequence[Any]) -> list[T]:
     """By position when the row type's columns are the record's fields in that order
-    (checked on the first row: a column added by a migration falls back to names), which
-    costs a third of reading eleven fields by name."""
+    (checked on the first row), which costs a third of reading eleven fields by name;
+    otherwise (``issue_custody``'s columns are in another order, as migrations added them)
+    by the positions of the record's names in the first row, every row being of one type."""
     if not rows:
         return []
-    if tuple(rows[0].keys()) == names:
+    columns = tuple(rows[0].keys())
+    if columns == names:
         return [cls(*row) for row in rows]
-    return [cls(*[row[name] for name in names]) for row in rows]
+    pick = itemgetter(*(columns.index(name) for name in names))
+    return [cls(*pick(row)) for row in rows]
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(EventRecord))
