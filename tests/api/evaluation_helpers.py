@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,11 @@ import sqlalchemy as sa
 from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
+from closedloop.domain.periods import Period
 from closedloop.domain.regions import RegionLevel
+from closedloop.domain.schemes import RatingCount
+from closedloop.services.evaluation.attribution import group_counters
+from closedloop.services.evaluation.targets import PeerGroup
 from closedloop.services.tenancy import RegionRecord
 from tests.conftest import Api
 
@@ -31,6 +36,24 @@ DEQING_EVALUATOR = Principal(
     account_id=1, username="e", display_name="e", role=Role.EVALUATOR, region_code="330521"
 )
 _numbers = itertools.count(1)
+
+
+async def counted_ratings(
+    db: Database, group: PeerGroup, periods: Sequence[Period]
+) -> dict[tuple[int, str], Counter[str]]:
+    """The ratings each unit of ``group`` is credited with per period (every rated
+    resolution), as 德清's evaluator reads them: ``(period index, unit key) -> grades``,
+    units without any left out."""
+    async with db.read(DEQING_EVALUATOR) as conn:
+        counted = await group_counters(
+            conn, DEQING_EVALUATOR, group, periods, RatingCount.EVERY_RESOLUTION
+        )
+    return {
+        (n, key): Counter(counters.ratings)
+        for n, board in enumerate(counted)
+        for key, counters in board.items()
+        if counters.ratings
+    }
 
 
 def bj(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> dt.datetime:

@@ -23,10 +23,9 @@ import sqlalchemy as sa
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.periods import month_period
-from closedloop.domain.schemes import RatingCount
-from closedloop.services.evaluation.attribution import RATING_COLUMNS, group_counters
+from closedloop.services.evaluation.attribution import RATING_COLUMNS
 from closedloop.services.evaluation.targets import PeerGroup, TargetKind, peer_group
-from tests.api.evaluation_helpers import DEQING, DEQING_EVALUATOR, bj, insert_issues
+from tests.api.evaluation_helpers import DEQING, bj, counted_ratings, insert_issues
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
@@ -155,16 +154,7 @@ async def test_ratings_left_behind_equal_the_rule_worked_out_in_python(db: Datab
         await conn.execute(t.issue_rating.insert(), ratings)
 
     expected = _expected(group, issues, ratings)
-    async with db.read(DEQING_EVALUATOR) as conn:
-        counted = await group_counters(
-            conn, DEQING_EVALUATOR, group, PERIODS, RatingCount.EVERY_RESOLUTION
-        )
-    got = {
-        (n, key): Counter(counters.ratings)
-        for n, board in enumerate(counted)
-        for key, counters in board.items()
-        if counters.ratings
-    }
+    got = await counted_ratings(db, group, PERIODS)
     assert got == expected
     # The data tells the formulations apart: ratings left behind in a period, and units
     # whose first rated resolution of an issue came before the periods with a later one

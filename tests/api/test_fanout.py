@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection
 
 from closedloop.db.database import Database
@@ -22,8 +21,8 @@ from closedloop.http import fanout as fanout_module
 from closedloop.http.fanout import IN_FLIGHT, RAW_SEND, Fanout, Seat
 from closedloop.identity.tokens import mint_token
 from closedloop.settings import Settings
+from tests.api.engine_events import connections_opened, statements
 from tests.api.issue_helpers import step, submit
-from tests.api.test_subscriptions import _statements
 from tests.conftest import Api
 from tests.live import WAIT, LiveServer, live_server, message, socket, until
 
@@ -161,25 +160,6 @@ async def test_every_socket_gets_the_bytes_it_would_get_alone_made_once_per_grou
     await until(lambda: _bus_count(shared) == 0 and fanout.groups == 0)
 
 
-@contextmanager
-def _connections_opened(db: Database) -> Iterator[list[str]]:
-    """PostgreSQL connections opened anew by any engine (the request role's, the
-    system's, the owner's)."""
-    opened: list[str] = []
-
-    def connect(*args: Any) -> None:
-        opened.append("connect")
-
-    engines = {id(e): e for e in (db.engine, db.system, db.admin)}.values()
-    for engine in engines:
-        event.listen(engine.sync_engine, "connect", connect)
-    try:
-        yield opened
-    finally:
-        for engine in engines:
-            event.remove(engine.sync_engine, "connect", connect)
-
-
 async def test_a_mutation_costs_the_same_statements_for_one_socket_or_ten(
     servers: tuple[LiveServer, LiveServer], api: Api, db: Database
 ) -> None:
@@ -195,7 +175,7 @@ async def test_a_mutation_costs_the_same_statements_for_one_socket_or_ten(
             outsider = await _open(stack, shared, "changxing.center", "x", SMALL)
             await until(lambda n=n: _bus_count(shared) == n + 1)  # type: ignore[misc]
             await api.gql("{ viewer { username } }", as_="xinshi.center")  # the account is known
-            with _statements(db) as statements, _connections_opened(db) as opened:
+            with statements(db) as sent, connections_opened(db) as opened:
                 await step(api, "acceptIssue", issue, "xinshi.center")
                 for ws in sockets:
                     frame = json.loads((await _frames(ws, 1))[0])
@@ -204,7 +184,7 @@ async def test_a_mutation_costs_the_same_statements_for_one_socket_or_ten(
                         "event": {"type": "ACCEPTED", "public": True},
                     }
             assert await _silent(outsider)
-            costs.append(len(statements))
+            costs.append(len(sent))
         await until(lambda: _bus_count(shared) == 0)
     assert costs[0] == costs[1], costs
     assert opened == [], "ten sockets: no connection opened"

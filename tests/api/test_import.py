@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
@@ -25,6 +24,7 @@ from closedloop.services.demo import DEMO_ENTERPRISES, credit_code
 from closedloop.services.issues.import_records import ImportFormat, ImportRefused, ImportReport
 from closedloop.services.issues.importer import import_issues
 from closedloop.settings import Settings
+from tests.api.engine_events import statements
 from tests.conftest import Api
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
@@ -543,19 +543,8 @@ def _bulk_rows(n: int) -> list[dict[str, Any]]:
 async def _import_statements(
     db: Database, clock: FrozenClock, settings: Settings, path: Path
 ) -> tuple[ImportReport, int]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    engines = {id(e): e for e in (db.engine, db.system, db.admin)}.values()
-    for engine in engines:
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements(db) as seen:
         report = await run_import(db, clock, settings, path)
-    finally:
-        for engine in engines:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
     return report, len(seen)
 
 

@@ -24,10 +24,9 @@ from closedloop.authz.roles import Principal, Role
 from closedloop.db import tables as t
 from closedloop.db.database import Database
 from closedloop.domain.periods import month_period
-from closedloop.domain.schemes import RatingCount
-from closedloop.services.evaluation.attribution import RATING_COLUMNS, group_counters
+from closedloop.services.evaluation.attribution import RATING_COLUMNS
 from closedloop.services.evaluation.targets import TargetKind, peer_group
-from tests.api.evaluation_helpers import DEQING, DEQING_EVALUATOR, bj, insert_issues
+from tests.api.evaluation_helpers import DEQING, bj, counted_ratings, insert_issues
 
 pytestmark = pytest.mark.usefixtures("clean_issues")
 
@@ -118,16 +117,8 @@ async def test_region_ratings_equal_the_rating_rows(db: Database) -> None:
         expected.setdefault((n, issue["origin_region_code"]), Counter()).update(
             by_issue.get(issue["id"], Counter())
         )
-    async with db.read(DEQING_EVALUATOR) as conn:
-        counted = await group_counters(
-            conn, DEQING_EVALUATOR, group, PERIODS, RatingCount.EVERY_RESOLUTION
-        )
-    got = {
-        (n, key): Counter(counters.ratings)
-        for n, board in enumerate(counted)
-        for key, counters in board.items()
-    }
-    assert {k: v for k, v in got.items() if v} == {k: v for k, v in expected.items() if v}
+    got = await counted_ratings(db, group, PERIODS)
+    assert got == {k: v for k, v in expected.items() if v}
     # The data tells the formulations apart: ratings of issues not resolved now, and
     # issues rated more than once.
     unresolved = {i["id"] for i in issues if i["state"] not in ("RESOLVED", "CLOSED")}

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from closedloop import i18n
 from closedloop.db.database import Database
@@ -20,6 +18,7 @@ from closedloop.identity.tokens import TokenVerifier, mint_token
 from closedloop.schema.context import Context
 from closedloop.services.event_bus import EventBus
 from closedloop.settings import Settings
+from tests.api.engine_events import statements
 from tests.api.issue_helpers import step, submit
 from tests.conftest import Api
 from tests.live import until
@@ -122,24 +121,6 @@ async def _anonymous() -> Any:
     return ANONYMOUS
 
 
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    """Statements on every engine (the request role's, the system's, the owner's)."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    engines = {id(e): e for e in (db.engine, db.system, db.admin)}.values()
-    for engine in engines:
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        for engine in engines:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def _mutation_cost(
     api: Api, db: Database, clock: FrozenClock, settings: Settings, bus: EventBus, n: int
 ) -> int:
@@ -171,7 +152,7 @@ async def _mutation_cost(
     await until(lambda: bus.subscribers == n + 1)
     await asyncio.sleep(0.1)  # every subscriber has read where it starts
     await api.gql("{ viewer { username } }", as_="xinshi.center")  # the account is known
-    with _statements(db) as statements:
+    with statements(db) as sent:
         await step(api, "acceptIssue", issue, "xinshi.center")
         seen = await asyncio.wait_for(asyncio.gather(*watchers), 20)
     assert all(
@@ -182,7 +163,7 @@ async def _mutation_cost(
     assert not outsider.done()  # the sibling county hears nothing
     outsider.cancel()
     await until(lambda: bus.subscribers == 0)
-    return len(statements)
+    return len(sent)
 
 
 async def test_a_mutation_costs_the_same_statements_whatever_the_subscribers(
